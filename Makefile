@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REFERENCE := .reference/node_modules/.bin/codex
+CODEX_VERSION := 0.169.0
+SDK_VERSION := 0.163.0
+
+.PHONY: install demo test bench reference clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	# The official SDK, without its ~140 MB bundled-binary wheel: tests point it at rootstep.
+	$(PY) -m pip install -q --no-deps openai-codex==$(SDK_VERSION)
+	touch $(STAMP)
+
+# The reference Codex binary, for wire-compatibility tests and side-by-side benchmarks.
+reference: $(REFERENCE)
+
+$(REFERENCE):
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p .reference && npm install --silent --no-audit --no-fund --prefix .reference @openai/codex@$(CODEX_VERSION); \
+	else \
+		echo "npm not found: reference-binary tests will be skipped" >&2; \
+	fi
+
+demo: $(STAMP)
+	$(VENV)/bin/rootstep demo
+
+test: $(STAMP) reference
+	$(PY) -m pytest -q
+
+bench: $(STAMP) reference
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .reference

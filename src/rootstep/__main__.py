@@ -1,0 +1,3 @@
+from rootstep.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Command line: thin dispatch to the owning modules, imported lazily so start-up stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    from rootstep import CODEX_COMPAT_VERSION, __version__
+
+    parser = argparse.ArgumentParser(prog="rootstep", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"rootstep {__version__} (codex {CODEX_COMPAT_VERSION})")
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config.toml value (dotted key, TOML value); repeatable",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    app = sub.add_parser("app-server", help="serve the Codex app-server protocol")
+    app.add_argument("--listen", default="stdio://", help="stdio:// (default)")
+    app.add_argument("--disable-plugin-startup-tasks-for-tests", action="store_true", help=argparse.SUPPRESS)
+    app.add_argument("-c", "--config", action="append", dest="config_late", default=[], metavar="KEY=VALUE")
+
+    exe = sub.add_parser("exec-server", help="serve the exec-server protocol (an executor)")
+    exe.add_argument("--listen", default="ws://127.0.0.1:0", help="stdio | stdio:// | ws://IP:PORT")
+
+    demo = sub.add_parser("demo", help="run an offline demo conversation")
+    demo.add_argument("--model", default=None, help="talk to the real API (needs OPENAI_API_KEY)")
+
+    mcp = sub.add_parser("mcp", help="manage [mcp_servers] in config.toml")
+    mcp.add_argument("mcp_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = list(args.config) + list(getattr(args, "config_late", []))
+    if args.command == "app-server":
+        from rootstep.app_server.main import run as run_app_server
+
+        return run_app_server(listen=args.listen, overrides=overrides)
+    if args.command == "exec-server":
+        from rootstep.exec_server.main import run as run_exec_server
+
+        return run_exec_server(listen=args.listen)
+    if args.command == "demo":
+        from rootstep.demo import run as run_demo
+
+        return run_demo(model=args.model, overrides=overrides)
+    if args.command == "mcp":
+        from rootstep.mcp.cli import run as run_mcp
+
+        return run_mcp(args.mcp_args, overrides=overrides)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Message shapes and their (de)serialization.
+
+Outgoing messages are one compact JSON object per line and never carry ``"jsonrpc"``; an
+incoming ``"jsonrpc"`` member is tolerated and ignored. Ids are integers or strings, echoed
+verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict
+
+from rootstep.jsonrpc.errors import INVALID_REQUEST, PARSE_ERROR, JsonRpcError
+
+RequestId = Union[int, str]
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Request(_Msg):
+    id: RequestId
+    method: str
+    params: Any = None
+    # Whether the ``params`` member was present at all (some methods require it).
+    has_params: bool = True
+
+
+class Notification(_Msg):
+    method: str
+    params: Any = None
+
+
+class ErrorObject(_Msg):
+    code: int
+    message: str
+    data: Any = None
+
+
+class Response(_Msg):
+    id: RequestId
+    result: Any = None
+
+
+class ErrorResponse(_Msg):
+    id: RequestId | None = None
+    error: ErrorObject
+
+
+Message = Union[Request, Notification, Response, ErrorResponse]
+
+
+def _dump(value: Any) -> Any:
+    """Wire form of a params/result value: pydantic models by alias, without unset fields."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return value
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def encode_request(id: RequestId, method: str, params: Any = None) -> bytes:
+    obj: dict[str, Any] = {"id": id, "method": method}
+    if params is not None:
+        obj["params"] = _dump(params)
+    return _line(obj)
+
+
+def encode_notification(method: str, params: Any = None, **extra: Any) -> bytes:
+    obj: dict[str, Any] = {"method": method}
+    if params is not None:
+        obj["params"] = _dump(params)
+    obj.update(extra)
+    return _line(obj)
+
+
+def encode_response(id: RequestId, result: Any) -> bytes:
+    dumped = _dump(result)
+    return _line({"id": id, "result": {} if dumped is None else dumped})
+
+
+def encode_error(id: RequestId | None, code: int, message: str, data: Any = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return _line({"error": error, "id": id})
+
+
+def parse_message(line: bytes | str) -> Message:
+    """Classify one line. Raises JsonRpcError(-32700) for bad JSON, (-32600) for a bad shape."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JsonRpcError(PARSE_ERROR, f"Parse error: {exc}") from None
+    if isinstance(obj, list):
+        raise JsonRpcError(INVALID_REQUEST, "Invalid request: batches are not supported")
+    if not isinstance(obj, dict):
+        raise JsonRpcError(INVALID_REQUEST, "Invalid request: a message must be a JSON object")
+    msg_id = obj.get("id")
+    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, (int, str))):
+        raise JsonRpcError(INVALID_REQUEST, "Invalid request: id must be an integer or a string")
+    method = obj.get("method")
+    if method is not None:
+        if not isinstance(method, str):
+            raise JsonRpcError(INVALID_REQUEST, "Invalid request: method must be a string")
+        if "id" in obj and msg_id is not None:
+            return Request(id=msg_id, method=method, params=obj.get("params"), has_params="params" in obj)
+        return Notification(method=method, params=obj.get("params"))
+    if "result" in obj and msg_id is not None:
+        return Response(id=msg_id, result=obj["result"])
+    error = obj.get("error")
+    if isinstance(error, dict):
+        try:
+            return ErrorResponse(id=msg_id, error=ErrorObject.model_validate(error))
+        except ValueError:
+            pass
+    raise JsonRpcError(INVALID_REQUEST, "Invalid request: not a request, notification or response")

@@ -1,0 +1,40 @@
+"""Shared test fixtures: the reference binary, and a guard that no child process leaks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reference_codex_path() -> Path | None:
+    """The reference `codex` 0.169.0 binary installed by `make reference`, if present."""
+    env = os.environ.get("ROOTSTEP_REFERENCE_CODEX")
+    if env:
+        return Path(env)
+    local = ROOT / ".reference" / "node_modules" / ".bin" / "codex"
+    return local if local.exists() else None
+
+
+@pytest.fixture
+def reference_codex() -> Path:
+    path = reference_codex_path()
+    if path is None:
+        reason = "npm is not installed" if shutil.which("npm") is None else "run `make reference` first"
+        pytest.skip(f"reference codex binary absent: {reason}")
+    return path
+
+
+@pytest.fixture
+def python_exe() -> str:
+    return sys.executable
+
+
+def descendants() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
