@@ -1,0 +1,65 @@
+"""The ``Environment`` interface every consumer codes against.
+
+``LocalEnvironment`` serves it in-process; ``RemoteEnvironment`` serves it through an
+exec-server connection (a stdio child process or a websocket). Consumers (plugin discovery, MCP
+transports, OAuth) never know which one they hold.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import httpx2
+from mcp.client._transport import TransportStreams
+
+
+@dataclass(frozen=True)
+class FileMetadata:
+    is_directory: bool
+    is_file: bool
+    is_symlink: bool = False
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class StdioLaunch:
+    """How to start a stdio MCP server inside an environment (spec exec-server §4.2).
+
+    ``env`` is the literal overlay (config ``env`` + values of host-sourced ``env_vars``);
+    ``remote_env_vars`` are names whose values come from the environment's own process env.
+    """
+
+    command: str
+    args: tuple[str, ...] = ()
+    cwd: str | None = None  # a native path on the environment's side
+    env: tuple[tuple[str, str], ...] = ()
+    remote_env_vars: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """An executor: a filesystem, processes and an HTTP egress, plus capability discovery."""
+
+    @property
+    def id(self) -> str: ...
+
+    # --- filesystem (paths are native absolute paths on the environment's side) ---
+    async def read_file(self, path: str) -> bytes: ...
+
+    async def get_metadata(self, path: str) -> FileMetadata | None:
+        """None when the path does not exist."""
+        ...
+
+    async def read_directory(self, path: str) -> list[tuple[str, FileMetadata]]: ...
+
+    # --- processes: an MCP stdio server as an SDK transport (stream pair) ---
+    def open_stdio_transport(self, launch: StdioLaunch) -> AbstractAsyncContextManager[TransportStreams]: ...
+
+    # --- HTTP: a client whose requests leave from the environment (its proxies apply) ---
+    def http_client(self, *, headers: dict[str, str] | None = None, timeout: float | None = None, auth: httpx2.Auth | None = None) -> httpx2.AsyncClient: ...
+
+    # --- capability discovery (exec-server capabilityRoots/discoverV1); raw wire result dicts ---
+    async def discover_capability_roots(self, roots: list[tuple[str, str]]) -> list[dict[str, Any]]: ...
