@@ -1,0 +1,1 @@
+"""Threads, the turn loop, and rollout persistence."""
