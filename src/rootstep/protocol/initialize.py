@@ -1,0 +1,35 @@
+"""The initialize handshake."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rootstep.protocol.base import Params, WireModel
+
+
+class ClientInfo(WireModel):
+    name: str
+    title: str | None = None
+    version: str
+
+
+class InitializeCapabilities(WireModel):
+    experimental_api: bool = False
+    opt_out_notification_methods: list[str] | None = None
+
+
+class InitializeParams(Params):
+    client_info: ClientInfo
+    capabilities: InitializeCapabilities | None = None
+
+
+class InitializeResponse(WireModel):
+    user_agent: str
+    codex_home: str
+    platform_family: Literal["unix", "windows"]
+    platform_os: Literal["linux", "macos", "windows"]
+
+
+__all__ = ["ClientInfo", "InitializeCapabilities", "InitializeParams", "InitializeResponse", "Field"]
