@@ -1,0 +1,219 @@
+"""One exec-server connection: the handshake state machine and strictly sequential dispatch.
+
+Requests are handled one at a time, as the reference does (spec §1.6); processes and
+streamed HTTP bodies run as tasks of the connection's task group and push notifications.
+When the connection ends every process it started is killed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from rootstep.environments.discovery import MAX_ROOTS, discover_root
+from rootstep.exec_server.filesystem import FileSystemHandler
+from rootstep.exec_server.http import AfterResponse, HttpHandler
+from rootstep.exec_server.processes import ProcessTable
+from rootstep.jsonrpc.errors import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
+from rootstep.jsonrpc.framing import LineTooLong
+from rootstep.jsonrpc.messages import Notification, Request, parse_message
+from rootstep.jsonrpc.peer import Peer
+from rootstep.protocol import exec_server as p
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 2.0
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    INITIALIZING = "initializing"
+    READY = "ready"
+
+
+@dataclass(frozen=True)
+class _Route:
+    family: str
+    params: type[BaseModel] | None
+    handler: Callable[[Any], Awaitable[Any]]
+
+
+def decode_params(model: type[BaseModel], params: Any) -> Any:
+    """Validate params like serde would, with its wording for the common failures."""
+    try:
+        return model.model_validate({} if params is None else params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "missing":
+            raise JsonRpcError(INVALID_PARAMS, f"missing field `{err['loc'][-1]}`") from None
+        if not err["loc"]:
+            raise JsonRpcError(INVALID_PARAMS, f"invalid params: {err['msg']}") from None
+        raise JsonRpcError(INVALID_PARAMS, f"invalid value for `{loc}`: {err['msg']}") from None
+
+
+def environment_info() -> p.EnvironmentInfo:
+    shell = os.environ.get("SHELL") or shutil.which("bash") or "/bin/sh"
+    return p.EnvironmentInfo(
+        shell=p.ShellInfo(name=os.path.basename(shell), path=shell),
+        cwd=p.path_to_uri(os.getcwd()),
+        capabilities=p.EnvironmentCapabilities(network_proxy_launch=False),
+    )
+
+
+class ExecServerConnection:
+    """Serves one client. ``serve`` is the connection's owner task."""
+
+    def __init__(self, write_line: Callable[[bytes], Awaitable[None]], *, transport: str = "stdio") -> None:
+        self._peer = Peer(write_line)
+        self._transport = transport
+        self._state = _State.NEW
+        self.session_id: str | None = None
+        self._fs = FileSystemHandler()
+        self._procs: ProcessTable | None = None
+        self._http: HttpHandler | None = None
+
+    async def _notify(self, method: str, params: Any) -> None:
+        await self._peer.notify(method, p.wire(params) if isinstance(params, BaseModel) else params)
+
+    def _routes(self) -> dict[str, _Route]:
+        assert self._procs is not None and self._http is not None
+        procs, fs, http = self._procs, self._fs, self._http
+
+        async def info(_: Any) -> p.EnvironmentInfo:
+            return environment_info()
+
+        async def status(_: Any) -> p.EnvironmentStatusResult:
+            return p.EnvironmentStatusResult(status="ready")
+
+        async def discover(params: p.DiscoverV1Params) -> p.DiscoverV1Result:
+            if len(params.roots) > MAX_ROOTS:
+                raise JsonRpcError(INVALID_REQUEST, f"capability root discovery accepts at most {MAX_ROOTS} roots")
+            out = []
+            for root in params.roots:
+                try:
+                    native = p.uri_to_path(root.path)
+                except JsonRpcError as exc:
+                    out.append(p.CapabilityRootDiscovery(id=root.id, path=root.path, error=exc.message))
+                    continue
+                out.append(await anyio.to_thread.run_sync(discover_root, root.id, root.path, native))
+            return p.DiscoverV1Result(roots=out)
+
+        return {
+            p.ENVIRONMENT_INFO: _Route("environment info", None, info),
+            p.ENVIRONMENT_STATUS: _Route("environment status", None, status),
+            p.PROCESS_START: _Route("exec", p.ProcessStartParams, procs.start),
+            p.PROCESS_READ: _Route("exec", p.ProcessReadParams, procs.read),
+            p.PROCESS_WRITE: _Route("exec", p.ProcessWriteParams, procs.write),
+            p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, lambda x: procs.signal(x.process_id)),
+            p.PROCESS_TERMINATE: _Route("exec", p.ProcessTerminateParams, lambda x: procs.terminate(x.process_id)),
+            p.FS_GET_METADATA: _Route("filesystem", p.FsPathParams, fs.get_metadata),
+            p.FS_READ_FILE: _Route("filesystem", p.FsPathParams, fs.read_file),
+            p.FS_READ_DIRECTORY: _Route("filesystem", p.FsPathParams, fs.read_directory),
+            p.FS_CANONICALIZE: _Route("filesystem", p.FsPathParams, fs.canonicalize),
+            p.FS_WALK: _Route("filesystem", p.FsWalkParams, fs.walk),
+            p.FS_OPEN: _Route("filesystem", p.FsOpenParams, fs.open),
+            p.FS_READ_BLOCK: _Route("filesystem", p.FsReadBlockParams, fs.read_block),
+            p.FS_CLOSE: _Route("filesystem", p.FsCloseParams, fs.close),
+            p.HTTP_REQUEST: _Route("http", p.HttpRequestParams, http.request),
+            p.CAPABILITY_ROOTS_DISCOVER_V1: _Route("capability discovery", p.DiscoverV1Params, discover),
+        }
+
+    async def serve(self, lines: AsyncIterator[bytes | str]) -> None:
+        """Read and dispatch until EOF or a fatal protocol violation; then kill everything."""
+        async with anyio.create_task_group() as tg:
+            self._procs = ProcessTable(tg, self._notify)
+            self._http = HttpHandler(tg, self._notify)
+            routes = self._routes()
+            try:
+                while True:
+                    try:
+                        line = await lines.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except LineTooLong as exc:
+                        log.warning("closing connection: %s", exc)
+                        break
+                    if not await self._handle_line(line, routes):
+                        break
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, JsonRpcError) as exc:
+                log.info("connection ended: %r", exc)
+            finally:
+                self._peer.close("exec-server connection closed")
+                with anyio.CancelScope(shield=True):
+                    await self._shutdown()
+                tg.cancel_scope.cancel()
+
+    async def _shutdown(self) -> None:
+        assert self._procs is not None and self._http is not None
+        self._procs.kill_all()
+        self._fs.close_all()
+        with anyio.move_on_after(SHUTDOWN_GRACE_S):
+            while self._procs.live:
+                await anyio.sleep(0.01)
+        await self._http.aclose()
+
+    async def _handle_line(self, line: bytes | str, routes: dict[str, _Route]) -> bool:
+        """Handle one message; False means the connection must close."""
+        try:
+            message = parse_message(line)
+        except JsonRpcError as exc:
+            await self._peer.respond_error(
+                -1,
+                JsonRpcError(INVALID_REQUEST, f"failed to parse JSON-RPC message from exec-server {self._transport}: {exc.message}"),
+            )
+            return True
+        if isinstance(message, Notification):
+            if message.method == p.INITIALIZED and self._state is _State.INITIALIZING:
+                self._state = _State.READY
+                return True
+            log.warning("closing connection: unexpected notification %s", message.method)
+            return False
+        if not isinstance(message, Request):
+            log.warning("closing connection: the client sent a response")
+            return False
+        try:
+            result = await self._dispatch(message, routes)
+        except JsonRpcError as exc:
+            await self._peer.respond_error(message.id, exc)
+            return True
+        except Exception as exc:  # a handler bug must not take the executor down
+            log.exception("handler for %s failed", message.method)
+            await self._peer.respond_error(message.id, JsonRpcError(-32603, f"internal error: {exc}"))
+            return True
+        then = None
+        if isinstance(result, AfterResponse):
+            result, then = result.result, result.then
+        await self._peer.respond(message.id, p.wire(result) if isinstance(result, BaseModel) else result)
+        if then is not None:
+            then()
+        return True
+
+    async def _dispatch(self, request: Request, routes: dict[str, _Route]) -> Any:
+        if request.method == p.INITIALIZE:
+            params = decode_params(p.InitializeParams, request.params)
+            if self._state is not _State.NEW:
+                raise JsonRpcError(INVALID_REQUEST, "initialize may only be sent once per connection")
+            if params.resume_session_id:
+                raise JsonRpcError(INVALID_REQUEST, f"unknown session id {params.resume_session_id}")
+            self.session_id = str(uuid.uuid4())
+            self._state = _State.INITIALIZING
+            return p.InitializeResult(session_id=self.session_id, environment_info=environment_info())
+        route = routes.get(request.method)
+        if route is None:
+            raise JsonRpcError(METHOD_NOT_FOUND, f"exec-server stub does not implement `{request.method}` yet")
+        if self._state is _State.NEW:
+            raise JsonRpcError(INVALID_REQUEST, f"client must call initialize before using {route.family} methods")
+        if self._state is _State.INITIALIZING:
+            raise JsonRpcError(INVALID_REQUEST, f"client must send initialized before using {route.family} methods")
+        params = decode_params(route.params, request.params) if route.params is not None else None
+        return await route.handler(params)

@@ -1,0 +1,172 @@
+"""``fs/*`` handlers: host filesystem reads with the reference executor's error codes.
+
+NotFound → -32004, invalid input / permission denied → -32600, anything else → -32603, a bad
+URI → -32602. Plugin discovery on the orchestrator treats -32004 as "absent", so these codes
+are behaviour, not decoration.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
+
+import anyio
+
+from rootstep.environments import local_fs
+from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND, JsonRpcError
+from rootstep.protocol.exec_server import (
+    FsCanonicalizeResult,
+    FsCloseParams,
+    FsDirectoryEntry,
+    FsMetadataResult,
+    FsOpenParams,
+    FsOpenResult,
+    FsPathParams,
+    FsReadBlockParams,
+    FsReadBlockResult,
+    FsReadDirectoryResult,
+    FsReadFileResult,
+    FsWalkEntry,
+    FsWalkError,
+    FsWalkParams,
+    FsWalkResult,
+    b64encode,
+    path_to_uri,
+    uri_to_path,
+)
+
+T = TypeVar("T")
+MAX_HANDLES = 256
+MAX_BLOCK = 1024 * 1024
+MAX_HANDLE_ID = 32
+
+
+def _check_sandbox(sandbox: Any) -> None:
+    if sandbox is not None:
+        raise JsonRpcError(INVALID_PARAMS, "sandbox intent cannot be enforced on this executor")
+
+
+def map_os_error(exc: OSError) -> JsonRpcError:
+    text = local_fs.os_error_text(exc)
+    if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
+        return JsonRpcError(NOT_FOUND, text)
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EINVAL, errno.ENOTDIR, errno.EISDIR):
+        return JsonRpcError(INVALID_REQUEST, text)
+    return JsonRpcError(INTERNAL_ERROR, text)
+
+
+async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+    except local_fs.InvalidInput as exc:
+        raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+    except OSError as exc:
+        raise map_os_error(exc) from None
+
+
+class _NotAFile(Exception):
+    pass
+
+
+class FileSystemHandler:
+    """Per-connection state: open read handles for streamed reads."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, IO[bytes]] = {}
+
+    async def get_metadata(self, p: FsPathParams) -> FsMetadataResult:
+        _check_sandbox(p.sandbox)
+        m = await _run(local_fs.metadata, uri_to_path(p.path))
+        return FsMetadataResult(
+            is_directory=m.is_directory,
+            is_file=m.is_file,
+            is_symlink=m.is_symlink,
+            size=m.size,
+            created_at_ms=m.created_at_ms,
+            modified_at_ms=m.modified_at_ms,
+        )
+
+    async def read_file(self, p: FsPathParams) -> FsReadFileResult:
+        _check_sandbox(p.sandbox)
+        data = await _run(local_fs.read_file, uri_to_path(p.path))
+        return FsReadFileResult(data_base64=b64encode(data))
+
+    async def read_directory(self, p: FsPathParams) -> FsReadDirectoryResult:
+        _check_sandbox(p.sandbox)
+        entries = await _run(local_fs.read_directory, uri_to_path(p.path))
+        return FsReadDirectoryResult(
+            entries=[FsDirectoryEntry(file_name=n, is_directory=d, is_file=f) for n, d, f in entries]
+        )
+
+    async def canonicalize(self, p: FsPathParams) -> FsCanonicalizeResult:
+        _check_sandbox(p.sandbox)
+        return FsCanonicalizeResult(path=path_to_uri(await _run(local_fs.canonicalize, uri_to_path(p.path))))
+
+    async def walk(self, p: FsWalkParams) -> FsWalkResult:
+        _check_sandbox(p.sandbox)
+        o = p.options
+        outcome = await _run(
+            local_fs.walk,
+            uri_to_path(p.path),
+            max_depth=o.max_depth,
+            max_directories=o.max_directories,
+            max_entries=o.max_entries,
+            follow_directory_symlinks=o.follow_directory_symlinks,
+            prune_hidden_directories=o.prune_hidden_directories,
+        )
+        return FsWalkResult(
+            entries=[FsWalkEntry(path=path_to_uri(path), kind=kind) for path, kind in outcome.entries],  # type: ignore[arg-type]
+            errors=[FsWalkError(path=path_to_uri(path), message=msg) for path, msg in outcome.errors],
+            truncated=outcome.truncated,
+        )
+
+    async def open(self, p: FsOpenParams) -> FsOpenResult:
+        _check_sandbox(p.sandbox)
+        if not p.handle_id or len(p.handle_id.encode()) > MAX_HANDLE_ID:
+            raise JsonRpcError(INVALID_PARAMS, f"handleId must be 1 to {MAX_HANDLE_ID} bytes")
+        if p.handle_id in self._handles:
+            raise JsonRpcError(INVALID_REQUEST, f"file handle {p.handle_id} already exists")
+        if len(self._handles) >= MAX_HANDLES:
+            raise JsonRpcError(INVALID_REQUEST, f"too many open file handles (at most {MAX_HANDLES})")
+        path = uri_to_path(p.path)
+
+        def _open() -> IO[bytes]:
+            os.stat(path)
+            if not os.path.isfile(path):
+                raise _NotAFile(path)
+            return open(path, "rb")  # noqa: SIM115 - lives until fs/close or connection end
+
+        try:
+            self._handles[p.handle_id] = await _run(_open)
+        except _NotAFile:
+            raise JsonRpcError(INVALID_REQUEST, f"path `{path}` is not a file") from None
+        return FsOpenResult(handle_id=p.handle_id)
+
+    async def read_block(self, p: FsReadBlockParams) -> FsReadBlockResult:
+        f = self._handles.get(p.handle_id)
+        if f is None:
+            raise JsonRpcError(INVALID_REQUEST, f"unknown file handle {p.handle_id}")
+        if not 1 <= p.len <= MAX_BLOCK:
+            raise JsonRpcError(INVALID_REQUEST, f"file read block length must be between 1 and {MAX_BLOCK}")
+        length = p.len
+
+        def _read() -> tuple[bytes, bool]:
+            data = os.pread(f.fileno(), length, p.offset)
+            return data, len(data) < length
+
+        data, eof = await _run(_read)
+        return FsReadBlockResult(chunk=b64encode(data), eof=eof)
+
+    async def close(self, p: FsCloseParams) -> dict[str, Any]:
+        f = self._handles.pop(p.handle_id, None)
+        if f is None:
+            raise JsonRpcError(INVALID_REQUEST, f"unknown file handle {p.handle_id}")
+        f.close()
+        return {}
+
+    def close_all(self) -> None:
+        for f in self._handles.values():
+            f.close()
+        self._handles.clear()

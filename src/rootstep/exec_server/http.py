@@ -1,0 +1,128 @@
+"""``http/request``: HTTP made *by the executor*, with the executor's own proxy variables.
+
+``trust_env=True`` gives the reference behaviour: ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/
+``NO_PROXY`` and ``SSL_CERT_FILE`` of this process apply. Bodies are passed through raw (no
+content decoding), so the orchestrator sees exactly what the upstream sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+from anyio.abc import TaskGroup
+
+from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError
+from rootstep.protocol.exec_server import (
+    HTTP_BODY_DELTA,
+    HttpBodyDeltaNotification,
+    HttpHeader,
+    HttpRequestParams,
+    HttpRequestResult,
+    b64decode,
+    b64encode,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AfterResponse:
+    """A handler result plus work to start once that result has been written."""
+
+    result: Any
+    then: Callable[[], None]
+
+MAX_DELTA = 1024 * 1024
+
+Notify = Callable[[str, Any], Awaitable[None]]
+
+
+def _headers_of(response: httpx2.Response) -> list[HttpHeader]:
+    return [HttpHeader(name=k.decode("latin-1").lower(), value=v.decode("latin-1")) for k, v in response.headers.raw]
+
+
+class HttpHandler:
+    def __init__(self, tg: TaskGroup, notify: Notify) -> None:
+        self._tg = tg
+        self._notify = notify
+        self._client: httpx2.AsyncClient | None = None
+        self._active: set[str] = set()
+
+    def _http(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            self._client = httpx2.AsyncClient(trust_env=True, timeout=httpx2.Timeout(None))
+        return self._client
+
+    async def request(self, p: HttpRequestParams) -> HttpRequestResult | AfterResponse:
+        try:
+            url = httpx2.URL(p.url)
+        except Exception as exc:  # httpx2.InvalidURL and friends
+            raise JsonRpcError(INVALID_PARAMS, f"http/request invalid URL: {exc}") from None
+        if url.scheme not in ("http", "https"):
+            raise JsonRpcError(INVALID_PARAMS, f"http/request only supports http and https URLs, got {url.scheme or p.url}")
+        if not url.host:
+            raise JsonRpcError(INVALID_PARAMS, f"http/request invalid URL: {p.url}")
+        if p.stream_response and p.request_id in self._active:
+            raise JsonRpcError(INVALID_PARAMS, f"http/request streamResponse requestId `{p.request_id}` is already active")
+        body = b64decode(p.body_base64) if p.body_base64 else None
+        timeout = httpx2.Timeout(p.timeout_ms / 1000) if p.timeout_ms else httpx2.Timeout(None)
+        client = self._http()
+        try:
+            request = client.build_request(
+                p.method, url, content=body, headers=[(h.name, h.value) for h in p.headers], timeout=timeout
+            )
+            response = await client.send(request, stream=True, follow_redirects=p.redirect_policy == "follow")
+        except httpx2.HTTPError as exc:
+            raise JsonRpcError(INTERNAL_ERROR, f"http/request failed: {exc!r}") from None
+        except ValueError as exc:
+            raise JsonRpcError(INVALID_PARAMS, f"http/request invalid request: {exc}") from None
+        if not p.stream_response:
+            try:
+                data = b"".join([chunk async for chunk in response.aiter_raw()])
+            except httpx2.HTTPError as exc:
+                raise JsonRpcError(INTERNAL_ERROR, f"http/request failed: {exc!r}") from None
+            finally:
+                await response.aclose()
+            return HttpRequestResult(status=response.status_code, headers=_headers_of(response), body_base64=b64encode(data))
+        self._active.add(p.request_id)
+        result = HttpRequestResult(status=response.status_code, headers=_headers_of(response), body_base64="")
+        # The body task starts only once the result line is written: deltas must follow it.
+        return AfterResponse(result, lambda: self._tg.start_soon(self._stream_body, p.request_id, response))
+
+    async def _stream_body(self, request_id: str, response: httpx2.Response) -> None:
+        """Owner task of one streamed body: deltas with contiguous seq, then done or error."""
+        seq = 0
+
+        async def send(delta: bytes, done: bool, error: str | None) -> None:
+            nonlocal seq
+            seq += 1
+            await self._notify(
+                HTTP_BODY_DELTA,
+                HttpBodyDeltaNotification(request_id=request_id, seq=seq, delta_base64=b64encode(delta), done=done, error=error),
+            )
+
+        try:
+            try:
+                async for chunk in response.aiter_raw():
+                    for start in range(0, len(chunk), MAX_DELTA):
+                        await send(chunk[start : start + MAX_DELTA], False, None)
+            except httpx2.HTTPError as exc:
+                await send(b"", False, f"http/request body failed: {exc!r}")
+                return
+            await send(b"", True, None)
+        except Exception:
+            log.debug("http body stream %s abandoned", request_id, exc_info=True)
+        finally:
+            self._active.discard(request_id)
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            with anyio.CancelScope(shield=True):
+                await self._client.aclose()

@@ -1,0 +1,103 @@
+"""Entry point of ``rootstep exec-server --listen stdio|stdio://|ws://IP:PORT``.
+
+stdout carries protocol only (stdio) or the one line with the bound URL (websocket); logs go
+to stderr.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+import os
+import sys
+import urllib.parse
+from collections.abc import AsyncIterator
+
+import anyio
+
+from rootstep.exec_server.connection import ExecServerConnection
+from rootstep.jsonrpc.framing import LineReader
+
+log = logging.getLogger("rootstep.exec_server")
+
+MAX_LINE = 64 * 1024 * 1024
+
+
+def parse_listen(listen: str) -> tuple[str, str, int]:
+    """``stdio``/``stdio://`` → ("stdio", "", 0); ``ws://IP:PORT`` → ("ws", IP, PORT)."""
+    if listen in ("stdio", "stdio://"):
+        return "stdio", "", 0
+    parsed = urllib.parse.urlsplit(listen)
+    if parsed.scheme != "ws" or not parsed.hostname or parsed.port is None or parsed.path not in ("", "/"):
+        raise ValueError(f"unsupported --listen value {listen!r}: expected stdio, stdio:// or ws://IP:PORT")
+    return "ws", parsed.hostname, parsed.port
+
+
+async def serve_stdio() -> None:
+    from rootstep.jsonrpc.stdio import open_stdio
+
+    receive, send = await open_stdio()
+    connection = ExecServerConnection(send.send, transport="stdio")
+    await connection.serve(LineReader(receive, max_line=MAX_LINE))
+
+
+async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = None) -> None:
+    """Serve websocket connections until cancelled; one ``ExecServerConnection`` each."""
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request, Response
+
+    def process_request(conn: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if request.headers.get("Origin") is not None:
+            return conn.respond(http.HTTPStatus.FORBIDDEN, "requests with an Origin header are refused\n")
+        if path == "/readyz":
+            return conn.respond(http.HTTPStatus.OK, "ok\n")
+        if path != "/":
+            return conn.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        return None
+
+    async def handler(ws: ServerConnection) -> None:
+        async def write_line(line: bytes) -> None:
+            await ws.send(line.rstrip(b"\n").decode("utf-8"))
+
+        async def frames() -> AsyncIterator[bytes | str]:
+            try:
+                async for message in ws:
+                    yield message
+            except Exception as exc:  # ConnectionClosedError: the client vanished
+                log.info("websocket closed: %r", exc)
+
+        await ExecServerConnection(write_line, transport="websocket").serve(frames())
+
+    async with serve(handler, host, port, process_request=process_request, max_size=MAX_LINE, ping_interval=30) as server:
+        sock = next(iter(server.sockets))
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        sys.stdout.write(f"ws://{shown}:{bound_port}\n")
+        sys.stdout.flush()
+        if ready is not None:
+            ready.set()
+        await anyio.sleep_forever()
+    del Headers
+
+
+def run(listen: str = "ws://127.0.0.1:0") -> int:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("ROOTSTEP_LOG", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        kind, host, port = parse_listen(listen)
+    except ValueError as exc:
+        print(f"rootstep exec-server: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if kind == "stdio":
+            anyio.run(serve_stdio)
+        else:
+            anyio.run(serve_websocket, host, port)
+    except KeyboardInterrupt:
+        pass
+    return 0
