@@ -1,20 +1,48 @@
-"""Configuration: the home folder, config.toml with ``-c`` overrides, model providers."""
+"""Configuration: the home folder, config.toml with ``-c`` overrides, model providers.
 
-from rootstep.config.config import Config, ConfigError, from_document, load_config, read_document
-from rootstep.config.home import codex_home
-from rootstep.config.model_provider import ModelProviderInfo
-from rootstep.config.overrides import OverrideError, apply_overrides, parse_override, parse_value
+Names are loaded lazily so ``rootstep.config.home`` can be used before pydantic is imported
+(the app-server answers ``initialize`` before loading anything heavy).
+"""
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "ModelProviderInfo",
-    "OverrideError",
-    "apply_overrides",
-    "codex_home",
-    "from_document",
-    "load_config",
-    "parse_override",
-    "parse_value",
-    "read_document",
-]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Config": "rootstep.config.config",
+    "ConfigError": "rootstep.config.config",
+    "from_document": "rootstep.config.config",
+    "load_config": "rootstep.config.config",
+    "read_document": "rootstep.config.config",
+    "merge_repeated_tables": "rootstep.config.config",
+    "codex_home": "rootstep.config.home",
+    "ModelProviderInfo": "rootstep.config.model_provider",
+    "OverrideError": "rootstep.config.overrides",
+    "apply_overrides": "rootstep.config.overrides",
+    "parse_override": "rootstep.config.overrides",
+    "parse_value": "rootstep.config.overrides",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from rootstep.config.config import (
+        Config,
+        ConfigError,
+        from_document,
+        load_config,
+        merge_repeated_tables,
+        read_document,
+    )
+    from rootstep.config.home import codex_home
+    from rootstep.config.model_provider import ModelProviderInfo
+    from rootstep.config.overrides import OverrideError, apply_overrides, parse_override, parse_value
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rootstep.config' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

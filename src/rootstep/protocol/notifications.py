@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rootstep.protocol.base import WireModel
-from rootstep.protocol.items import ThreadItem
 from rootstep.protocol.thread import Thread, ThreadStatus, Turn, TurnError
 
 
@@ -54,7 +53,7 @@ class TurnCompleted(Notification):
 
 class ItemStarted(Notification):
     METHOD = "item/started"
-    item: ThreadItem
+    item: Any  # a ThreadItem model or its wire dict
     thread_id: str
     turn_id: str
     started_at_ms: int
@@ -62,7 +61,7 @@ class ItemStarted(Notification):
 
 class ItemCompleted(Notification):
     METHOD = "item/completed"
-    item: ThreadItem
+    item: Any  # a ThreadItem model or its wire dict
     thread_id: str
     turn_id: str
     completed_at_ms: int

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rootstep.protocol.base import Params, WireModel
-from rootstep.protocol.items import ThreadItem, UserInput
+from rootstep.protocol.items import UserInput
 
 # "untrusted" | "on-request" | "never" | {"granular": {...}}: stored and echoed verbatim.
 ApprovalPolicy = Any
@@ -65,7 +65,8 @@ TurnStatus = Literal["completed", "interrupted", "failed", "inProgress"]
 
 class Turn(WireModel):
     id: str
-    items: list[ThreadItem] = Field(default_factory=list)
+    # Wire dicts of ThreadItems: other layers may emit item kinds this module does not model.
+    items: list[Any] = Field(default_factory=list)
     items_view: Literal["notLoaded", "summary", "full"] = "notLoaded"
     status: TurnStatus = "inProgress"
     error: TurnError | None = None

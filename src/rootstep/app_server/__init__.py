@@ -1,0 +1,1 @@
+"""The app-server: connections, method table and processors over the core."""

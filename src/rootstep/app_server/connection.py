@@ -1,0 +1,200 @@
+"""One client connection: reads lines, dispatches requests, writes responses/notifications.
+
+The connection's ``run`` is the one owner task of the link. Each request runs in its own task
+(so a slow request never blocks reading), except ``initialize``, which is handled in line so
+nothing can overtake it. Requests sharing a serialization scope (e.g. every ``turn/*`` of one
+thread) run one at a time, in arrival order. Every outgoing message is one whole line written
+under the peer's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, ByteSendStream
+from pydantic import BaseModel, ValidationError
+
+from rootstep.app_server.context import RequestContext
+from rootstep.app_server.handshake import ClientSession, HandshakeError, initialize_result, parse_initialize
+from rootstep.app_server.methods import describe_validation_error
+from rootstep.jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorResponse,
+    JsonRpcError,
+    LineReader,
+    LineTooLong,
+    Notification,
+    Peer,
+    Request,
+    Response,
+    parse_message,
+)
+from rootstep.protocol.base import wire
+
+if TYPE_CHECKING:
+    from rootstep.app_server.server import AppServer
+
+log = logging.getLogger(__name__)
+
+
+class Connection:
+    def __init__(
+        self,
+        server: "AppServer",
+        receive: ByteReceiveStream,
+        send: ByteSendStream,
+        *,
+        session: ClientSession | None = None,
+        name: str = "stdio",
+    ) -> None:
+        self.server = server
+        self.name = name
+        self._receive = receive
+        self._send = send
+        self.peer = Peer(send.send, stamp_notifications=True)
+        self.session = session
+        self._scopes: dict[str, anyio.Lock] = {}
+
+    @property
+    def initialized(self) -> bool:
+        return self.session is not None
+
+    # --- outgoing -------------------------------------------------------------------------
+
+    async def send_result(self, request_id: Any, result: Any) -> None:
+        await self._safe(self.peer.respond(request_id, {} if result is None else wire(result)))
+
+    async def send_error(self, request_id: Any, code: int, message: str, data: Any = None) -> None:
+        await self._safe(self.peer.respond_error(request_id, JsonRpcError(code, message, data)))
+
+    async def notify(self, method: str, params: Any) -> None:
+        """Send a notification unless the client is not initialized or opted out of it."""
+        if self.session is None or method in self.session.opt_out or self.peer.closed:
+            return
+        await self._safe(self.peer.notify(method, wire(params)))
+
+    async def request(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
+        """A server→client request (elicitation, user input); returns the client's result."""
+        return await self.peer.request(method, wire(params), timeout=timeout)
+
+    async def _safe(self, send: Any) -> None:
+        try:
+            await send
+        except (JsonRpcError, anyio.BrokenResourceError, anyio.ClosedResourceError, BrokenPipeError, OSError):
+            log.debug("connection %s: write after close dropped", self.name)
+
+    # --- incoming -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until the client closes its side (EOF); then fail pending server requests."""
+        reader = LineReader(self._receive)
+        try:
+            async with anyio.create_task_group() as group:
+                while True:
+                    try:
+                        line = await reader.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except LineTooLong as exc:
+                        log.warning("connection %s: %s; dropped", self.name, exc)
+                        await self.send_error(None, INVALID_REQUEST, f"Invalid request: {exc}")
+                        continue
+                    await self._dispatch_line(line, group)
+                group.cancel_scope.cancel()
+        finally:
+            self.peer.close()
+
+    async def _dispatch_line(self, line: bytes, group: Any) -> None:
+        try:
+            message = parse_message(line)
+        except JsonRpcError as exc:
+            preview = line[:200].decode("utf-8", "replace")
+            log.warning("connection %s: %s; line: %s", self.name, exc.message, preview)
+            await self.send_error(None, exc.code if exc.code in (PARSE_ERROR, INVALID_REQUEST) else INVALID_REQUEST,
+                                  exc.message)
+            return
+        if isinstance(message, (Response, ErrorResponse)):
+            if not self.peer.resolve(message):
+                log.warning("connection %s: response to unknown request id %r", self.name, message.id)
+            return
+        if isinstance(message, Notification):
+            log.debug("connection %s: client notification %s", self.name, message.method)
+            return
+        assert isinstance(message, Request)
+        if message.method == "initialize":
+            await self._initialize(message)
+            return
+        if self.session is None:
+            await self.send_error(message.id, INVALID_REQUEST, "Not initialized")
+            return
+        try:
+            spec = self.server.methods.get(message.method)
+            params = self._parse_params(spec, message)
+        except JsonRpcError as exc:
+            await self.send_error(message.id, exc.code, exc.message, exc.data)
+            return
+        key = spec.scope(params) if spec.scope is not None else None
+        group.start_soon(self._run_request, spec, message, params, key)
+
+    def _parse_params(self, spec: Any, message: Request) -> Any:
+        if spec.experimental and not self.session.experimental_api:  # type: ignore[union-attr]
+            raise JsonRpcError(INVALID_REQUEST, f"{spec.method} requires experimentalApi capability")
+        if spec.params is None:
+            return None
+        raw = message.params
+        if raw is None:
+            if spec.params_required and not message.has_params:
+                raise JsonRpcError(INVALID_REQUEST, "Invalid request: missing field `params`")
+            raw = {}
+        if not isinstance(raw, dict):
+            raise JsonRpcError(INVALID_REQUEST, "Invalid request: invalid type: expected struct params")
+        if not self.session.experimental_api:  # type: ignore[union-attr]
+            for name in spec.experimental_fields:
+                if raw.get(name) is not None:
+                    raise JsonRpcError(INVALID_REQUEST, f"{spec.method}.{name} requires experimentalApi capability")
+        try:
+            return spec.params.model_validate(raw)
+        except ValidationError as exc:
+            raise JsonRpcError(INVALID_REQUEST, describe_validation_error(exc)) from None
+
+    async def _run_request(self, spec: Any, message: Request, params: Any, key: str | None) -> None:
+        ctx = RequestContext(server=self.server, connection=self, request_id=message.id, method=message.method)
+        lock = None
+        if key is not None:
+            lock = self._scopes.setdefault(key, anyio.Lock())
+        try:
+            if lock is not None:
+                async with lock:
+                    result = await spec.handler(ctx, params)
+            else:
+                result = await spec.handler(ctx, params)
+        except JsonRpcError as exc:
+            await ctx.respond_error(exc.code, exc.message, exc.data)
+            return
+        except Exception as exc:  # noqa: BLE001 - a handler bug answers -32603; the server keeps serving
+            log.exception("%s failed", message.method)
+            await ctx.respond_error(INTERNAL_ERROR, f"internal error: {exc}")
+            return
+        await ctx.respond(result)
+
+    async def _initialize(self, message: Request) -> None:
+        if self.session is not None:
+            await self.send_error(message.id, INVALID_REQUEST, "Already initialized")
+            return
+        try:
+            session = parse_initialize(message.params)
+        except HandshakeError as exc:
+            await self.send_error(message.id, INVALID_REQUEST, str(exc))
+            return
+        self.session = session
+        self.server.on_initialized(self)
+        await self.send_result(message.id, initialize_result(session, str(self.server.config.home)))
+        await self.server.after_initialize(self)
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, BaseModel)

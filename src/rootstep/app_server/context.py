@@ -1,0 +1,34 @@
+"""What a handler gets besides its params: the server, the connection, and ``respond``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rootstep.jsonrpc import RequestId
+
+if TYPE_CHECKING:
+    from rootstep.app_server.connection import Connection
+    from rootstep.app_server.server import AppServer
+
+
+@dataclass
+class RequestContext:
+    server: "AppServer"
+    connection: "Connection"
+    request_id: RequestId
+    method: str
+    responded: bool = field(default=False)
+
+    async def respond(self, result: Any) -> None:
+        """Answer now (at most once); later notifications then follow the response on the wire."""
+        if self.responded:
+            return
+        self.responded = True
+        await self.connection.send_result(self.request_id, result)
+
+    async def respond_error(self, code: int, message: str, data: Any = None) -> None:
+        if self.responded:
+            return
+        self.responded = True
+        await self.connection.send_error(self.request_id, code, message, data)

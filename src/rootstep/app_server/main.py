@@ -1,0 +1,88 @@
+"""``rootstep app-server``: serve the app-server protocol on stdio.
+
+Start-up is arranged so ``initialize`` is answered fast: this module imports only the
+standard library, reads the first line itself and, when it is a valid ``initialize``, answers
+it right away; only then does it import pydantic, anyio and the rest of the server, which
+continue the same connection (already initialized) with any bytes read past that line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _fast_handshake() -> tuple[object | None, bytes, bool]:
+    """(session or None, bytes to replay, eof). Never raises on bad input: the full server
+    re-reads anything this path does not handle and answers it properly."""
+    from rootstep.app_server.handshake import HandshakeError, initialize_result, parse_initialize
+    from rootstep.config.home import codex_home
+
+    buffer = b""
+    while b"\n" not in buffer:
+        try:
+            chunk = os.read(0, 65536)
+        except OSError:
+            return None, buffer, True
+        if not chunk:
+            return None, buffer, not buffer.strip()
+        buffer += chunk
+    line, _, rest = buffer.partition(b"\n")
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None, buffer, False
+    if not isinstance(message, dict) or message.get("method") != "initialize":
+        return None, buffer, False
+    request_id = message.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
+        return None, buffer, False
+    try:
+        session = parse_initialize(message.get("params"))
+    except HandshakeError:
+        return None, buffer, False
+    response = {"id": request_id, "result": initialize_result(session, str(codex_home()))}
+    data = json.dumps(response, separators=(",", ":")).encode() + b"\n"
+    while data:
+        data = data[os.write(1, data):]
+    return session, rest, False
+
+
+def _setup_logging() -> None:
+    import logging
+
+    level = os.environ.get("ROOTSTEP_LOG", "WARNING").upper()
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
+    if listen not in ("stdio://", "stdio", "stdio:"):
+        print(f"rootstep app-server: unsupported --listen {listen!r} (only stdio:// is supported)", file=sys.stderr)
+        return 2
+    from rootstep.config.overrides import OverrideError, parse_override
+
+    overrides = list(overrides or [])
+    try:
+        for item in overrides:
+            parse_override(item)
+    except OverrideError as exc:
+        print(f"rootstep app-server: {exc}", file=sys.stderr)
+        return 2
+    session, replay, eof = _fast_handshake()
+    if eof:
+        return 0
+    _setup_logging()
+    import anyio
+
+    from rootstep.app_server.stdio import serve_stdio
+
+    try:
+        anyio.run(serve_stdio, overrides, session, replay)
+    except KeyboardInterrupt:
+        return 130
+    return 0

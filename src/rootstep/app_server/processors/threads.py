@@ -1,0 +1,171 @@
+"""thread/start, resume, fork, read, list, archive, unarchive, name/set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rootstep.app_server.context import RequestContext
+from rootstep.app_server.methods import thread_scope
+from rootstep.core.manager import SettingsOverrides, ThreadError
+from rootstep.core.thread import Thread
+from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
+from rootstep.protocol.notifications import ThreadArchived, ThreadNameUpdated, ThreadStarted, ThreadUnarchived
+from rootstep.protocol.thread import (
+    EXPERIMENTAL_THREAD_START_FIELDS,
+    EmptyResponse,
+    SandboxPolicy,
+    ThreadForkParams,
+    ThreadIdParams,
+    ThreadListParams,
+    ThreadListResponse,
+    ThreadReadParams,
+    ThreadResponse,
+    ThreadResumeParams,
+    ThreadSessionResponse,
+    ThreadSetNameParams,
+    ThreadStartParams,
+)
+
+if TYPE_CHECKING:
+    from rootstep.app_server.server import AppServer
+
+
+def _invalid(message: str) -> JsonRpcError:
+    return JsonRpcError(INVALID_REQUEST, message)
+
+
+def overrides_of(params: Any) -> SettingsOverrides:
+    if getattr(params, "sandbox", None) and getattr(params, "permissions", None):
+        raise _invalid("`permissions` cannot be combined with `sandbox`")
+    return SettingsOverrides(
+        model=params.model,
+        model_provider=params.model_provider,
+        cwd=params.cwd,
+        approval_policy=params.approval_policy,
+        sandbox=params.sandbox,
+        base_instructions=params.base_instructions,
+        developer_instructions=params.developer_instructions,
+        config=params.config,
+        approvals_reviewer=params.approvals_reviewer,
+        service_tier=params.service_tier,
+    )
+
+
+def session_response(thread: Thread, *, include_turns: bool = False) -> ThreadSessionResponse:
+    s = thread.settings
+    return ThreadSessionResponse(
+        thread=thread.to_wire(include_turns=include_turns),
+        model=s.model,
+        model_provider=s.model_provider_id,
+        service_tier=s.service_tier,
+        cwd=s.cwd,
+        approval_policy=s.approval_policy,
+        approvals_reviewer=s.approvals_reviewer,
+        sandbox=SandboxPolicy.from_mode(s.sandbox_mode),
+        reasoning_effort=s.effort,
+    )
+
+
+def canonical_root(root: dict[str, Any]) -> dict[str, Any]:
+    """Roots are persisted and echoed with ``location.path`` as a ``file:`` URI."""
+    location = root.get("location")
+    if isinstance(location, dict):
+        path = location.get("path")
+        if isinstance(path, str) and not path.startswith("file:") and Path(path).is_absolute():
+            location = {**location, "path": Path(path).as_uri()}
+            root = {**root, "location": location}
+    return root
+
+
+def _errors(fn: Any) -> Any:
+    """ThreadError → -32600 with its message."""
+
+    async def wrapper(ctx: RequestContext, params: Any) -> Any:
+        try:
+            return await fn(ctx, params)
+        except ThreadError as exc:
+            raise _invalid(str(exc)) from None
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+@_errors
+async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
+    roots = [canonical_root(r) for r in p.selected_capability_roots or []]
+    thread = ctx.server.manager.start_thread(
+        overrides_of(p), ephemeral=bool(p.ephemeral), selected_capability_roots=roots, environments=p.environments
+    )
+    await ctx.respond(session_response(thread))
+    await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))
+
+
+@_errors
+async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> ThreadSessionResponse:
+    thread = ctx.server.manager.resume_thread(p.thread_id, overrides_of(p), path=p.path)
+    return session_response(thread, include_turns=not p.exclude_turns)
+
+
+@_errors
+async def thread_fork(ctx: RequestContext, p: ThreadForkParams) -> None:
+    thread = ctx.server.manager.fork_thread(p.thread_id, overrides_of(p), path=p.path, ephemeral=p.ephemeral)
+    await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
+    await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))
+
+
+@_errors
+async def thread_read(ctx: RequestContext, p: ThreadReadParams) -> ThreadResponse:
+    return ThreadResponse(thread=ctx.server.manager.read_thread(p.thread_id, include_turns=p.include_turns))
+
+
+@_errors
+async def thread_list(ctx: RequestContext, p: ThreadListParams) -> ThreadListResponse:
+    page = ctx.server.manager.list_threads(
+        cursor=p.cursor, limit=p.limit, archived=bool(p.archived),
+        model_providers=p.model_providers, search_term=p.search_term,
+    )
+    return ThreadListResponse(data=page.threads, next_cursor=page.next_cursor)
+
+
+@_errors
+async def thread_archive(ctx: RequestContext, p: ThreadIdParams) -> None:
+    await ctx.server.manager.archive_thread(p.thread_id)
+    await ctx.respond(EmptyResponse())
+    await ctx.server.emit(ThreadArchived(thread_id=p.thread_id))
+
+
+@_errors
+async def thread_unarchive(ctx: RequestContext, p: ThreadIdParams) -> None:
+    thread = ctx.server.manager.unarchive_thread(p.thread_id)
+    await ctx.respond(ThreadResponse(thread=thread))
+    await ctx.server.emit(ThreadUnarchived(thread_id=p.thread_id))
+
+
+@_errors
+async def thread_set_name(ctx: RequestContext, p: ThreadSetNameParams) -> None:
+    name = p.name.strip()
+    if not name:
+        raise _invalid("thread name must not be empty")
+    ctx.server.manager.set_name(p.thread_id, name)
+    await ctx.respond(EmptyResponse())
+    await ctx.server.emit(ThreadNameUpdated(thread_id=p.thread_id, thread_name=name))
+
+
+def register(server: "AppServer") -> None:
+    from rootstep.app_server.methods import global_scope
+    from pydantic.alias_generators import to_camel
+
+    table = server.methods
+    table.add(
+        "thread/start", thread_start, ThreadStartParams, params_required=False,
+        experimental_fields=tuple(to_camel(f) for f in EXPERIMENTAL_THREAD_START_FIELDS),
+    )
+    table.add("thread/resume", thread_resume, ThreadResumeParams, scope=thread_scope("resume"))
+    table.add("thread/fork", thread_fork, ThreadForkParams)
+    table.add("thread/read", thread_read, ThreadReadParams)
+    table.add("thread/list", thread_list, ThreadListParams, params_required=False)
+    # Archive/unarchive/name move or append to rollout files: one at a time.
+    table.add("thread/archive", thread_archive, ThreadIdParams, scope=global_scope("rollouts"))
+    table.add("thread/unarchive", thread_unarchive, ThreadIdParams, scope=global_scope("rollouts"))
+    table.add("thread/name/set", thread_set_name, ThreadSetNameParams, scope=thread_scope())

@@ -1,0 +1,97 @@
+"""turn/start, turn/interrupt, turn/steer — serialized per thread."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rootstep.app_server.context import RequestContext
+from rootstep.app_server.methods import thread_scope
+from rootstep.core.manager import ThreadError
+from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
+from rootstep.protocol.thread import (
+    EmptyResponse,
+    TurnInterruptParams,
+    TurnResponse,
+    TurnStartParams,
+    TurnSteerParams,
+    TurnSteerResponse,
+)
+
+if TYPE_CHECKING:
+    from rootstep.app_server.server import AppServer
+    from rootstep.core.thread import Thread
+
+_SANDBOX_TYPES = {
+    "dangerFullAccess": "danger-full-access",
+    "workspaceWrite": "workspace-write",
+    "readOnly": "read-only",
+    "externalSandbox": "danger-full-access",
+}
+
+
+def _loaded(ctx: RequestContext, thread_id: str) -> "Thread":
+    try:
+        return ctx.server.manager.loaded(thread_id)
+    except ThreadError as exc:
+        raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+
+
+async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
+    thread = _loaded(ctx, p.thread_id)
+    if thread.active is not None:
+        # Input for a thread that is mid-turn joins the running turn (like turn/steer).
+        thread.active.steer_queue.append(list(p.input))
+        await ctx.respond(TurnResponse(turn=thread.active.turn.model_copy(update={"items": []})))
+        return
+    sandbox = None
+    if isinstance(p.sandbox_policy, dict):
+        sandbox = _SANDBOX_TYPES.get(str(p.sandbox_policy.get("type")))
+    settings = thread.settings.evolve(
+        model=p.model, cwd=p.cwd, approval_policy=p.approval_policy, effort=p.effort,
+        summary=p.summary, sandbox_mode=sandbox,
+    )
+    manager = ctx.server.manager
+    turn = manager.start_turn(thread, list(p.input), settings=settings)
+    await ctx.respond(TurnResponse(turn=turn.model_copy(update={"items": []})))
+    manager.launch(thread, list(p.input))
+
+
+async def turn_interrupt(ctx: RequestContext, p: TurnInterruptParams) -> None:
+    thread = _loaded(ctx, p.thread_id)
+    active = thread.active
+    if active is None:
+        raise JsonRpcError(INVALID_REQUEST, "no active turn to interrupt")
+    if p.turn_id and active.turn.id != p.turn_id:
+        raise JsonRpcError(INVALID_REQUEST, f"expected active turn id {p.turn_id} but found {active.turn.id}")
+    # The response is deferred until the turn has stopped; it precedes turn/completed.
+    active.interrupt_requested = True
+    active.before_completed.append(lambda: ctx.respond(EmptyResponse()))
+    active.scope.cancel()
+    await active.done.wait()
+    await ctx.respond(EmptyResponse())
+
+
+async def turn_steer(ctx: RequestContext, p: TurnSteerParams) -> TurnSteerResponse:
+    thread = _loaded(ctx, p.thread_id)
+    active = thread.active
+    if active is None:
+        raise JsonRpcError(INVALID_REQUEST, "no active turn to steer")
+    if active.turn.id != p.expected_turn_id:
+        raise JsonRpcError(
+            INVALID_REQUEST, f"expected active turn id {p.expected_turn_id} but found {active.turn.id}"
+        )
+    if not p.input:
+        raise JsonRpcError(INVALID_REQUEST, "input must not be empty")
+    active.steer_queue.append(list(p.input))
+    return TurnSteerResponse(turn_id=active.turn.id)
+
+
+def register(server: "AppServer") -> None:
+    table = server.methods
+    table.add("turn/start", turn_start, TurnStartParams, scope=thread_scope())
+    table.add("turn/interrupt", turn_interrupt, TurnInterruptParams, scope=thread_scope())
+    # Steer must not queue behind a pending interrupt of the same thread; it only appends.
+    table.add("turn/steer", turn_steer, TurnSteerParams)
+
+
+__all__ = ["register", "Any"]

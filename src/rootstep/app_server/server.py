@@ -1,0 +1,98 @@
+"""The app-server: configuration, the thread manager, the method table and its connections.
+
+Notifications from threads fan out to every initialized connection (each applies its own
+``optOutNotificationMethods``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, ByteSendStream
+
+from rootstep.app_server.connection import Connection
+from rootstep.app_server.handshake import ClientSession
+from rootstep.app_server.methods import MethodTable
+from rootstep.config import Config
+from rootstep.core.manager import ThreadManager
+from rootstep.core.step_tools import StepToolsProviderFactory, empty_provider_factory
+from rootstep.protocol.notifications import ConfigWarning, Notification
+
+log = logging.getLogger(__name__)
+
+
+class AppServer:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        tools_factory: StepToolsProviderFactory = empty_provider_factory,
+        overrides: list[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.overrides = list(overrides or [])
+        self.connections: list[Connection] = []
+        self.methods = MethodTable()
+        self.manager = ThreadManager(config, emit=self.emit, tools_factory=tools_factory)
+        # Hooks other layers may add (called once per initialized connection).
+        self.on_connection: list[Callable[[Connection], Awaitable[None]]] = []
+        # Long-lived services other layers attach (MCP runtime, environments, ...), by name.
+        self.services: dict[str, Any] = {}
+        from rootstep.app_server.processors import register_all
+
+        register_all(self)
+
+    async def emit(self, notification: Notification) -> None:
+        method = type(notification).METHOD
+        for connection in list(self.connections):
+            if connection.initialized:
+                await connection.notify(method, notification)
+
+    async def notify(self, method: str, params: Any) -> None:
+        """Broadcast a notification that has no model class here (other layers' extras)."""
+        for connection in list(self.connections):
+            if connection.initialized:
+                await connection.notify(method, params)
+
+    def on_initialized(self, connection: Connection) -> None:
+        # The first client's name becomes the originator of model requests (Codex behaviour).
+        if connection.session is not None and self.manager.originator == "rootstep":
+            self.manager.originator = connection.session.originator
+
+    async def after_initialize(self, connection: Connection) -> None:
+        for warning in self.config.warnings:
+            await connection.notify(ConfigWarning.METHOD, ConfigWarning(summary=warning))
+        for hook in self.on_connection:
+            await hook(connection)
+
+    async def serve(
+        self,
+        receive: ByteReceiveStream,
+        send: ByteSendStream,
+        *,
+        session: ClientSession | None = None,
+    ) -> None:
+        """Serve one connection until EOF, then unload every thread (reaping their children)."""
+        async with anyio.create_task_group() as group:
+            await group.start(self.manager.run)
+            connection = Connection(self, receive, send, session=session)
+            self.connections.append(connection)
+            if session is not None:
+                self.on_initialized(connection)
+                await self.after_initialize(connection)
+            try:
+                await connection.run()
+            finally:
+                self.connections.remove(connection)
+                group.cancel_scope.cancel()
+        for name, service in list(self.services.items()):
+            close = getattr(service, "aclose", None)
+            if close is not None:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await close()
+                    except Exception:  # noqa: BLE001
+                        log.exception("closing service %s failed", name)

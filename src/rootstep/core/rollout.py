@@ -1,0 +1,203 @@
+"""Rollout files: a thread's history as JSON lines, appended as items complete.
+
+``CODEX_HOME/sessions/YYYY/MM/DD/rollout-YYYY-MM-DDThh-mm-ss-<thread-id>.jsonl``; every line is
+``{"timestamp", "type", "payload"}``. The first line is ``session_meta``. Writes are one
+``write()`` of a whole line followed by a flush, so a crash can only tear the *last* line; the
+reader skips any line that does not parse (and says so on stderr) instead of failing the thread.
+
+Record kinds written by rootstep:
+
+* ``session_meta`` — id, timestamps, cwd, model/provider, approval/sandbox, selected roots...
+* ``response_item`` — one Responses API input item (what the model sees on resume)
+* ``turn_started`` / ``turn_completed`` — turn boundaries with status, error and timings
+* ``thread_item`` — a completed ThreadItem (what clients see in ``thread.turns``)
+* ``thread_name`` — ``thread/name/set``
+* ``token_usage`` — the running total after a model response
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, IO
+
+log = logging.getLogger(__name__)
+
+ROLLOUT_PREFIX = "rollout-"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def rollout_path(sessions_dir: Path, created_at: float, thread_id: str) -> Path:
+    ts = datetime.fromtimestamp(created_at, timezone.utc)
+    return (
+        sessions_dir
+        / f"{ts:%Y}"
+        / f"{ts:%m}"
+        / f"{ts:%d}"
+        / f"{ROLLOUT_PREFIX}{ts:%Y-%m-%dT%H-%M-%S}-{thread_id}.jsonl"
+    )
+
+
+def thread_id_of(path: Path) -> str | None:
+    """The thread id encoded in a rollout file name (its last 36 characters)."""
+    stem = path.name.removesuffix(".jsonl")
+    if not stem.startswith(ROLLOUT_PREFIX) or len(stem) < 36:
+        return None
+    return stem[-36:]
+
+
+class RolloutWriter:
+    """Append-only writer; one per loaded, non-ephemeral thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = None
+
+    def _handle(self) -> IO[str]:
+        if self._file is None:
+            # A previous process may have died mid-line: start on a fresh line so the torn one
+            # stays isolated (and skipped) rather than swallowing our next record.
+            needs_newline = False
+            if self.path.exists() and self.path.stat().st_size > 0:
+                with self.path.open("rb") as existing:
+                    existing.seek(-1, os.SEEK_END)
+                    needs_newline = existing.read(1) != b"\n"
+            self._file = self.path.open("a", encoding="utf-8")
+            if needs_newline:
+                self._file.write("\n")
+        return self._file
+
+    def append(self, kind: str, payload: Any) -> None:
+        line = json.dumps({"timestamp": now_rfc3339(), "type": kind, "payload": payload}, ensure_ascii=False)
+        handle = self._handle()
+        handle.write(line + "\n")
+        handle.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every well-formed record; torn or corrupt lines are logged and skipped."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                log.warning("%s:%d: skipping unreadable rollout line", path, number)
+                continue
+            if not isinstance(record, dict) or "type" not in record:
+                log.warning("%s:%d: skipping malformed rollout record", path, number)
+                continue
+            yield record
+
+
+@dataclass
+class RolloutTurn:
+    id: str
+    status: str = "inProgress"
+    error: dict[str, Any] | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RolloutContents:
+    path: Path
+    meta: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[RolloutTurn] = field(default_factory=list)
+    name: str | None = None
+    preview: str = ""
+    token_usage: dict[str, Any] | None = None
+    updated_at: int = 0
+
+
+def read_rollout(path: Path) -> RolloutContents | None:
+    """Parse a rollout file; ``None`` when it has no readable ``session_meta``."""
+    contents: RolloutContents | None = None
+    turns_by_id: dict[str, RolloutTurn] = {}
+    for record in iter_records(path):
+        kind, payload = record.get("type"), record.get("payload")
+        if kind == "session_meta":
+            if contents is None and isinstance(payload, dict):
+                contents = RolloutContents(path=path, meta=payload)
+            continue
+        if contents is None or not isinstance(payload, dict) and kind != "response_item":
+            continue
+        if kind == "response_item":
+            if isinstance(payload, dict):
+                contents.history.append(payload)
+        elif kind == "turn_started":
+            turn = RolloutTurn(id=str(payload.get("turn_id")), started_at=payload.get("started_at"))
+            turns_by_id[turn.id] = turn
+            contents.turns.append(turn)
+        elif kind == "turn_completed":
+            turn = turns_by_id.get(str(payload.get("turn_id")))
+            if turn is not None:
+                turn.status = payload.get("status", "completed")
+                turn.error = payload.get("error")
+                turn.completed_at = payload.get("completed_at")
+                turn.duration_ms = payload.get("duration_ms")
+        elif kind == "thread_item":
+            turn = turns_by_id.get(str(payload.get("turn_id")))
+            item = payload.get("item")
+            if turn is not None and isinstance(item, dict):
+                turn.items.append(item)
+                if not contents.preview and item.get("type") == "userMessage":
+                    contents.preview = user_message_preview(item)
+        elif kind == "settings":
+            contents.meta.update(payload)
+        elif kind == "thread_name":
+            contents.name = payload.get("name")
+        elif kind == "token_usage":
+            contents.token_usage = payload
+    if contents is None:
+        return None
+    for turn in contents.turns:
+        # A turn without an end record was cut short by a crash: report it as interrupted.
+        if turn.status == "inProgress":
+            turn.status = "interrupted"
+    try:
+        contents.updated_at = int(path.stat().st_mtime)
+    except OSError:
+        contents.updated_at = int(contents.meta.get("created_at") or 0)
+    return contents
+
+
+def user_message_preview(item: dict[str, Any]) -> str:
+    for part in item.get("content") or []:
+        if isinstance(part, dict) and part.get("type") == "text":
+            return str(part.get("text", ""))
+    return ""
+
+
+def find_rollout(thread_id: str, *roots: Path) -> Path | None:
+    """Locate a thread's rollout file under the given folders (sessions, archived)."""
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in root.rglob(f"{ROLLOUT_PREFIX}*-{thread_id}.jsonl"):
+            return path
+    return None
+
+
+def all_rollouts(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return [p for p in root.rglob(f"{ROLLOUT_PREFIX}*.jsonl") if thread_id_of(p)]

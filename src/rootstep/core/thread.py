@@ -1,0 +1,221 @@
+"""A loaded thread: its settings, history, turns, rollout, and the turn that may be running.
+
+The thread does not know about connections: it reports through an :data:`Emit` callback (the
+app-server fans notifications out), persists through its :class:`RolloutWriter`, and gets its
+tools through a :class:`StepToolsProvider`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from rootstep import CODEX_COMPAT_VERSION
+from rootstep.config import Config
+from rootstep.core.rollout import RolloutContents, RolloutWriter
+from rootstep.core.step_tools import StepToolsProvider
+from rootstep.protocol.base import wire
+from rootstep.protocol.notifications import Notification, ThreadTokenUsage, TokenUsageBreakdown
+from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn, TurnError
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Notification], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ThreadSettings:
+    """What a turn runs with; turn-level overrides produce a new value that persists."""
+
+    model: str
+    model_provider_id: str
+    cwd: str
+    approval_policy: Any
+    sandbox_mode: str
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    effort: str | None = None
+    summary: str | None = None
+    approvals_reviewer: str = "user"
+    service_tier: str | None = None
+
+    def evolve(self, **changes: Any) -> "ThreadSettings":
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **changes) if changes else self
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "model_provider": self.model_provider_id,
+            "cwd": self.cwd,
+            "approval_policy": self.approval_policy,
+            "sandbox_mode": self.sandbox_mode,
+            "base_instructions": {"text": self.base_instructions} if self.base_instructions else None,
+            "developer_instructions": self.developer_instructions,
+            "effort": self.effort,
+            "approvals_reviewer": self.approvals_reviewer,
+        }
+
+
+@dataclass
+class ActiveTurn:
+    """The running turn: its cancel scope, queued steer input, and interrupt waiters."""
+
+    turn: Turn
+    started_mono: float
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    steer_queue: list[list[Any]] = field(default_factory=list)
+    interrupt_requested: bool = False
+    # Called (in order) after the turn stopped and before turn/completed is emitted.
+    before_completed: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+class Thread:
+    def __init__(
+        self,
+        *,
+        thread_id: str,
+        config: Config,
+        settings: ThreadSettings,
+        created_at: int,
+        emit: Emit,
+        tools: StepToolsProvider,
+        writer: RolloutWriter | None,
+        ephemeral: bool = False,
+        source: Any = "vscode",
+        originator: str = "rootstep",
+        selected_capability_roots: list[dict[str, Any]] | None = None,
+        environments: list[EnvironmentSelection] | None = None,
+        forked_from_id: str | None = None,
+    ) -> None:
+        self.id = thread_id
+        self.config = config
+        self.settings = settings
+        self.created_at = created_at
+        self.updated_at = created_at
+        self.emit = emit
+        self.tools = tools
+        self.writer = writer
+        self.ephemeral = ephemeral
+        self.source = source
+        self.originator = originator
+        self.selected_capability_roots = list(selected_capability_roots or [])
+        self.environments = environments
+        self.forked_from_id = forked_from_id
+        self.name: str | None = None
+        self.preview = ""
+        self.history: list[dict[str, Any]] = []
+        self.turns: list[Turn] = []
+        self.active: ActiveTurn | None = None
+        self.total_usage = TokenUsageBreakdown()
+        self.closed = False
+
+    # --- persistence ----------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.writer is None else self.writer.path
+
+    def record(self, kind: str, payload: Any) -> None:
+        self.updated_at = int(time.time())
+        if self.writer is not None:
+            try:
+                self.writer.append(kind, payload)
+            except OSError as exc:  # a full disk must not kill the turn; say so on stderr
+                log.error("thread %s: could not persist %s: %s", self.id, kind, exc)
+
+    def session_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "id": self.id,
+            "session_id": self.id,
+            "timestamp": self.created_at,
+            "created_at": self.created_at,
+            "originator": self.originator,
+            "cli_version": CODEX_COMPAT_VERSION,
+            "source": self.source,
+            "history_mode": "legacy",
+            "forked_from_id": self.forked_from_id,
+            **self.settings.to_meta(),
+        }
+        if self.selected_capability_roots:
+            meta["selected_capability_roots"] = self.selected_capability_roots
+        if self.environments is not None:
+            meta["environments"] = [wire(e) for e in self.environments]
+        return meta
+
+    def restore(self, contents: RolloutContents) -> None:
+        """Load history, turns, name and usage from a rollout (resume / fork)."""
+        self.history = list(contents.history)
+        self.turns = [
+            Turn(
+                id=t.id,
+                items=list(t.items),
+                items_view="full",
+                status=t.status,  # type: ignore[arg-type]
+                error=TurnError.model_validate(t.error) if t.error else None,
+                started_at=t.started_at,
+                completed_at=t.completed_at,
+                duration_ms=t.duration_ms,
+            )
+            for t in contents.turns
+        ]
+        self.name = contents.name
+        self.preview = contents.preview
+        self.updated_at = contents.updated_at or self.updated_at
+        if contents.token_usage:
+            try:
+                self.total_usage = TokenUsageBreakdown.model_validate(contents.token_usage)
+            except ValueError:
+                pass
+
+    # --- wire -----------------------------------------------------------------------------
+
+    def status(self) -> ThreadStatus:
+        return ThreadStatus.active() if self.active is not None else ThreadStatus.idle()
+
+    def to_wire(self, *, include_turns: bool = False, status: ThreadStatus | None = None) -> WireThread:
+        return WireThread(
+            id=self.id,
+            session_id=self.id,
+            preview=self.preview,
+            ephemeral=self.ephemeral,
+            model_provider=self.settings.model_provider_id,
+            model=self.settings.model,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            recency_at=self.updated_at,
+            status=status or self.status(),
+            path=str(self.path) if self.path else None,
+            cwd=self.settings.cwd,
+            cli_version=CODEX_COMPAT_VERSION,
+            source=self.source,
+            environments=self.environments,
+            turns=[t.model_copy(update={"items_view": "full"}) for t in self.turns] if include_turns else [],
+            forked_from_id=self.forked_from_id,
+            name=self.name,
+        )
+
+    def token_usage(self, last: TokenUsageBreakdown) -> ThreadTokenUsage:
+        return ThreadTokenUsage(total=self.total_usage, last=last)
+
+    async def aclose(self) -> None:
+        """Unload: cancel a running turn, close the tools provider and the rollout."""
+        self.closed = True
+        if self.active is not None:
+            self.active.interrupt_requested = True
+            self.active.scope.cancel()
+            with anyio.move_on_after(5):
+                await self.active.done.wait()
+        try:
+            await self.tools.aclose()
+        except Exception:  # noqa: BLE001 - a broken provider must not block shutdown
+            log.exception("thread %s: closing tools failed", self.id)
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,298 @@
+"""The turn loop: model steps until the model answers without tool calls.
+
+Each step captures the thread's tool snapshot (:class:`StepTools`), streams one Responses
+request, surfaces items and deltas as notifications, runs the function calls the snapshot
+handles (concurrently), feeds their outputs back and goes again. Steer input queued during a
+step is added before the next request. The whole turn runs inside the active turn's cancel
+scope, so ``turn/interrupt`` stops the in-flight HTTP request at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
+
+from rootstep.core.ids import uuid7
+from rootstep.core.step_tools import FunctionCall, StepTools, unsupported_call_output
+from rootstep.core.thread import ActiveTurn, Thread
+from rootstep.core.user_input import to_response_items
+from rootstep.protocol.base import wire
+from rootstep.protocol.items import AgentMessageItem, UserMessageItem
+from rootstep.protocol.notifications import (
+    AgentMessageDelta,
+    ErrorNotification,
+    ItemCompleted,
+    ItemStarted,
+    ThreadStatusChanged,
+    ThreadTokenUsageUpdated,
+    TokenUsageBreakdown,
+    TurnCompleted,
+    TurnStarted,
+)
+from rootstep.protocol.thread import ThreadStatus, TurnError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INSTRUCTIONS = (
+    "You are rootstep, a coding agent. Answer concisely. Use the tools you are given when they help; "
+    "never invent tool results."
+)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TurnSink:
+    """The :class:`ItemSink` of one running turn: notifications + rollout + turn.items."""
+
+    def __init__(self, thread: Thread, active: ActiveTurn) -> None:
+        self.thread = thread
+        self.active = active
+
+    async def started(self, item: BaseModel) -> None:
+        await self.thread.emit(
+            ItemStarted(item=wire(item), thread_id=self.thread.id, turn_id=self.active.turn.id, started_at_ms=_now_ms())
+        )
+
+    async def completed(self, item: BaseModel) -> None:
+        data = wire(item)
+        self.active.turn.items.append(data)
+        self.thread.record("thread_item", {"turn_id": self.active.turn.id, "item": data})
+        await self.thread.emit(
+            ItemCompleted(item=data, thread_id=self.thread.id, turn_id=self.active.turn.id, completed_at_ms=_now_ms())
+        )
+
+
+def _usage_breakdown(usage: Any) -> TokenUsageBreakdown:
+    return TokenUsageBreakdown(
+        total_tokens=usage.total_tokens,
+        input_tokens=usage.input_tokens,
+        cached_input_tokens=usage.cached_input_tokens,
+        output_tokens=usage.output_tokens,
+        reasoning_output_tokens=usage.reasoning_output_tokens,
+    )
+
+
+def _developer_message(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]}
+
+
+class TurnRunner:
+    """Runs one turn of ``thread``; ``client`` is a :class:`rootstep.model.ResponsesClient`."""
+
+    def __init__(self, thread: Thread, active: ActiveTurn, client: Any) -> None:
+        self.thread = thread
+        self.active = active
+        self.client = client
+        self.sink = TurnSink(thread, active)
+
+    @property
+    def turn_id(self) -> str:
+        return self.active.turn.id
+
+    async def _emit_user_message(self, inputs: list[Any]) -> None:
+        item = UserMessageItem(id=uuid7(), content=inputs)
+        if not self.thread.preview:
+            from rootstep.core.user_input import preview_text
+
+            self.thread.preview = preview_text(inputs)
+        for response_item in to_response_items(inputs):
+            self._append_history(response_item)
+        await self.sink.started(item)
+        await self.sink.completed(item)
+
+    def _append_history(self, item: dict[str, Any]) -> None:
+        self.thread.history.append(item)
+        self.thread.record("response_item", item)
+
+    def _request(self, tools: list[dict[str, Any]]) -> Any:
+        from rootstep.model.client import ModelRequest
+
+        settings = self.thread.settings
+        prefix = [_developer_message(settings.developer_instructions)] if settings.developer_instructions else []
+        reasoning = None
+        if settings.effort or settings.summary:
+            reasoning = {k: v for k, v in (("effort", settings.effort), ("summary", settings.summary)) if v}
+        return ModelRequest(
+            model=settings.model,
+            input=prefix + list(self.thread.history),
+            instructions=settings.base_instructions or DEFAULT_INSTRUCTIONS,
+            tools=tools,
+            parallel_tool_calls=False,
+            prompt_cache_key=self.thread.id,
+            reasoning=reasoning,
+            headers={"session_id": self.thread.id, "thread-id": self.thread.id, "x-codex-turn-id": self.turn_id},
+        )
+
+    async def run(self, inputs: list[Any]) -> None:
+        """Run to completion; the outcome is written into ``active.turn`` (status, error)."""
+        turn = self.active.turn
+        try:
+            with self.active.scope:
+                await self._emit_user_message(inputs)
+                await self._loop()
+                turn.status = "completed"
+        except Exception as exc:  # noqa: BLE001 - any failure is the turn's failure, never the server's
+            from rootstep.model.events import ModelError
+
+            message = exc.message if isinstance(exc, ModelError) else f"turn failed: {exc}"
+            if not isinstance(exc, ModelError):
+                log.exception("thread %s turn %s failed", self.thread.id, turn.id)
+            turn.status = "failed"
+            turn.error = TurnError(message=message)
+            await self.thread.emit(
+                ErrorNotification(error=turn.error, will_retry=False, thread_id=self.thread.id, turn_id=turn.id)
+            )
+        if self.active.scope.cancelled_caught or (self.active.interrupt_requested and turn.status != "completed"):
+            turn.status = "interrupted"
+            turn.error = None
+
+    async def _loop(self) -> None:
+        while True:
+            tools = await self.thread.tools.capture_step()
+            try:
+                calls = await self._step(tools)
+                outputs = await self._execute(tools, calls)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await tools.aclose()
+            for call, output in zip(calls, outputs):
+                self._append_history({"type": "function_call_output", "call_id": call.call_id, "output": output})
+            steered = False
+            while self.active.steer_queue:
+                await self._emit_user_message(self.active.steer_queue.pop(0))
+                steered = True
+            if not calls and not steered:
+                return
+
+    async def _step(self, tools: StepTools) -> list[FunctionCall]:
+        from rootstep.model.events import (
+            Completed,
+            FunctionCallDone,
+            MessageDone,
+            MessageStarted,
+            OtherItemDone,
+            TextDelta,
+        )
+
+        calls: list[FunctionCall] = []
+        streaming: dict[str, list[str]] = {}  # agent message item id -> deltas so far
+        request = self._request(tools.model_tools())
+        try:
+            async for event in self.client.stream(request):
+                if isinstance(event, MessageStarted):
+                    if event.item_id not in streaming:
+                        streaming[event.item_id] = []
+                        await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
+                elif isinstance(event, TextDelta):
+                    if event.item_id not in streaming:
+                        streaming[event.item_id] = []
+                        await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
+                    streaming[event.item_id].append(event.delta)
+                    await self.thread.emit(
+                        AgentMessageDelta(
+                            thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id, delta=event.delta
+                        )
+                    )
+                elif isinstance(event, MessageDone):
+                    self._append_history(event.raw)
+                    item = AgentMessageItem(id=event.item_id, text=event.text)
+                    if streaming.pop(event.item_id, None) is None:
+                        await self.sink.started(item)
+                    await self.sink.completed(item)
+                elif isinstance(event, FunctionCallDone):
+                    self._append_history(event.raw)
+                    calls.append(event.call)
+                elif isinstance(event, OtherItemDone):
+                    self._append_history(event.raw)
+                elif isinstance(event, Completed):
+                    if event.usage is not None:
+                        last = _usage_breakdown(event.usage)
+                        self.thread.total_usage = self.thread.total_usage + last
+                        self.thread.record("token_usage", wire(self.thread.total_usage))
+                        await self.thread.emit(
+                            ThreadTokenUsageUpdated(
+                                thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
+                            )
+                        )
+        finally:
+            # Interrupted or failed mid-message: close the item with what was streamed so far.
+            for item_id, deltas in streaming.items():
+                with anyio.CancelScope(shield=True):
+                    text = "".join(deltas)
+                    if text:
+                        self._append_history(
+                            {"type": "message", "role": "assistant", "id": item_id,
+                             "content": [{"type": "output_text", "text": text}]}
+                        )
+                    await self.sink.completed(AgentMessageItem(id=item_id, text=text))
+        return calls
+
+    async def _execute(self, tools: StepTools, calls: list[FunctionCall]) -> list[Any]:
+        outputs: list[Any] = [None] * len(calls)
+
+        async def run_one(index: int, call: FunctionCall) -> None:
+            if not tools.handles(call):
+                outputs[index] = unsupported_call_output(call)
+                return
+            try:
+                outputs[index] = await tools.execute(call, self.sink, thread_id=self.thread.id, turn_id=self.turn_id)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as exc:  # noqa: BLE001 - a tool failure is the model's to read
+                log.warning("tool call %s failed: %s", call.name, exc)
+                outputs[index] = f"tool call failed: {exc}"
+
+        if len(calls) == 1:
+            await run_one(0, calls[0])
+        elif calls:
+            async with anyio.create_task_group() as group:
+                for index, call in enumerate(calls):
+                    group.start_soon(run_one, index, call)
+        return [o if isinstance(o, (str, list)) else json.dumps(o) for o in outputs]
+
+
+async def run_turn(thread: Thread, active: ActiveTurn, inputs: list[Any], client: Any) -> None:
+    """The turn task: started → loop → completed, whatever happens in between."""
+    turn = active.turn
+    turn.started_at = int(time.time())
+    thread.record("turn_started", {"turn_id": turn.id, "started_at": turn.started_at})
+    try:
+        await thread.emit(ThreadStatusChanged(thread_id=thread.id, status=ThreadStatus.active()))
+        await thread.emit(TurnStarted(thread_id=thread.id, turn=turn.model_copy(update={"items": []})))
+        await TurnRunner(thread, active, client).run(inputs)
+    finally:
+        with anyio.CancelScope(shield=True):
+            turn.completed_at = int(time.time())
+            turn.duration_ms = int((time.monotonic() - active.started_mono) * 1000)
+            if turn.status == "inProgress":
+                turn.status = "interrupted"
+            thread.record(
+                "turn_completed",
+                {
+                    "turn_id": turn.id,
+                    "status": turn.status,
+                    "error": wire(turn.error) if turn.error else None,
+                    "completed_at": turn.completed_at,
+                    "duration_ms": turn.duration_ms,
+                },
+            )
+            thread.active = None
+            for callback in active.before_completed:
+                try:
+                    await callback()
+                except Exception:  # noqa: BLE001
+                    log.exception("interrupt responder failed")
+            try:
+                await thread.emit(ThreadStatusChanged(thread_id=thread.id, status=ThreadStatus.idle()))
+                await thread.emit(
+                    TurnCompleted(thread_id=thread.id, turn=turn.model_copy(update={"items_view": "full"}))
+                )
+            finally:
+                active.done.set()
