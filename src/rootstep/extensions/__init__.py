@@ -1,0 +1,1 @@
+"""Extensions: contributors to a thread's MCP servers, skills and instructions."""

@@ -1,0 +1,74 @@
+"""Selected capability roots: per-thread plugin metadata, projected per step through ready roots.
+
+The seed's heart (spec §5). IO happens only in the caches; projection, catalog precedence, the
+reuse decision, the server plan and stable tool names are pure functions of data.
+"""
+
+from rootstep.extensions.selected_plugins.cache import (
+    CapabilityDiscoveryCache,
+    EnvironmentLookup,
+    SelectedPluginsState,
+)
+from rootstep.extensions.selected_plugins.catalog import (
+    McpCatalogBuilder,
+    McpServerConflict,
+    McpServerSource,
+    ResolvedMcpCatalog,
+    ResolvedMcpServer,
+)
+from rootstep.extensions.selected_plugins.projection import (
+    ConnectorSource,
+    Contribution,
+    InstalledPlugin,
+    McpProjection,
+    RemoveServer,
+    SelectedPluginPackage,
+    SelectedPluginServer,
+    SetServer,
+    build_projection,
+    project_ready_roots,
+)
+from rootstep.extensions.selected_plugins.reuse import (
+    PublishedInputs,
+    RuntimeDecision,
+    ServerPlan,
+    decide_runtime,
+    plan_server_changes,
+    same_ready_roots,
+)
+from rootstep.extensions.selected_plugins.root import InvalidRootError, SelectedCapabilityRoot, dedupe_candidates
+from rootstep.extensions.selected_plugins.step import project_step, resolve_step
+from rootstep.extensions.selected_plugins.tool_names import StableToolNames
+
+__all__ = [
+    "CapabilityDiscoveryCache",
+    "ConnectorSource",
+    "Contribution",
+    "EnvironmentLookup",
+    "InstalledPlugin",
+    "InvalidRootError",
+    "McpCatalogBuilder",
+    "McpProjection",
+    "McpServerConflict",
+    "McpServerSource",
+    "PublishedInputs",
+    "RemoveServer",
+    "ResolvedMcpCatalog",
+    "ResolvedMcpServer",
+    "RuntimeDecision",
+    "SelectedCapabilityRoot",
+    "SelectedPluginPackage",
+    "SelectedPluginServer",
+    "SelectedPluginsState",
+    "ServerPlan",
+    "SetServer",
+    "StableToolNames",
+    "build_projection",
+    "decide_runtime",
+    "dedupe_candidates",
+    "plan_server_changes",
+    "project_ready_roots",
+    "project_step",
+    "resolve_step",
+    "same_ready_roots",
+]

@@ -1,0 +1,70 @@
+"""``SelectedCapabilityRoot`` — a plugin a thread selected, located in an environment (spec §2.1).
+
+The value is the cache key of everything read from the root: two roots are the same only when
+id, environment id *and* canonical path all match, so the same id at another path or in another
+environment is a different entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rootstep.plugins.path_uri import PathUri, PathUriError
+
+log = logging.getLogger(__name__)
+
+
+class InvalidRootError(ValueError):
+    """A wire root that cannot be accepted (bad location type or path)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedCapabilityRoot:
+    id: str
+    environment_id: str
+    path: PathUri
+
+    @classmethod
+    def create(cls, id: str, environment_id: str, path: str | PathUri) -> SelectedCapabilityRoot:
+        """``path`` may be a ``file:`` URI or an absolute native path."""
+        try:
+            return cls(id, environment_id, PathUri.coerce(path))
+        except PathUriError as err:
+            raise InvalidRootError(f"invalid selected capability root `{id}` path: {err}") from err
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> SelectedCapabilityRoot:
+        """``{id, location: {type: "environment", environmentId, path}}``."""
+        location = raw.get("location")
+        if not isinstance(raw.get("id"), str) or not isinstance(location, Mapping):
+            raise InvalidRootError("selected capability root needs `id` and `location`")
+        if location.get("type") != "environment":
+            raise InvalidRootError(f"unsupported capability root location type `{location.get('type')}`")
+        env_id, path = location.get("environmentId"), location.get("path")
+        if not isinstance(env_id, str) or not isinstance(path, str):
+            raise InvalidRootError("capability root location needs `environmentId` and `path`")
+        return cls.create(raw["id"], env_id, path)
+
+    def to_wire(self) -> dict[str, Any]:
+        """Always the canonical ``file:`` URI spelling."""
+        return {"id": self.id, "location": {"type": "environment", "environmentId": self.environment_id, "path": str(self.path)}}
+
+
+def dedupe_candidates(roots: list[SelectedCapabilityRoot]) -> list[SelectedCapabilityRoot]:
+    """Candidate roots for a step: first occurrence of each id wins (spec §5.7 step 1)."""
+    seen: dict[str, SelectedCapabilityRoot] = {}
+    out: list[SelectedCapabilityRoot] = []
+    for root in roots:
+        kept = seen.get(root.id)
+        if kept is None:
+            seen[root.id] = root
+            out.append(root)
+        elif kept != root:
+            log.warning(
+                "ignoring selected capability root with conflicting location: id=%s kept=%s ignored=%s",
+                root.id, kept.to_wire()["location"], root.to_wire()["location"],
+            )
+    return out
