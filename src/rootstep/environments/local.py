@@ -1,0 +1,109 @@
+"""``LocalEnvironment``: the built-in ``local`` environment, served in-process.
+
+Files are read from the host, stdio MCP servers are launched on the host with the MCP SDK's
+``stdio_client`` (environment cleared to the default pass-through variables plus the named
+``env_vars`` and the literal ``env``; own process group; stdin close → SIGTERM → SIGKILL),
+and HTTP goes out directly. It is always ready.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+from mcp.client._transport import TransportStreams
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from rootstep.environments import local_fs
+from rootstep.environments.base import FileMetadata, StdioLaunch
+from rootstep.environments.discovery import discover_root
+from rootstep.environments.env_policy import host_stdio_env
+from rootstep.protocol import exec_server as p
+
+LOCAL_ENVIRONMENT_ID = "local"
+
+
+def _native(path: str) -> str:
+    return p.uri_to_path(path) if path.startswith("file:") else path
+
+
+class LocalEnvironment:
+    def __init__(self, env_id: str = LOCAL_ENVIRONMENT_ID, *, default_cwd: str | None = None) -> None:
+        self._id = env_id
+        self._default_cwd = default_cwd
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    async def read_file(self, path: str) -> bytes:
+        return await anyio.to_thread.run_sync(local_fs.read_file, _native(path))
+
+    async def read_file_streamed(self, path: str, *, block: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        f = await anyio.open_file(_native(path), "rb")
+        async with f:
+            while data := await f.read(block):
+                yield data
+
+    async def get_metadata(self, path: str) -> FileMetadata | None:
+        try:
+            meta = await anyio.to_thread.run_sync(local_fs.metadata, _native(path))
+        except FileNotFoundError:
+            return None
+        return meta.to_file_metadata()
+
+    async def read_directory(self, path: str) -> list[tuple[str, FileMetadata]]:
+        entries = await anyio.to_thread.run_sync(local_fs.read_directory, _native(path))
+        return [(name, FileMetadata(is_dir, is_file)) for name, is_dir, is_file in entries]
+
+    async def canonicalize(self, path: str) -> str:
+        return await anyio.to_thread.run_sync(local_fs.canonicalize, _native(path))
+
+    async def walk(
+        self, path: str, *, max_depth: int = 6, max_directories: int = 2000, max_entries: int = 20000,
+        follow_directory_symlinks: bool = True, prune_hidden_directories: bool = False,
+    ) -> p.FsWalkResult:
+        outcome = await anyio.to_thread.run_sync(
+            functools.partial(
+                local_fs.walk, _native(path), max_depth=max_depth, max_directories=max_directories,
+                max_entries=max_entries, follow_directory_symlinks=follow_directory_symlinks,
+                prune_hidden_directories=prune_hidden_directories,
+            )
+        )
+        return p.FsWalkResult(
+            entries=[p.FsWalkEntry(path=p.path_to_uri(x), kind=k) for x, k in outcome.entries],  # type: ignore[arg-type]
+            errors=[p.FsWalkError(path=p.path_to_uri(x), message=m) for x, m in outcome.errors],
+            truncated=outcome.truncated,
+        )
+
+    def open_stdio_transport(self, launch: StdioLaunch) -> AbstractAsyncContextManager[TransportStreams]:
+        if launch.remote_env_vars:
+            raise ValueError("`remote` env_vars are only valid for servers that run in an executor")
+        env = host_stdio_env((), dict(launch.env))
+        params = StdioServerParameters(
+            command=launch.command, args=list(launch.args), env=env, cwd=launch.cwd or self._default_cwd
+        )
+        return _host_stdio(params)
+
+    def http_client(
+        self, *, headers: dict[str, str] | None = None, timeout: float | None = None, auth: httpx2.Auth | None = None
+    ) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout), auth=auth, follow_redirects=True)
+
+    async def discover_capability_roots(self, roots: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        out = []
+        for root_id, path in roots:
+            uri = path if path.startswith("file:") else p.path_to_uri(path)
+            found = await anyio.to_thread.run_sync(discover_root, root_id, uri, _native(path))
+            out.append(p.wire(found))
+        return out
+
+
+@asynccontextmanager
+async def _host_stdio(params: StdioServerParameters) -> AsyncIterator[TransportStreams]:
+    async with stdio_client(params) as streams:
+        yield streams
