@@ -1,0 +1,72 @@
+"""MCP OAuth: login, token storage, bearer + refresh, auth status (spec §7, §8).
+
+Public surface::
+
+    settings = OAuthSettings(codex_home, credentials_store="file", callback_port=None, callback_url=None)
+    login = await perform_login(name, config, http_client=env_client, settings=settings,
+                                scopes=None, timeout_secs=None)
+    login.authorization_url            # answer the request with it at once
+    result = await login.wait()        # LoginResult(success, error) -> oauthLogin/completed
+
+    tokens = TokenManager.from_settings(settings)          # one per process
+    client = env.http_client(auth=tokens.auth(name, url))  # bearer + refresh on that server
+    tokens.needs_login(name, url)                          # why a server needs login, or None
+
+    await auth_status(name, config, store=tokens.store, http_client=env_client)
+    await tokens.store.delete(name, url)                   # logout
+"""
+
+from .callback import CallbackListener, classify_callback
+from .discovery import OAuthDiscovery, configured_headers, discover
+from .errors import (
+    CredentialStoreError,
+    OAuthDiscoveryError,
+    OAuthError,
+    OAuthLoginError,
+    OAuthLoginRequiredError,
+    OAuthUnsupportedServerError,
+)
+from .login import LoginResult, OAuthLogin, perform_login
+from .settings import CredentialsStoreMode, OAuthSettings
+from .status import McpAuthStatus, auth_status
+from .store import (
+    CredentialStore,
+    FileCredentialStore,
+    KeyringCredentialStore,
+    StoredCredentials,
+    keyring_available,
+    open_credential_store,
+)
+from .tokens import OAuthBearerAuth, TokenManager
+from .urls import callback_id, store_key
+
+__all__ = [
+    "CallbackListener",
+    "CredentialStore",
+    "CredentialStoreError",
+    "CredentialsStoreMode",
+    "FileCredentialStore",
+    "KeyringCredentialStore",
+    "LoginResult",
+    "McpAuthStatus",
+    "OAuthBearerAuth",
+    "OAuthDiscovery",
+    "OAuthDiscoveryError",
+    "OAuthError",
+    "OAuthLogin",
+    "OAuthLoginError",
+    "OAuthLoginRequiredError",
+    "OAuthSettings",
+    "OAuthUnsupportedServerError",
+    "StoredCredentials",
+    "TokenManager",
+    "auth_status",
+    "callback_id",
+    "classify_callback",
+    "configured_headers",
+    "discover",
+    "keyring_available",
+    "open_credential_store",
+    "perform_login",
+    "store_key",
+]

@@ -1,0 +1,231 @@
+"""Authorization-server discovery in the reference's order (spec §7.2 step 3).
+
+Written sans-IO: :func:`discovery_flow` is a generator that yields the GET requests to make and
+is sent back each answer as a :class:`MetadataResponse`. :func:`discover` drives it over an
+``httpx2.AsyncClient`` (the environment's, so executor proxies apply); the bearer auth drives the
+same flow from inside an httpx auth flow when it must find a token endpoint after a restart.
+
+Why not the SDK's ``OAuthClientProvider`` discovery: the reference also tries the server URL
+itself, the path-appended well-known forms and four authorization-server forms on the server's
+origin, and checks the issuer against the discovery base and the token endpoint's origin. The
+SDK's metadata models and helpers are used for the parts that agree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+
+import httpx2
+from mcp.client.auth.utils import extract_field_from_www_auth
+from mcp.shared.auth import OAuthMetadata
+from mcp_types import LATEST_PROTOCOL_VERSION
+from pydantic import ValidationError
+
+from ..server_config import HttpTransport
+from .errors import OAuthDiscoveryError
+from .urls import (
+    authorization_server_candidates,
+    issuer_matches,
+    normalize_scopes,
+    origin,
+    protected_resource_candidates,
+    resolve_reference,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_METADATA_BYTES = 1 << 20
+CROSS_ORIGIN_TOKEN_ENDPOINT = (
+    "OAuth token endpoint origin does not match the authorization server origin without issuer-bound callbacks"
+)
+
+
+@dataclass(frozen=True)
+class MetadataResponse:
+    """What the flow needs of an answer: status, the ``WWW-Authenticate`` header, a small body."""
+
+    status: int
+    www_authenticate: str | None = None
+    body: bytes | None = None  # None when not read (not 200, an event stream, or too large)
+
+
+@dataclass(frozen=True)
+class OAuthDiscovery:
+    """Usable authorization-server metadata and where it came from."""
+
+    metadata: OAuthMetadata
+    metadata_url: str
+    resource_metadata_url: str | None = None
+    scopes_supported: list[str] | None = None
+    requested_urls: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def token_endpoint(self) -> str:
+        return str(self.metadata.token_endpoint)
+
+
+def configured_headers(transport: HttpTransport, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The server's static headers plus ``env_http_headers`` whose variables are set and non-blank."""
+    env = os.environ if environ is None else environ
+    headers = dict(transport.http_headers)
+    for header, var in transport.env_http_headers:
+        value = env.get(var)
+        if value is not None and value.strip():
+            headers[header] = value
+    return headers
+
+
+def _get(url: str, headers: Mapping[str, str] | None) -> httpx2.Request:
+    merged = {"Accept": "application/json", "MCP-Protocol-Version": LATEST_PROTOCOL_VERSION}
+    merged.update(headers or {})
+    return httpx2.Request("GET", url, headers=merged)
+
+
+def _json_object(body: bytes | None) -> dict | None:
+    if not body:
+        return None
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _authorization_servers(doc: dict) -> list[str] | None:
+    """``authorization_servers`` (RFC 9728), or a single ``authorization_server``; None if absent."""
+    servers = doc.get("authorization_servers")
+    if servers is None and isinstance(doc.get("authorization_server"), str):
+        servers = [doc["authorization_server"]]
+    if not isinstance(servers, list):
+        return None
+    found = [s for s in servers if isinstance(s, str) and s.strip()]
+    return found or None
+
+
+def parse_authorization_server_metadata(body: bytes | None, expected_issuer: str) -> OAuthMetadata | None:
+    """Metadata if the body is a usable document; raises if it names another issuer or origin.
+
+    An absent ``issuer`` is accepted (the reference's mocks omit it) and recorded as the
+    expected one.
+    """
+    doc = _json_object(body)
+    if doc is None:
+        return None
+    issuer = doc.get("issuer")
+    if isinstance(issuer, str) and issuer and not issuer_matches(issuer, expected_issuer):
+        raise OAuthDiscoveryError(f"OAuth metadata issuer `{issuer}` does not match `{expected_issuer}`")
+    doc = {**doc, "issuer": issuer if isinstance(issuer, str) and issuer else expected_issuer}
+    try:
+        metadata = OAuthMetadata.model_validate(doc)
+    except ValidationError:
+        return None
+    try:
+        same_origin = origin(str(metadata.token_endpoint)) == origin(str(metadata.authorization_endpoint))
+    except ValueError:
+        same_origin = False
+    if not same_origin:
+        raise OAuthDiscoveryError(CROSS_ORIGIN_TOKEN_ENDPOINT)
+    return metadata
+
+
+def discovery_flow(
+    server_url: str, headers: Mapping[str, str] | None = None
+) -> Generator[httpx2.Request, MetadataResponse, OAuthDiscovery | None]:
+    """Yield discovery GETs; return the discovery, or None when the server advertises no OAuth."""
+    requested: list[str] = []
+
+    def ask(url: str) -> httpx2.Request:
+        requested.append(url)
+        return _get(url, headers)
+
+    # a. protected-resource metadata
+    queue = protected_resource_candidates(server_url)
+    tried: set[str] = set()
+    resource_doc: dict | None = None
+    resource_url: str | None = None
+    while queue:
+        url = queue.pop(0)
+        if url in tried:
+            continue
+        tried.add(url)
+        answer = yield ask(url)
+        if answer.status == 200:
+            doc = _json_object(answer.body)
+            if doc is not None and _authorization_servers(doc):
+                resource_doc, resource_url = doc, url
+                break
+        if url == server_url and answer.status == 401 and answer.www_authenticate:
+            named = _www_auth_field(answer.www_authenticate, "resource_metadata")
+            if named:
+                queue.insert(0, resolve_reference(server_url, named))
+
+    bases: list[str] = list(_authorization_servers(resource_doc) or []) if resource_doc else []
+    # b. authorization-server metadata: the advertised servers, then the MCP server's origin
+    bases.append(server_url)
+    prm_scopes = normalize_scopes(resource_doc.get("scopes_supported")) if resource_doc and isinstance(resource_doc.get("scopes_supported"), list) else None
+    seen: set[str] = set()
+    for base in bases:
+        for url, expected_issuer in authorization_server_candidates(base):
+            if url in seen:
+                continue
+            seen.add(url)
+            answer = yield ask(url)
+            if answer.status != 200:
+                continue
+            metadata = parse_authorization_server_metadata(answer.body, expected_issuer)
+            if metadata is None:
+                continue
+            scopes = normalize_scopes(metadata.scopes_supported) or prm_scopes
+            return OAuthDiscovery(
+                metadata=metadata,
+                metadata_url=url,
+                resource_metadata_url=resource_url,
+                scopes_supported=scopes,
+                requested_urls=tuple(requested),
+            )
+    logger.debug("no OAuth metadata found for %s", server_url)
+    return None
+
+
+def _www_auth_field(header: str, name: str) -> str | None:
+    response = httpx2.Response(401, headers={"WWW-Authenticate": header})
+    return extract_field_from_www_auth(response, name)
+
+
+async def read_metadata_response(response: httpx2.Response) -> MetadataResponse:
+    """Read what discovery needs of a (streamed) answer, never an event stream, at most 1 MiB."""
+    body: bytes | None = None
+    content_type = response.headers.get("content-type", "").lower()
+    if response.status_code == 200 and not content_type.startswith("text/event-stream"):
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_METADATA_BYTES:
+                chunks = []
+                break
+            chunks.append(chunk)
+        body = b"".join(chunks) or None
+    return MetadataResponse(response.status_code, response.headers.get("www-authenticate"), body)
+
+
+async def discover(
+    client: httpx2.AsyncClient, server_url: str, *, headers: Mapping[str, str] | None = None
+) -> OAuthDiscovery | None:
+    """Run :func:`discovery_flow` over ``client``. Network errors propagate; non-200s move on."""
+    flow = discovery_flow(server_url, headers)
+    request = next(flow)
+    while True:
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            answer = await read_metadata_response(response)
+        finally:
+            await response.aclose()
+        try:
+            request = flow.send(answer)
+        except StopIteration as stop:
+            return stop.value

@@ -1,0 +1,41 @@
+"""Shared pieces of the OAuth tests: a "browser" that follows the authorization redirect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import httpx2
+
+from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings
+from rootstep.mcp.server_config import McpServerConfig
+
+
+def settings(home: Path, **kw: object) -> OAuthSettings:
+    return OAuthSettings(codex_home=home, credentials_store="file", **kw)  # type: ignore[arg-type]
+
+
+def http_config(url: str, **extra: object) -> McpServerConfig:
+    return McpServerConfig.from_toml({"url": url, **extra})
+
+
+async def browse(url: str) -> httpx2.Response:
+    """What a browser does with the authorization URL: follow the redirect to the callback."""
+    async with httpx2.AsyncClient(trust_env=False, follow_redirects=False) as browser:
+        answer = await browser.get(url)
+        if answer.status_code in (301, 302, 303, 307, 308):
+            return await browser.get(answer.headers["location"])
+        return answer
+
+
+async def complete(login: OAuthLogin) -> tuple[LoginResult, httpx2.Response]:
+    """Run ``login.wait()`` while the browser follows the authorization URL."""
+    results: list[LoginResult] = []
+    async with anyio.create_task_group() as tg:
+
+        async def waiter() -> None:
+            results.append(await login.wait())
+
+        tg.start_soon(waiter)
+        page = await browse(login.authorization_url)
+    return results[0], page
