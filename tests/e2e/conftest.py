@@ -1,0 +1,37 @@
+"""Fixtures for driving the app-server over stdio against the mock model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import descendants
+from tests.fixtures.app_server import AppServerProcess
+from tests.fixtures.mock_model import MockModel, write_config
+
+
+@pytest.fixture
+def model() -> Iterator[MockModel]:
+    with MockModel() as server:
+        yield server
+
+
+@pytest.fixture
+def codex_home(tmp_path: Path, model: MockModel) -> Path:
+    home = tmp_path / "home"
+    write_config(home, model)
+    return home
+
+
+@pytest.fixture
+def app(codex_home: Path) -> Iterator[AppServerProcess]:
+    before = descendants()
+    with AppServerProcess(codex_home) as server:
+        server.initialize()
+        yield server
+        server.assert_schema_clean()
+        assert server.close() == 0
+    leaked = descendants() - before
+    assert not leaked, f"leaked child processes: {leaked}"
