@@ -103,6 +103,7 @@ class CallbackListener:
         self._listener = listener
         self.path = path
         self._closed = False
+        self._port = int(listener.extra(SocketAttribute.local_port))
 
     @classmethod
     async def bind(cls, port: int = 0) -> CallbackListener:
@@ -113,7 +114,7 @@ class CallbackListener:
 
     @property
     def port(self) -> int:
-        return int(self._listener.extra(SocketAttribute.local_port))
+        return self._port
 
     @property
     def closed(self) -> bool:

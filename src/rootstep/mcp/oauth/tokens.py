@@ -286,15 +286,22 @@ class OAuthBearerAuth(httpx2.Auth):
         for attempt in range(2):
             rejected = credentials.access_token if attempt == 1 and credentials is not None else None
             transaction = self.manager.transaction(self.state, rejected_token=rejected, discovery_headers=self._discovery_headers)
+            side_requests = 0
             try:
                 item = await transaction.__anext__()
                 while not isinstance(item, _Done):
+                    side_requests += 1
                     side_response = yield item
                     item = await transaction.asend(side_response)
             finally:
                 await transaction.aclose()
             previous, credentials = credentials, item.credentials
             if attempt == 1 and (credentials is None or previous is None or credentials.access_token == previous.access_token):
+                if side_requests:
+                    # The caller gets the last response of the flow: answer with the server's
+                    # own verdict, not the token endpoint's refusal.
+                    request.headers.pop("Authorization", None)
+                    yield request
                 return  # nothing better to send: the 401 stands
             if credentials is not None:
                 request.headers["Authorization"] = f"Bearer {credentials.access_token}"
