@@ -229,3 +229,18 @@ def test_a_later_collision_suffixes_the_newcomer_not_the_incumbent() -> None:
     assert later["a\0echo"][1].startswith("echo_") and len(later["a\0echo"][1]) == len("echo_") + 12
     # Even after the incumbent disappears, its name is not recycled to someone else.
     assert names.assign({"c\0echo": ("mcp__x", "echo")})["c\0echo"] != ("mcp__x", "echo")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["r1", "r2", "r3", "r4"]), st.sampled_from(ENVS)), max_size=6), st.sets(st.sampled_from(ENVS)))
+def test_ready_roots_keep_order_and_ask_once_per_environment(spec: list[tuple[str, str]], ready_envs: set[str]) -> None:
+    from rootstep.extensions.selected_plugins import ready_roots
+
+    roots = [SelectedCapabilityRoot.create(i, e, f"/p/{i}") for i, e in spec]
+    asked: list[str] = []
+
+    def is_ready(env_id: str) -> bool:
+        asked.append(env_id)
+        return env_id in ready_envs
+
+    assert ready_roots(roots, is_ready) == [r for r in roots if r.environment_id in ready_envs]
+    assert len(asked) == len(set(asked))

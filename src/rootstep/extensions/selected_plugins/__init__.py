@@ -36,7 +36,12 @@ from rootstep.extensions.selected_plugins.reuse import (
     plan_server_changes,
     same_ready_roots,
 )
-from rootstep.extensions.selected_plugins.root import InvalidRootError, SelectedCapabilityRoot, dedupe_candidates
+from rootstep.extensions.selected_plugins.root import (
+    InvalidRootError,
+    SelectedCapabilityRoot,
+    dedupe_candidates,
+    ready_roots,
+)
 from rootstep.extensions.selected_plugins.step import project_step, resolve_step
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 
@@ -69,6 +74,7 @@ __all__ = [
     "plan_server_changes",
     "project_ready_roots",
     "project_step",
+    "ready_roots",
     "resolve_step",
     "same_ready_roots",
 ]

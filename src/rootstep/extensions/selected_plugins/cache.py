@@ -69,10 +69,12 @@ class SelectedPluginsState:
     ) -> list[tuple[SelectedCapabilityRoot, PluginPackage | None]]:
         """Metadata for every root (misses read concurrently), in the given order."""
         results: list[PluginPackage | None] = [None] * len(roots)
-        misses = [i for i, root in enumerate(roots) if root not in self._entries]
+        misses = []
         for i, root in enumerate(roots):
-            if i not in misses:
+            if root in self._entries:
                 results[i] = self._entries[root]
+            else:
+                misses.append(i)
         if misses:
 
             async def one(i: int) -> None:

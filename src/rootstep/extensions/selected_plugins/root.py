@@ -8,7 +8,7 @@ environment is a different entry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,4 +67,23 @@ def dedupe_candidates(roots: list[SelectedCapabilityRoot]) -> list[SelectedCapab
                 "ignoring selected capability root with conflicting location: id=%s kept=%s ignored=%s",
                 root.id, kept.to_wire()["location"], root.to_wire()["location"],
             )
+    return out
+
+
+def ready_roots(
+    candidates: Iterable[SelectedCapabilityRoot], is_ready: Callable[[str], bool]
+) -> list[SelectedCapabilityRoot]:
+    """Keep the candidates whose environment is ready for this step, in order (spec §5.7 step 2).
+
+    ``is_ready`` is asked once per environment id; the caller's answer is the step's fact (an
+    environment still starting is simply not ready now and may be at a later step).
+    """
+    decided: dict[str, bool] = {}
+    out = []
+    for root in candidates:
+        ready = decided.get(root.environment_id)
+        if ready is None:
+            ready = decided[root.environment_id] = is_ready(root.environment_id)
+        if ready:
+            out.append(root)
     return out
