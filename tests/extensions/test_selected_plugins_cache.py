@@ -267,3 +267,37 @@ async def test_project_step_and_resolve_step(tmp_path: Path) -> None:
     decision, step4 = await resolve_step(step3, [skill_only], state, environments)
     assert decision is RuntimeDecision.REBUILD and step4.projection.catalog.servers == {}
     assert (await project_step([], state, environments)).plugins_available is False
+
+
+async def test_thread_state_serializes_projection_and_plans_only_what_changed(tmp_path: Path) -> None:
+    from rootstep.extensions.selected_plugins import SelectedPluginsThread
+
+    make_plugin(tmp_path / "a", "a", "A", servers={"a1": {"command": "x"}, "a2": {"url": "https://a/mcp"}})
+    make_plugin(tmp_path / "b", "b", "B", servers={"b1": {"command": "y"}})
+    env = FsEnvironment("executor-1")
+    env.delay = 0.005
+    a = root_at(tmp_path / "a", "a", "executor-1")
+    b = root_at(tmp_path / "b", "b", "executor-1")
+    thread = SelectedPluginsThread([a, b])
+    outcomes = []
+
+    async def step() -> None:
+        outcomes.append(await thread.step([a], lookup(env)))
+
+    async with anyio.create_task_group() as tg:  # two concurrent steps with the same new key
+        for _ in range(2):
+            tg.start_soon(step)
+    assert thread.projections_computed == 1
+    assert sorted(o.decision.value for o in outcomes) == ["rebuild", "reuse"]
+    first = next(o for o in outcomes if o.decision is RuntimeDecision.REBUILD)
+    assert first.plan is not None and first.plan.start == ("a1", "a2") and first.plan.stop == ()
+
+    grown = await thread.step([a, b], lookup(env))
+    assert grown.decision is RuntimeDecision.REBUILD
+    assert grown.plan is not None and (grown.plan.keep, grown.plan.start, grown.plan.stop) == (("a1", "a2"), ("b1",), ())
+    assert thread.published is grown.inputs
+    restarted = await thread.step([b], lookup(env), restarted_environments=frozenset({"executor-1"}))
+    assert restarted.plan is not None and (restarted.plan.keep, restarted.plan.start) == ((), ("b1",))
+    assert sorted(restarted.plan.stop) == ["a1", "a2", "b1"]
+    preview = await thread.preview([a], lookup(env))
+    assert list(preview.catalog.servers) == ["a1", "a2"] and thread.published is restarted.inputs

@@ -43,9 +43,13 @@ from rootstep.extensions.selected_plugins.root import (
     ready_roots,
 )
 from rootstep.extensions.selected_plugins.step import project_step, resolve_step
+from rootstep.extensions.selected_plugins.thread_state import EMPTY_INPUTS, SelectedPluginsThread, StepOutcome
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 
 __all__ = [
+    "EMPTY_INPUTS",
+    "SelectedPluginsThread",
+    "StepOutcome",
     "CapabilityDiscoveryCache",
     "ConnectorSource",
     "Contribution",

@@ -36,8 +36,13 @@ class SelectedCapabilityRoot:
             raise InvalidRootError(f"invalid selected capability root `{id}` path: {err}") from err
 
     @classmethod
-    def from_wire(cls, raw: Mapping[str, Any]) -> SelectedCapabilityRoot:
-        """``{id, location: {type: "environment", environmentId, path}}``."""
+    def from_wire(cls, raw: Any) -> SelectedCapabilityRoot:
+        """``{id, location: {type: "environment", environmentId, path}}`` (a dict or a pydantic
+        wire model with camelCase aliases)."""
+        if hasattr(raw, "model_dump"):
+            raw = raw.model_dump(by_alias=True)
+        if not isinstance(raw, Mapping):
+            raise InvalidRootError("selected capability root must be an object")
         location = raw.get("location")
         if not isinstance(raw.get("id"), str) or not isinstance(location, Mapping):
             raise InvalidRootError("selected capability root needs `id` and `location`")
