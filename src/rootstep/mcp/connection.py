@@ -1,0 +1,202 @@
+"""One MCP server connection: an owner task holding a transport and a ``ClientSession``.
+
+The owner task enters the transport and the session (so their cancel scopes are entered and
+left in one task), runs ``initialize`` + the full paginated ``tools/list`` within
+``startup_timeout_sec``, publishes the result, then parks until the connection is closed or
+the transport's read side ends (the server crashed or exited). Callers in other tasks send
+requests through the session; the SDK fails every pending request with "connection closed"
+the moment the read side ends, so a crash is an error, never a hang.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import mcp_types as types
+from mcp import ClientSession
+
+from rootstep.mcp.server_config import SERVER_NAME_RE, McpServerConfig
+from rootstep.mcp.transports.factory import TransportFactory
+
+log = logging.getLogger(__name__)
+
+CLIENT_INFO = types.Implementation(name="codex-mcp-client", title="Codex", version="0.169.0")
+MAX_TOOL_PAGES = 1000
+
+ConnectionState = Literal["starting", "ready", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class StartupStatus:
+    """One ``mcpServer/startupStatus/updated`` event (without the thread id)."""
+
+    name: str
+    status: Literal["starting", "ready", "failed", "cancelled"]
+    error: str | None = None
+
+
+def startup_failure_text(name: str, reason: str) -> str:
+    """The 0.169 text for a server that failed to start (spec §2.11)."""
+    return f"MCP client for `{name}` failed to start: MCP startup failed: {reason}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason for an exception, exception groups unwrapped."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, FileNotFoundError):
+        return f"No such file or directory (os error 2): {exc.filename}" if exc.filename else str(exc)
+    text = str(exc) or type(exc).__name__
+    return text
+
+
+class ServerGone(RuntimeError):
+    """The server is not connected (failed to start, crashed, or the runtime closed)."""
+
+
+class _WatchedReadStream:
+    """Delegates to the transport's read stream; flags the end of the stream (crash/exit)."""
+
+    def __init__(self, inner: Any, *events: anyio.Event) -> None:
+        self._inner = inner
+        self._events = events
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            for event in self._events:
+                event.set()
+            raise
+
+    def __aiter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+async def list_all_tools(session: ClientSession) -> list[types.Tool]:
+    """Every page of ``tools/list`` (a repeated cursor ends the listing)."""
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_TOOL_PAGES):
+        params = types.PaginatedRequestParams(cursor=cursor) if cursor is not None else None
+        page = await session.list_tools(params=params)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None or cursor in seen:
+            break
+        seen.add(cursor)
+    return tools
+
+
+class McpConnection:
+    """The state of one server connection, owned by :meth:`run`."""
+
+    def __init__(self, name: str, config: McpServerConfig, transports: TransportFactory) -> None:
+        self.name = name
+        self.config = config
+        self._transports = transports
+        self.state: ConnectionState = "starting"
+        self.error: str | None = None
+        self.session: ClientSession | None = None
+        self.tools: tuple[types.Tool, ...] = ()
+        self.initialize_result: types.InitializeResult | None = None
+        self.settled = anyio.Event()  # ready, failed or cancelled
+        self.finished = anyio.Event()  # the owner task has left (transport closed, child reaped)
+        self._wake = anyio.Event()
+        self._lost = anyio.Event()
+        self._closing = False
+        self.crashed = False
+        self._scope = anyio.CancelScope()
+
+    @property
+    def instructions(self) -> str | None:
+        return self.initialize_result.instructions if self.initialize_result else None
+
+    @property
+    def server_info(self) -> types.Implementation | None:
+        return self.initialize_result.server_info if self.initialize_result else None
+
+    @property
+    def lost(self) -> bool:
+        """The transport ended under a ready session (the server exited or crashed)."""
+        return self._lost.is_set() and not self._closing
+
+    def close(self) -> None:
+        """Ask the owner task to shut the connection down (non-blocking)."""
+        self._closing = True
+        self._wake.set()
+        if not self.settled.is_set():
+            self._scope.cancel()  # still starting: stop waiting for the server
+
+    async def run(self) -> None:
+        """The owner task. Never raises: every failure becomes ``state``/``error``."""
+        try:
+            with self._scope:
+                await self._run()
+            if self._scope.cancelled_caught:
+                self._settle("cancelled", None)
+        except BaseException as exc:  # noqa: BLE001 - failures are values at this boundary
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                self._settle("cancelled", self.error)
+                raise
+            log.info("MCP server %s: %s", self.name, describe_error(exc))
+            self._settle("failed", self.error or startup_failure_text(self.name, describe_error(exc)))
+        finally:
+            self.session = None
+            if self.state == "ready":
+                self.state = "cancelled" if self._closing else "failed"
+            self.finished.set()
+
+    def _settle(self, state: ConnectionState, error: str | None) -> None:
+        if not self.settled.is_set():
+            self.state, self.error = state, error
+            self.settled.set()
+
+    async def _run(self) -> None:
+        if not SERVER_NAME_RE.match(self.name):
+            raise ValueError(f"invalid server name '{self.name}': must match pattern ^[a-zA-Z0-9_-]+$")
+        deadline = anyio.current_time() + self.config.startup_timeout_sec
+        async with AsyncExitStack() as stack:
+            streams = await stack.enter_async_context(self._transports(self.name, self.config))
+            read = _WatchedReadStream(streams[0], self._lost, self._wake)
+            session = await stack.enter_async_context(ClientSession(read, streams[1], client_info=CLIENT_INFO))  # type: ignore[arg-type]
+            try:
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    initialize = await session.initialize()
+                    tools = await list_all_tools(session)
+            except TimeoutError:
+                seconds = self.config.startup_timeout_sec
+                raise TimeoutError(f"request timed out after {seconds:g} seconds") from None
+            if self._closing:
+                self._settle("cancelled", None)
+                return
+            self.initialize_result = initialize
+            self.tools = tuple(t for t in tools if self.config.tool_allowed(t.name))
+            self.session = session
+            self._settle("ready", None)
+            await self._wake.wait()
+            if not self._closing or self._lost.is_set():
+                self.crashed = True
+                self.state = "failed"
+                self.error = f"MCP server `{self.name}` exited or closed its connection"
+                log.warning("%s", self.error)

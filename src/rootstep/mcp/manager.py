@@ -1,0 +1,225 @@
+"""``ConnectionManager``: every enabled server of one runtime, started concurrently.
+
+The manager owns a supervisor task whose anyio task group holds one owner task per
+connection (:class:`McpConnection`). Startup status events (``starting`` per enabled server,
+then ``ready``/``failed``) go to a callback. A server that crashed after it was ready is
+restarted on its next use. :meth:`aclose` closes every connection and waits until every
+transport is closed and every child reaped.
+
+The supervisor runs as its own asyncio task so a manager can outlive the step that built it
+(runtimes are snapshots shared by steps); ``aclose`` is the only way it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+import mcp_types as types
+from anyio.abc import TaskGroup
+
+from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus, describe_error
+from rootstep.mcp.server_config import McpServerConfig
+from rootstep.mcp.transports.factory import TransportFactory
+
+log = logging.getLogger(__name__)
+
+StatusCallback = Callable[[StartupStatus], Awaitable[None] | None]
+
+
+class ToolCallTimeout(TimeoutError):
+    pass
+
+
+class ConnectionManager:
+    def __init__(
+        self,
+        servers: Mapping[str, McpServerConfig],
+        *,
+        transports: TransportFactory,
+        on_status: StatusCallback | None = None,
+    ) -> None:
+        self.servers = dict(servers)
+        self._transports = transports
+        self._on_status = on_status
+        self._connections: dict[str, McpConnection] = {}
+        self._restart_locks: dict[str, anyio.Lock] = {}
+        self._group: TaskGroup | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._started = anyio.Event()
+        self._stop = anyio.Event()
+        self._closed = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every enabled server (returns at once; see :meth:`wait_ready`)."""
+        if self._supervisor is not None:
+            return
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="mcp-connection-manager")
+        await self._started.wait()
+        for name, config in sorted(self.servers.items()):
+            if config.enabled:
+                await self._spawn(name, config)
+
+    async def __aenter__(self) -> ConnectionManager:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def _supervise(self) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                self._started.set()
+                await self._stop.wait()
+                for connection in self._connections.values():
+                    connection.close()
+        finally:
+            self._group = None
+            self._started.set()
+
+    async def aclose(self) -> None:
+        """Close every connection; returns when every transport is closed and child reaped."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._supervisor is not None:
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({self._supervisor})
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- connections --------------------------------------------------------------------
+
+    async def _spawn(self, name: str, config: McpServerConfig) -> McpConnection:
+        if self._group is None or self._closed:
+            raise ServerGone("the MCP runtime is closed")
+        connection = McpConnection(name, config, self._transports)
+        self._connections[name] = connection
+        await self._emit(StartupStatus(name, "starting"))
+        self._group.start_soon(self._own, connection)
+        return connection
+
+    async def _own(self, connection: McpConnection) -> None:
+        async def report() -> None:
+            await connection.settled.wait()
+            if connection.state != "starting":
+                await self._emit(StartupStatus(connection.name, connection.state, connection.error))  # type: ignore[arg-type]
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(report)
+            await connection.run()
+
+    async def _emit(self, status: StartupStatus) -> None:
+        if self._on_status is None:
+            return
+        try:
+            result = self._on_status(status)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # noqa: BLE001 - a broken listener must not break the runtime
+            log.exception("startup status callback failed")
+
+    def connection(self, name: str) -> McpConnection | None:
+        return self._connections.get(name)
+
+    def connections(self) -> dict[str, McpConnection]:
+        return dict(self._connections)
+
+    async def wait_ready(self, names: list[str] | None = None) -> dict[str, McpConnection]:
+        """Wait until the given (default: all) started servers are ready, failed or cancelled."""
+        selected = {n: c for n, c in self._connections.items() if names is None or n in names}
+        for connection in selected.values():
+            await connection.settled.wait()
+        return selected
+
+    async def ensure(self, name: str) -> McpConnection:
+        """The ready connection for ``name``, restarting it if it crashed since it was ready."""
+        connection = self._connections.get(name)
+        if connection is None:
+            raise ServerGone(f"unknown MCP server '{name}'")
+        await connection.settled.wait()
+        if connection.state == "ready" and connection.session is not None and not connection.lost:
+            return connection
+        if (connection.crashed or connection.lost) and not self._closed:
+            lock = self._restart_locks.setdefault(name, anyio.Lock())
+            async with lock:
+                current = self._connections[name]
+                if current is connection:
+                    await connection.finished.wait()
+                    log.info("restarting MCP server %s after it exited", name)
+                    current = await self._spawn(name, self.servers[name])
+                await current.settled.wait()
+                if current.state == "ready" and current.session is not None and not current.lost:
+                    return current
+                connection = current
+        raise ServerGone(connection.error or f"MCP server '{name}' is not connected")
+
+    # --- requests -----------------------------------------------------------------------
+
+    async def call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        *,
+        meta: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> types.CallToolResult:
+        """``tools/call`` on ``server`` within ``timeout`` (default: the server's tool_timeout_sec).
+
+        Raises ServerGone, ToolCallTimeout, or the SDK's errors (MCPError for JSON-RPC errors
+        and a closed connection, ValidationError for a malformed result).
+        """
+        config = self.servers.get(server)
+        if config is None:
+            raise ServerGone(f"unknown MCP server '{server}'")
+        seconds = config.tool_timeout_sec if timeout is None else timeout
+        try:
+            with anyio.fail_after(seconds):
+                connection = await self.ensure(server)
+                assert connection.session is not None
+                return await connection.session.call_tool(tool, arguments, meta=meta)  # type: ignore[arg-type]
+        except TimeoutError:
+            raise ToolCallTimeout(f"request timed out after {seconds:g} seconds") from None
+
+    async def list_resources(self, server: str) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:
+        """All resources and resource templates of a ready server (empty when unsupported)."""
+        connection = await self.ensure(server)
+        session = connection.session
+        assert session is not None
+        caps = session.server_capabilities
+        if caps is None or caps.resources is None:
+            return [], []
+        resources: list[types.Resource] = []
+        templates: list[types.ResourceTemplate] = []
+        try:
+            cursor: str | None = None
+            while True:
+                page = await session.list_resources(params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+                resources.extend(page.resources)
+                if not page.next_cursor or page.next_cursor == cursor:
+                    break
+                cursor = page.next_cursor
+            cursor = None
+            while True:
+                tpage = await session.list_resource_templates(
+                    params=types.PaginatedRequestParams(cursor=cursor) if cursor else None
+                )
+                templates.extend(tpage.resource_templates)
+                if not tpage.next_cursor or tpage.next_cursor == cursor:
+                    break
+                cursor = tpage.next_cursor
+        except Exception as exc:  # noqa: BLE001
+            log.info("MCP server %s: listing resources failed: %s", server, describe_error(exc))
+        return resources, templates

@@ -1,0 +1,86 @@
+"""Which stream pair a server gets: decided from its config and where it runs.
+
+``environment_id == "local"``: a host child process (:mod:`.local_stdio`) or a host HTTP client
+(:mod:`.http`). Any other environment: ``Environment.open_stdio_transport`` /
+``Environment.http_client`` — the session above never knows the difference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+import httpx2
+from mcp.client._transport import TransportStreams
+
+from rootstep.environments.base import Environment, StdioLaunch
+from rootstep.mcp.server_config import HttpTransport, McpServerConfig, StdioTransport
+from rootstep.mcp.transports.http import http_transport, local_client
+from rootstep.mcp.transports.local_stdio import local_stdio_transport, server_env
+
+LOCAL = "local"
+
+TransportFactory = Callable[[str, McpServerConfig], AbstractAsyncContextManager[TransportStreams]]
+EnvironmentLookup = Callable[[str], Environment | None]
+AuthLookup = Callable[[str, HttpTransport], httpx2.Auth | None]
+
+
+class TransportError(RuntimeError):
+    """The transport cannot be opened at all (unknown environment, bad env_vars...)."""
+
+
+def stdio_launch(transport: StdioTransport, environ: Mapping[str, str] | None = None) -> StdioLaunch:
+    """A launch for an executor: host-sourced env_vars are resolved here, the rest there."""
+    source = os.environ if environ is None else environ
+    env = dict(transport.env)
+    remote: list[str] = []
+    for var in transport.env_vars:
+        if var.source == "local":
+            if var.name in source:
+                env.setdefault(var.name, source[var.name])
+        else:
+            remote.append(var.name)
+    return StdioLaunch(
+        command=transport.command,
+        args=transport.args,
+        cwd=transport.cwd,
+        env=tuple(sorted(env.items())),
+        remote_env_vars=tuple(remote),
+    )
+
+
+@dataclass(frozen=True)
+class DefaultTransports:
+    """The standard :data:`TransportFactory`: local processes/HTTP, or an environment's."""
+
+    environments: EnvironmentLookup | None = None
+    default_cwd: str | None = None
+    auth: AuthLookup | None = None
+    environ: Mapping[str, str] | None = field(default=None, compare=False)
+
+    def __call__(self, name: str, config: McpServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
+        transport = config.transport
+        auth = self.auth(name, transport) if self.auth and isinstance(transport, HttpTransport) else None
+        if config.environment_id == LOCAL:
+            if isinstance(transport, StdioTransport):
+                remote = [v.name for v in transport.env_vars if v.source == "remote"]
+                if remote:
+                    raise TransportError(f"env_vars {remote} have source `remote` but the server runs locally")
+                env = server_env([v.name for v in transport.env_vars], transport.env, self.environ)
+                return local_stdio_transport(
+                    transport.command, transport.args, env=env, cwd=transport.cwd or self.default_cwd, label=f"mcp[{name}]"
+                )
+            return http_transport(transport, client_factory=local_client, auth=auth, environ=self.environ)
+        environment = self.environments(config.environment_id) if self.environments else None
+        if environment is None:
+            raise TransportError(f"environment `{config.environment_id}` is not available")
+        if isinstance(transport, StdioTransport):
+            return environment.open_stdio_transport(stdio_launch(transport, self.environ))
+        return http_transport(
+            transport,
+            client_factory=lambda headers, auth_: environment.http_client(headers=headers, auth=auth_),
+            auth=auth,
+            environ=self.environ,
+        )

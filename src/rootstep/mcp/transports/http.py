@@ -1,0 +1,68 @@
+"""A streamable-HTTP MCP server as an SDK stream pair, over an ``httpx2.AsyncClient``.
+
+Headers come from the server config (spec §3.2): static ``http_headers``, ``env_http_headers``
+(header ← env var, skipped when unset or blank) and ``bearer_token_env_var`` (an error when
+the variable is unset or empty, so the server fails to start with a clear reason). The client
+honours ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (``trust_env``). Whose client it is
+decides where requests leave from: a local one here, or an environment's
+(``Environment.http_client()``) for servers reached from an executor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+import httpx2
+from mcp.client._transport import TransportStreams
+from mcp.client.streamable_http import streamable_http_client
+
+from rootstep.mcp.server_config import HttpTransport
+
+# Same defaults as the SDK: 30 s to connect/write, a long read for held-open SSE streams.
+DEFAULT_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
+
+ClientFactory = Callable[[dict[str, str], httpx2.Auth | None], httpx2.AsyncClient]
+
+
+class MissingBearerToken(ValueError):
+    """``bearer_token_env_var`` names a variable that is unset or empty."""
+
+
+def request_headers(transport: HttpTransport, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The headers every request to this server carries. Pure; raises MissingBearerToken."""
+    source = os.environ if environ is None else environ
+    headers = dict(transport.http_headers)
+    for header, var in transport.env_http_headers:
+        value = source.get(var)
+        if value is not None and value.strip():
+            headers[header] = value
+    if transport.bearer_token_env_var:
+        token = source.get(transport.bearer_token_env_var)
+        if not token:
+            raise MissingBearerToken(
+                f"Environment variable {transport.bearer_token_env_var} for MCP server bearer token is not set or is empty"
+            )
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def local_client(headers: dict[str, str], auth: httpx2.Auth | None) -> httpx2.AsyncClient:
+    """A host client (proxies from the environment apply)."""
+    return httpx2.AsyncClient(headers=headers, auth=auth, timeout=DEFAULT_TIMEOUT, trust_env=True)
+
+
+@asynccontextmanager
+async def http_transport(
+    transport: HttpTransport,
+    *,
+    client_factory: ClientFactory = local_client,
+    auth: httpx2.Auth | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[TransportStreams]:
+    """Connect to ``transport.url``; the client is closed when the context ends."""
+    headers = request_headers(transport, environ)
+    async with client_factory(headers, auth) as client:
+        async with streamable_http_client(transport.url, http_client=client) as streams:
+            yield streams[0], streams[1]

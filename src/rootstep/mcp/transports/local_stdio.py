@@ -1,0 +1,183 @@
+"""A stdio MCP server as a child process of this host, exposed as an SDK stream pair.
+
+Why not the SDK's ``stdio_client``: its reader decodes stdout as one text stream, so a single
+non-UTF-8 byte from a server kills the reader and leaves every pending request waiting
+forever. Here each stdout *line* is decoded on its own: a bad line becomes an error value
+(logged by the session), and an undecodable *response* becomes a JSON-RPC error for its
+request id (see :func:`parse_line`), so the caller gets a clear error at once.
+
+Process policy (spec §3.2, §5.8): environment cleared to the default pass-through variables
+plus ``env_vars`` plus the literal ``env`` table; its own process group; on close stdin is
+closed, then SIGTERM to the group, SIGKILL after 2 s; the child is always reaped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager, suppress
+
+import anyio
+import mcp_types as types
+from anyio.abc import Process
+from mcp.client._transport import TransportStreams
+from mcp.shared.message import SessionMessage
+
+log = logging.getLogger(__name__)
+
+# Default pass-through variables of a host-launched stdio server (Codex's list on Unix).
+DEFAULT_ENV_VARS = ("HOME", "LOGNAME", "PATH", "SHELL", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ")
+TERMINATE_GRACE_S = 2.0
+STDIN_CLOSE_GRACE_S = 0.5
+MAX_LINE_BYTES = 64 * 1024 * 1024
+_ID_RE = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)')
+
+
+def server_env(
+    env_vars: Iterable[str], literal: Mapping[str, str] | Iterable[tuple[str, str]], parent: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The child's whole environment: defaults + named host vars + the literal table (wins)."""
+    source = os.environ if parent is None else parent
+    env = {k: source[k] for k in DEFAULT_ENV_VARS if k in source}
+    env.update({k: source[k] for k in env_vars if k in source})
+    env.update(dict(literal))
+    return env
+
+
+def parse_line(line: bytes) -> SessionMessage | Exception:
+    """One stdout line → a message, or an error value the session logs and skips.
+
+    A line that is not UTF-8 but carries a response id is turned into a JSON-RPC error
+    response for that id, so the request it answers fails now instead of timing out.
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        match = _ID_RE.search(line)
+        if match and (b'"result"' in line or b'"error"' in line):
+            request_id = json.loads(match.group(1))
+            error = types.JSONRPCError(
+                jsonrpc="2.0",
+                id=request_id,
+                error=types.ErrorData(code=types.PARSE_ERROR, message=f"MCP server sent a response that is not valid UTF-8: {exc}"),
+            )
+            return SessionMessage(error)
+        return ValueError(f"MCP server wrote a line that is not valid UTF-8: {exc}")
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(text, by_name=False))
+    except ValueError as exc:
+        return ValueError(f"MCP server wrote an invalid JSON-RPC line: {text[:200]!r}: {exc}")
+
+
+async def stop_process(process: Process, grace: float = TERMINATE_GRACE_S) -> None:
+    """Close stdin, SIGTERM the process group, SIGKILL it after ``grace``; always reap."""
+    with anyio.CancelScope(shield=True):
+        if process.stdin is not None:
+            with suppress(Exception):
+                await process.stdin.aclose()
+        with anyio.move_on_after(STDIN_CLOSE_GRACE_S):
+            await process.wait()
+        if process.returncode is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            with anyio.move_on_after(grace):
+                await process.wait()
+        # Whatever else is left in the group (grandchildren) goes too.
+        _signal_group(process.pid, signal.SIGKILL)
+        if process.returncode is None:
+            await process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                with suppress(Exception):
+                    await stream.aclose()
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+@asynccontextmanager
+async def local_stdio_transport(
+    command: str,
+    args: Iterable[str] = (),
+    *,
+    env: Mapping[str, str],
+    cwd: str | None = None,
+    label: str = "mcp",
+) -> AsyncIterator[TransportStreams]:
+    """Spawn ``command`` with exactly ``env`` and yield ``(read_stream, write_stream)``.
+
+    Raises OSError (e.g. command not found) before yielding. The read stream ends when the
+    process closes its stdout (crash, exit), which the session turns into "connection closed"
+    for every pending request.
+    """
+    process = await anyio.open_process(
+        [command, *args], env=dict(env), cwd=cwd, start_new_session=True,
+    )
+    read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def pump_stdout() -> None:
+        assert process.stdout is not None
+        buffer = bytearray()
+        async with read_writer:
+            try:
+                async for chunk in process.stdout:
+                    buffer += chunk
+                    while (nl := buffer.find(b"\n")) >= 0:
+                        line = bytes(buffer[:nl]).rstrip(b"\r")
+                        del buffer[: nl + 1]
+                        if line.strip():
+                            item = parse_line(line)
+                            if isinstance(item, Exception):
+                                log.warning("%s: %s", label, item)
+                            await read_writer.send(item)
+                    if len(buffer) > MAX_LINE_BYTES:
+                        log.warning("%s: stdout line over %d bytes; closing the connection", label, MAX_LINE_BYTES)
+                        return
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError):
+                pass
+
+    async def pump_stderr() -> None:
+        assert process.stderr is not None
+        buffer = bytearray()
+        with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError):
+            async for chunk in process.stderr:
+                buffer += chunk
+                while (nl := buffer.find(b"\n")) >= 0:
+                    log.info("%s stderr: %s", label, buffer[:nl].decode("utf-8", "replace"))
+                    del buffer[: nl + 1]
+                if len(buffer) > 1024 * 1024:
+                    buffer.clear()
+
+    async def pump_stdin() -> None:
+        assert process.stdin is not None
+        try:
+            async with write_reader:
+                async for message in write_reader:
+                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+                    await process.stdin.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            # The server stopped reading: end the read side so nobody waits forever.
+            await read_writer.aclose()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump_stdout)
+            tg.start_soon(pump_stderr)
+            tg.start_soon(pump_stdin)
+            try:
+                yield read_stream, write_stream
+            finally:
+                await stop_process(process)
+                tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                await stop_process(process)
+            for stream in (read_stream, write_stream):
+                await stream.aclose()
