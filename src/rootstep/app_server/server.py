@@ -76,23 +76,29 @@ class AppServer:
         session: ClientSession | None = None,
     ) -> None:
         """Serve one connection until EOF, then unload every thread (reaping their children)."""
-        async with anyio.create_task_group() as group:
-            await group.start(self.manager.run)
-            connection = Connection(self, receive, send, session=session)
-            self.connections.append(connection)
-            if session is not None:
-                self.on_initialized(connection)
-                await self.after_initialize(connection)
-            try:
-                await connection.run()
-            finally:
-                self.connections.remove(connection)
-                group.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as group:
+                await group.start(self.manager.run)
+                connection = Connection(self, receive, send, session=session)
+                self.connections.append(connection)
+                if session is not None:
+                    self.on_initialized(connection)
+                    await self.after_initialize(connection)
+                try:
+                    await connection.run()
+                finally:
+                    self.connections.remove(connection)
+                    group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.aclose_services()
+
+    async def aclose_services(self) -> None:
         for name, service in list(self.services.items()):
             close = getattr(service, "aclose", None)
-            if close is not None:
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await close()
-                    except Exception:  # noqa: BLE001
-                        log.exception("closing service %s failed", name)
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing service %s failed", name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
 
 import anyio
@@ -50,4 +51,18 @@ async def serve_stdio(overrides: list[str], session: Any = None, replay: bytes =
 
     server = AppServer(config, overrides=overrides, tools_factory=tools_factory(config))
     receive, send = await open_stdio()
-    await server.serve(_Replay(replay, receive) if replay else receive, send, session=session)
+
+    async with anyio.create_task_group() as group:
+
+        async def stop_on_signal() -> None:
+            # SIGTERM/SIGINT (the SDK's close() sends SIGTERM right after closing stdin) end
+            # the server the same orderly way EOF does, so child processes are reaped.
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    log.info("received signal %s; shutting down", signum)
+                    group.cancel_scope.cancel()
+                    return
+
+        group.start_soon(stop_on_signal)
+        await server.serve(_Replay(replay, receive) if replay else receive, send, session=session)
+        group.cancel_scope.cancel()

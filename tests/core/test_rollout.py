@@ -1,0 +1,43 @@
+"""Rollout files: crash safety and reading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rootstep.core.rollout import RolloutWriter, read_rollout, rollout_path, thread_id_of
+
+
+def test_path_layout(tmp_path: Path) -> None:
+    path = rollout_path(tmp_path, 1_767_225_600, "0199a000-0000-7000-8000-000000000001")  # 2026-01-01
+    assert path.relative_to(tmp_path).as_posix() == (
+        "2026/01/01/rollout-2026-01-01T00-00-00-0199a000-0000-7000-8000-000000000001.jsonl"
+    )
+    assert thread_id_of(path) == "0199a000-0000-7000-8000-000000000001"
+
+
+def test_torn_line_skipped_and_next_append_starts_fresh(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-2026-01-01T00-00-00-0199a000-0000-7000-8000-000000000001.jsonl"
+    writer = RolloutWriter(path)
+    writer.append("session_meta", {"id": "x", "created_at": 1})
+    writer.append("turn_started", {"turn_id": "t1", "started_at": 1})
+    writer.append("response_item", {"type": "message", "role": "user", "content": []})
+    writer.close()
+    with path.open("a") as handle:
+        handle.write('{"type":"response_item","payload":{"ty')  # crash mid-line
+    contents = read_rollout(path)
+    assert contents is not None and len(contents.history) == 1
+    assert contents.turns[0].status == "interrupted"  # never completed
+    writer = RolloutWriter(path)
+    writer.append("turn_completed", {"turn_id": "t1", "status": "completed"})
+    writer.close()
+    contents = read_rollout(path)
+    assert contents is not None and contents.turns[0].status == "completed"
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[-1])["type"] == "turn_completed"
+
+
+def test_no_meta_means_no_thread(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-x.jsonl"
+    path.write_text("garbage\n")
+    assert read_rollout(path) is None
