@@ -38,5 +38,6 @@ __all__ = [
     "parse_executor_plugin_mcp_config",
     "parse_manifest",
     "parse_plugin_app_config",
+    "parse_skill",
     "plugin_from_discovery",
 ]
