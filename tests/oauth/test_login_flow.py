@@ -174,3 +174,27 @@ async def test_explicit_scopes_and_configured_client_id(server: OAuthTestServer,
     assert code_grant["client_id"] == ["preset-client"]
     assert code_grant["resource"] == [server.mcp_url]
     assert code_grant["redirect_uri"] == [pending.redirect_uri]
+
+
+async def test_refresh_rediscovers_a_missing_token_endpoint(server: OAuthTestServer, tmp_path) -> None:
+    """Entries written by Codex carry no token endpoint: the refresh finds it by discovery."""
+    await login(server, tmp_path)
+    store = FileCredentialStore(tmp_path)
+    stored = await store.load("notes", server.mcp_url)
+    assert stored is not None
+    await store.save(stored.model_copy(update={"token_endpoint": None}))
+    server.expire_access_tokens()
+    tokens = TokenManager.from_settings(settings(tmp_path))
+    before = len(server.requests)
+    assert await call_echo(tokens, server.mcp_url, "rediscovered") == "ECHOING: rediscovered"
+    assert len(server.grants("refresh_token")) == 1
+    paths = [p for _, p in server.requests[before:]]
+    assert "/.well-known/oauth-authorization-server" in paths
+    saved = await store.load("notes", server.mcp_url)
+    assert saved is not None and saved.token_endpoint == f"{server.base_url}/token"
+    # and outside an auth flow, through a plain client
+    server.expire_access_tokens()
+    await store.save(saved.model_copy(update={"token_endpoint": None, "expires_at": 1}))
+    async with httpx2.AsyncClient(trust_env=False) as http:
+        token = await TokenManager.from_settings(settings(tmp_path)).access_token("notes", server.mcp_url, http)
+    assert server.valid_access_token(token)

@@ -133,9 +133,13 @@ def parse_authorization_server_metadata(body: bytes | None, expected_issuer: str
 
 
 def discovery_flow(
-    server_url: str, headers: Mapping[str, str] | None = None
+    server_url: str, headers: Mapping[str, str] | None = None, *, probe_server_url: bool = True
 ) -> Generator[httpx2.Request, MetadataResponse, OAuthDiscovery | None]:
-    """Yield discovery GETs; return the discovery, or None when the server advertises no OAuth."""
+    """Yield discovery GETs; return the discovery, or None when the server advertises no OAuth.
+
+    ``probe_server_url=False`` skips the GET of the MCP endpoint itself: inside an httpx auth
+    flow a server answering it with an event stream would have its body read to the end.
+    """
     requested: list[str] = []
 
     def ask(url: str) -> httpx2.Request:
@@ -144,6 +148,8 @@ def discovery_flow(
 
     # a. protected-resource metadata
     queue = protected_resource_candidates(server_url)
+    if not probe_server_url:
+        queue = queue[1:]
     tried: set[str] = set()
     resource_doc: dict | None = None
     resource_url: str | None = None
@@ -200,17 +206,14 @@ async def read_metadata_response(response: httpx2.Response) -> MetadataResponse:
     """Read what discovery needs of a (streamed) answer, never an event stream, at most 1 MiB."""
     body: bytes | None = None
     content_type = response.headers.get("content-type", "").lower()
-    if response.status_code == 200 and not content_type.startswith("text/event-stream"):
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_METADATA_BYTES:
-                chunks = []
-                break
-            chunks.append(chunk)
-        body = b"".join(chunks) or None
-    return MetadataResponse(response.status_code, response.headers.get("www-authenticate"), body)
+    declared = response.headers.get("content-length", "")
+    too_large = declared.isdigit() and int(declared) > MAX_METADATA_BYTES
+    if response.status_code == 200 and not content_type.startswith("text/event-stream") and not too_large:
+        # ``aread`` (not a partial iteration): inside an auth flow httpx reads the body again.
+        body = await response.aread()
+        if len(body) > MAX_METADATA_BYTES:
+            body = None
+    return MetadataResponse(response.status_code, response.headers.get("www-authenticate"), body or None)
 
 
 async def discover(

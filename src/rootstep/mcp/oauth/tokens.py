@@ -179,7 +179,7 @@ class TokenManager:
             else:
                 endpoint = fresh.token_endpoint
                 if not endpoint:
-                    flow = discovery_flow(st.server_url, discovery_headers)
+                    flow = discovery_flow(st.server_url, discovery_headers, probe_server_url=False)
                     step: httpx2.Request | None = next(flow)
                     while step is not None:
                         response = yield step
