@@ -31,7 +31,7 @@ from rootstep.extensions.selected_plugins import (
 from rootstep.extensions.selected_plugins.projection import McpProjection
 from rootstep.extensions.selected_plugins.catalog import ResolvedMcpCatalog
 from tests.plugins.fs_env import FsEnvironment
-from tests.plugins.test_plugin_discovery import bundle_for, write
+from tests.plugins.plugin_fixtures import bundle_for, write
 
 pytestmark = pytest.mark.anyio
 

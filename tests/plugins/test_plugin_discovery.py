@@ -21,6 +21,7 @@ from rootstep.plugins import (
     plugin_from_discovery,
 )
 from tests.plugins.fs_env import FsEnvironment
+from tests.plugins.plugin_fixtures import FIXTURES, MANIFEST, bundle_for, write
 
 pytestmark = pytest.mark.anyio
 
@@ -30,18 +31,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
 def discover(env: FsEnvironment, root: Path, root_id: str = "selected-root", env_id: str | None = None) -> Any:
     return discover_plugin(env, root_id, env_id or env.id, PathUri.from_native(str(root)))
 
 
-MANIFEST = ".codex-plugin/plugin.json"
 
 
 async def test_declared_config_is_read_only_through_the_environment(tmp_path: Path) -> None:
@@ -209,50 +202,6 @@ async def test_declarations_are_read_concurrently(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ the discoverV1 bundle path
-
-
-def bundle_for(root: Path, root_id: str = "selected-root") -> dict[str, Any]:
-    """A ``capabilityRoots/discoverV1`` entry for ``root``, built the way the spec describes."""
-
-    def file(rel: str) -> dict[str, str] | None:
-        path = root / rel
-        return {"path": str(PathUri.from_native(str(path))), "contents": path.read_text()} if path.is_file() else None
-
-    manifest_rel = next((m for m in (".codex-plugin/plugin.json", ".claude-plugin/plugin.json", ".cursor-plugin/plugin.json") if (root / m).is_file()), None)
-    plugin = None
-    if manifest_rel:
-        raw = json.loads((root / manifest_rel).read_text())
-        mcp = raw.get("mcpServers")
-        mcp_rel = None if isinstance(mcp, dict) else (mcp[2:] if isinstance(mcp, str) else ".mcp.json")
-        apps = raw.get("apps")
-        plugin = {
-            "manifest": file(manifest_rel),
-            "mcpConfig": file(mcp_rel) if mcp_rel else None,
-            "appsConfig": file(apps[2:]) if isinstance(apps, str) else None,
-        }
-    skills = sorted(
-        ({"instructions": file(str(p.relative_to(root))), "metadata": None} for p in root.rglob("SKILL.md")),
-        key=lambda s: s["instructions"]["path"],
-    )
-    return {"id": root_id, "path": str(PathUri.from_native(str(root))), "plugin": plugin, "skills": skills, "warnings": [], "error": None}
-
-
-FIXTURES: dict[str, dict[str, str]] = {
-    "declared-path": {
-        MANIFEST: json.dumps({"name": "demo", "interface": {"displayName": "Demo"}, "mcpServers": "./servers.json"}),
-        "servers.json": json.dumps({"mcpServers": {"first": {"command": "first"}, "second": {"command": "second", "cwd": "bin"}}}),
-    },
-    "default-file-and-apps": {
-        MANIFEST: json.dumps({"name": "executor-demo", "apps": "./.app.json"}),
-        ".mcp.json": json.dumps({"executor_demo": {"command": "python3", "env_vars": ["MARK"]}, "executor_http": {"url": "http://127.0.0.1:1/mcp", "type": "http"}}),
-        ".app.json": json.dumps({"apps": {"calendar": {"id": "calendar"}}}),
-        "skills/deploy/SKILL.md": "---\nname: deploy\ndescription: Deploy.\n---\nbody\n",
-        "elsewhere/x/SKILL.md": "---\nname: stray\ndescription: not under skills/\n---\n",
-    },
-    "inline": {MANIFEST: json.dumps({"name": "inline", "mcpServers": {"s": {"url": "https://x/mcp"}}})},
-    "skill-only": {MANIFEST: json.dumps({"name": "skill-only"}), "skills/a/SKILL.md": "---\nname: a\ndescription: A.\n---\n"},
-    "broken-mcp": {MANIFEST: "{}", ".mcp.json": "{nope"},
-}
 
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES))

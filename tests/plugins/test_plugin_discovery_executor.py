@@ -25,7 +25,7 @@ from rootstep.extensions.selected_plugins import (
 )
 from rootstep.plugins import PathUri, discover_plugin, plugin_from_discovery
 from tests.conftest import descendants
-from tests.plugins.test_plugin_discovery import FIXTURES, write
+from tests.plugins.plugin_fixtures import FIXTURES, write
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
