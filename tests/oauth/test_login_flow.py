@@ -26,6 +26,7 @@ from rootstep.mcp.oauth import (
     perform_login,
     store_key,
 )
+from rootstep.mcp.oauth.store import now_ms
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import complete, http_config, settings
 
@@ -198,3 +199,31 @@ async def test_refresh_rediscovers_a_missing_token_endpoint(server: OAuthTestSer
     async with httpx2.AsyncClient(trust_env=False) as http:
         token = await TokenManager.from_settings(settings(tmp_path)).access_token("notes", server.mcp_url, http)
     assert server.valid_access_token(token)
+
+
+async def test_sdk_provider_uses_the_same_credentials(server: OAuthTestServer, tmp_path) -> None:
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import OAuthClientMetadata, OAuthToken
+
+    from rootstep.mcp.oauth.sdk import SdkTokenStorage
+
+    await login(server, tmp_path)
+    store = FileCredentialStore(tmp_path)
+    stored = await store.load("notes", server.mcp_url)
+    assert stored is not None
+    storage = SdkTokenStorage(store, "notes", server.mcp_url)
+    provider = OAuthClientProvider(server.mcp_url, OAuthClientMetadata(redirect_uris=["http://127.0.0.1:1/callback"]), storage)
+    async with httpx2.AsyncClient(trust_env=False, auth=provider) as http:
+        async with Client(streamable_http_client(server.mcp_url, http_client=http), mode="legacy") as client:
+            answer = await client.call_tool("echo", {"message": "sdk"})
+    assert answer.content[0].text == "ECHOING: sdk"  # type: ignore[union-attr]
+    info = await storage.get_client_info()
+    assert info is not None and info.client_id == stored.client_id
+    # what the SDK saves after its own refresh lands in the same entry, with absolute expiry
+    before = now_ms()
+    await storage.set_tokens(OAuthToken(access_token="new-at", expires_in=60))
+    after = now_ms()
+    renewed = await store.load("notes", server.mcp_url)
+    assert renewed is not None and renewed.access_token == "new-at"
+    assert renewed.refresh_token == stored.refresh_token and renewed.token_endpoint == stored.token_endpoint
+    assert renewed.expires_at is not None and before + 60_000 <= renewed.expires_at <= after + 60_000

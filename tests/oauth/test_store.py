@@ -17,6 +17,7 @@ from rootstep.mcp.oauth import (
     KeyringCredentialStore,
     OAuthSettings,
     StoredCredentials,
+    delete_credentials,
     keyring_available,
     open_credential_store,
     store_key,
@@ -143,6 +144,12 @@ async def test_keyring_store(memory_keyring: MemoryKeyring, tmp_path) -> None:
     assert loaded is not None and loaded.refresh_token == "RT"
     assert not (tmp_path / ".credentials.json").exists()
     assert await store.delete("notes", URL) and not await store.delete("notes", URL)
+    # logout removes it from every store, whatever the mode
+    await store.save(creds())
+    await FileCredentialStore(tmp_path).save(creds())
+    assert await delete_credentials(OAuthSettings(codex_home=tmp_path, credentials_store="file"), "notes", URL)
+    assert memory_keyring.data == {} and not (tmp_path / ".credentials.json").exists()
+    assert not await delete_credentials(OAuthSettings(codex_home=tmp_path), "notes", URL)
     forced_file = open_credential_store(OAuthSettings(codex_home=tmp_path, credentials_store="file"))
     assert isinstance(forced_file, FileCredentialStore)
 

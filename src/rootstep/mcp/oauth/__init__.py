@@ -13,7 +13,7 @@ Public surface::
     tokens.needs_login(name, url)                          # why a server needs login, or None
 
     await auth_status(name, config, store=tokens.store, http_client=env_client)
-    await tokens.store.delete(name, url)                   # logout
+    await delete_credentials(settings, name, url); tokens.forget(name, url)   # logout
 """
 
 from .callback import CallbackListener, classify_callback
@@ -34,9 +34,11 @@ from .store import (
     FileCredentialStore,
     KeyringCredentialStore,
     StoredCredentials,
+    delete_credentials,
     keyring_available,
     open_credential_store,
 )
+from .sdk import SdkTokenStorage
 from .tokens import OAuthBearerAuth, TokenManager
 from .urls import callback_id, store_key
 
@@ -58,12 +60,14 @@ __all__ = [
     "OAuthLoginRequiredError",
     "OAuthSettings",
     "OAuthUnsupportedServerError",
+    "SdkTokenStorage",
     "StoredCredentials",
     "TokenManager",
     "auth_status",
     "callback_id",
     "classify_callback",
     "configured_headers",
+    "delete_credentials",
     "discover",
     "keyring_available",
     "open_credential_store",

@@ -111,7 +111,7 @@ def credentials_from_token(
     server_url: str,
     client_id: str,
     requested_scopes: Sequence[str],
-    token_endpoint: str,
+    token_endpoint: str | None,
     client_secret: str | None,
     auth_method: str | None,
     previous: StoredCredentials | None = None,

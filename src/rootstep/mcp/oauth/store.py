@@ -262,3 +262,19 @@ def open_credential_store(settings: OAuthSettings) -> CredentialStore:
     if mode == "keyring" or (mode == "auto" and keyring_available()):
         return KeyringCredentialStore()
     return FileCredentialStore(settings.codex_home)
+
+
+async def delete_credentials(settings: OAuthSettings, server_name: str, server_url: str) -> bool:
+    """Logout: remove the server's credentials from the file and, when one is usable, the keyring.
+
+    Both are tried whatever the mode, so a logout after switching ``mcp_oauth_credentials_store``
+    leaves nothing behind. True when something was removed.
+    """
+    removed = await FileCredentialStore(settings.codex_home).delete(server_name, server_url)
+    if settings.credentials_store == "keyring" or keyring_available():
+        try:
+            removed = await KeyringCredentialStore().delete(server_name, server_url) or removed
+        except CredentialStoreError:
+            if settings.credentials_store == "keyring":
+                raise
+    return removed
