@@ -156,10 +156,10 @@ def discover_root(root_id: str, root_uri: str, root: str) -> CapabilityRootDisco
             mcp_path: str | None
             if isinstance(mcp, dict):
                 mcp_path = None
-            elif isinstance(mcp, str):
-                mcp_path = _declared_path(root, mcp, "mcpServers", manifest_file.path, warnings)
             else:
-                mcp_path = os.path.join(root, ".mcp.json")
+                # An unusable declaration is warned about, then the default file applies.
+                declared_mcp = _declared_path(root, mcp, "mcpServers", manifest_file.path, warnings) if isinstance(mcp, str) else None
+                mcp_path = declared_mcp or os.path.join(root, ".mcp.json")
             if mcp_path is not None:
                 plugin.mcp_config = reader.read(mcp_path)
             apps = declared.get("apps")

@@ -111,7 +111,7 @@ def walk(
     if not (0 < max_entries <= MAX_WALK_ENTRIES):
         raise InvalidInput(f"maxEntries must be between 1 and {MAX_WALK_ENTRIES}")
     seen: set[str] = {os.path.realpath(root)} if follow_directory_symlinks else set()
-    queue: deque[tuple[str, int]] = deque([(root, 1)])
+    queue: deque[tuple[str, int]] = deque([(root, 0)])  # the root's own listing is depth 0
     directories = 1
     while queue:
         directory, depth = queue.popleft()

@@ -93,6 +93,9 @@ def run(listen: str = "ws://127.0.0.1:0") -> int:
     except ValueError as exc:
         print(f"rootstep exec-server: {exc}", file=sys.stderr)
         return 2
+    from rootstep.exec_server import reaper
+
+    reaper.start()
     try:
         if kind == "stdio":
             anyio.run(serve_stdio)

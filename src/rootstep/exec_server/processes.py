@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from rootstep.environments.env_policy import child_env, resolve_program
+from rootstep.exec_server import reaper
 from rootstep.environments.local_fs import os_error_text
 from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.exec_server import (
@@ -166,6 +167,7 @@ class ManagedProcess:
                 lambda seq: ProcessExitedNotification(process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=False),
             )
         self.closed = True
+        reaper.untrack(proc.pid)
         await self._emit(PROCESS_CLOSED, lambda seq: ProcessClosedNotification(process_id=self.id, seq=seq))
         transport = getattr(proc, "_transport", None)
         if transport is not None:
@@ -267,6 +269,7 @@ class ProcessTable:
             del self._procs[params.process_id]
             raise JsonRpcError(INTERNAL_ERROR, os_error_text(exc)) from None
         managed.proc = asyncio.subprocess.Process(transport, protocol, loop)
+        reaper.track(managed.proc.pid)
         managed.protocol = protocol
         managed.starting = False
         self._tg.start_soon(managed.supervise, lambda: self._tg.start_soon(self._expire, managed))
@@ -288,16 +291,20 @@ class ProcessTable:
             return ProcessWriteResult(status="starting")
         if not managed.pipe_stdin:
             return ProcessWriteResult(status="stdinClosed")
-        if managed.exited or managed.proc is None or managed.proc.stdin is None:
+        if managed.proc is None or managed.proc.stdin is None:
             raise JsonRpcError(INTERNAL_ERROR, "failed to write to process stdin")
         if not managed.remember_write(params.write_id):
+            return ProcessWriteResult(status="accepted")
+        if managed.exited or managed.proc.stdin.is_closing():
+            # Like 0.169: a write racing the child's exit is accepted and goes nowhere.
             return ProcessWriteResult(status="accepted")
         try:
             managed.proc.stdin.write(data)
             await managed.proc.stdin.drain()
         except (OSError, RuntimeError):
-            managed.forget_write(params.write_id)
-            raise JsonRpcError(INTERNAL_ERROR, "failed to write to process stdin") from None
+            if not managed.exited:
+                managed.forget_write(params.write_id)
+                raise JsonRpcError(INTERNAL_ERROR, "failed to write to process stdin") from None
         return ProcessWriteResult(status="accepted")
 
     async def read(self, params: ProcessReadParams) -> ProcessReadResult:
