@@ -227,3 +227,29 @@ async def test_sdk_provider_uses_the_same_credentials(server: OAuthTestServer, t
     assert renewed is not None and renewed.access_token == "new-at"
     assert renewed.refresh_token == stored.refresh_token and renewed.token_endpoint == stored.token_endpoint
     assert renewed.expires_at is not None and before + 60_000 <= renewed.expires_at <= after + 60_000
+
+
+async def test_transient_refresh_failure_keeps_the_refresh_token(server: OAuthTestServer, tmp_path) -> None:
+    await login(server, tmp_path)
+    tokens = TokenManager.from_settings(settings(tmp_path))
+    server.expire_access_tokens()
+    server.fail_token_requests = 1
+    with pytest.raises(Exception):
+        await call_echo(tokens, server.mcp_url, "unavailable")
+    assert [g.status for g in server.grants("refresh_token")] == [503]
+    stored = await FileCredentialStore(tmp_path).load("notes", server.mcp_url)
+    assert stored is not None and stored.refresh_token  # kept for the next attempt
+    assert await call_echo(tokens, server.mcp_url, "recovered") == "ECHOING: recovered"
+    assert [g.status for g in server.grants("refresh_token")] == [503, 200]
+
+
+async def test_unreadable_store_means_login_required_and_is_left_alone(server: OAuthTestServer, tmp_path) -> None:
+    await login(server, tmp_path)
+    path = tmp_path / ".credentials.json"
+    path.write_text("{broken")
+    tokens = TokenManager.from_settings(settings(tmp_path))
+    with pytest.raises(Exception):
+        await call_echo(tokens, server.mcp_url, "no creds")
+    reason = tokens.needs_login("notes", server.mcp_url)
+    assert reason is not None and "failed to parse credentials file" in reason
+    assert path.read_text() == "{broken"

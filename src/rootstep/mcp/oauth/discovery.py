@@ -219,11 +219,15 @@ async def read_metadata_response(response: httpx2.Response) -> MetadataResponse:
 async def discover(
     client: httpx2.AsyncClient, server_url: str, *, headers: Mapping[str, str] | None = None
 ) -> OAuthDiscovery | None:
-    """Run :func:`discovery_flow` over ``client``. Network errors propagate; non-200s move on."""
+    """Run :func:`discovery_flow` over ``client``. Network errors propagate; non-200s move on.
+
+    The client's own ``auth`` is not applied: metadata is public, and a bearer for the MCP
+    server has no business at other endpoints.
+    """
     flow = discovery_flow(server_url, headers)
     request = next(flow)
     while True:
-        response = await client.send(request, stream=True, follow_redirects=False)
+        response = await client.send(request, stream=True, follow_redirects=False, auth=None)
         try:
             answer = await read_metadata_response(response)
         finally:

@@ -16,11 +16,12 @@ response checks.
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 import httpx2
@@ -95,9 +96,6 @@ def apply_client_auth(form: dict[str, str], headers: dict[str, str], client_secr
     if not client_secret:
         return
     if method == "client_secret_basic":
-        import base64
-        from urllib.parse import quote
-
         pair = f"{quote(form['client_id'], safe='')}:{quote(client_secret, safe='')}"
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
     else:
@@ -277,7 +275,7 @@ class OAuthLogin:
         }
         headers = {"Accept": "application/json"}
         apply_client_auth(form, headers, self._client.client_secret, self._client.auth_method)
-        response = await self._http.post(token_endpoint, data=form, headers=headers, follow_redirects=False)
+        response = await self._http.post(token_endpoint, data=form, headers=headers, follow_redirects=False, auth=None)
         if response.status_code not in (200, 201):
             raise OAuthError(_token_error(response))
         try:
@@ -310,7 +308,11 @@ async def _register(
         raise OAuthLoginError("Dynamic client registration not supported")
     body = RegistrationRequest(client_name=client_name, redirect_uris=[redirect], scope=" ".join(scopes) or None)
     response = await http_client.post(
-        str(endpoint), json=body.model_dump(exclude_none=True), headers={"Accept": "application/json"}, follow_redirects=False
+        str(endpoint),
+        json=body.model_dump(exclude_none=True),
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+        auth=None,
     )
     try:
         info: OAuthClientInformationFull = await handle_registration_response(response)

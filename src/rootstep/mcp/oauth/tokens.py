@@ -37,7 +37,7 @@ from mcp.shared.auth import OAuthToken
 from pydantic import ValidationError
 
 from .discovery import discovery_flow, read_metadata_response
-from .errors import OAuthLoginRequiredError
+from .errors import CredentialStoreError, OAuthError, OAuthLoginRequiredError
 from .locks import locked_async, refresh_lock_path
 from .login import apply_client_auth, credentials_from_token
 from .settings import OAuthSettings
@@ -67,6 +67,7 @@ class ServerTokenState:
     cached: StoredCredentials | None = None
     login_required: str | None = None  # why, when the last look found no usable token
     last_error: str | None = None  # a transient refresh failure, for status text
+    load_error: str | None = None  # the store could not be read
     refreshes: int = 0  # token requests this process made for the server
 
 
@@ -127,13 +128,19 @@ class TokenManager:
                     yield
 
     async def _load(self, st: ServerTokenState) -> StoredCredentials | None:
-        st.cached = await self.store.load(st.server_name, st.server_url)
+        """Re-read the store; an unreadable store reads as "no credentials", with its reason."""
+        try:
+            st.cached = await self.store.load(st.server_name, st.server_url)
+            st.load_error = None
+        except CredentialStoreError as exc:
+            logger.warning("OAuth credentials for MCP server `%s`: %s", st.server_name, exc)
+            st.cached, st.load_error = None, str(exc)
         return st.cached
 
     def _settle(self, st: ServerTokenState, credentials: StoredCredentials | None, reason: str | None = None) -> _Done:
         if credentials is not None and credentials.is_expired():
             credentials = None
-        st.login_required = None if credentials is not None else (reason or st.login_required or NOT_LOGGED_IN)
+        st.login_required = None if credentials is not None else (reason or st.last_error or NOT_LOGGED_IN)
         return _Done(credentials)
 
     async def transaction(
@@ -152,7 +159,7 @@ class TokenManager:
         if credentials is None or not credentials.is_usable() or rejected_token is not None:
             credentials = await self._load(st)
         if credentials is None:
-            yield self._settle(st, None, NOT_LOGGED_IN)
+            yield self._settle(st, None, st.load_error or NOT_LOGGED_IN)
             return
         due = credentials.needs_refresh() or (rejected_token is not None and credentials.access_token == rejected_token)
         if not due:
@@ -171,7 +178,7 @@ class TokenManager:
             fresh = await self._load(st)
             spent = rejected_token if rejected_token is not None else credentials.access_token
             if fresh is None:
-                outcome, reason = None, NOT_LOGGED_IN
+                outcome, reason = None, st.load_error or NOT_LOGGED_IN
             elif fresh.access_token != spent and not fresh.needs_refresh():
                 outcome = fresh  # refreshed (or logged in again) by someone else meanwhile
             elif not fresh.can_refresh():
@@ -189,8 +196,10 @@ class TokenManager:
                         except StopIteration as stop:
                             endpoint = stop.value.token_endpoint if stop.value is not None else None
                             step = None
+                        except OAuthError as exc:  # untrustworthy metadata: no refresh, say why
+                            st.last_error, step = f"token refresh impossible: {exc}", None
                 if not endpoint:
-                    st.last_error = "no token endpoint could be discovered for the refresh"
+                    st.last_error = st.last_error or "no token endpoint could be discovered for the refresh"
                     outcome = fresh
                 else:
                     form = {
