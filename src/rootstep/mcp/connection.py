@@ -11,6 +11,7 @@ the moment the read side ends, so a crash is an error, never a hang.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -111,8 +112,15 @@ async def list_all_tools(session: ClientSession) -> list[types.Tool]:
 class McpConnection:
     """The state of one server connection, owned by :meth:`run`."""
 
-    def __init__(self, name: str, config: McpServerConfig, transports: TransportFactory) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: McpServerConfig,
+        transports: TransportFactory,
+        on_settled: Callable[[McpConnection], Awaitable[None]] | None = None,
+    ) -> None:
         self.name = name
+        self._on_settled = on_settled
         self.config = config
         self._transports = transports
         self.state: ConnectionState = "starting"
@@ -154,23 +162,31 @@ class McpConnection:
             with self._scope:
                 await self._run()
             if self._scope.cancelled_caught:
-                self._settle("cancelled", None)
+                await self._settle("cancelled", None)
         except BaseException as exc:  # noqa: BLE001 - failures are values at this boundary
             if isinstance(exc, anyio.get_cancelled_exc_class()):
-                self._settle("cancelled", self.error)
+                await self._settle("cancelled", self.error)
                 raise
             log.info("MCP server %s: %s", self.name, describe_error(exc))
-            self._settle("failed", self.error or startup_failure_text(self.name, describe_error(exc)))
+            await self._settle("failed", self.error or startup_failure_text(self.name, describe_error(exc)))
         finally:
             self.session = None
             if self.state == "ready":
                 self.state = "cancelled" if self._closing else "failed"
             self.finished.set()
 
-    def _settle(self, state: ConnectionState, error: str | None) -> None:
-        if not self.settled.is_set():
-            self.state, self.error = state, error
-            self.settled.set()
+    async def _settle(self, state: ConnectionState, error: str | None) -> None:
+        """Publish the startup outcome; the status event goes out before anyone sees it."""
+        if self.settled.is_set():
+            return
+        self.state, self.error = state, error
+        if self._on_settled is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._on_settled(self)
+                except Exception:  # noqa: BLE001
+                    log.exception("startup status listener failed")
+        self.settled.set()
 
     async def _run(self) -> None:
         if not SERVER_NAME_RE.match(self.name):
@@ -188,12 +204,12 @@ class McpConnection:
                 seconds = self.config.startup_timeout_sec
                 raise TimeoutError(f"request timed out after {seconds:g} seconds") from None
             if self._closing:
-                self._settle("cancelled", None)
+                await self._settle("cancelled", None)
                 return
             self.initialize_result = initialize
             self.tools = tuple(t for t in tools if self.config.tool_allowed(t.name))
             self.session = session
-            self._settle("ready", None)
+            await self._settle("ready", None)
             await self._wake.wait()
             if not self._closing or self._lost.is_set():
                 self.crashed = True

@@ -104,21 +104,14 @@ class ConnectionManager:
     async def _spawn(self, name: str, config: McpServerConfig) -> McpConnection:
         if self._group is None or self._closed:
             raise ServerGone("the MCP runtime is closed")
-        connection = McpConnection(name, config, self._transports)
+        connection = McpConnection(name, config, self._transports, on_settled=self._report)
         self._connections[name] = connection
         await self._emit(StartupStatus(name, "starting"))
-        self._group.start_soon(self._own, connection)
+        self._group.start_soon(connection.run)
         return connection
 
-    async def _own(self, connection: McpConnection) -> None:
-        async def report() -> None:
-            await connection.settled.wait()
-            if connection.state != "starting":
-                await self._emit(StartupStatus(connection.name, connection.state, connection.error))  # type: ignore[arg-type]
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(report)
-            await connection.run()
+    async def _report(self, connection: McpConnection) -> None:
+        await self._emit(StartupStatus(connection.name, connection.state, connection.error))  # type: ignore[arg-type]
 
     async def _emit(self, status: StartupStatus) -> None:
         if self._on_status is None:

@@ -1,0 +1,221 @@
+"""The turn seam (``rootstep.core.step_tools``) served by an :class:`McpRuntime` snapshot.
+
+:class:`McpStepTools` is one step's view: the catalog computed once, the same runtime for
+every call of the step. :class:`McpToolsProvider` holds a thread's current runtime, builds it
+at the first step, swaps it at the next step after a refresh (``config/mcpServer/reload``)
+and retires the old one, which closes once no step holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
+
+from rootstep.core.step_tools import FunctionCall, ItemSink, unsupported_call_output
+from rootstep.mcp.config import McpServersConfig
+from rootstep.mcp.connection import ServerGone, StartupStatus, describe_error
+from rootstep.mcp.manager import ToolCallTimeout
+from rootstep.mcp.output import FunctionOutput, error_result, function_call_output, item_result
+from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
+from rootstep.mcp.transports.factory import TransportFactory
+from rootstep.mcp.wire import McpServerStartupStatusUpdated
+from rootstep.protocol.items import McpToolCallError, McpToolCallItem, McpToolCallResult
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Any], Awaitable[None]]
+
+
+def call_error_text(server: str, tool: str, exc: BaseException) -> str:
+    """A clear, one-line reason for a failed call (the model and the client read it)."""
+    if isinstance(exc, ToolCallTimeout):
+        reason = f"tool call to `{server}/{tool}` timed out: {exc}"
+    elif isinstance(exc, MCPError) and exc.error.code == types.CONNECTION_CLOSED:
+        reason = f"MCP server `{server}` closed the connection (it exited or crashed)"
+    elif isinstance(exc, MCPError) and exc.error.code == types.PARSE_ERROR:
+        reason = f"MCP server `{server}` sent an unreadable response: {exc.error.message}"
+    elif isinstance(exc, ValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        reason = f"MCP server `{server}` returned a malformed result for `{tool}`: {where}: {first.get('msg', exc)}"
+    elif isinstance(exc, MCPError):
+        reason = exc.error.message
+    else:
+        reason = describe_error(exc)
+    return f"tool call error: {reason}"
+
+
+def parse_arguments(raw: str) -> dict[str, Any] | None:
+    """Empty → no arguments; otherwise a JSON object (ValueError on anything else)."""
+    if not raw.strip():
+        return None
+    value = json.loads(raw)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+async def call_for_item(
+    runtime: McpRuntime, server: str, tool: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None
+) -> tuple[types.CallToolResult | None, str | None]:
+    """Run one call; the result, or the error text (never raises except on cancellation)."""
+    try:
+        return await runtime.manager.call_tool(server, tool, arguments, meta=meta), None
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure is a value for the model
+        log.info("MCP call %s/%s failed: %s", server, tool, describe_error(exc))
+        return None, call_error_text(server, tool, exc)
+
+
+class McpStepTools:
+    """One model step's captured MCP tools (implements ``StepTools``)."""
+
+    def __init__(self, runtime: McpRuntime, catalog: ToolCatalog) -> None:
+        self.runtime = runtime
+        self.catalog = catalog
+        self._tools = catalog.model_tools()
+        self._released = False
+
+    def model_tools(self) -> list[dict[str, Any]]:
+        return self._tools
+
+    def handles(self, call: FunctionCall) -> bool:
+        return self.catalog.route(call.namespace, call.name) is not None
+
+    async def execute(self, call: FunctionCall, sink: ItemSink, *, thread_id: str, turn_id: str) -> FunctionOutput:
+        info = self.catalog.route(call.namespace, call.name)
+        if info is None:
+            return unsupported_call_output(call)
+        try:
+            arguments = parse_arguments(call.arguments)
+        except ValueError as exc:
+            return f"err: {exc}"
+        item = McpToolCallItem(
+            id=call.call_id, server=info.server, tool=info.tool.name, arguments=arguments, plugin_id=info.plugin_id
+        )
+        await sink.started(item)
+        meta: dict[str, Any] = {"threadId": thread_id, "x-codex-turn-metadata": {"turn_id": turn_id}}
+        if info.plugin_id:
+            meta["plugin_id"] = info.plugin_id
+        started = time.monotonic()
+        result, error = await call_for_item(self.runtime, info.server, info.tool.name, arguments, meta)
+        elapsed = time.monotonic() - started
+        done = item.model_copy(update={"duration_ms": int(elapsed * 1000)})
+        if result is None:
+            done = done.model_copy(update={"status": "failed", "error": McpToolCallError(message=error or "")})
+        else:
+            data = item_result(result)
+            done = done.model_copy(
+                update={
+                    "status": "failed" if result.is_error else "completed",
+                    "result": McpToolCallResult(
+                        content=data["content"], structured_content=data["structuredContent"], meta=data["_meta"]
+                    ),
+                }
+            )
+        with anyio.CancelScope(shield=True):
+            await sink.completed(done)
+        return function_call_output(result if result is not None else error_result(error or ""), elapsed)
+
+    async def aclose(self) -> None:
+        if not self._released:
+            self._released = True
+            await self.runtime.release()
+
+
+ServersSource = Callable[[], McpServersConfig]
+
+
+class McpToolsProvider:
+    """A thread's MCP tools (implements ``StepToolsProvider``).
+
+    ``servers`` gives the thread's server set; ``request_refresh`` swaps it in at the next
+    step (spec §2.5: a reload applies at the start of the next turn's step).
+    """
+
+    def __init__(
+        self,
+        thread_id: str,
+        servers: McpServersConfig,
+        *,
+        transports: TransportFactory,
+        emit: Emit | None = None,
+        provenance: Mapping[str, ServerProvenance] | None = None,
+    ) -> None:
+        self.thread_id = thread_id
+        self._servers = servers
+        self._transports = transports
+        self._emit = emit
+        self._provenance = dict(provenance or {})
+        self._runtime: McpRuntime | None = None
+        self._pending: McpServersConfig | None = None
+        self._lock = anyio.Lock()
+        self._closed = False
+
+    @property
+    def servers(self) -> McpServersConfig:
+        return self._pending or self._servers
+
+    @property
+    def runtime(self) -> McpRuntime | None:
+        """The latest published runtime (None before the first step)."""
+        return self._runtime
+
+    def request_refresh(self, servers: McpServersConfig) -> None:
+        """Use ``servers`` from the next step on (the running step keeps its snapshot)."""
+        self._pending = servers
+
+    async def _on_status(self, status: StartupStatus) -> None:
+        if self._emit is None:
+            return
+        await self._emit(
+            McpServerStartupStatusUpdated(thread_id=self.thread_id, name=status.name, status=status.status, error=status.error)
+        )
+
+    async def current_runtime(self) -> McpRuntime:
+        """The runtime a step starting now would capture, acquired (``release()`` it)."""
+        if self._closed:
+            raise ServerGone("the thread's MCP runtime is closed")
+        async with self._lock:
+            if self._runtime is None or self._pending is not None:
+                if self._pending is not None:
+                    self._servers, self._pending = self._pending, None
+                fresh = await McpRuntime.start(
+                    self._servers.servers,
+                    transports=self._transports,
+                    on_status=self._on_status,
+                    provenance=self._provenance,
+                    config_errors=self._servers.errors,
+                )
+                old, self._runtime = self._runtime, fresh
+                if old is not None:
+                    await old.retire()
+            return self._runtime.acquire()
+
+    async def capture_step(self) -> McpStepTools:
+        runtime = await self.current_runtime()
+        try:
+            catalog = await runtime.catalog()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await runtime.release()
+            raise
+        return McpStepTools(runtime, catalog)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        async with self._lock:
+            runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            await runtime.retire()
