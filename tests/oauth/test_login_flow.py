@@ -16,6 +16,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from rootstep.mcp.oauth import (
     FileCredentialStore,
@@ -50,6 +51,21 @@ async def call_echo(tokens: TokenManager, url: str, message: str) -> str:
             result = await client.call_tool("echo", {"message": message})
     assert not result.is_error, result
     return result.content[0].text  # type: ignore[union-attr]
+
+
+def _leaves(exc: BaseException):
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
+async def call_is_refused(tokens: TokenManager, url: str) -> None:
+    """The MCP call fails with the server's HTTP error (401), surfaced by the SDK as an MCPError."""
+    with pytest.raises(BaseException) as info:
+        await call_echo(tokens, url, "refused")
+    assert any(isinstance(e, MCPError) and "error response" in str(e) for e in _leaves(info.value)), info.value
 
 
 async def login(server: OAuthTestServer, home, **kw) -> None:
@@ -97,12 +113,10 @@ async def test_full_lifecycle(server: OAuthTestServer, tmp_path) -> None:
     # revoked refresh token: the call fails, the refresh is not retried, status says login
     server.revoke_refresh_tokens()
     server.expire_access_tokens()
-    with pytest.raises(Exception):
-        await call_echo(tokens, server.mcp_url, "denied")
+    await call_is_refused(tokens, server.mcp_url)
     assert len(server.grants("refresh_token")) == 2
     assert tokens.needs_login("notes", server.mcp_url) is not None
-    with pytest.raises(Exception):
-        await call_echo(tokens, server.mcp_url, "still denied")
+    await call_is_refused(tokens, server.mcp_url)
     assert len(server.grants("refresh_token")) == 2  # never spent again
     async with httpx2.AsyncClient(trust_env=False) as http:
         assert await auth_status("notes", config, store=store, http_client=http) == "notLoggedIn"
@@ -234,8 +248,7 @@ async def test_transient_refresh_failure_keeps_the_refresh_token(server: OAuthTe
     tokens = TokenManager.from_settings(settings(tmp_path))
     server.expire_access_tokens()
     server.fail_token_requests = 1
-    with pytest.raises(Exception):
-        await call_echo(tokens, server.mcp_url, "unavailable")
+    await call_is_refused(tokens, server.mcp_url)
     assert [g.status for g in server.grants("refresh_token")] == [503]
     stored = await FileCredentialStore(tmp_path).load("notes", server.mcp_url)
     assert stored is not None and stored.refresh_token  # kept for the next attempt
@@ -248,8 +261,7 @@ async def test_unreadable_store_means_login_required_and_is_left_alone(server: O
     path = tmp_path / ".credentials.json"
     path.write_text("{broken")
     tokens = TokenManager.from_settings(settings(tmp_path))
-    with pytest.raises(Exception):
-        await call_echo(tokens, server.mcp_url, "no creds")
+    await call_is_refused(tokens, server.mcp_url)
     reason = tokens.needs_login("notes", server.mcp_url)
     assert reason is not None and "failed to parse credentials file" in reason
     assert path.read_text() == "{broken"
