@@ -265,3 +265,24 @@ async def test_unreadable_store_means_login_required_and_is_left_alone(server: O
     reason = tokens.needs_login("notes", server.mcp_url)
     assert reason is not None and "failed to parse credentials file" in reason
     assert path.read_text() == "{broken"
+
+
+async def test_concurrent_401s_share_one_refresh(server: OAuthTestServer, tmp_path) -> None:
+    """Many in-flight requests of one process hit 401 with the same token: one refresh serves all."""
+    await login(server, tmp_path)
+    tokens = TokenManager.from_settings(settings(tmp_path))
+    async with httpx2.AsyncClient(trust_env=False, auth=tokens.auth("notes", server.mcp_url)) as http:
+        warm = await http.post(server.mcp_url, json={})
+        assert warm.status_code != 401
+        server.expire_access_tokens()
+        statuses: list[int] = []
+
+        async def post() -> None:
+            statuses.append((await http.post(server.mcp_url, json={})).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(post)
+    assert 401 not in statuses and len(statuses) == 5
+    assert [g.status for g in server.grants("refresh_token")] == [200]
+    assert tokens.needs_login("notes", server.mcp_url) is None
