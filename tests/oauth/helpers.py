@@ -7,8 +7,9 @@ from pathlib import Path
 import anyio
 import httpx2
 
-from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings
+from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings, perform_login
 from rootstep.mcp.server_config import McpServerConfig
+from tests.fixtures.oauth_server import OAuthTestServer
 
 
 def settings(home: Path, **kw: object) -> OAuthSettings:
@@ -39,3 +40,12 @@ async def complete(login: OAuthLogin) -> tuple[LoginResult, httpx2.Response]:
         tg.start_soon(waiter)
         page = await browse(login.authorization_url)
     return results[0], page
+
+
+async def login(server: OAuthTestServer, home, **kw) -> None:
+    async with httpx2.AsyncClient(trust_env=False) as http:
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(home), **kw)
+        result, page = await complete(pending)
+    assert result.success, result.error
+    assert page.status_code == 200
+    assert page.text == "Authentication complete. You may close this window."

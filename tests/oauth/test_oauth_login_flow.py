@@ -29,7 +29,7 @@ from rootstep.mcp.oauth import (
 )
 from rootstep.mcp.oauth.store import now_ms
 from tests.fixtures.oauth_server import OAuthTestServer
-from tests.oauth.helpers import complete, http_config, settings
+from tests.oauth.helpers import complete, http_config, login, settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -66,15 +66,6 @@ async def call_is_refused(tokens: TokenManager, url: str) -> None:
     with pytest.raises(BaseException) as info:
         await call_echo(tokens, url, "refused")
     assert any(isinstance(e, MCPError) and "error response" in str(e) for e in _leaves(info.value)), info.value
-
-
-async def login(server: OAuthTestServer, home, **kw) -> None:
-    async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(home), **kw)
-        result, page = await complete(pending)
-    assert result.success, result.error
-    assert page.status_code == 200
-    assert page.text == "Authentication complete. You may close this window."
 
 
 async def test_full_lifecycle(server: OAuthTestServer, tmp_path) -> None:
