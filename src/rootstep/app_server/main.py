@@ -17,7 +17,7 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
     """(session or None, bytes to replay, eof). Never raises on bad input: the full server
     re-reads anything this path does not handle and answers it properly."""
     from rootstep.app_server.handshake import HandshakeError, initialize_result, parse_initialize
-    from rootstep.config.home import codex_home
+    from rootstep.config.home import codex_home_str
 
     buffer = b""
     while b"\n" not in buffer:
@@ -42,7 +42,7 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
         session = parse_initialize(message.get("params"))
     except HandshakeError:
         return None, buffer, False
-    response = {"id": request_id, "result": initialize_result(session, str(codex_home()))}
+    response = {"id": request_id, "result": initialize_result(session, codex_home_str())}
     data = json.dumps(response, separators=(",", ":")).encode() + b"\n"
     while data:
         data = data[os.write(1, data):]
@@ -64,15 +64,14 @@ def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
     if listen not in ("stdio://", "stdio", "stdio:"):
         print(f"rootstep app-server: unsupported --listen {listen!r} (only stdio:// is supported)", file=sys.stderr)
         return 2
-    from rootstep.config.overrides import OverrideError, parse_override
-
     overrides = list(overrides or [])
-    try:
-        for item in overrides:
-            parse_override(item)
-    except OverrideError as exc:
-        print(f"rootstep app-server: {exc}", file=sys.stderr)
-        return 2
+    for item in overrides:
+        # The full parse (TOML values) happens with the config; only shape errors are fatal,
+        # and those are checked here without importing anything.
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip() or any(not part.strip() for part in key.split(".")):
+            print(f"rootstep app-server: invalid override {item!r}: expected key=value", file=sys.stderr)
+            return 2
     session, replay, eof = _fast_handshake()
     if eof:
         return 0

@@ -6,7 +6,7 @@ Names are loaded lazily so ``rootstep.config.home`` can be used before pydantic 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # see rootstep.config.home: keep start-up imports minimal
 
 _EXPORTS = {
     "Config": "rootstep.config.config",
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from rootstep.config.overrides import OverrideError, apply_overrides, parse_override, parse_value
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'rootstep.config' has no attribute {name!r}")

@@ -71,9 +71,18 @@ class ModelError(Exception):
 
 
 def _dump(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return obj
     if hasattr(obj, "model_dump"):
         return obj.model_dump(mode="json", exclude_none=True)
     return dict(obj)
+
+
+def _get(obj: Any, key: str) -> Any:
+    """A field of a raw event dict or of an SDK model."""
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -98,17 +107,20 @@ def message_text(item: dict[str, Any]) -> str:
 
 
 def map_event(event: Any) -> ModelEvent | None:
-    """One SDK stream event → our event; raises :class:`ModelError` on ``response.failed``/``error``."""
-    kind = getattr(event, "type", None)
+    """One stream event (raw dict or SDK model) → our event.
+
+    Raises :class:`ModelError` on ``response.failed`` / ``response.incomplete`` / ``error``.
+    """
+    kind = _get(event, "type")
     if kind == "response.output_item.added":
-        item = _dump(event.item)
+        item = _dump(_get(event, "item") or {})
         if item.get("type") == "message" and item.get("role", "assistant") == "assistant":
             return MessageStarted(item_id=str(item.get("id") or ""))
         return None
     if kind == "response.output_text.delta":
-        return TextDelta(item_id=str(event.item_id or ""), delta=event.delta or "")
+        return TextDelta(item_id=str(_get(event, "item_id") or ""), delta=_get(event, "delta") or "")
     if kind == "response.output_item.done":
-        item = _dump(event.item)
+        item = _dump(_get(event, "item") or {})
         item_type = item.get("type")
         if item_type == "message":
             return MessageDone(item_id=str(item.get("id") or ""), text=message_text(item), raw=item)
@@ -122,16 +134,16 @@ def map_event(event: Any) -> ModelEvent | None:
             return FunctionCallDone(call=call, raw=item)
         return OtherItemDone(raw=item)
     if kind == "response.completed":
-        response = event.response
-        return Completed(response_id=getattr(response, "id", None), usage=_usage(getattr(response, "usage", None)))
+        response = _get(event, "response") or {}
+        return Completed(response_id=_get(response, "id"), usage=_usage(_get(response, "usage")))
     if kind in ("response.failed", "response.incomplete"):
-        response = event.response
-        error = getattr(response, "error", None)
-        message = getattr(error, "message", None) if error is not None else None
+        response = _get(event, "response") or {}
+        error = _get(response, "error")
+        message = _get(error, "message") if error is not None else None
         if not message and kind == "response.incomplete":
-            details = getattr(response, "incomplete_details", None)
-            message = f"response incomplete: {getattr(details, 'reason', 'unknown')}"
+            details = _get(response, "incomplete_details")
+            message = f"response incomplete: {_get(details, 'reason') if details else 'unknown'}"
         raise ModelError(message or "model response failed")
     if kind == "error":
-        raise ModelError(getattr(event, "message", None) or "model stream error")
+        raise ModelError(_get(event, "message") or "model stream error")
     return None

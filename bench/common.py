@@ -1,0 +1,96 @@
+"""Shared helpers: medians, ratios, timing subprocess start-up, the reference binary."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Row:
+    metric: str
+    rootstep: float | None
+    unit: str = "ms"
+    reference: float | None = None
+    target: str = ""
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return ratio(self.rootstep, self.reference)
+
+
+@dataclass
+class Section:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # Free-form output (e.g. what a bench module printed), shown as a code block.
+    text: str = ""
+
+    def markdown(self) -> str:
+        if not self.rows:
+            body = [f"## {self.title}", ""] + [f"- {note}" for note in self.notes]
+            if self.text.strip():
+                body += ["", "```", self.text.rstrip(), "```"]
+            return "\n".join(body) + "\n"
+        lines = [f"## {self.title}", "", "| metric | rootstep | reference codex | rootstep / reference | target |",
+                 "|---|---|---|---|---|"]
+        for row in self.rows:
+            lines.append(
+                f"| {row.metric} | {fmt(row.rootstep, row.unit)} | {fmt(row.reference, row.unit)} | "
+                f"{'' if row.ratio is None else f'{row.ratio:.2f}×'} | {row.target} |"
+            )
+        lines.append("")
+        lines += [f"- {note}" for note in self.notes]
+        for row in self.rows:
+            if row.note:
+                lines.append(f"- {row.metric}: {row.note}")
+        return "\n".join(lines) + "\n"
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f} {unit}" if value < 10 else f"{value:.1f} {unit}"
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall time of ``fn`` in ms, ``repeat`` times."""
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def bare_python_ms(repeat: int = 10) -> float:
+    """Median time to run ``python -c pass`` with the same interpreter."""
+    return median(timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat))
+
+
+def reference_codex() -> Path | None:
+    env = os.environ.get("ROOTSTEP_REFERENCE_CODEX")
+    if env and Path(env).exists():
+        return Path(env)
+    local = ROOT / ".reference" / "node_modules" / ".bin" / "codex"
+    return local if local.exists() else None
