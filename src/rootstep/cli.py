@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+
+def _fast_app_server_args(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """``[-c KV]... app-server [--listen URL] [-c KV]...`` parsed without argparse.
+
+    argparse and the shutil/locale imports it triggers are about a third of the app-server's
+    start-up budget (cold start to ``initialize``); this, the invocation every client uses, is
+    parsed by hand. Anything else returns None and goes through argparse as usual.
+    """
+    overrides: list[str] = []
+    listen = "stdio://"
+    seen = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-c", "--config") and i + 1 < len(argv):
+            overrides.append(argv[i + 1])
+            i += 2
+        elif arg.startswith("--config="):
+            overrides.append(arg.partition("=")[2])
+            i += 1
+        elif arg == "app-server" and not seen:
+            seen = True
+            i += 1
+        elif seen and arg == "--listen" and i + 1 < len(argv):
+            listen = argv[i + 1]
+            i += 2
+        elif seen and arg.startswith("--listen="):
+            listen = arg.partition("=")[2]
+            i += 1
+        elif seen and arg == "--disable-plugin-startup-tasks-for-tests":
+            i += 1
+        else:
+            return None
+    return (listen, overrides) if seen else None
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     from rootstep import CODEX_COMPAT_VERSION, __version__
 
     parser = argparse.ArgumentParser(prog="rootstep", description=__doc__)
@@ -39,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    fast = _fast_app_server_args(sys.argv[1:] if argv is None else list(argv))
+    if fast is not None:
+        from rootstep.app_server.main import run as run_app_server
+
+        return run_app_server(listen=fast[0], overrides=fast[1])
     args = _parser().parse_args(argv)
     overrides = list(args.config) + list(getattr(args, "config_late", []))
     if args.command == "app-server":
