@@ -91,7 +91,7 @@ async def test_env_policy_include_only_and_overlay(env: RemoteEnvironment, tmp_p
     events = await collect(session.events)
     lines = dict(line.split("=", 1) for line in stdout_of(events).decode().splitlines())
     assert lines == {MARKER: "executor-only", "FROM_SET": "s", "OVERLAY": "o"}
-    assert events[-2].kind == "exited" and events[-2].exit_code == 0
+    assert [e.exit_code for e in events if e.kind == "exited"] == [0] and events[-1].kind == "closed"
 
 
 async def test_default_excludes_drop_secrets_unless_ignored(env: RemoteEnvironment, tmp_path: Path) -> None:

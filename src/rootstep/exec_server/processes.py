@@ -52,6 +52,7 @@ RETAINED_BYTES = 1024 * 1024
 RETAINED_CHUNKS = 50_000
 WRITE_IDS = 4096
 CLOSED_RETENTION_S = 30.0
+EXIT_OUTPUT_GRACE_S = 0.05
 
 Notify = Callable[[str, Any], Awaitable[None]]
 
@@ -154,12 +155,22 @@ class ManagedProcess:
         """Owner task of one child: pumps its pipes, reports exit, then closure."""
         assert self.proc is not None and self.protocol is not None
         proc = self.proc
+        pumps_done = anyio.Event()
+
+        async def pumps() -> None:
+            async with anyio.create_task_group() as inner:
+                if proc.stdout is not None:
+                    inner.start_soon(self.pump, proc.stdout, "stdout")
+                if proc.stderr is not None:
+                    inner.start_soon(self.pump, proc.stderr, "stderr")
+            pumps_done.set()
+
         async with anyio.create_task_group() as tg:
-            if proc.stdout is not None:
-                tg.start_soon(self.pump, proc.stdout, "stdout")
-            if proc.stderr is not None:
-                tg.start_soon(self.pump, proc.stderr, "stderr")
+            tg.start_soon(pumps)
             await self.protocol.exited.wait()
+            # Output written just before exit is usually already in the pipe: report it first.
+            with anyio.move_on_after(EXIT_OUTPUT_GRACE_S):
+                await pumps_done.wait()
             self.exited = True
             self.exit_code = exit_code_of(proc.returncode)
             await self._emit(
