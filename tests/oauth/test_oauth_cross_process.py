@@ -21,13 +21,15 @@ import sys, anyio, httpx2
 from pathlib import Path
 from rootstep.mcp.oauth import OAuthSettings, TokenManager
 
-async def main(home, url):
+async def main(home, url, go):
     tokens = TokenManager.from_settings(OAuthSettings(codex_home=Path(home), credentials_store="file"))
     print("ready", flush=True)
+    while not Path(go).exists():  # start together
+        await anyio.sleep(0.01)
     async with httpx2.AsyncClient(trust_env=False) as http:
         print(await tokens.access_token("notes", url, http), flush=True)
 
-anyio.run(main, sys.argv[1], sys.argv[2])
+anyio.run(main, *sys.argv[1:4])
 """
 
 
@@ -37,15 +39,17 @@ def anyio_backend() -> str:
 
 
 async def test_two_processes_spend_the_refresh_token_once(tmp_path) -> None:
-    with OAuthTestServer(access_token_ttl=10) as server:  # due for refresh at once
+    # due for refresh at once; a slow token endpoint makes unguarded refreshes overlap
+    with OAuthTestServer(access_token_ttl=10, token_delay=0.5) as server:
         await login(server, tmp_path)
         server.access_token_ttl = 3600
         lock = refresh_lock_path(settings(tmp_path).codex_home, store_key("notes", server.mcp_url))
         before = descendants()
+        go = tmp_path / "go"
         with locked(lock):  # both children queue behind the lock, then race for it
             children = [
                 subprocess.Popen(
-                    [sys.executable, "-c", CHILD, str(tmp_path), server.mcp_url],
+                    [sys.executable, "-c", CHILD, str(tmp_path), server.mcp_url, str(go)],
                     cwd=ROOT,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -55,6 +59,7 @@ async def test_two_processes_spend_the_refresh_token_once(tmp_path) -> None:
             ]
             for child in children:
                 assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+            go.touch()
             time.sleep(0.5)  # let both reach the lock (only makes the race likelier; never asserted)
         outputs = [child.communicate(timeout=60) for child in children]
         for child, (out, err) in zip(children, outputs, strict=True):
