@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import reference_codex_path
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["rootstep", "reference"])
+def which(request: pytest.FixtureRequest) -> str:
+    if request.param == "reference" and reference_codex_path() is None:
+        request.getfixturevalue("reference_codex")
+    return request.param
