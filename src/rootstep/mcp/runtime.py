@@ -180,9 +180,27 @@ class McpRuntime:
                 out[name] = ListedServer(tools=connection.tools, instructions=connection.instructions)
         return out
 
+    async def restart_crashed(self) -> None:
+        """Servers that exited since they were ready are started again (a step's first use)."""
+        crashed = [n for n, c in self.manager.connections().items() if c.crashed or c.lost]
+        if not crashed:
+            return
+
+        async def restart(name: str) -> None:
+            try:
+                await self.manager.ensure(name)
+            except Exception as exc:  # noqa: BLE001 - it stays failed; the step goes on without it
+                log.info("MCP server %s did not come back: %s", name, exc)
+
+        async with anyio.create_task_group() as tg:
+            for name in crashed:
+                tg.start_soon(restart, name)
+
     async def catalog(self) -> ToolCatalog:
-        """Wait for startup to settle, then the model-visible catalog of the ready servers."""
+        """Wait for startup to settle (restarting crashed servers), then the model-visible
+        catalog of the ready servers."""
         await self.wait_ready()
+        await self.restart_crashed()
         return build_catalog(self.listed(), self.provenance, prefix=self.prefix_tool_names)
 
     def required_failures(self) -> dict[str, str]:
