@@ -54,3 +54,20 @@ async def test_status_from_stored_tokens_and_discovery(tmp_path) -> None:
         assert await status(config, store) == "oAuth"  # refreshable
         await store.save(StoredCredentials(**base, expires_at=now_ms() - 1))
         assert await status(config, store) == "notLoggedIn"  # stored but unusable
+
+
+def test_auth_lookup_leaves_configured_bearers_alone(tmp_path) -> None:
+    from rootstep.mcp.oauth import OAuthBearerAuth, TokenManager
+    from rootstep.mcp.server_config import HttpTransport
+
+    tokens = TokenManager(FileCredentialStore(tmp_path))
+
+    def transport(**extra: object) -> HttpTransport:
+        t = McpServerConfig.from_toml({"url": "http://h/mcp", **extra}).transport
+        assert isinstance(t, HttpTransport)
+        return t
+
+    assert isinstance(tokens.auth_lookup("s", transport()), OAuthBearerAuth)
+    assert tokens.auth_lookup("s", transport(bearer_token_env_var="T")) is None
+    assert tokens.auth_lookup("s", transport(http_headers={"Authorization": "Bearer x"})) is None
+    assert tokens.auth_lookup("s", transport(auth="chatgpt")) is None

@@ -10,6 +10,7 @@ Public surface::
 
     tokens = TokenManager.from_settings(settings)          # one per process
     client = env.http_client(auth=tokens.auth(name, url))  # bearer + refresh on that server
+    TransportFactory(..., auth=tokens.auth_lookup)         # the same, as the factory's AuthLookup
     tokens.needs_login(name, url)                          # why a server needs login, or None
 
     await auth_status(name, config, store=tokens.store, http_client=env_client)

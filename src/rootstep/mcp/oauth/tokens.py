@@ -36,11 +36,13 @@ import httpx2
 from mcp.shared.auth import OAuthToken
 from pydantic import ValidationError
 
-from .discovery import discovery_flow, read_metadata_response
+from ..server_config import HttpTransport
+from .discovery import configured_headers, discovery_flow, read_metadata_response
 from .errors import CredentialStoreError, OAuthError, OAuthLoginRequiredError
 from .locks import locked_async, refresh_lock_path
 from .login import apply_client_auth, credentials_from_token
 from .settings import OAuthSettings
+from .status import has_configured_bearer
 from .store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from .urls import store_key
 
@@ -96,6 +98,13 @@ class TokenManager:
     def auth(self, server_name: str, server_url: str, *, discovery_headers: Mapping[str, str] | None = None) -> OAuthBearerAuth:
         """An ``httpx2.Auth`` adding this server's bearer token (and refreshing it)."""
         return OAuthBearerAuth(self, self.state(server_name, server_url), discovery_headers=discovery_headers)
+
+    def auth_lookup(self, server_name: str, transport: HttpTransport) -> OAuthBearerAuth | None:
+        """The ``AuthLookup`` of ``rootstep.mcp.transports.factory``: OAuth for servers without a
+        configured bearer (``bearer_token_env_var`` or an ``Authorization`` header), else None."""
+        if transport.auth != "oauth" or has_configured_bearer(transport):
+            return None
+        return self.auth(server_name, transport.url, discovery_headers=configured_headers(transport))
 
     def needs_login(self, server_name: str, server_url: str) -> str | None:
         """Why the last use found no usable token (None when it did, or nothing was tried)."""
