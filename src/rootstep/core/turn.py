@@ -127,7 +127,7 @@ class TurnRunner:
             parallel_tool_calls=False,
             prompt_cache_key=self.thread.id,
             reasoning=reasoning,
-            headers={"session_id": self.thread.id, "thread-id": self.thread.id, "x-codex-turn-id": self.turn_id},
+            headers={"session-id": self.thread.id, "thread-id": self.thread.id, "x-client-request-id": self.thread.id},
         )
 
     async def run(self, inputs: list[Any]) -> None:
@@ -146,8 +146,13 @@ class TurnRunner:
                 log.exception("thread %s turn %s failed", self.thread.id, turn.id)
             turn.status = "failed"
             turn.error = TurnError(message=message)
+            # Like Codex: a usage update closes the failed sample; the error notification
+            # follows the idle status, right before turn/completed (see run_turn).
             await self.thread.emit(
-                ErrorNotification(error=turn.error, will_retry=False, thread_id=self.thread.id, turn_id=turn.id)
+                ThreadTokenUsageUpdated(
+                    thread_id=self.thread.id, turn_id=turn.id,
+                    token_usage=self.thread.token_usage(TokenUsageBreakdown()),
+                )
             )
         if self.active.scope.cancelled_caught or (self.active.interrupt_requested and turn.status != "completed"):
             turn.status = "interrupted"
@@ -222,16 +227,16 @@ class TurnRunner:
                             )
                         )
         finally:
-            # Interrupted or failed mid-message: close the item with what was streamed so far.
+            # Interrupted or failed mid-message: like Codex, the started item is not completed
+            # (clients see the turn end instead), but what was streamed stays in the model's
+            # history so a later turn knows what it had already said.
             for item_id, deltas in streaming.items():
-                with anyio.CancelScope(shield=True):
-                    text = "".join(deltas)
-                    if text:
-                        self._append_history(
-                            {"type": "message", "role": "assistant", "id": item_id,
-                             "content": [{"type": "output_text", "text": text}]}
-                        )
-                    await self.sink.completed(AgentMessageItem(id=item_id, text=text))
+                text = "".join(deltas)
+                if text:
+                    self._append_history(
+                        {"type": "message", "role": "assistant", "id": item_id,
+                         "content": [{"type": "output_text", "text": text}]}
+                    )
         return calls
 
     async def _execute(self, tools: StepTools, calls: list[FunctionCall]) -> list[Any]:
@@ -291,6 +296,10 @@ async def run_turn(thread: Thread, active: ActiveTurn, inputs: list[Any], client
                     log.exception("interrupt responder failed")
             try:
                 await thread.emit(ThreadStatusChanged(thread_id=thread.id, status=ThreadStatus.idle()))
+                if turn.status == "failed" and turn.error is not None:
+                    await thread.emit(
+                        ErrorNotification(error=turn.error, will_retry=False, thread_id=thread.id, turn_id=turn.id)
+                    )
                 await thread.emit(
                     TurnCompleted(thread_id=thread.id, turn=turn.model_copy(update={"items_view": "full"}))
                 )
