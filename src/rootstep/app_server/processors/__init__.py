@@ -19,6 +19,7 @@ PROCESSOR_MODULES: list[str] = [
     "rootstep.app_server.processors.threads",
     "rootstep.app_server.processors.turns",
     "rootstep.app_server.processors.models",
+    "rootstep.app_server.processors.mcp",
 ]
 
 

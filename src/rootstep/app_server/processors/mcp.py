@@ -1,0 +1,136 @@
+"""MCP methods of the app-server: ``mcpServerStatus/list``, ``mcpServer/tool/call``,
+``config/mcpServer/reload``; and the config.toml tools provider for threads.
+
+The logic lives in :mod:`rootstep.mcp`; this module resolves threads, maps errors to JSON-RPC
+codes and keeps the latest ``[mcp_servers]`` (re-read on reload) in the ``mcp`` service.
+Thread tools providers are duck-typed: any provider with ``servers``, ``runtime``,
+``current_runtime()`` and ``request_refresh()`` (like :class:`McpToolsProvider`) takes part.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from rootstep.app_server.context import RequestContext
+from rootstep.core.manager import ThreadError
+from rootstep.core.step_tools import ThreadToolsContext, empty_provider_factory
+from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
+from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
+from rootstep.mcp.status import McpRequestError, call_server_tool, list_server_status
+from rootstep.mcp.step_tools import McpToolsProvider
+from rootstep.mcp.transports.factory import AuthLookup, DefaultTransports
+from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
+from rootstep.protocol.thread import EmptyResponse
+
+if TYPE_CHECKING:
+    from rootstep.app_server.server import AppServer
+
+log = logging.getLogger(__name__)
+
+
+class McpService:
+    """The server-wide MCP state: latest config servers, how transports are made."""
+
+    def __init__(self, server: AppServer) -> None:
+        self.server = server
+        self.servers: McpServersConfig = parse_mcp_servers(server.config.raw)
+        # Set by the OAuth layer (e.g. ``TokenManager.auth_lookup``) to authorize HTTP servers.
+        self.auth_lookup: AuthLookup | None = None
+
+    def _environment(self, env_id: str) -> Any:
+        environments = self.server.services.get("environments")
+        getter = getattr(environments, "get", None)
+        return getter(env_id) if getter is not None else None
+
+    def transports(self, cwd: str | None) -> DefaultTransports:
+        return DefaultTransports(environments=self._environment, default_cwd=cwd, auth=self._auth)
+
+    def _auth(self, name: str, transport: Any) -> Any:
+        return self.auth_lookup(name, transport) if self.auth_lookup is not None else None
+
+    def provider_factory(self, context: ThreadToolsContext) -> McpToolsProvider:
+        """Each thread's tools: the config.toml servers (with its own config overrides)."""
+        extra = context.extra if isinstance(context.extra, dict) else {}
+        config = extra.get("config")
+        servers = parse_mcp_servers(config.raw) if config is not None else self.servers
+        return McpToolsProvider(
+            context.thread_id, servers, transports=self.transports(context.cwd), emit=self.server.emit
+        )
+
+    def reload(self) -> McpServersConfig:
+        """Re-read config.toml (+ the server's ``-c`` overrides)."""
+        from rootstep.config.config import load_config
+
+        config = load_config(self.server.config.home, self.server.overrides)
+        self.servers = parse_mcp_servers(config.raw)
+        return self.servers
+
+
+def _service(ctx: RequestContext) -> McpService:
+    return ctx.server.services["mcp"]
+
+
+def _thread(ctx: RequestContext, thread_id: str) -> Any:
+    try:
+        return ctx.server.manager.loaded(thread_id)
+    except ThreadError as exc:
+        raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+
+
+def _mcp_tools(thread: Any) -> Any:
+    tools = thread.tools
+    return tools if hasattr(tools, "current_runtime") and hasattr(tools, "servers") else None
+
+
+async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) -> Any:
+    service = _service(ctx)
+    servers, runtime, cwd = service.servers, None, None
+    if params.thread_id is not None:
+        thread = _thread(ctx, params.thread_id)
+        cwd = thread.settings.cwd
+        tools = _mcp_tools(thread)
+        if tools is not None:
+            servers, runtime = tools.servers, tools.runtime
+    try:
+        return await list_server_status(servers, params, transports=service.transports(cwd), runtime=runtime)
+    except McpRequestError as exc:
+        raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+
+
+async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any:
+    thread = _thread(ctx, params.thread_id)
+    tools = _mcp_tools(thread)
+    if tools is None:
+        raise JsonRpcError(INTERNAL_ERROR, f"unknown MCP server '{params.server}'")
+    runtime = await tools.current_runtime()
+    try:
+        return await call_server_tool(runtime, params)
+    except McpRequestError as exc:
+        raise JsonRpcError(INTERNAL_ERROR, str(exc)) from None
+    finally:
+        await runtime.release()
+
+
+async def reload_servers(ctx: RequestContext, params: Any) -> EmptyResponse:
+    service = _service(ctx)
+    try:
+        servers = service.reload()
+    except Exception as exc:  # noqa: BLE001 - a broken config.toml is the request's error
+        raise JsonRpcError(INTERNAL_ERROR, f"failed to refresh MCP servers: {exc}") from None
+    for thread in list(ctx.server.manager.threads.values()):
+        refresh = getattr(thread.tools, "request_refresh", None)
+        if refresh is not None:
+            refresh(servers)
+    return EmptyResponse()
+
+
+def register(server: AppServer) -> None:
+    service = McpService(server)
+    server.services["mcp"] = service
+    if server.manager.tools_factory is empty_provider_factory:
+        server.manager.tools_factory = service.provider_factory
+    table = server.methods
+    table.add("mcpServerStatus/list", list_status, ListMcpServerStatusParams)
+    table.add("mcpServer/tool/call", call_tool, McpServerToolCallParams)
+    table.add("config/mcpServer/reload", reload_servers, None)
