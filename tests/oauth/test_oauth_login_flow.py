@@ -163,6 +163,7 @@ async def test_authorization_request_and_registration_follow_the_spec(server: OA
                     "token_endpoint_auth_method": "none",
                     "response_types": ["code"],
                     "scope": "read write",
+                    "application_type": "native",
                 }
             ]
 

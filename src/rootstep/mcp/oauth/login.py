@@ -60,7 +60,11 @@ class LoginResult:
 
 
 class RegistrationRequest(BaseModel):
-    """The dynamic-client-registration body the reference sends (spec §7.2 step 4)."""
+    """The dynamic-client-registration body (spec §7.2 step 4).
+
+    ``application_type: "native"`` is not in the spec's list but the 0.169 binary sends it
+    (observed by ``test_oauth_reference.py``), so we do too.
+    """
 
     client_name: str
     redirect_uris: list[str]
@@ -68,6 +72,7 @@ class RegistrationRequest(BaseModel):
     token_endpoint_auth_method: str = "none"
     response_types: list[str] = ["code"]
     scope: str | None = None
+    application_type: str = "native"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Literal
-from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from mcp.client.auth.utils import issuers_match
 
@@ -181,7 +181,7 @@ def authorization_url(
     params.append(("resource", resource))
     if extra_resource and extra_resource.strip():
         params.append(("resource", extra_resource.strip()))
-    query = urlencode(params, quote_via=quote)
+    query = urlencode(params)  # form encoding (space as +), as the reference writes it
     parts = urlsplit(endpoint)
     joined = f"{parts.query}&{query}" if parts.query else query
     return urlunsplit((parts.scheme, parts.netloc, parts.path, joined, ""))
