@@ -46,6 +46,7 @@ class AppServer:
         register_all(self)
 
     async def emit(self, notification: Notification) -> None:
+        """Broadcast a notification model (any pydantic model with a ``METHOD`` class var)."""
         method = type(notification).METHOD
         for connection in list(self.connections):
             if connection.initialized:

@@ -47,9 +47,10 @@ def load_startup_config(overrides: list[str]) -> Config:
 
 async def serve_stdio(overrides: list[str], session: Any = None, replay: bytes = b"") -> None:
     config = load_startup_config(overrides)
-    from rootstep.app_server.tools import tools_factory
+    from rootstep.app_server.tools import install_tools
 
-    server = AppServer(config, overrides=overrides, tools_factory=tools_factory(config))
+    server = AppServer(config, overrides=overrides)
+    install_tools(server)
     receive, send = await open_stdio()
 
     async with anyio.create_task_group() as group:
