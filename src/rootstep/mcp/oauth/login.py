@@ -139,7 +139,7 @@ def credentials_from_token(
         scopes=scopes,
         token_endpoint=token_endpoint,
         client_secret=client_secret,
-        token_endpoint_auth_method=auth_method,
+        token_endpoint_auth_method=auth_method if client_secret else None,  # only matters with a secret
         **extra,
     )
 
