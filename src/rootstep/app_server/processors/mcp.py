@@ -125,11 +125,25 @@ async def reload_servers(ctx: RequestContext, params: Any) -> EmptyResponse:
     return EmptyResponse()
 
 
+def tools_factory(server: AppServer) -> Any:
+    """The ``rootstep.app_server.tools`` hook: threads get their config.toml MCP servers."""
+    service = server.services.get("mcp")
+    if not isinstance(service, McpService):
+        service = server.services["mcp"] = McpService(server)
+    return service.provider_factory
+
+
 def register(server: AppServer) -> None:
     service = McpService(server)
     server.services["mcp"] = service
     if server.manager.tools_factory is empty_provider_factory:
         server.manager.tools_factory = service.provider_factory
+    # ``install_tools`` picks the factory after construction; offer ours unless another layer
+    # (e.g. selected plugins, which wraps this provider) has set its own.
+    from rootstep.app_server import tools
+
+    if tools.TOOLS_FACTORY_HOOK is None and tools.TOOLS_FACTORY_PATH is None:
+        tools.TOOLS_FACTORY_HOOK = tools_factory
     table = server.methods
     table.add("mcpServerStatus/list", list_status, ListMcpServerStatusParams)
     table.add("mcpServer/tool/call", call_tool, McpServerToolCallParams)

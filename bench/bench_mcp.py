@@ -1,0 +1,154 @@
+"""MCP figures.
+
+* Warm ``mcpServer/tool/call`` round trip to a local stdio echo server through the app-server
+  (median of 50 after 5 warm-up calls), next to the same ``tools/call`` made directly with the
+  ``mcp`` SDK in one process (target ≤ 1.5×) and the reference ``codex app-server`` on the same
+  config (target ≤ 1.0×).
+* Runtime start with 10 stdio servers: wall time until all are ready vs the slowest single
+  server's start (target ≤ 1.3×: servers start in parallel).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+
+from bench.bench_core import INIT, LineClient, reference_cmd, rootstep_cmd
+from bench.common import Row, Section, median, reference_codex
+
+ROOT = Path(__file__).resolve().parent.parent
+ECHO = str(ROOT / "tests" / "fixtures" / "mcp_echo_server.py")
+WARMUP = 5
+CALLS = 50
+SERVERS = 10
+START_RUNS = 3
+
+
+def _config_extra() -> str:
+    return (
+        f"\n[mcp_servers.echo]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(ECHO)}]\n"
+        "startup_timeout_sec = 60\n"
+    )
+
+
+def app_server_call_ms(cmd: list[str], home: Path) -> float:
+    client = LineClient(cmd, home)
+    try:
+        client.call("initialize", json.loads(INIT)["params"])
+        client.send({"method": "initialized"})
+        thread_id = client.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        params = {"threadId": thread_id, "server": "echo", "tool": "echo", "arguments": {"message": "bench"}}
+        samples = []
+        for index in range(WARMUP + CALLS):
+            t0 = time.perf_counter()
+            result = client.call("mcpServer/tool/call", params)
+            elapsed = (time.perf_counter() - t0) * 1000
+            assert "ECHOING: bench" in json.dumps(result), result
+            if index >= WARMUP:
+                samples.append(elapsed)
+        return median(samples)
+    finally:
+        client.close()
+
+
+async def sdk_call_ms() -> float:
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=[ECHO])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        await session.list_tools()
+        samples = []
+        for index in range(WARMUP + CALLS):
+            t0 = time.perf_counter()
+            await session.call_tool("echo", {"message": "bench"}, meta={"threadId": "bench"})
+            if index >= WARMUP:
+                samples.append((time.perf_counter() - t0) * 1000)
+        return median(samples)
+
+
+async def manager_call_ms() -> float:
+    from rootstep.mcp.config import parse_mcp_servers
+    from rootstep.mcp.manager import ConnectionManager
+    from rootstep.mcp.transports.factory import DefaultTransports
+
+    servers = parse_mcp_servers({"mcp_servers": {"echo": {"command": sys.executable, "args": [ECHO]}}}).servers
+    async with ConnectionManager(servers, transports=DefaultTransports()) as manager:
+        await manager.wait_ready()
+        samples = []
+        for index in range(WARMUP + CALLS):
+            t0 = time.perf_counter()
+            await manager.call_tool("echo", "echo", {"message": "bench"}, meta={"threadId": "bench"})
+            if index >= WARMUP:
+                samples.append((time.perf_counter() - t0) * 1000)
+        return median(samples)
+
+
+async def start_ms(count: int) -> float:
+    """Wall time from start to all ``count`` echo servers ready (ms)."""
+    from rootstep.mcp.config import parse_mcp_servers
+    from rootstep.mcp.runtime import McpRuntime
+    from rootstep.mcp.transports.factory import DefaultTransports
+
+    table = {f"echo{i}": {"command": sys.executable, "args": [ECHO], "startup_timeout_sec": 120} for i in range(count)}
+    servers = parse_mcp_servers({"mcp_servers": table})
+    t0 = time.perf_counter()
+    runtime = await McpRuntime.start(servers.servers, transports=DefaultTransports())
+    try:
+        await runtime.wait_ready()
+        elapsed = (time.perf_counter() - t0) * 1000
+        states = {c.state for c in runtime.manager.connections().values()}
+        assert states == {"ready"}, states
+        return elapsed
+    finally:
+        await runtime.aclose()
+
+
+async def startup_figures() -> tuple[float, float]:
+    singles = [await start_ms(1) for _ in range(SERVERS)]
+    slowest_single = max(singles)
+    together = median([await start_ms(SERVERS) for _ in range(START_RUNS)])
+    return together, slowest_single
+
+
+def run() -> Section:
+    from tests.fixtures.mock_model import MockModel, write_config
+
+    section = Section(title="MCP: tool call round trip and parallel server start")
+    reference = reference_codex()
+    with tempfile.TemporaryDirectory(prefix="rootstep-bench-mcp-") as tmp, MockModel() as model:
+        ours_home, ref_home = Path(tmp) / "ours", Path(tmp) / "ref"
+        write_config(ours_home, model, extra=_config_extra())
+        write_config(ref_home, model, extra=_config_extra())
+        ours = app_server_call_ms(rootstep_cmd(), ours_home)
+        sdk = anyio.run(sdk_call_ms)
+        manager = anyio.run(manager_call_ms)
+        ref = None
+        if reference is not None:
+            try:
+                ref = app_server_call_ms(reference_cmd(reference), ref_home)
+            except Exception as exc:  # noqa: BLE001 - the reference is a comparison, not a must
+                section.notes.append(f"reference tool call not measured: {exc}")
+        section.rows.append(Row("warm `mcpServer/tool/call` round trip (stdio echo)", ours, reference=ref,
+                                target="≤ 1.0× reference; ≤ 1.5× direct SDK",
+                                note=f"{ours / sdk:.2f}× the same call made directly with the mcp SDK in one process"))
+        section.rows.append(Row("same `tools/call` directly with the mcp SDK, one process", sdk))
+        section.rows.append(Row("same call through rootstep's ConnectionManager, in process", manager,
+                                note=f"{manager / sdk:.2f}× the direct SDK call"))
+    together, slowest = anyio.run(startup_figures)
+    section.rows.append(Row(f"start {SERVERS} stdio servers → all ready", together,
+                            target="≤ 1.3× slowest single server",
+                            note=f"{together / slowest:.2f}× the slowest of {SERVERS} single-server starts ({slowest:.1f} ms)"))
+    if reference is None:
+        section.notes.append("reference codex not installed (`make reference`): reference column empty")
+    section.notes.append("the echo server is tests/fixtures/mcp_echo_server.py (Python, mcp SDK server side) for every column")
+    return section
+
+
+if __name__ == "__main__":
+    print(run().markdown())
