@@ -1,0 +1,161 @@
+"""EnvironmentManager: lazy start, readiness as a non-blocking fact, failure states, reaping."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import psutil
+import pytest
+
+from rootstep.config.environments_toml import EnvironmentsConfig, EnvironmentSpec, parse_environments_toml
+from rootstep.environments import EnvironmentManager, EnvironmentUnavailable, RemoteEnvironment
+from rootstep.jsonrpc.framing import LineReader
+from tests.exec_server.helpers import MARKER, ROOTSTEP_ARGV, alive, executor_argv, wait_gone
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+def stdio_spec(env_id: str, argv: list[str], **kw: object) -> EnvironmentSpec:
+    return EnvironmentSpec(id=env_id, program=argv[0], args=tuple(argv[1:]), **kw)  # type: ignore[arg-type]
+
+
+def executors() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if "exec-server" in " ".join(p.cmdline())]
+
+
+async def until(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.02)
+
+
+async def test_stdio_environment_is_lazy_then_ready(which: str, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    config = EnvironmentsConfig(environments=(stdio_spec("executor-1", executor_argv(which), env=((MARKER, "m"),)),))
+    async with EnvironmentManager(config) as manager:
+        assert manager.ids == ["local", "executor-1"] and manager.is_ready("local")
+        assert manager.status("executor-1").status == "pending" and not executors()
+        assert manager.ready_environments(["local", "executor-1"]) == {"local"}  # starts it, does not wait
+        await until(lambda: manager.is_ready("executor-1"))
+        assert manager.status("executor-1").status == "ready"
+        assert (await manager.probe_status("executor-1")).status == "ready"
+        env = manager.get("executor-1")
+        assert isinstance(env, RemoteEnvironment) and await env.read_file(str(tmp_path / "f")) == b"x"
+        spawned = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert await wait_gone(spawned) == set()
+
+
+async def test_first_use_starts_a_lazy_executor(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("y")
+    async with EnvironmentManager(EnvironmentsConfig(environments=(stdio_spec("e", ROOTSTEP_ARGV),))) as manager:
+        env = manager.get("e")
+        assert env is not None and await env.read_file(str(tmp_path / "f")) == b"y"
+        assert manager.is_ready("e")
+
+
+@pytest.mark.parametrize(
+    ("argv", "timeout", "needle"),
+    [
+        (["/no/such/exec-server"], 10.0, "failed to spawn exec-server: No such file or directory (os error 2)"),
+        ([sys.executable, "-c", "import sys; sys.exit(3)"], 10.0, "exec-server transport disconnected"),
+        ([sys.executable, "-c", "import time; time.sleep(60)"], 0.5, "timed out waiting for exec-server initialize handshake after 0.5s"),
+    ],
+    ids=["missing", "exits-at-start", "silent"],
+)
+async def test_startup_failure_is_final_and_reported(argv: list[str], timeout: float, needle: str) -> None:
+    config = EnvironmentsConfig(environments=(stdio_spec("bad", argv, initialize_timeout_sec=timeout),))
+    async with EnvironmentManager(config) as manager:
+        with pytest.raises(EnvironmentUnavailable) as err:
+            await manager.wait_until_ready("bad")
+        assert needle in str(err.value)
+        status = manager.status("bad")
+        assert status.status == "disconnected" and status.error is not None and needle in status.error
+        assert manager.startup_finished("bad") and not manager.is_ready("bad")
+        manager.ensure_started("bad")  # no respawn
+        env = manager.get("bad")
+        assert env is not None
+        with pytest.raises(ConnectionError):
+            await env.read_file("/etc/hostname")
+        assert not alive({p.pid for p in psutil.Process().children(recursive=True)} - {os.getpid()})
+
+
+async def test_a_dead_stdio_executor_stays_failed(which: str) -> None:
+    events: list[tuple[str, str]] = []
+    async with EnvironmentManager(EnvironmentsConfig(environments=(stdio_spec("e", executor_argv(which)),))) as manager:
+        manager.subscribe(lambda env_id, event: events.append((env_id, event)))
+        await manager.wait_until_ready("e")
+        for p in executors():
+            p.kill()
+        await until(lambda: manager.status("e").status == "disconnected")
+        assert manager.status("e").error == "exec-server transport disconnected"
+        assert events == [("e", "connected"), ("e", "disconnected")]
+        env = manager.get("e")
+        assert env is not None
+        with pytest.raises(ConnectionError):
+            await env.read_file("/etc/hostname")
+        manager.ensure_started("e")
+        await anyio.sleep(0.3)
+        assert executors() == [] and manager.status("e").status == "disconnected"  # never respawned
+
+
+async def test_unknown_environment() -> None:
+    async with EnvironmentManager() as manager:
+        assert manager.status("nope").status == "unknown" and manager.get("nope") is None
+        with pytest.raises(EnvironmentUnavailable):
+            await manager.wait_until_ready("nope")
+
+
+class WsServers:
+    """rootstep websocket exec-servers started by a test (killed at the end)."""
+
+    def __init__(self) -> None:
+        self.procs: list = []  # type: ignore[type-arg]
+
+    async def start(self, port: int = 0) -> str:
+        proc = await anyio.open_process(
+            [sys.executable, "-m", "rootstep", "exec-server", "--listen", f"ws://127.0.0.1:{port}"], start_new_session=True
+        )
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        with anyio.fail_after(20):
+            return (await LineReader(proc.stdout).__anext__()).decode().strip()
+
+
+@pytest.fixture
+async def ws_servers() -> AsyncIterator[WsServers]:
+    servers = WsServers()
+    try:
+        yield servers
+    finally:
+        for proc in servers.procs:
+            if proc.returncode is None:
+                proc.kill()
+            with anyio.CancelScope(shield=True):
+                await proc.wait()
+                await proc.aclose()
+
+
+async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) -> None:
+    url = await ws_servers.start()
+    toml = '[[environments]]\nid = "devbox"\nurl = "ws://127.0.0.1:9"\nconnect_timeout_sec = 0.2\n'
+    config = parse_environments_toml(toml, "environments.toml", "/tmp")
+    async with EnvironmentManager(config) as manager:
+        await until(lambda: manager.startup_finished("devbox"))
+        assert manager.status("devbox").status == "disconnected"  # nobody listens on :9
+        manager.add_websocket("devbox", url)  # environment/add: replace with a live URL
+        await until(lambda: manager.is_ready("devbox"))
+        env = manager.get("devbox")
+        assert isinstance(env, RemoteEnvironment)
+        first = (await env.client()).session_id
+        # The server goes away and comes back on the same port: the next use reconnects.
+        proc = ws_servers.procs[0]
+        proc.kill()
+        await proc.wait()
+        await until(lambda: manager.status("devbox").status == "disconnected")
+        await ws_servers.start(int(url.rsplit(":", 1)[1]))
+        assert await env.read_file("/etc/hostname")
+        assert (await env.client()).session_id != first and manager.is_ready("devbox")
