@@ -377,3 +377,16 @@ async def test_closing_the_link_kills_running_processes(which: str, tmp_path: Pa
 
 def test_client_is_importable_without_a_loop() -> None:
     assert ExecServerClient.__name__ and sys.version_info >= (3, 11)
+
+
+async def test_http_honours_the_executors_own_proxy_variables(which: str) -> None:
+    argv = executor_argv(which)
+    with http_server("proxy") as proxy, http_server("origin") as origin:
+        proxy_env = {"HTTP_PROXY": proxy.url, "http_proxy": proxy.url, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+        async with RemoteEnvironment.connect_stdio(which, argv[0], argv[1:], env=proxy_env) as env:
+            async with env.http_client() as http:
+                far = await http.get("http://far.example.invalid/page")
+                near = await http.get(origin.url + "/hello")
+        assert far.status_code == 200 and far.text == "proxy saw http://far.example.invalid/page"
+        assert near.text == "hello"  # NO_PROXY: straight to the origin
+        assert [r[1] for r in proxy.requests] == ["http://far.example.invalid/page"]
