@@ -10,7 +10,14 @@ from rootstep.app_server.methods import thread_scope
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
-from rootstep.protocol.notifications import ThreadArchived, ThreadNameUpdated, ThreadStarted, ThreadUnarchived
+from rootstep.protocol.notifications import (
+    ThreadArchived,
+    ThreadNameUpdated,
+    ThreadStarted,
+    ThreadStatusChanged,
+    ThreadTokenUsageUpdated,
+    ThreadUnarchived,
+)
 from rootstep.protocol.thread import (
     EXPERIMENTAL_THREAD_START_FIELDS,
     EmptyResponse,
@@ -102,9 +109,23 @@ async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
 
 
 @_errors
-async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> ThreadSessionResponse:
-    thread = ctx.server.manager.resume_thread(p.thread_id, overrides_of(p), path=p.path)
-    return session_response(thread, include_turns=not p.exclude_turns)
+async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> None:
+    manager = ctx.server.manager
+    was_loaded = p.thread_id in manager.threads
+    thread = manager.resume_thread(p.thread_id, overrides_of(p), path=p.path)
+    if was_loaded:
+        await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
+        return
+    # As codex 0.169: the thread's status first (it is loaded now), then the response, then
+    # the restored token usage (no thread/started on resume).
+    await ctx.server.emit(ThreadStatusChanged(thread_id=thread.id, status=thread.status()))
+    await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
+    if thread.turns and thread.total_usage.total_tokens:
+        await ctx.server.emit(
+            ThreadTokenUsageUpdated(
+                thread_id=thread.id, turn_id=thread.turns[-1].id, token_usage=thread.token_usage(thread.total_usage)
+            )
+        )
 
 
 @_errors
