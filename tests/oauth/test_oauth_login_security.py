@@ -193,3 +193,21 @@ async def test_tokens_and_codes_never_reach_the_logs(server: OAuthTestServer, tm
     for record in ours:
         text = record.getMessage()
         assert not any(secret in text for secret in secrets_seen), record.name
+
+
+async def test_callback_naming_another_issuer_is_refused(server: OAuthTestServer, tmp_path) -> None:
+    async with httpx2.AsyncClient(trust_env=False) as http:
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+        results = []
+        async with anyio.create_task_group() as tg:
+
+            async def waiter() -> None:
+                results.append(await pending.wait())
+
+            tg.start_soon(waiter)
+            async with httpx2.AsyncClient(trust_env=False, follow_redirects=False) as browser:
+                redirect = (await browser.get(pending.authorization_url)).headers["location"]
+                page = await browser.get(redirect + "&iss=http%3A%2F%2Fevil.example")
+    assert page.status_code == 400 and "iss mismatch" in page.text
+    assert not results[0].success and "iss mismatch" in (results[0].error or "")
+    assert server.grants("authorization_code") == []

@@ -99,8 +99,10 @@ async def test_login_matches_the_reference(reference_codex: Path, tmp_path: Path
         our_entry = (await FileCredentialStore(our_home).load("notes", server.mcp_url))
         assert ref_entry is not None and our_entry is not None
         ref_fields = set(ref_entry.model_dump(exclude_none=True))
-        assert ref_fields == {"server_name", "server_url", "client_id", "access_token", "expires_at", "refresh_token", "scopes"}
+        expected = {"server_name", "server_url", "client_id", "access_token", "expires_at", "refresh_token", "scopes"}
+        assert ref_fields == expected | ({"issuer"} if serve_prm else set())  # the metadata declares one there
         assert set(our_entry.model_dump(exclude_none=True)) == ref_fields | {"token_endpoint"}
+        assert our_entry.issuer == ref_entry.issuer
         assert (ref_home / ".credentials.json").read_text().startswith(f'{{"{store_key("notes", server.mcp_url)}"')
         assert ref_entry.scopes == our_entry.scopes
 

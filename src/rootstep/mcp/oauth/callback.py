@@ -29,9 +29,10 @@ REQUEST_READ_TIMEOUT_SECS = 10.0
 
 @dataclass(frozen=True)
 class CallbackCode:
-    """A redirect carrying the code and the expected state."""
+    """A redirect carrying the code and the expected state (and ``iss``, RFC 9207, if sent)."""
 
     code: str
+    iss: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def classify_callback(method: str, target: str, expected_path: str, expected_sta
     state, code = first("state"), first("code")
     state_ok = state is not None and secrets.compare_digest(state.encode(), expected_state.encode())
     if code and state is not None:
-        return CallbackCode(code) if state_ok else CallbackInvalid()
+        return CallbackCode(code, first("iss")) if state_ok else CallbackInvalid()
     error, description = first("error"), first("error_description")
     if error is not None or description is not None:
         if state is not None and not state_ok:

@@ -61,6 +61,7 @@ class OAuthDiscovery:
     metadata_url: str
     resource_metadata_url: str | None = None
     scopes_supported: list[str] | None = None
+    declared_issuer: str | None = None  # as the metadata wrote it (None when it named none)
     requested_urls: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -186,11 +187,13 @@ def discovery_flow(
             if metadata is None:
                 continue
             scopes = normalize_scopes(metadata.scopes_supported) or prm_scopes
+            declared = (_json_object(answer.body) or {}).get("issuer")
             return OAuthDiscovery(
                 metadata=metadata,
                 metadata_url=url,
                 resource_metadata_url=resource_url,
                 scopes_supported=scopes,
+                declared_issuer=declared if isinstance(declared, str) and declared else None,
                 requested_urls=tuple(requested),
             )
     logger.debug("no OAuth metadata found for %s", server_url)

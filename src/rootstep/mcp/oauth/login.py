@@ -27,7 +27,7 @@ import anyio
 import httpx2
 from mcp.client.auth import OAuthFlowError, PKCEParameters
 from mcp.client.auth.oauth2 import check_registration_usable
-from mcp.client.auth.utils import handle_registration_response
+from mcp.client.auth.utils import handle_registration_response, validate_authorization_response_iss
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import BaseModel, ValidationError
 
@@ -118,6 +118,7 @@ def credentials_from_token(
     client_secret: str | None,
     auth_method: str | None,
     previous: StoredCredentials | None = None,
+    issuer: str | None = None,
 ) -> StoredCredentials:
     """The stored form of a token response: absolute expiry, scopes, what a refresh will need."""
     expires_at = now_ms() + int(token.expires_in) * 1000 if token.expires_in is not None else None
@@ -129,9 +130,12 @@ def credentials_from_token(
         scopes = list(requested_scopes)
     refresh = token.refresh_token or (previous.refresh_token if previous is not None else None)
     extra = previous.model_extra if previous is not None and previous.model_extra else {}
+    if issuer is None and previous is not None:
+        issuer = previous.issuer
     return StoredCredentials(
         server_name=server_name,
         server_url=server_url,
+        issuer=issuer,
         client_id=client_id,
         access_token=token.access_token,
         expires_at=expires_at,
@@ -256,6 +260,7 @@ class OAuthLogin:
                 return CallbackReply(400, outcome.message(), True)
             assert isinstance(outcome, CallbackCode)
             try:
+                validate_authorization_response_iss(outcome.iss, self._discovery.metadata)
                 await self._exchange(outcome.code)
             except Exception as exc:
                 message = f"failed to handle OAuth callback: {exc}"
@@ -296,6 +301,7 @@ class OAuthLogin:
             token_endpoint=token_endpoint,
             client_secret=self._client.client_secret,
             auth_method=self._client.auth_method,
+            issuer=self._discovery.declared_issuer,
         )
         await self._store.save(credentials)
 

@@ -45,6 +45,7 @@ class StoredCredentials(BaseModel):
 
     server_name: str
     server_url: str
+    issuer: str | None = None  # the authorization server's declared issuer, when it declared one
     client_id: str
     access_token: str = Field(repr=False)
     expires_at: int | None = None
