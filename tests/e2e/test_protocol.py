@@ -118,3 +118,21 @@ def test_cli_config_overrides_apply(codex_home, model) -> None:
         assert started["sandbox"]["type"] == "workspaceWrite"
         app.assert_schema_clean()
         assert app.close() == 0
+
+
+def test_first_lines_in_one_write_and_garbage_first(codex_home) -> None:
+    """The start-up fast path hands everything after the first line to the full server."""
+    init = {"id": 0, "method": "initialize", "params": {"clientInfo": {"name": "burst", "version": "1"}}}
+    with AppServerProcess(codex_home) as app:
+        app._methods.update({0: "initialize", 1: "thread/list"})
+        app.send_raw(json.dumps(init) + "\n" + '{"method":"initialized"}\n' + '{"id":1,"method":"thread/list","params":{}}')
+        assert app.wait_response(1)["result"]["data"] == []
+        assert app.messages[0]["id"] == 0
+        app.assert_schema_clean()
+        assert app.close() == 0
+    with AppServerProcess(codex_home) as app:
+        app.send_raw("{not json")
+        parse = app.wait_for(lambda m: m.get("error", {}).get("code") == -32700)
+        assert parse["id"] is None
+        assert app.initialize()["userAgent"].startswith("rootstep-tests/")
+        assert app.close() == 0
