@@ -349,6 +349,8 @@ async def perform_login(
     Raises :class:`OAuthUnsupportedServerError` for a server that is not streamable HTTP and
     :class:`OAuthLoginError` when the flow cannot start (its text follows
     ``failed to login to MCP server '<name>': ``). The listener is closed on any failure here.
+    ``http_client`` (the server's environment's client, without MCP auth) is used again by
+    ``wait()`` for the code exchange, so it must stay open until ``wait()`` returns.
     """
     transport = config.transport
     if not isinstance(transport, HttpTransport):
