@@ -114,3 +114,32 @@ def test_status_list_direct_call_and_reload(app: AppServerProcess, home: Path, t
     assert not alive(old_pid), "the replaced runtime's server is reaped"
     global_list = app.call("mcpServerStatus/list", {"limit": 2})
     assert [s["name"] for s in global_list["data"]] == ["broken", "echo"] and global_list["nextCursor"] == "2"
+
+
+def test_a_failing_required_server_fails_thread_start(tmp_path: Path, model: MockModel):
+    home = tmp_path / "req-home"
+    write_config(home, model, extra=server_toml("needed", tmp_path / "needed.pids") + "required = true\n"
+                 + "\n[mcp_servers.required_broken]\ncommand = \"/nonexistent/rootstep-required\"\nrequired = true\n")
+    before = descendants()
+    with AppServerProcess(home) as app:
+        app.initialize()
+        error = app.call_error("thread/start", {"model": "mock-model"})
+        assert "required MCP servers failed to initialize: required_broken: MCP client for `required_broken` failed" in error.message
+        [pid] = read_pids(tmp_path / "needed.pids")
+        assert not alive(pid), "the healthy required server of the failed thread is reaped"
+        app.assert_schema_clean()
+        assert app.close() == 0
+    assert not (descendants() - before)
+
+
+def test_healthy_required_servers_are_ready_before_thread_start_answers(tmp_path: Path, model: MockModel):
+    home = tmp_path / "ok-home"
+    write_config(home, model, extra=server_toml("needed", tmp_path / "needed.pids") + "required = true\n")
+    with AppServerProcess(home) as app:
+        app.initialize()
+        request = app.request("thread/start", {"model": "mock-model"})
+        response = app.wait_response(request)
+        ready = app.wait_notification("mcpServer/startupStatus/updated", lambda m: m["params"]["status"] == "ready")
+        assert app.index_of(ready) < app.index_of(response)
+        app.assert_schema_clean()
+        assert app.close() == 0

@@ -137,6 +137,10 @@ class McpStepTools:
 ServersSource = Callable[[], McpServersConfig]
 
 
+class RequiredServersFailed(RuntimeError):
+    """A ``required = true`` server did not start; the thread must not start either."""
+
+
 class McpToolsProvider:
     """A thread's MCP tools (implements ``StepToolsProvider``).
 
@@ -202,6 +206,29 @@ class McpToolsProvider:
                 if old is not None:
                     await old.retire()
             return self._runtime.acquire()
+
+    async def validate_required_servers(self) -> None:
+        """Start the runtime now if any server is ``required``; raise when one fails (thread
+        start fails with ``required MCP servers failed to initialize: <name>: <error>; ...``)."""
+        required = sorted(
+            n for n, c in self.servers.servers.items() if c.enabled and c.required
+        )
+        if not required:
+            return
+        runtime = await self.current_runtime()
+        try:
+            await runtime.manager.wait_ready(required)
+            failures = []
+            for name in required:
+                connection = runtime.manager.connection(name)
+                if connection is None:
+                    failures.append(f"{name}: required MCP server `{name}` was not initialized")
+                elif connection.state != "ready":
+                    failures.append(f"{name}: {connection.error or connection.state}")
+        finally:
+            await runtime.release()
+        if failures:
+            raise RequiredServersFailed("required MCP servers failed to initialize: " + "; ".join(failures))
 
     async def capture_step(self) -> McpStepTools:
         runtime = await self.current_runtime()

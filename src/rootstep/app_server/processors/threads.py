@@ -9,7 +9,7 @@ from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
-from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
+from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.notifications import (
     ThreadArchived,
     ThreadNameUpdated,
@@ -104,6 +104,14 @@ async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
     thread = ctx.server.manager.start_thread(
         overrides_of(p), ephemeral=bool(p.ephemeral), selected_capability_roots=roots, environments=p.environments
     )
+    validate = getattr(thread.tools, "validate_required_servers", None)  # MCP `required` servers
+    if validate is not None:
+        try:
+            await validate()
+        except Exception as exc:  # noqa: BLE001 - the thread does not start; its children go
+            ctx.server.manager.threads.pop(thread.id, None)
+            await thread.aclose()
+            raise JsonRpcError(INTERNAL_ERROR, str(exc)) from None
     await ctx.respond(session_response(thread))
     await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))
 
