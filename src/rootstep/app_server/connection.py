@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.handshake import ClientSession, HandshakeError, initialize_result, parse_initialize
@@ -195,6 +195,3 @@ class Connection:
         await self.send_result(message.id, initialize_result(session, str(self.server.config.home)))
         await self.server.after_initialize(self)
 
-
-def _is_model(value: Any) -> bool:
-    return isinstance(value, BaseModel)

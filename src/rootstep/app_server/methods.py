@@ -82,7 +82,7 @@ def describe_validation_error(exc: Exception) -> str:
     if not callable(errors):
         return f"Invalid request: {exc}"
     first = errors()[0] if errors() else {}
-    loc = ".".join(str(part) for part in first.get("loc", ()) if not isinstance(part, int) or True)
+    loc = ".".join(str(part) for part in first.get("loc", ()))
     kind = first.get("type", "")
     value = first.get("input")
     if kind == "missing":

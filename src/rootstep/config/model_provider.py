@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -90,5 +90,3 @@ def parse_providers(raw: Any) -> tuple[dict[str, ModelProviderInfo], list[str]]:
         providers[pid] = info
     return providers, warnings
 
-
-__all__ = ["ModelProviderInfo", "builtin_providers", "parse_providers", "Field"]

@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -446,15 +445,11 @@ class ThreadManager:
 
     # --- turns ----------------------------------------------------------------------------
 
-    def start_turn(
-        self,
-        thread: Thread,
-        inputs: list[Any],
-        *,
-        settings: ThreadSettings | None = None,
-        before_start: Callable[[Turn], Awaitable[None]] | None = None,
-    ) -> Turn:
-        """Create the turn (status inProgress) — the caller responds, then calls :meth:`launch`."""
+    def start_turn(self, thread: Thread, inputs: list[Any], *, settings: ThreadSettings | None = None) -> Turn:
+        """Create the turn (status inProgress) — the caller responds, then calls :meth:`launch`.
+
+        Split in two so the ``turn/start`` response is on the wire before ``turn/started``.
+        """
         if settings is not None and settings != thread.settings:
             thread.settings = settings
             thread.record("settings", settings.to_meta())

@@ -1,10 +1,13 @@
-"""The initialize handshake."""
+"""The initialize handshake, as models (the typed reference for clients and tests).
+
+The server itself answers ``initialize`` from :mod:`rootstep.app_server.handshake`, which is
+kept free of pydantic so the answer can go out before pydantic is imported; a test checks
+that its output validates against :class:`InitializeResponse`.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
-
-from pydantic import Field
 
 from rootstep.protocol.base import Params, WireModel
 
@@ -31,5 +34,3 @@ class InitializeResponse(WireModel):
     platform_family: Literal["unix", "windows"]
     platform_os: Literal["linux", "macos", "windows"]
 
-
-__all__ = ["ClientInfo", "InitializeCapabilities", "InitializeParams", "InitializeResponse", "Field"]

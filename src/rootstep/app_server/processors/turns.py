@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
@@ -93,5 +93,3 @@ def register(server: "AppServer") -> None:
     # Steer must not queue behind a pending interrupt of the same thread; it only appends.
     table.add("turn/steer", turn_steer, TurnSteerParams)
 
-
-__all__ = ["register", "Any"]
