@@ -73,3 +73,17 @@ async def test_status_list_and_direct_call_over_http(http_url):
         await runtime.release()
         await provider.aclose()
     assert result.structured_content == {"echo": "ECHOING: direct", "env": None, "threadId": "thread-h"}
+
+
+async def test_http_proxy_settings_are_honoured(http_url, monkeypatch):
+    for var in ("http_proxy", "https_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    servers = parse_mcp_servers({"mcp_servers": {"web": {"url": http_url, "startup_timeout_sec": 10}}})
+    async with ConnectionManager(servers.servers, transports=DefaultTransports()) as manager:
+        [connection] = (await manager.wait_ready()).values()
+        assert connection.state == "failed", "requests must go through the (dead) proxy"
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with ConnectionManager(servers.servers, transports=DefaultTransports()) as manager:
+        [connection] = (await manager.wait_ready()).values()
+        assert connection.state == "ready", connection.error
