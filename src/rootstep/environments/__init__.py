@@ -5,27 +5,47 @@ child or a websocket); ``EnvironmentManager`` owns them all, starts executors la
 answers "is it ready now?" without waiting.
 """
 
-from rootstep.environments.base import Environment, FileMetadata, StdioLaunch
-from rootstep.environments.exec_client import ExecServerClient, ProcessEvent, ProcessSession
-from rootstep.environments.links import ExecutorStartError, open_stdio_link, open_websocket_link
-from rootstep.environments.local import LOCAL_ENVIRONMENT_ID, LocalEnvironment
-from rootstep.environments.manager import EnvironmentManager, EnvironmentStatus
-from rootstep.environments.remote import EnvironmentUnavailable, RemoteEnvironment
+from __future__ import annotations
 
-__all__ = [
-    "LOCAL_ENVIRONMENT_ID",
-    "Environment",
-    "EnvironmentManager",
-    "EnvironmentStatus",
-    "EnvironmentUnavailable",
-    "ExecServerClient",
-    "ExecutorStartError",
-    "FileMetadata",
-    "LocalEnvironment",
-    "ProcessEvent",
-    "ProcessSession",
-    "RemoteEnvironment",
-    "StdioLaunch",
-    "open_stdio_link",
-    "open_websocket_link",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Exported names → defining module. Imported on first access, so that a process which only
+# needs the host primitives (the exec-server) does not pay for the MCP SDK and httpx.
+_EXPORTS = {
+    "Environment": "base",
+    "FileMetadata": "base",
+    "StdioLaunch": "base",
+    "ExecServerClient": "exec_client",
+    "ProcessEvent": "exec_client",
+    "ProcessSession": "exec_client",
+    "ExecutorStartError": "links",
+    "open_stdio_link": "links",
+    "open_websocket_link": "links",
+    "LOCAL_ENVIRONMENT_ID": "local",
+    "LocalEnvironment": "local",
+    "EnvironmentManager": "manager",
+    "EnvironmentStatus": "manager",
+    "EnvironmentUnavailable": "remote",
+    "RemoteEnvironment": "remote",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from rootstep.environments.base import Environment, FileMetadata, StdioLaunch
+    from rootstep.environments.exec_client import ExecServerClient, ProcessEvent, ProcessSession
+    from rootstep.environments.links import ExecutorStartError, open_stdio_link, open_websocket_link
+    from rootstep.environments.local import LOCAL_ENVIRONMENT_ID, LocalEnvironment
+    from rootstep.environments.manager import EnvironmentManager, EnvironmentStatus
+    from rootstep.environments.remote import EnvironmentUnavailable, RemoteEnvironment

@@ -10,8 +10,10 @@ import os
 import stat
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rootstep.environments.base import FileMetadata
+if TYPE_CHECKING:
+    from rootstep.environments.base import FileMetadata
 
 MAX_WALK_DEPTH = 64
 MAX_WALK_DIRECTORIES = 10_000
@@ -40,6 +42,8 @@ class Metadata:
     modified_at_ms: int
 
     def to_file_metadata(self) -> FileMetadata:
+        from rootstep.environments.base import FileMetadata
+
         return FileMetadata(self.is_directory, self.is_file, self.is_symlink, self.size)
 
 

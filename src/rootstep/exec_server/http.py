@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx2
 from anyio.abc import TaskGroup
 
 from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError
@@ -26,6 +25,9 @@ from rootstep.protocol.exec_server import (
     b64decode,
     b64encode,
 )
+
+if TYPE_CHECKING:
+    import httpx2
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,14 @@ class HttpHandler:
 
     def _http(self) -> httpx2.AsyncClient:
         if self._client is None:
+            import httpx2  # imported on first use: most executors never make HTTP requests
+
             self._client = httpx2.AsyncClient(trust_env=True, timeout=httpx2.Timeout(None))
         return self._client
 
     async def request(self, p: HttpRequestParams) -> HttpRequestResult | AfterResponse:
+        import httpx2
+
         try:
             url = httpx2.URL(p.url)
         except Exception as exc:  # httpx2.InvalidURL and friends
@@ -96,6 +102,8 @@ class HttpHandler:
 
     async def _stream_body(self, request_id: str, response: httpx2.Response) -> None:
         """Owner task of one streamed body: deltas with contiguous seq, then done or error."""
+        import httpx2
+
         seq = 0
 
         async def send(delta: bytes, done: bool, error: str | None) -> None:

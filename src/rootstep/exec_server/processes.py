@@ -274,7 +274,6 @@ class ProcessTable:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             del self._procs[params.process_id]
