@@ -17,7 +17,13 @@ from rootstep.core.manager import ThreadError
 from rootstep.core.step_tools import ThreadToolsContext, empty_provider_factory
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
-from rootstep.mcp.status import McpRequestError, call_server_tool, list_server_status
+from rootstep.mcp.status import (
+    AuthStatusFn,
+    McpRequestError,
+    call_server_tool,
+    default_auth_status,
+    list_server_status,
+)
 from rootstep.mcp.step_tools import McpToolsProvider
 from rootstep.mcp.transports.factory import AuthLookup, DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
@@ -35,8 +41,10 @@ class McpService:
     def __init__(self, server: AppServer) -> None:
         self.server = server
         self.servers: McpServersConfig = parse_mcp_servers(server.config.raw)
-        # Set by the OAuth layer (e.g. ``TokenManager.auth_lookup``) to authorize HTTP servers.
+        # Set by the OAuth layer: ``TokenManager.auth_lookup`` authorizes HTTP servers, and
+        # ``auth_status(name, config) -> McpAuthStatus`` answers status listings.
         self.auth_lookup: AuthLookup | None = None
+        self.auth_status: AuthStatusFn = default_auth_status
 
     def _environment(self, env_id: str) -> Any:
         environments = self.server.services.get("environments")
@@ -93,7 +101,9 @@ async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) ->
         if tools is not None:
             servers, runtime = tools.servers, tools.runtime
     try:
-        return await list_server_status(servers, params, transports=service.transports(cwd), runtime=runtime)
+        return await list_server_status(
+            servers, params, transports=service.transports(cwd), runtime=runtime, auth_status=service.auth_status
+        )
     except McpRequestError as exc:
         raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
 
