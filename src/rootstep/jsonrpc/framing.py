@@ -27,16 +27,18 @@ class LineReader:
         self._buf = bytearray()
         self._discarding = 0  # bytes of an over-long line dropped so far
         self._eof = False
+        self._scanned = 0  # bytes of _buf already known to hold no newline (keeps big lines O(n))
 
     def __aiter__(self) -> "LineReader":
         return self
 
     async def __anext__(self) -> bytes:
         while True:
-            nl = self._buf.find(b"\n")
+            nl = self._buf.find(b"\n", self._scanned)
             if nl >= 0:
                 line = bytes(self._buf[:nl])
                 del self._buf[: nl + 1]
+                self._scanned = 0
                 if self._discarding or len(line) > self._max:
                     size = self._discarding + len(line)
                     self._discarding = 0
@@ -46,13 +48,16 @@ class LineReader:
                 if line.strip():
                     return line
                 continue
+            self._scanned = len(self._buf)
             if len(self._buf) > self._max:
                 self._discarding += len(self._buf)
                 self._buf.clear()
+                self._scanned = 0
             if self._eof:
                 if self._buf.strip() and not self._discarding:
                     line = bytes(self._buf).rstrip(b"\r")
                     self._buf.clear()
+                    self._scanned = 0
                     return line
                 raise StopAsyncIteration
             try:
