@@ -201,3 +201,14 @@ def test_opt_out_notifications(codex_home, model: MockModel) -> None:
         assert app.notifications("item/completed")
         app.assert_schema_clean()
         assert app.close() == 0
+
+
+def test_thread_start_environment_selection(app: AppServerProcess, tmp_path) -> None:
+    cwd = str(tmp_path.resolve())
+    started = app.call("thread/start", {"cwd": cwd})
+    assert started["cwd"] == cwd and started["runtimeWorkspaceRoots"] == [cwd]
+    assert started["thread"]["environments"] == [{"environmentId": "local", "cwd": cwd, "runtimeWorkspaceRoots": [cwd]}]
+    none = app.call("thread/start", {"cwd": cwd, "environments": []})
+    assert none["thread"]["environments"] == [] and none["runtimeWorkspaceRoots"] == []
+    resumed_env = app.call("thread/read", {"threadId": started["thread"]["id"]})["thread"]
+    assert resumed_env["environments"][0]["environmentId"] == "local"

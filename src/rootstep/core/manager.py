@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ from rootstep.protocol.notifications import Notification
 from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn
 
 log = logging.getLogger(__name__)
+
+
+def local_environment(cwd: str) -> list[EnvironmentSelection]:
+    return [EnvironmentSelection(environment_id="local", cwd=cwd, runtime_workspace_roots=[cwd])]
 
 
 class ThreadError(Exception):
@@ -76,6 +81,11 @@ class ThreadManager:
         self.tools_factory = tools_factory
         self.originator = originator
         self.threads: dict[str, Thread] = {}
+        # Which environments a thread gets when thread/start names none (the environments
+        # layer replaces this; the default is the local machine at the thread's cwd).
+        self.default_environments: Callable[[str], list[EnvironmentSelection]] = local_environment
+        # Validates an explicit selection (raise ThreadError for an unknown id).
+        self.check_environments: Callable[[list[EnvironmentSelection]], None] = lambda selection: None
         self._clients: dict[tuple[str, str], Any] = {}
         self._group: TaskGroup | None = None
 
@@ -197,6 +207,14 @@ class ThreadManager:
     ) -> Thread:
         config = self._config_for(overrides.config)
         settings = self._settings(config, overrides)
+        if environments is None:
+            environments = self.default_environments(settings.cwd)
+        else:
+            self.check_environments(environments)
+            environments = [
+                e if e.runtime_workspace_roots is not None else e.model_copy(update={"runtime_workspace_roots": [e.cwd]})
+                for e in environments
+            ]
         thread_id = uuid7()
         created_at = int(time.time())
         writer = None if ephemeral else RolloutWriter(rollout_path(config.sessions_dir, created_at, thread_id))

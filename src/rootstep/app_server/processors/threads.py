@@ -61,7 +61,11 @@ def overrides_of(params: Any) -> SettingsOverrides:
 
 def session_response(thread: Thread, *, include_turns: bool = False) -> ThreadSessionResponse:
     s = thread.settings
+    roots: list[str] = []
+    for selection in thread.environments or []:
+        roots += [r for r in selection.runtime_workspace_roots or [] if r not in roots]
     return ThreadSessionResponse(
+        runtime_workspace_roots=roots,
         thread=thread.to_wire(include_turns=include_turns),
         model=s.model,
         model_provider=s.model_provider_id,
