@@ -55,6 +55,19 @@ def describe_error(exc: BaseException) -> str:
     return text
 
 
+class _Session(ClientSession):
+    """The SDK session, passing results through as the server sent them.
+
+    The SDK re-validates ``structuredContent`` against the tool's output schema on every call
+    (and lists tools again when it has not seen one); the reference Codex passes results
+    through unchanged, so a server whose output drifts from its schema still works, and the
+    call skips a JSON Schema validation on the hot path.
+    """
+
+    async def validate_tool_result(self, name: str, result: types.CallToolResult) -> None:
+        return None
+
+
 class ServerGone(RuntimeError):
     """The server is not connected (failed to start, crashed, or the runtime closed)."""
 
@@ -195,7 +208,7 @@ class McpConnection:
         async with AsyncExitStack() as stack:
             streams = await stack.enter_async_context(self._transports(self.name, self.config))
             read = _WatchedReadStream(streams[0], self._lost, self._wake)
-            session = await stack.enter_async_context(ClientSession(read, streams[1], client_info=CLIENT_INFO))  # type: ignore[arg-type]
+            session = await stack.enter_async_context(_Session(read, streams[1], client_info=CLIENT_INFO))  # type: ignore[arg-type]
             try:
                 with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
                     initialize = await session.initialize()
