@@ -390,3 +390,25 @@ async def test_http_honours_the_executors_own_proxy_variables(which: str) -> Non
         assert far.status_code == 200 and far.text == "proxy saw http://far.example.invalid/page"
         assert near.text == "hello"  # NO_PROXY: straight to the origin
         assert [r[1] for r in proxy.requests] == ["http://far.example.invalid/page"]
+
+
+async def test_signal_interrupt(env: RemoteEnvironment, tmp_path: Path) -> None:
+    client = await env.client()
+    session = await client.start_process(start_params("int", ["sh", "-c", "echo up; exec sleep 30"], str(tmp_path)))
+    async for event in session.events:
+        if b"up" in event.data:
+            break
+    assert await client.request(p.PROCESS_SIGNAL, {"processId": "int", "signal": "interrupt"}) == {}
+    events = await collect(session.events)
+    assert [e.exit_code for e in events if e.kind == "exited"] == [130]
+    assert await client.request(p.PROCESS_SIGNAL, {"processId": "int", "signal": "interrupt"}) == {}  # exited: no-op
+
+
+async def test_a_chatty_executor_stderr_is_drained(which: str, tmp_path: Path) -> None:
+    """2 MB on stderr before the handshake: the client must read it or the executor blocks."""
+    wrapper = tmp_path / "chatty.sh"
+    argv = executor_argv(which)
+    wrapper.write_text("#!/bin/sh\nhead -c 2000000 /dev/zero | tr '\\\\0' 'e' >&2\nexec " + " ".join(f"'{a}'" for a in argv) + "\n")
+    wrapper.chmod(0o755)
+    async with RemoteEnvironment.connect_stdio(which, str(wrapper), initialize_timeout=30) as chatty:
+        assert await chatty.probe() is True

@@ -68,3 +68,32 @@ async def test_full_session_over_websocket(ws_url: str, tmp_path: Path) -> None:
                 await session.initialize()
                 result = await session.call_tool("echo", {"message": "ws", "env_var": MARKER})
         assert result.structured_content == {"echo": "ECHOING: ws", "env": "ws-executor"}
+
+
+async def test_websocket_disconnect_kills_the_sessions_processes(tmp_path: Path) -> None:
+    """rootstep: a dropped websocket ends its session (no resume support), killing its processes."""
+    import psutil
+
+    from rootstep.protocol import exec_server as p
+    from tests.exec_server.helpers import wait_gone
+
+    process = await anyio.open_process(ws_argv("rootstep"), start_new_session=True)
+    try:
+        assert process.stdout is not None
+        with anyio.fail_after(20):
+            url = (await LineReader(process.stdout).__anext__()).decode().strip()
+        async with RemoteEnvironment.connect_websocket("ws", url) as env:
+            client = await env.client()
+            params = p.ProcessStartParams(process_id="bg", argv=["sh", "-c", "echo up; exec sleep 60"], cwd=p.path_to_uri(str(tmp_path)), env={}, tty=False)
+            session = await client.start_process(params)
+            async for event in session.events:
+                if b"up" in event.data:
+                    break
+            children = {c.pid for c in psutil.Process(process.pid).children(recursive=True) if c.name() == "sleep"}
+            assert children
+        assert await wait_gone(children) == set()
+    finally:
+        process.terminate()
+        with anyio.CancelScope(shield=True):
+            await process.wait()
+            await process.aclose()
