@@ -19,10 +19,16 @@ from tests.exec_server.helpers import ECHO_SERVER, wait_gone
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
+RECORDER = str(Path(__file__).resolve().parent / "recording_executor.py")
+
 pytestmark = [pytest.mark.reference, pytest.mark.timeout(180)]
 
 
 def write_plugin(root: Path) -> None:
+    skill = root / "skills" / "deploy"
+    (skill / "agents").mkdir(parents=True)
+    (skill / "SKILL.md").write_text("---\nname: deploy\ndescription: Deploy the executor demo\n---\nRun the deploy.\n")
+    (skill / "agents" / "openai.yaml").write_text("interface:\n  display_name: Deploy\n")
     (root / ".codex-plugin").mkdir(parents=True)
     (root / ".codex-plugin" / "plugin.json").write_text(
         json.dumps({"name": "executor-demo", "interface": {"displayName": "Executor Demo"}})
@@ -31,21 +37,29 @@ def write_plugin(root: Path) -> None:
     (root / ".mcp.json").write_text(json.dumps({"mcpServers": {"executor_probe": server}}))
 
 
-def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("discovery", [False, True], ids=["fs-calls", "capability-discovery"])
+def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex: Path, tmp_path: Path, discovery: bool) -> None:
+    """Without the discovery feature the reference resolves the plugin with fs/* calls; with
+    `executor_capability_discovery` it sends one capabilityRoots/discoverV1."""
     home = tmp_path / "home"
     plugin = tmp_path / "plugin"
     write_plugin(plugin)
+    record = tmp_path / "methods.txt"
     before = descendants()
     with MockModel() as model:
         write_config(home, model)
+        if discovery:
+            config = home / "config.toml"
+            config.write_text(config.read_text().replace("[features]\n", "[features]\nexecutor_capability_discovery = true\n"))
         (home / "environments.toml").write_text(
             "include_local = true\n\n[[environments]]\n"
             'id = "executor-1"\n'
             f"program = {json.dumps(sys.executable)}\n"
-            'args = ["-m", "rootstep", "exec-server", "--listen", "stdio"]\n'
+            f"args = [{json.dumps(RECORDER)}]\n"
             "initialize_timeout_sec = 20\n"
             "[environments.env]\n"
             'MCP_EXECUTOR_MARKER = "executor-only"\n'
+            f"RECORD_FILE = {json.dumps(str(record))}\n"
         )
         args = json.dumps({"message": "hello", "env_var": "MCP_EXECUTOR_MARKER"})
         model.queue(
@@ -67,8 +81,17 @@ def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex
             # The model saw the plugin's tool, and then the executor-side result.
             first, second = model.requests[0].body, model.requests[1].body
             assert "mcp__executor_probe" in json.dumps(first["tools"])
+            # The plugin's skill was found through our executor too (fs/walk or discoverV1).
+            assert "executor-demo:deploy" in json.dumps(first["input"])
             outputs = [i for i in second["input"] if i.get("type") == "function_call_output"]
             assert outputs and "ECHOING: hello" in json.dumps(outputs) and "executor-only" in json.dumps(outputs)
+            methods = record.read_text().split()
+            assert methods[:2] == ["initialize", "initialized"]
+            assert {"process/start", "process/write"} <= set(methods)
+            if discovery:
+                assert "capabilityRoots/discoverV1" in methods
+            else:
+                assert {"fs/getMetadata", "fs/readFile", "fs/walk"} <= set(methods)
             spawned = descendants() - before
             assert any("exec-server" in " ".join(_cmdline(pid)) for pid in spawned)
             app.close()
