@@ -38,6 +38,10 @@ class ModelProviderInfo(BaseModel):
         """Request retries (Codex default 4); the openai SDK does the retrying."""
         return 4 if self.request_max_retries is None else max(0, min(self.request_max_retries, 100))
 
+    def stream_retries(self) -> int:
+        """Re-tries of a stream that broke before any output (Codex default 5)."""
+        return 5 if self.stream_max_retries is None else max(0, min(self.stream_max_retries, 100))
+
     def api_key(self, env: Mapping[str, str] | None = None) -> str:
         env = os.environ if env is None else env
         if self.experimental_bearer_token:

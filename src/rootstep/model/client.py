@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from rootstep.config.model_provider import ModelProviderInfo
-from rootstep.model.events import ModelError, ModelEvent, map_event
+from rootstep.model.events import Completed, ModelError, ModelEvent, map_event
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,26 @@ class ResponsesClient:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         """Yield mapped events; any transport/API failure becomes :class:`ModelError`.
 
-        Cancelling the consumer closes the HTTP response at once (the interrupt path).
+        HTTP-level retries are the SDK's (``request_max_retries``). A stream that breaks
+        before it produced anything is retried up to ``stream_max_retries`` times; once output
+        has been surfaced a retry would duplicate it, so the error is final. Cancelling the
+        consumer closes the HTTP response at once (the interrupt path).
         """
+        attempts = self.provider.stream_retries() + 1
+        for attempt in range(attempts):
+            produced = False
+            try:
+                async for event in self._stream_once(request):
+                    produced = True
+                    yield event
+                return
+            except _StreamBroken as exc:
+                if produced or attempt + 1 >= attempts:
+                    raise ModelError(exc.message) from None
+                log.warning("model stream broke (%s); retry %d of %d", exc.message, attempt + 1, attempts - 1)
+                await anyio.sleep(min(0.2 * 2**attempt, 5.0))
+
+    async def _stream_once(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         import openai
 
         client = self._sdk()
@@ -100,26 +120,36 @@ class ResponsesClient:
         except openai.APIStatusError as exc:
             raise ModelError(_status_message(exc), status=exc.status_code) from None
         except openai.APIError as exc:
+            # The SDK already retried the request itself; nothing left to retry here.
             raise ModelError(f"model request failed: {exc}") from None
         completed = False
         try:
             async for event in stream:
                 mapped = map_event(event)
                 if mapped is not None:
-                    if type(mapped).__name__ == "Completed":
+                    if isinstance(mapped, Completed):
                         completed = True
                     yield mapped
         except openai.APIError as exc:
-            raise ModelError(f"model stream failed: {exc}") from None
+            raise _StreamBroken(f"model stream failed: {exc}") from None
         finally:
-            await stream.close()
+            with anyio.CancelScope(shield=True):
+                await stream.close()
         if not completed:
-            raise ModelError("stream disconnected before completion: response.completed was not received")
+            raise _StreamBroken("stream disconnected before completion: response.completed was not received")
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+class _StreamBroken(Exception):
+    """The SSE stream ended or failed before ``response.completed``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _status_message(exc: Any) -> str:
