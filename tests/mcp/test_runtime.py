@@ -197,3 +197,18 @@ async def test_direct_tool_call_semantics(tmp_path):
     finally:
         await runtime.release()
         await provider.aclose()
+
+
+async def test_progress_notifications_of_a_call_become_item_progress(tmp_path):
+    notes = Notifications()
+    provider = McpToolsProvider("thr-p", servers(tmp_path), transports=DefaultTransports(), emit=notes)
+    try:
+        step = await provider.capture_step()
+        out = await step.execute(call("progress", {"steps": 3}, call_id="call-p"), Sink(), thread_id="thr-p", turn_id="turn-p")
+        assert "3 steps done" in out
+        await step.aclose()
+    finally:
+        await provider.aclose()
+    progress = [n for n in notes.seen if n["method"] == "item/mcpToolCall/progress"]
+    assert [n["message"] for n in progress] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
+    assert all((n["threadId"], n["turnId"], n["itemId"]) == ("thr-p", "turn-p", "call-p") for n in progress)

@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
+from mcp.shared.dispatcher import ProgressFnT
 
 from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus, describe_error
 from rootstep.mcp.server_config import McpServerConfig
@@ -168,6 +169,7 @@ class ConnectionManager:
         *,
         meta: dict[str, Any] | None = None,
         timeout: float | None = None,
+        progress: ProgressFnT | None = None,
     ) -> types.CallToolResult:
         """``tools/call`` on ``server`` within ``timeout`` (default: the server's tool_timeout_sec).
 
@@ -182,7 +184,9 @@ class ConnectionManager:
             with anyio.fail_after(seconds):
                 connection = await self.ensure(server)
                 assert connection.session is not None
-                return await connection.session.call_tool(tool, arguments, meta=meta)  # type: ignore[arg-type]
+                return await connection.session.call_tool(  # type: ignore[arg-type]
+                    tool, arguments, meta=meta, progress_callback=progress
+                )
         except TimeoutError:
             raise ToolCallTimeout(f"request timed out after {seconds:g} seconds") from None
 

@@ -26,7 +26,7 @@ from rootstep.mcp.manager import ToolCallTimeout
 from rootstep.mcp.output import FunctionOutput, error_result, function_call_output, item_result
 from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
 from rootstep.mcp.transports.factory import TransportFactory
-from rootstep.mcp.wire import McpServerStartupStatusUpdated
+from rootstep.mcp.wire import McpServerStartupStatusUpdated, McpToolCallProgress
 from rootstep.protocol.items import McpToolCallError, McpToolCallItem, McpToolCallResult
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,16 @@ def parse_arguments(raw: str) -> dict[str, Any] | None:
 
 
 async def call_for_item(
-    runtime: McpRuntime, server: str, tool: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None
+    runtime: McpRuntime,
+    server: str,
+    tool: str,
+    arguments: dict[str, Any] | None,
+    meta: dict[str, Any] | None,
+    progress: Any = None,
 ) -> tuple[types.CallToolResult | None, str | None]:
     """Run one call; the result, or the error text (never raises except on cancellation)."""
     try:
-        return await runtime.manager.call_tool(server, tool, arguments, meta=meta), None
+        return await runtime.manager.call_tool(server, tool, arguments, meta=meta, progress=progress), None
     except anyio.get_cancelled_exc_class():
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is a value for the model
@@ -81,9 +86,10 @@ async def call_for_item(
 class McpStepTools:
     """One model step's captured MCP tools (implements ``StepTools``)."""
 
-    def __init__(self, runtime: McpRuntime, catalog: ToolCatalog) -> None:
+    def __init__(self, runtime: McpRuntime, catalog: ToolCatalog, emit: Emit | None = None) -> None:
         self.runtime = runtime
         self.catalog = catalog
+        self._emit = emit
         self._tools = catalog.model_tools()
         self._released = False
 
@@ -108,8 +114,16 @@ class McpStepTools:
         meta: dict[str, Any] = {"threadId": thread_id, "x-codex-turn-metadata": {"turn_id": turn_id}}
         if info.plugin_id:
             meta["plugin_id"] = info.plugin_id
+        progress = None
+        if self._emit is not None:
+            emit = self._emit
+
+            async def progress(done: float, total: float | None, message: str | None) -> None:
+                text = message or (f"{done:g}/{total:g}" if total else f"{done:g}")
+                await emit(McpToolCallProgress(thread_id=thread_id, turn_id=turn_id, item_id=call.call_id, message=text))
+
         started = time.monotonic()
-        result, error = await call_for_item(self.runtime, info.server, info.tool.name, arguments, meta)
+        result, error = await call_for_item(self.runtime, info.server, info.tool.name, arguments, meta, progress)
         elapsed = time.monotonic() - started
         done = item.model_copy(update={"duration_ms": int(elapsed * 1000)})
         if result is None:
@@ -238,7 +252,7 @@ class McpToolsProvider:
             with anyio.CancelScope(shield=True):
                 await runtime.release()
             raise
-        return McpStepTools(runtime, catalog)
+        return McpStepTools(runtime, catalog, self._emit)
 
     async def aclose(self) -> None:
         self._closed = True

@@ -75,3 +75,13 @@ class McpServerToolCallResponse(WireModel):
     is_error: bool | None = None
     meta: Any = Field(default=None, alias="_meta")
     __omit_none__ = frozenset({"structured_content", "is_error", "meta"})
+
+
+class McpToolCallProgress(WireModel):
+    """``item/mcpToolCall/progress``: an MCP progress notification of a running call."""
+
+    METHOD: ClassVar[str] = "item/mcpToolCall/progress"
+    thread_id: str
+    turn_id: str
+    item_id: str
+    message: str
