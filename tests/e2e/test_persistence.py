@@ -174,3 +174,36 @@ def test_ephemeral_thread_writes_nothing(app: AppServerProcess, model: MockModel
     assert started["thread"]["ephemeral"] is True and started["thread"]["path"] is None
     app.run_turn(started["thread"]["id"], "forget me")
     assert _rollouts(codex_home) == []
+
+
+def test_turn_level_settings_persist_into_resume_and_fork(codex_home: Path, model: MockModel) -> None:
+    model.queue(assistant_text("one"), assistant_text("two"))
+    with AppServerProcess(codex_home) as app:
+        app.initialize()
+        thread_id = app.call("thread/start", {})["thread"]["id"]
+        app.run_turn(thread_id, "first", approvalPolicy="untrusted", model="turn-model")
+        assert app.close() == 0
+    with AppServerProcess(codex_home) as app:
+        app.initialize()
+        resumed = app.call("thread/resume", {"threadId": thread_id})
+        assert resumed["approvalPolicy"] == "untrusted" and resumed["model"] == "turn-model"
+        forked = app.call("thread/fork", {"threadId": thread_id})
+        assert forked["approvalPolicy"] == "untrusted" and forked["model"] == "turn-model"
+        app.run_turn(forked["thread"]["id"], "second")
+        assert model.requests[-1].body["model"] == "turn-model"
+        app.assert_schema_clean()
+        assert app.close() == 0
+
+
+def test_broken_config_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    home = tmp_path / "broken"
+    home.mkdir()
+    (home / "config.toml").write_text("model = [oops\n")
+    with AppServerProcess(home) as app:
+        app.initialize()
+        warning = app.wait_notification("configWarning")
+        assert "config.toml" in warning["params"]["summary"]
+        started = app.call("thread/start", {})
+        assert started["modelProvider"] == "openai"
+        app.assert_schema_clean()
+        assert app.close() == 0
