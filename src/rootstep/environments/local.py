@@ -22,6 +22,7 @@ from rootstep.environments import local_fs
 from rootstep.environments.base import FileMetadata, StdioLaunch
 from rootstep.environments.discovery import discover_root
 from rootstep.environments.env_policy import host_stdio_env
+from rootstep.environments.host_info import host_environment_info
 from rootstep.protocol import exec_server as p
 
 LOCAL_ENVIRONMENT_ID = "local"
@@ -39,6 +40,13 @@ class LocalEnvironment:
     @property
     def id(self) -> str:
         return self._id
+
+    async def environment_info(self) -> dict[str, Any]:
+        """Same shape as an executor's ``environment/info``."""
+        return p.wire(host_environment_info(self._default_cwd))
+
+    async def probe(self) -> bool:
+        return True
 
     async def read_file(self, path: str) -> bytes:
         return await anyio.to_thread.run_sync(local_fs.read_file, _native(path))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ import anyio
 from pydantic import BaseModel, ValidationError
 
 from rootstep.environments.discovery import MAX_ROOTS, discover_root
+from rootstep.environments.host_info import host_environment_info
 from rootstep.exec_server.filesystem import FileSystemHandler
 from rootstep.exec_server.http import AfterResponse, HttpHandler
 from rootstep.exec_server.processes import ProcessTable
@@ -62,12 +61,7 @@ def decode_params(model: type[BaseModel], params: Any) -> Any:
 
 
 def environment_info() -> p.EnvironmentInfo:
-    shell = os.environ.get("SHELL") or shutil.which("bash") or "/bin/sh"
-    return p.EnvironmentInfo(
-        shell=p.ShellInfo(name=os.path.basename(shell), path=shell),
-        cwd=p.path_to_uri(os.getcwd()),
-        capabilities=p.EnvironmentCapabilities(network_proxy_launch=False),
-    )
+    return host_environment_info()
 
 
 class ExecServerConnection:
