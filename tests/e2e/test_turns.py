@@ -212,3 +212,16 @@ def test_thread_start_environment_selection(app: AppServerProcess, tmp_path) -> 
     assert none["thread"]["environments"] == [] and none["runtimeWorkspaceRoots"] == []
     resumed_env = app.call("thread/read", {"threadId": started["thread"]["id"]})["thread"]
     assert resumed_env["environments"][0]["environmentId"] == "local"
+
+
+def test_turn_extras_client_id_and_output_schema(app: AppServerProcess, model: MockModel) -> None:
+    model.queue(assistant_text('{"answer": 42}'), assistant_text("plain"))
+    thread = _start(app)["thread"]
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"],
+              "additionalProperties": False}
+    app.run_turn(thread["id"], "structured please", outputSchema=schema, clientUserMessageId="client-msg-1")
+    user = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "userMessage"]
+    assert user[0]["clientId"] == "client-msg-1"
+    assert model.requests[0].body["text"]["format"]["schema"] == schema
+    app.run_turn(thread["id"], "free text")
+    assert "text" not in model.requests[1].body  # the schema applied to that turn only

@@ -463,7 +463,15 @@ class ThreadManager:
 
     # --- turns ----------------------------------------------------------------------------
 
-    def start_turn(self, thread: Thread, inputs: list[Any], *, settings: ThreadSettings | None = None) -> Turn:
+    def start_turn(
+        self,
+        thread: Thread,
+        inputs: list[Any],
+        *,
+        settings: ThreadSettings | None = None,
+        client_user_message_id: str | None = None,
+        output_schema: Any = None,
+    ) -> Turn:
         """Create the turn (status inProgress) — the caller responds, then calls :meth:`launch`.
 
         Split in two so the ``turn/start`` response is on the wire before ``turn/started``.
@@ -472,7 +480,12 @@ class ThreadManager:
             thread.settings = settings
             thread.record("settings", settings.to_meta())
         turn = Turn(id=uuid7(), status="inProgress", items_view="notLoaded")
-        thread.active = ActiveTurn(turn=turn, started_mono=time.monotonic())
+        thread.active = ActiveTurn(
+            turn=turn,
+            started_mono=time.monotonic(),
+            client_user_message_id=client_user_message_id,
+            output_schema=output_schema,
+        )
         thread.turns.append(turn)
         return turn
 

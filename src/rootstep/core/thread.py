@@ -71,6 +71,9 @@ class ActiveTurn:
     started_mono: float
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     steer_queue: list[list[Any]] = field(default_factory=list)
+    # turn/start extras that apply to this turn only.
+    client_user_message_id: str | None = None
+    output_schema: Any = None
     interrupt_requested: bool = False
     # Called (in order) after the turn stopped and before turn/completed is emitted.
     before_completed: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

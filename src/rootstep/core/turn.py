@@ -79,6 +79,13 @@ def _usage_breakdown(usage: Any) -> TokenUsageBreakdown:
     )
 
 
+def output_format(schema: Any) -> dict[str, Any] | None:
+    """``turn/start.outputSchema`` → the Responses ``text.format`` (strict JSON schema)."""
+    if not isinstance(schema, dict):
+        return None
+    return {"format": {"type": "json_schema", "name": "codex_output_schema", "schema": schema, "strict": True}}
+
+
 def _developer_message(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]}
 
@@ -96,8 +103,8 @@ class TurnRunner:
     def turn_id(self) -> str:
         return self.active.turn.id
 
-    async def _emit_user_message(self, inputs: list[Any]) -> None:
-        item = UserMessageItem(id=uuid7(), content=inputs)
+    async def _emit_user_message(self, inputs: list[Any], client_id: str | None = None) -> None:
+        item = UserMessageItem(id=uuid7(), client_id=client_id, content=inputs)
         if not self.thread.preview:
             from rootstep.core.user_input import preview_text
 
@@ -127,6 +134,7 @@ class TurnRunner:
             parallel_tool_calls=False,
             prompt_cache_key=self.thread.id,
             reasoning=reasoning,
+            text=output_format(self.active.output_schema),
             headers={"session-id": self.thread.id, "thread-id": self.thread.id, "x-client-request-id": self.thread.id},
         )
 
@@ -135,7 +143,7 @@ class TurnRunner:
         turn = self.active.turn
         try:
             with self.active.scope:
-                await self._emit_user_message(inputs)
+                await self._emit_user_message(inputs, self.active.client_user_message_id)
                 await self._loop()
                 turn.status = "completed"
         except Exception as exc:  # noqa: BLE001 - any failure is the turn's failure, never the server's

@@ -29,6 +29,7 @@ class ModelRequest:
     parallel_tool_calls: bool = False
     prompt_cache_key: str | None = None
     reasoning: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
@@ -47,6 +48,8 @@ class ModelRequest:
             body["prompt_cache_key"] = self.prompt_cache_key
         if self.reasoning:
             body["reasoning"] = self.reasoning
+        if self.text:
+            body["text"] = self.text
         return body
 
 

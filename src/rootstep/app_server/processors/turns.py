@@ -51,7 +51,10 @@ async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
         summary=p.summary, sandbox_mode=sandbox,
     )
     manager = ctx.server.manager
-    turn = manager.start_turn(thread, list(p.input), settings=settings)
+    turn = manager.start_turn(
+        thread, list(p.input), settings=settings,
+        client_user_message_id=p.client_user_message_id, output_schema=p.output_schema,
+    )
     await ctx.respond(TurnResponse(turn=turn.model_copy(update={"items": []})))
     manager.launch(thread, list(p.input))
 
