@@ -1,5 +1,22 @@
 """MCP servers of a thread: configuration, transports, connections, tool catalog, OAuth.
 
 Built on the official ``mcp`` SDK. (Inside this package ``import mcp`` still means the SDK:
-imports are absolute.)
+imports are absolute.) Nothing is re-exported here, so importing ``rootstep.mcp.server_config``
+stays cheap; the public surface, by module:
+
+- :mod:`.config` — ``parse_mcp_servers(config_mapping) -> McpServersConfig(servers, errors)``.
+- :mod:`.transports.factory` — ``DefaultTransports(environments=, default_cwd=, auth=)``, the
+  ``(name, config) -> stream-pair context`` factory; :mod:`.transports.local_stdio`,
+  :mod:`.transports.http`.
+- :mod:`.manager` — ``ConnectionManager(servers, transports=, on_status=)``: ``start()``,
+  ``wait_ready()``, ``call_tool(server, tool, args, meta=, timeout=, progress=)``, ``aclose()``.
+- :mod:`.runtime` — ``McpRuntime.start(servers, transports=, on_status=, provenance=)``, the
+  snapshot a step captures (``acquire``/``release``/``retire``, ``catalog()``);
+  ``build_catalog`` (pure).
+- :mod:`.tools` — model-visible names and the Responses ``tools`` entries (pure).
+- :mod:`.output` — ``function_call_output``, ``item_result``, ``direct_call_response`` (pure).
+- :mod:`.step_tools` — ``McpToolsProvider`` / ``McpStepTools``: the turn seam.
+- :mod:`.status` — ``list_server_status``, ``call_server_tool`` for the app-server methods.
+- :mod:`.wire` — wire models of those methods and notifications.
+- :mod:`.cli` — ``rootstep mcp list|get|add|remove``.
 """
