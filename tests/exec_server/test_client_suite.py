@@ -412,3 +412,21 @@ async def test_a_chatty_executor_stderr_is_drained(which: str, tmp_path: Path) -
     wrapper.chmod(0o755)
     async with RemoteEnvironment.connect_stdio(which, str(wrapper), initialize_timeout=30) as chatty:
         assert await chatty.probe() is True
+
+
+async def test_tty_process(env: RemoteEnvironment, tmp_path: Path) -> None:
+    client = await env.client()
+    script = "tty; stty size; read line; echo got:$line"
+    session = await client.start_process(start_params("tty", ["sh", "-c", script], str(tmp_path), tty=True, env={"PATH": "/usr/bin:/bin"}))
+    out = b""
+    with anyio.fail_after(20):
+        async for event in session.events:
+            assert event.kind == "output" and event.stream == "pty"
+            out += event.data
+            if b"24 80" in out:
+                break
+    assert await session.write(b"hello\n") == "accepted"
+    events = await collect(session.events)
+    out += b"".join(e.data for e in events if e.kind == "output")
+    assert b"/dev/pts/" in out and b"24 80\r\n" in out and b"got:hello\r\n" in out
+    assert [e.exit_code for e in events if e.kind == "exited"] == [0]

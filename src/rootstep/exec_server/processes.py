@@ -9,10 +9,13 @@ watcher are separate tasks.
 from __future__ import annotations
 
 import asyncio
-import ctypes
+import fcntl
 import logging
 import os
+import pty
 import signal
+import struct
+import termios
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -56,17 +59,19 @@ EXIT_OUTPUT_GRACE_S = 0.05
 
 Notify = Callable[[str, Any], Awaitable[None]]
 
-_PR_SET_PDEATHSIG = 1
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:  # pragma: no cover - non-glibc platforms
-    _libc = None
+PTY_ROWS, PTY_COLS = 24, 80
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL it if the executor dies (Linux)."""
-    if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _open_pty() -> tuple[int, int]:
+    master, slave = pty.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", PTY_ROWS, PTY_COLS, 0, 0))
+    return master, slave
+
+
+def _take_terminal() -> None:
+    """Runs in a tty child before exec: new session, the pty as controlling terminal."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def exit_code_of(returncode: int | None) -> int:
@@ -112,6 +117,7 @@ class ManagedProcess:
         self._write_id_set: set[str] = set()
         self.proc: asyncio.subprocess.Process | None = None
         self.protocol: _Protocol | None = None
+        self.pty_master: int | None = None
 
     @property
     def next_seq(self) -> int:
@@ -151,6 +157,34 @@ class ManagedProcess:
                 (name, data),
             )
 
+    async def pump_pty(self, fd: int) -> None:
+        """All output of a tty process, from the pty master; EIO means the terminal closed."""
+        os.set_blocking(fd, False)
+        while True:
+            await anyio.wait_readable(fd)
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            await self._emit(
+                PROCESS_OUTPUT,
+                lambda seq, d=data: ProcessOutputNotification(process_id=self.id, seq=seq, stream="pty", chunk=b64encode(d)),
+                ("pty", data),
+            )
+
+    async def write_pty(self, data: bytes) -> None:
+        assert self.pty_master is not None
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.pty_master, view) :]
+            except BlockingIOError:
+                await anyio.wait_writable(self.pty_master)
+
     async def supervise(self, on_closed: Callable[[], None]) -> None:
         """Owner task of one child: pumps its pipes, reports exit, then closure."""
         assert self.proc is not None and self.protocol is not None
@@ -159,6 +193,8 @@ class ManagedProcess:
 
         async def pumps() -> None:
             async with anyio.create_task_group() as inner:
+                if self.pty_master is not None:
+                    inner.start_soon(self.pump_pty, self.pty_master)
                 if proc.stdout is not None:
                     inner.start_soon(self.pump, proc.stdout, "stdout")
                 if proc.stderr is not None:
@@ -178,6 +214,8 @@ class ManagedProcess:
                 lambda seq: ProcessExitedNotification(process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=False),
             )
         self.closed = True
+        if self.pty_master is not None:
+            os.close(self.pty_master)
         reaper.untrack(proc.pid)
         await self._emit(PROCESS_CLOSED, lambda seq: ProcessClosedNotification(process_id=self.id, seq=seq))
         transport = getattr(proc, "_transport", None)
@@ -249,8 +287,6 @@ class ProcessTable:
             raise JsonRpcError(INVALID_PARAMS, "sandbox intent cannot be enforced on this executor")
         if params.enforce_managed_network or params.managed_network is not None:
             raise JsonRpcError(INVALID_PARAMS, "managed network cannot be enforced on this executor")
-        if params.tty:
-            raise JsonRpcError(INVALID_PARAMS, "tty processes are not supported by this executor")
         if params.process_id in self._procs:
             raise JsonRpcError(INVALID_REQUEST, f"process {params.process_id} already exists")
         cwd = uri_to_path(params.cwd)
@@ -262,22 +298,32 @@ class ProcessTable:
         managed.pipe_stdin = params.pipe_stdin
         self._procs[params.process_id] = managed
         loop = asyncio.get_running_loop()
+        stdio: dict[str, Any]
+        slave = None
+        if params.tty:
+            managed.pty_master, slave = _open_pty()
+            stdio = dict(stdin=slave, stdout=slave, stderr=slave, preexec_fn=_take_terminal)
+        else:
+            stdin = asyncio.subprocess.PIPE if params.pipe_stdin else asyncio.subprocess.DEVNULL
+            stdio = dict(stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
         try:
             transport, protocol = await loop.subprocess_exec(
                 lambda: _Protocol(limit=2**16, loop=loop),
                 params.arg0 or params.argv[0],
                 *params.argv[1:],
                 executable=program,
-                stdin=asyncio.subprocess.PIPE if params.pipe_stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
                 env=env,
                 cwd=cwd,
-                start_new_session=True,
+                **stdio,
             )
         except OSError as exc:
             del self._procs[params.process_id]
+            if managed.pty_master is not None:
+                os.close(managed.pty_master)
             raise JsonRpcError(INTERNAL_ERROR, os_error_text(exc)) from None
+        finally:
+            if slave is not None:
+                os.close(slave)
         managed.proc = asyncio.subprocess.Process(transport, protocol, loop)
         reaper.track(managed.proc.pid)
         managed.protocol = protocol
@@ -299,6 +345,13 @@ class ProcessTable:
             return ProcessWriteResult(status="unknownProcess")
         if managed.starting:
             return ProcessWriteResult(status="starting")
+        if managed.pty_master is not None:
+            if managed.remember_write(params.write_id) and not managed.exited:
+                try:
+                    await managed.write_pty(data)
+                except OSError:
+                    raise JsonRpcError(INTERNAL_ERROR, "failed to write to process stdin") from None
+            return ProcessWriteResult(status="accepted")
         if not managed.pipe_stdin:
             return ProcessWriteResult(status="stdinClosed")
         if managed.proc is None or managed.proc.stdin is None:
