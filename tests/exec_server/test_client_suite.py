@@ -430,3 +430,30 @@ async def test_tty_process(env: RemoteEnvironment, tmp_path: Path) -> None:
     out += b"".join(e.data for e in events if e.kind == "output")
     assert b"/dev/pts/" in out and b"24 80\r\n" in out and b"got:hello\r\n" in out
     assert [e.exit_code for e in events if e.kind == "exited"] == [0]
+
+
+async def test_filesystem_writes(env: RemoteEnvironment, tmp_path: Path) -> None:
+    client = await env.client()
+
+    def uri(*parts: str) -> str:
+        return p.path_to_uri(str(tmp_path.joinpath(*parts)))
+
+    await client.request(p.FS_CREATE_DIRECTORY, {"path": uri("a", "b"), "recursive": True, "sandbox": None})
+    await client.request(p.FS_WRITE_FILE, {"path": uri("a", "b", "f.txt"), "dataBase64": base64.b64encode(b"data").decode(), "sandbox": None})
+    assert (tmp_path / "a" / "b" / "f.txt").read_bytes() == b"data"
+    await client.request(p.FS_COPY, {"sourcePath": uri("a"), "destinationPath": uri("c"), "recursive": True, "sandbox": None})
+    assert (tmp_path / "c" / "b" / "f.txt").read_bytes() == b"data"
+    await client.request(p.FS_COPY, {"sourcePath": uri("a", "b", "f.txt"), "destinationPath": uri("g.txt"), "recursive": False, "sandbox": None})
+    assert (tmp_path / "g.txt").read_bytes() == b"data"
+    with pytest.raises(JsonRpcError) as err:
+        await client.request(p.FS_COPY, {"sourcePath": uri("a"), "destinationPath": uri("d"), "sandbox": None})
+    assert err.value.code == -32602  # `recursive` is required
+    await client.request(p.FS_REMOVE, {"path": uri("a"), "recursive": True, "force": True, "sandbox": None})
+    assert not (tmp_path / "a").exists()
+    await client.request(p.FS_REMOVE, {"path": uri("missing"), "force": True, "sandbox": None})
+    with pytest.raises(JsonRpcError) as err:
+        await client.request(p.FS_REMOVE, {"path": uri("missing"), "force": False, "sandbox": None})
+    assert err.value.code == -32004
+    with pytest.raises(JsonRpcError) as err:
+        await client.request(p.FS_WRITE_FILE, {"path": uri("nodir", "x"), "dataBase64": "", "sandbox": None})
+    assert err.value.code == -32004

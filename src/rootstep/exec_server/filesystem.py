@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
@@ -19,6 +20,11 @@ from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQU
 from rootstep.protocol.exec_server import (
     FsCanonicalizeResult,
     FsCloseParams,
+    FsCopyParams,
+    FsCreateDirectoryParams,
+    FsRemoveParams,
+    FsWriteFileParams,
+    b64decode,
     FsDirectoryEntry,
     FsMetadataResult,
     FsOpenParams,
@@ -164,6 +170,65 @@ class FileSystemHandler:
         if f is None:
             raise JsonRpcError(INVALID_REQUEST, f"unknown file handle {p.handle_id}")
         f.close()
+        return {}
+
+    # --- write side ---------------------------------------------------------------------------
+
+    async def write_file(self, p: FsWriteFileParams) -> dict[str, Any]:
+        _check_sandbox(p.sandbox)
+        path, data = uri_to_path(p.path), b64decode(p.data_base64)
+
+        def _write() -> None:
+            with open(path, "wb") as f:
+                f.write(data)
+
+        await _run(_write)
+        return {}
+
+    async def create_directory(self, p: FsCreateDirectoryParams) -> dict[str, Any]:
+        _check_sandbox(p.sandbox)
+        path = uri_to_path(p.path)
+        if p.recursive is False:
+            await _run(os.mkdir, path)
+        else:
+            await _run(os.makedirs, path, exist_ok=True)
+        return {}
+
+    async def remove(self, p: FsRemoveParams) -> dict[str, Any]:
+        _check_sandbox(p.sandbox)
+        path = uri_to_path(p.path)
+        recursive = p.recursive is not False
+        force = p.force is not False
+
+        def _remove() -> None:
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    if recursive:
+                        shutil.rmtree(path)
+                    else:
+                        os.rmdir(path)
+                else:
+                    os.unlink(path)
+            except FileNotFoundError:
+                if not force:
+                    raise
+
+        await _run(_remove)
+        return {}
+
+    async def copy(self, p: FsCopyParams) -> dict[str, Any]:
+        _check_sandbox(p.sandbox)
+        source, destination = uri_to_path(p.source_path), uri_to_path(p.destination_path)
+
+        def _copy() -> None:
+            if os.path.isdir(source):
+                if not p.recursive:
+                    raise local_fs.InvalidInput("fs/copy requires recursive: true when copying a directory")
+                shutil.copytree(source, destination, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, destination, follow_symlinks=False)
+
+        await _run(_copy)
         return {}
 
     def close_all(self) -> None:

@@ -43,6 +43,10 @@ FS_WALK = "fs/walk"
 FS_OPEN = "fs/open"
 FS_READ_BLOCK = "fs/readBlock"
 FS_CLOSE = "fs/close"
+FS_WRITE_FILE = "fs/writeFile"
+FS_CREATE_DIRECTORY = "fs/createDirectory"
+FS_REMOVE = "fs/remove"
+FS_COPY = "fs/copy"
 HTTP_REQUEST = "http/request"
 HTTP_BODY_DELTA = "http/request/bodyDelta"
 CAPABILITY_ROOTS_DISCOVER_V1 = "capabilityRoots/discoverV1"
@@ -290,6 +294,32 @@ class FsReadBlockResult(WireModel):
 
 class FsCloseParams(WireModel):
     handle_id: str
+
+
+class FsWriteFileParams(WireModel):
+    path: str
+    data_base64: str
+    sandbox: Any = None
+
+
+class FsCreateDirectoryParams(WireModel):
+    path: str
+    recursive: bool | None = None
+    sandbox: Any = None
+
+
+class FsRemoveParams(WireModel):
+    path: str
+    recursive: bool | None = None
+    force: bool | None = None
+    sandbox: Any = None
+
+
+class FsCopyParams(WireModel):
+    source_path: str
+    destination_path: str
+    recursive: bool
+    sandbox: Any = None
 
 
 # --- http -----------------------------------------------------------------------------------
