@@ -1,0 +1,92 @@
+"""Differential: one MCP scenario against the reference ``codex app-server`` 0.169 and rootstep.
+
+Same config.toml (the echo server, a broken server), same scripted model: a turn where the
+model calls the tool, a direct ``mcpServer/tool/call``, unknown-server/disabled-tool errors,
+``mcpServerStatus/list``. What the model receives (the namespace tool, the output) and what the
+client sees (items, responses, errors) must match.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.app_server import AppServerProcess, rootstep_command, text
+from tests.fixtures.mcp_helpers import ECHO_SERVER
+from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+
+pytestmark = [pytest.mark.reference, pytest.mark.timeout(180)]
+
+CONFIG = f"""
+[mcp_servers.echo]
+command = {json.dumps(__import__("sys").executable)}
+args = [{json.dumps(ECHO_SERVER)}]
+env = {{ MARK = "marked" }}
+disabled_tools = ["crash"]
+
+[mcp_servers.broken]
+command = "/nonexistent/rootstep-mcp-reference-test"
+"""
+
+
+def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
+    model.queue(
+        function_call_response("call-1", "echo", json.dumps({"message": "hello", "env_var": "MARK"}), namespace="mcp__echo"),
+        assistant_text("Done"),
+    )
+    with AppServerProcess(home, command=command) as app:
+        app.initialize()
+        thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        turn = app.run_turn(thread_id, "call echo")
+        item = next(m["params"]["item"] for m in app.notifications("item/completed")
+                    if m["params"]["item"]["type"] == "mcpToolCall")
+        started = next(m["params"]["item"] for m in app.notifications("item/started")
+                       if m["params"]["item"]["type"] == "mcpToolCall")
+        direct = app.call("mcpServer/tool/call", {"threadId": thread_id, "server": "echo", "tool": "echo",
+                                                  "arguments": {"message": "direct", "env_var": "MARK"}})
+        unknown = app.call_error("mcpServer/tool/call", {"threadId": thread_id, "server": "nope", "tool": "echo"})
+        disabled = app.call_error("mcpServer/tool/call", {"threadId": thread_id, "server": "echo", "tool": "crash"})
+        status = app.call("mcpServerStatus/list", {"threadId": thread_id, "detail": "toolsAndAuthOnly"})
+        startup = sorted({(m["params"]["name"], m["params"]["status"]) for m in app.notifications("mcpServer/startupStatus/updated")})
+        broken_error = next(m["params"].get("error") for m in app.notifications("mcpServer/startupStatus/updated")
+                            if m["params"]["name"] == "broken" and m["params"]["status"] == "failed")
+        app.close()
+    first, second = model.requests[-2:]
+    namespace = next(t for t in first.body["tools"] if t.get("type") == "namespace" and t.get("name") == "mcp__echo")
+    [output] = second.items_of_type("function_call_output")
+    result = {
+        "turn": turn["status"],
+        "namespace": namespace,
+        "output": re.sub(r"Wall time: [0-9.]+ seconds", "Wall time: N seconds", output["output"]),
+        "started": {k: started.get(k) for k in ("id", "server", "tool", "status", "arguments", "result", "error", "durationMs")},
+        "item": {k: item.get(k) for k in ("id", "server", "tool", "status", "arguments", "error", "pluginId")},
+        "item_result": item["result"],
+        "direct": direct,
+        "unknown": (unknown.code, unknown.message),
+        "disabled": (disabled.code, disabled.message),
+        "status": [(s["name"], sorted(s["tools"]), s["authStatus"], s["serverInfo"] and s["serverInfo"]["name"])
+                   for s in status["data"]],
+        "startup": startup,
+        "broken_error_prefix": (broken_error or "")[: len("MCP client for `broken` failed to start: MCP startup failed:")],
+    }
+    # thread ids differ between the runs; everything else must not
+    return json.loads(json.dumps(result).replace(thread_id, "<thread>"))
+
+
+def test_mcp_scenario_matches_the_reference(reference_codex: Path, tmp_path: Path) -> None:
+    results = {}
+    for name, command in (
+        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
+        ("rootstep", rootstep_command()),
+    ):
+        with MockModel() as model:
+            home = tmp_path / name
+            write_config(home, model, extra=CONFIG)
+            results[name] = _scenario(command, home, model)
+    ref, ours = results["reference"], results["rootstep"]
+    for key in ref:
+        assert ours[key] == ref[key], f"{key}:\n  ours: {ours[key]}\n  ref:  {ref[key]}"
