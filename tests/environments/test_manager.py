@@ -39,8 +39,10 @@ async def test_stdio_environment_is_lazy_then_ready(which: str, tmp_path: Path) 
     async with EnvironmentManager(config) as manager:
         assert manager.ids == ["local", "executor-1"] and manager.is_ready("local")
         assert manager.status("executor-1").status == "pending" and not executors()
+        assert manager.generation("executor-1") == 0
         assert manager.ready_environments(["local", "executor-1"]) == {"local"}  # starts it, does not wait
         await until(lambda: manager.is_ready("executor-1"))
+        assert manager.ready_for_step("executor-1") and manager.generation("executor-1") == 1
         assert manager.status("executor-1").status == "ready"
         assert (await manager.probe_status("executor-1")).status == "ready"
         env = manager.get("executor-1")
@@ -159,3 +161,4 @@ async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) ->
         await ws_servers.start(int(url.rsplit(":", 1)[1]))
         assert await env.read_file("/etc/hostname")
         assert (await env.client()).session_id != first and manager.is_ready("devbox")
+        assert manager.generation("devbox") == 2  # first link, then the reconnect

@@ -162,6 +162,7 @@ class EnvironmentManager:
         self._retired: list[_Instance] = []
         self._tg: TaskGroup | None = None
         self._listeners: list[Listener] = []
+        self._generations: dict[str, int] = {}
         self.default_id = self.config.default
         for spec in self.config.environments:
             self._instances[spec.id] = _Instance(spec, self)
@@ -202,6 +203,8 @@ class EnvironmentManager:
         self._listeners.append(listener)
 
     def _emit(self, env_id: str, event: Literal["connected", "disconnected"]) -> None:
+        if event == "connected":
+            self._generations[env_id] = self._generations.get(env_id, 0) + 1
         for listener in self._listeners:
             try:
                 listener(env_id, event)
@@ -262,14 +265,25 @@ class EnvironmentManager:
             await instance.acquire()
         return env
 
+    def ready_for_step(self, env_id: str) -> bool:
+        """Is it ready *now*? If it never started, start it in the background (mirror §5.2):
+        not ready for this step, possibly for the next. Never waits."""
+        if self.is_ready(env_id):
+            return True
+        self.ensure_started(env_id)
+        return False
+
+    def generation(self, env_id: str) -> int:
+        """Bumped whenever ``env_id`` gets a new link (connect, reconnect, ``add_websocket``):
+        a step that saw another generation must not reuse clients bound to the old one."""
+        return self._generations.get(env_id, 0)
+
     def ready_environments(self, env_ids: list[str]) -> set[str]:
         """Which of ``env_ids`` are ready *now*; unstarted ones are started for a later step."""
         ready = set()
         for env_id in dict.fromkeys(env_ids):
-            if self.is_ready(env_id):
+            if self.ready_for_step(env_id):
                 ready.add(env_id)
-            else:
-                self.ensure_started(env_id)
         return ready
 
     def status(self, env_id: str) -> EnvironmentStatus:
