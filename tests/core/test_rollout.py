@@ -41,3 +41,17 @@ def test_no_meta_means_no_thread(tmp_path: Path) -> None:
     path = tmp_path / "rollout-x.jsonl"
     path.write_text("garbage\n")
     assert read_rollout(path) is None
+
+
+def test_compacted_history_replaces_earlier_items(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-2026-01-01T00-00-00-0199a000-0000-7000-8000-000000000002.jsonl"
+    writer = RolloutWriter(path)
+    writer.append("session_meta", {"id": "x"})
+    writer.append("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "old"}]})
+    summary = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "summary"}]}
+    writer.append("compacted", {"replacement_history": [summary]})
+    writer.append("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "new"}]})
+    writer.close()
+    contents = read_rollout(path)
+    assert contents is not None
+    assert [i["content"][0]["text"] for i in contents.history] == ["summary", "new"]

@@ -225,3 +225,21 @@ def test_turn_extras_client_id_and_output_schema(app: AppServerProcess, model: M
     assert model.requests[0].body["text"]["format"]["schema"] == schema
     app.run_turn(thread["id"], "free text")
     assert "text" not in model.requests[1].body  # the schema applied to that turn only
+
+
+def test_compact_replaces_history_with_a_summary(app: AppServerProcess, model: MockModel) -> None:
+    model.queue(assistant_text("the colour is blue"), assistant_text("User said colour is blue."),
+                assistant_text("blue"))
+    thread = _start(app)["thread"]
+    app.run_turn(thread["id"], "my colour is blue")
+    assert app.call("thread/compact/start", {"threadId": thread["id"]}) == {}
+    done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["status"] == "completed"
+                                 and m is not app.notifications("turn/completed")[0])
+    items = [m["params"]["item"]["type"] for m in app.notifications("item/completed")
+             if m["params"]["turnId"] == done["params"]["turn"]["id"]]
+    assert items == ["contextCompaction"]
+    assert len(model.requests) == 2
+    app.run_turn(thread["id"], "what colour?")
+    texts = model.requests[2].input_texts()
+    assert texts[0].endswith("User said colour is blue.") and texts[-1] == "what colour?"
+    assert "my colour is blue" not in texts

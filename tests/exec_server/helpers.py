@@ -70,11 +70,6 @@ class RawExec:
         self._lines = LineReader(process.stdout)
         self.notifications: list[dict[str, Any]] = []
 
-    @classmethod
-    @contextmanager
-    def _noop(cls) -> Iterator[None]:
-        yield
-
     async def send(self, message: dict[str, Any] | bytes) -> None:
         data = message if isinstance(message, bytes) else json.dumps(message).encode() + b"\n"
         assert self.process.stdin is not None
@@ -114,11 +109,6 @@ class RawExec:
     async def wait_exit(self, timeout: float = 20.0) -> int | None:
         with anyio.fail_after(timeout):
             return await self.process.wait()
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 class _RawCM:

@@ -471,6 +471,7 @@ class ThreadManager:
         settings: ThreadSettings | None = None,
         client_user_message_id: str | None = None,
         output_schema: Any = None,
+        compact: bool = False,
     ) -> Turn:
         """Create the turn (status inProgress) — the caller responds, then calls :meth:`launch`.
 
@@ -485,6 +486,7 @@ class ThreadManager:
             started_mono=time.monotonic(),
             client_user_message_id=client_user_message_id,
             output_schema=output_schema,
+            compact=compact,
         )
         thread.turns.append(turn)
         return turn

@@ -13,6 +13,7 @@ Record kinds written by rootstep:
 * ``thread_item`` — a completed ThreadItem (what clients see in ``thread.turns``)
 * ``thread_name`` — ``thread/name/set``
 * ``token_usage`` — the running total after a model response
+* ``compacted`` — ``thread/compact/start``: the history that replaces everything before it
 """
 
 from __future__ import annotations
@@ -161,6 +162,10 @@ def read_rollout(path: Path) -> RolloutContents | None:
                 turn.items.append(item)
                 if not contents.preview and item.get("type") == "userMessage":
                     contents.preview = user_message_preview(item)
+        elif kind == "compacted":
+            replacement = payload.get("replacement_history")
+            if isinstance(replacement, list):
+                contents.history = [i for i in replacement if isinstance(i, dict)]
         elif kind == "settings":
             contents.meta.update(payload)
         elif kind == "thread_name":

@@ -74,6 +74,8 @@ class ActiveTurn:
     # turn/start extras that apply to this turn only.
     client_user_message_id: str | None = None
     output_schema: Any = None
+    # thread/compact/start: summarize instead of running the input.
+    compact: bool = False
     interrupt_requested: bool = False
     # Called (in order) after the turn stopped and before turn/completed is emitted.
     before_completed: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -20,9 +21,9 @@ from pydantic import BaseModel
 from rootstep.core.ids import uuid7
 from rootstep.core.step_tools import FunctionCall, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
-from rootstep.core.user_input import to_response_items
+from rootstep.core.user_input import to_response_items, user_message
 from rootstep.protocol.base import wire
-from rootstep.protocol.items import AgentMessageItem, UserMessageItem
+from rootstep.protocol.items import AgentMessageItem, ContextCompactionItem, UserMessageItem
 from rootstep.protocol.notifications import (
     AgentMessageDelta,
     ErrorNotification,
@@ -37,6 +38,12 @@ from rootstep.protocol.notifications import (
 from rootstep.protocol.thread import ThreadStatus, TurnError
 
 log = logging.getLogger(__name__)
+
+COMPACT_PROMPT = (
+    "Summarize the conversation so far for a continuation: the user's goals, what was done, "
+    "decisions, open questions and anything needed to carry on. Be concise and factual."
+)
+SUMMARY_PREFIX = "Summary of the earlier conversation (the full history was compacted):\n"
 
 DEFAULT_INSTRUCTIONS = (
     "You are rootstep, a coding agent. Answer concisely. Use the tools you are given when they help; "
@@ -143,8 +150,11 @@ class TurnRunner:
         turn = self.active.turn
         try:
             with self.active.scope:
-                await self._emit_user_message(inputs, self.active.client_user_message_id)
-                await self._loop()
+                if self.active.compact:
+                    await self._compact()
+                else:
+                    await self._emit_user_message(inputs, self.active.client_user_message_id)
+                    await self._loop()
                 turn.status = "completed"
         except Exception as exc:  # noqa: BLE001 - any failure is the turn's failure, never the server's
             from rootstep.model.events import ModelError
@@ -165,6 +175,32 @@ class TurnRunner:
         if self.active.scope.cancelled_caught or (self.active.interrupt_requested and turn.status != "completed"):
             turn.status = "interrupted"
             turn.error = None
+
+    async def _compact(self) -> None:
+        """One request asking the model to summarize; the summary replaces the history."""
+        from rootstep.model.events import Completed, MessageDone
+
+        item = ContextCompactionItem(id=uuid7())
+        await self.sink.started(item)
+        prompt = self.thread.config.raw.get("compact_prompt") or COMPACT_PROMPT
+        request = self._request([])
+        request = replace(request, input=request.input + [user_message([{"type": "input_text", "text": prompt}])])
+        summary: list[str] = []
+        async for event in self.client.stream(request):
+            if isinstance(event, MessageDone):
+                summary.append(event.text)
+            elif isinstance(event, Completed) and event.usage is not None:
+                last = _usage_breakdown(event.usage)
+                self.thread.total_usage = self.thread.total_usage + last
+                await self.thread.emit(
+                    ThreadTokenUsageUpdated(
+                        thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
+                    )
+                )
+        text = SUMMARY_PREFIX + "\n".join(summary)
+        self.thread.history = [user_message([{"type": "input_text", "text": text}])]
+        self.thread.record("compacted", {"replacement_history": self.thread.history})
+        await self.sink.completed(item)
 
     async def _loop(self) -> None:
         while True:

@@ -44,7 +44,6 @@ async def serve_stdio() -> None:
 async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = None) -> None:
     """Serve websocket connections until cancelled; one ``ExecServerConnection`` each."""
     from websockets.asyncio.server import ServerConnection, serve
-    from websockets.datastructures import Headers
     from websockets.http11 import Request, Response
 
     def process_request(conn: ServerConnection, request: Request) -> Response | None:
@@ -79,7 +78,6 @@ async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = N
         if ready is not None:
             ready.set()
         await anyio.sleep_forever()
-    del Headers
 
 
 def run(listen: str = "ws://127.0.0.1:0") -> int:

@@ -98,6 +98,11 @@ class McpToolCallItem(WireModel):
     __omit_none__ = frozenset({"mcp_app_resource_uri"})
 
 
+class ContextCompactionItem(WireModel):
+    type: Literal["contextCompaction"] = "contextCompaction"
+    id: str
+
+
 ThreadItem = Annotated[
     Union[UserMessageItem, AgentMessageItem, McpToolCallItem], Field(discriminator="type")
 ]

@@ -10,6 +10,7 @@ from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.thread import (
     EmptyResponse,
+    ThreadIdParams,
     TurnInterruptParams,
     TurnResponse,
     TurnStartParams,
@@ -89,8 +90,20 @@ async def turn_steer(ctx: RequestContext, p: TurnSteerParams) -> TurnSteerRespon
     return TurnSteerResponse(turn_id=active.turn.id)
 
 
+async def thread_compact_start(ctx: RequestContext, p: ThreadIdParams) -> None:
+    """Compaction runs as a turn of its own (turn/started, contextCompaction item, turn/completed)."""
+    thread = _loaded(ctx, p.thread_id)
+    if thread.active is not None:
+        raise JsonRpcError(INVALID_REQUEST, f"thread {thread.id} has an active turn; compact after it completes")
+    manager = ctx.server.manager
+    manager.start_turn(thread, [], compact=True)
+    await ctx.respond(EmptyResponse())
+    manager.launch(thread, [])
+
+
 def register(server: "AppServer") -> None:
     table = server.methods
+    table.add("thread/compact/start", thread_compact_start, ThreadIdParams, scope=thread_scope())
     table.add("turn/start", turn_start, TurnStartParams, scope=thread_scope())
     table.add("turn/interrupt", turn_interrupt, TurnInterruptParams, scope=thread_scope())
     # Steer must not queue behind a pending interrupt of the same thread; it only appends.
