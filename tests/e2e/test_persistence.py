@@ -101,6 +101,8 @@ def test_read_and_list_with_paging(app: AppServerProcess, model: MockModel) -> N
     listed = app.call("thread/list", {})["data"]
     previews = {t["id"]: t["preview"] for t in listed}
     assert previews[ids[0]] == "question 0"
+    oldest_first = app.call("thread/list", {"sortDirection": "asc", "limit": 5})["data"]
+    assert [t["id"] for t in oldest_first] == sorted(ids)
     err = app.call_error("thread/list", {"cursor": "zz"})
     assert err.message == "invalid cursor: zz"
 

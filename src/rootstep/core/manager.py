@@ -383,8 +383,9 @@ class ThreadManager:
     def list_threads(
         self, *, cursor: str | None, limit: int | None, archived: bool = False,
         model_providers: list[str] | None = None, search_term: str | None = None,
+        sort_key: str | None = None, sort_direction: str | None = None,
     ) -> ListPage:
-        """Newest first (by creation time, then id); the cursor is an opaque offset."""
+        """Newest first by default (``created_at``, then id); the cursor is an opaque offset."""
         offset = 0
         if cursor:
             try:
@@ -411,7 +412,10 @@ class ThreadManager:
         if search_term:
             needle = search_term.lower()
             entries = [t for t in entries if needle in (t.preview or "").lower() or needle in (t.name or "").lower()]
-        entries.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        if sort_key in ("updated_at", "recency_at"):
+            entries.sort(key=lambda t: (t.updated_at, t.id), reverse=sort_direction != "asc")
+        else:
+            entries.sort(key=lambda t: (t.created_at, t.id), reverse=sort_direction != "asc")
         page = entries[offset : offset + limit]
         more = offset + limit < len(entries)
         return ListPage(threads=page, next_cursor=str(offset + limit) if more else None)

@@ -179,8 +179,8 @@ class ThreadListParams(Params):
     archived: bool | None = None
     model_providers: list[str] | None = None
     search_term: str | None = None
-    sort_key: str | None = None
-    sort_direction: str | None = None
+    sort_key: Literal["created_at", "updated_at", "recency_at", "section_position"] | None = None
+    sort_direction: Literal["asc", "desc"] | None = None
 
 
 class ThreadSetNameParams(Params):

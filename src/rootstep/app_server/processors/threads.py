@@ -157,6 +157,7 @@ async def thread_list(ctx: RequestContext, p: ThreadListParams) -> ThreadListRes
     page = ctx.server.manager.list_threads(
         cursor=p.cursor, limit=p.limit, archived=bool(p.archived),
         model_providers=p.model_providers, search_term=p.search_term,
+        sort_key=p.sort_key, sort_direction=p.sort_direction,
     )
     return ThreadListResponse(data=page.threads, next_cursor=page.next_cursor)
 
