@@ -55,3 +55,29 @@ def test_compacted_history_replaces_earlier_items(tmp_path: Path) -> None:
     contents = read_rollout(path)
     assert contents is not None
     assert [i["content"][0]["text"] for i in contents.history] == ["summary", "new"]
+
+
+def test_any_crash_point_reads_a_prefix(tmp_path: Path) -> None:
+    """Cutting the file anywhere (a crash mid-write) yields a prefix of the history, never an error."""
+    from hypothesis import given, settings, strategies as st
+
+    full = tmp_path / "rollout-2026-01-01T00-00-00-0199a000-0000-7000-8000-000000000003.jsonl"
+    writer = RolloutWriter(full)
+    writer.append("session_meta", {"id": "x"})
+    for i in range(6):
+        writer.append("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"m{i}"}]})
+    writer.close()
+    data = full.read_bytes()
+    expected = read_rollout(full).history  # type: ignore[union-attr]
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.integers(min_value=0, max_value=len(data)))
+    def check(cut: int) -> None:
+        torn = tmp_path / "torn" / full.name
+        torn.parent.mkdir(exist_ok=True)
+        torn.write_bytes(data[:cut])
+        contents = read_rollout(torn)
+        if contents is not None:
+            assert contents.history == expected[: len(contents.history)]
+
+    check()
