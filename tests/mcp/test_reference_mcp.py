@@ -36,14 +36,15 @@ command = "/nonexistent/rootstep-mcp-reference-test"
 def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
     model.queue(
         function_call_response("call-1", "echo", json.dumps({"message": "hello", "env_var": "MARK"}), namespace="mcp__echo"),
+        function_call_response("call-2", "slow", json.dumps({"seconds": 0}), namespace="mcp__echo"),
         assistant_text("Done"),
     )
     with AppServerProcess(home, command=command) as app:
         app.initialize()
         thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
         turn = app.run_turn(thread_id, "call echo")
-        item = next(m["params"]["item"] for m in app.notifications("item/completed")
-                    if m["params"]["item"]["type"] == "mcpToolCall")
+        item, declined = [m["params"]["item"] for m in app.notifications("item/completed")
+                          if m["params"]["item"]["type"] == "mcpToolCall"]
         started = next(m["params"]["item"] for m in app.notifications("item/started")
                        if m["params"]["item"]["type"] == "mcpToolCall")
         direct = app.call("mcpServer/tool/call", {"threadId": thread_id, "server": "echo", "tool": "echo",
@@ -55,9 +56,10 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         broken_error = next(m["params"].get("error") for m in app.notifications("mcpServer/startupStatus/updated")
                             if m["params"]["name"] == "broken" and m["params"]["status"] == "failed")
         app.close()
-    first, second = model.requests[-2:]
+    first, second, third = model.requests[-3:]
     namespace = next(t for t in first.body["tools"] if t.get("type") == "namespace" and t.get("name") == "mcp__echo")
     [output] = second.items_of_type("function_call_output")
+    declined_output = third.items_of_type("function_call_output")[-1]["output"]
     result = {
         "turn": turn["status"],
         "namespace": namespace,
@@ -65,6 +67,9 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         "started": {k: started.get(k) for k in ("id", "server", "tool", "status", "arguments", "result", "error", "durationMs")},
         "item": {k: item.get(k) for k in ("id", "server", "tool", "status", "arguments", "error", "pluginId")},
         "item_result": item["result"],
+        # `slow` is not read-only: approval policy never + read-only sandbox declines it
+        "declined": {k: declined.get(k) for k in ("status", "error", "result")},
+        "declined_output": json.loads(re.sub(r"Wall time: [0-9.]+ seconds", "Wall time: N seconds", json.dumps(declined_output))),
         "direct": direct,
         "unknown": (unknown.code, unknown.message),
         "disabled": (disabled.code, disabled.message),

@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from rootstep.core.step_tools import FunctionCall, ItemSink, unsupported_call_output
+from rootstep.mcp.approval import approval_mode_for, decline_reason
 from rootstep.mcp.config import McpServersConfig
 from rootstep.mcp.connection import ServerGone, StartupStatus, describe_error
 from rootstep.mcp.manager import ToolCallTimeout
@@ -32,6 +33,8 @@ from rootstep.protocol.items import McpToolCallError, McpToolCallItem, McpToolCa
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Any], Awaitable[None]]
+# () -> (approval policy, sandbox mode) of the thread right now; None: no approval gating.
+PolicyLookup = Callable[[], tuple[Any, str | None]]
 
 
 def call_error_text(server: str, tool: str, exc: BaseException) -> str:
@@ -86,10 +89,17 @@ async def call_for_item(
 class McpStepTools:
     """One model step's captured MCP tools (implements ``StepTools``)."""
 
-    def __init__(self, runtime: McpRuntime, catalog: ToolCatalog, emit: Emit | None = None) -> None:
+    def __init__(
+        self,
+        runtime: McpRuntime,
+        catalog: ToolCatalog,
+        emit: Emit | None = None,
+        policy: PolicyLookup | None = None,
+    ) -> None:
         self.runtime = runtime
         self.catalog = catalog
         self._emit = emit
+        self._policy = policy
         self._tools = catalog.model_tools()
         self._released = False
 
@@ -111,6 +121,22 @@ class McpStepTools:
             id=call.call_id, server=info.server, tool=info.tool.name, arguments=arguments, plugin_id=info.plugin_id
         )
         await sink.started(item)
+        started = time.monotonic()
+        if self._policy is not None:
+            approval_policy, sandbox_mode = self._policy()
+            mode = approval_mode_for(self.runtime.servers.get(info.server), info.tool.name)
+            reason = decline_reason(approval_policy, sandbox_mode, info.tool.annotations, mode)
+            if reason is not None:
+                elapsed = time.monotonic() - started
+                done = item.model_copy(
+                    update={"status": "failed", "error": McpToolCallError(message=reason), "duration_ms": int(elapsed * 1000)}
+                )
+                with anyio.CancelScope(shield=True):
+                    await sink.completed(done)
+                return [
+                    {"type": "input_text", "text": f"Wall time: {elapsed:.4f} seconds\nOutput:"},
+                    {"type": "input_text", "text": reason},
+                ]
         meta: dict[str, Any] = {"threadId": thread_id, "x-codex-turn-metadata": {"turn_id": turn_id}}
         if info.plugin_id:
             meta["plugin_id"] = info.plugin_id
@@ -122,7 +148,6 @@ class McpStepTools:
                 text = message or (f"{done:g}/{total:g}" if total else f"{done:g}")
                 await emit(McpToolCallProgress(thread_id=thread_id, turn_id=turn_id, item_id=call.call_id, message=text))
 
-        started = time.monotonic()
         result, error = await call_for_item(self.runtime, info.server, info.tool.name, arguments, meta, progress)
         elapsed = time.monotonic() - started
         done = item.model_copy(update={"duration_ms": int(elapsed * 1000)})
@@ -170,8 +195,10 @@ class McpToolsProvider:
         transports: TransportFactory,
         emit: Emit | None = None,
         provenance: Mapping[str, ServerProvenance] | None = None,
+        policy: PolicyLookup | None = None,
     ) -> None:
         self.thread_id = thread_id
+        self._policy = policy
         self._servers = servers
         self._transports = transports
         self._emit = emit
@@ -252,7 +279,7 @@ class McpToolsProvider:
             with anyio.CancelScope(shield=True):
                 await runtime.release()
             raise
-        return McpStepTools(runtime, catalog, self._emit)
+        return McpStepTools(runtime, catalog, self._emit, self._policy)
 
     async def aclose(self) -> None:
         self._closed = True

@@ -62,8 +62,17 @@ class McpService:
         extra = context.extra if isinstance(context.extra, dict) else {}
         config = extra.get("config")
         servers = parse_mcp_servers(config.raw) if config is not None else self.servers
+        manager, thread_id = self.server.manager, context.thread_id
+        default_policy = (getattr(config, "approval_policy", None), getattr(config, "sandbox_mode", None))
+
+        def policy() -> tuple[Any, str | None]:
+            thread = manager.threads.get(thread_id)
+            if thread is None:
+                return default_policy
+            return thread.settings.approval_policy, thread.settings.sandbox_mode
+
         return McpToolsProvider(
-            context.thread_id, servers, transports=self.transports(context.cwd), emit=self.server.emit
+            thread_id, servers, transports=self.transports(context.cwd), emit=self.server.emit, policy=policy
         )
 
     def reload(self) -> McpServersConfig:
