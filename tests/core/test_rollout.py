@@ -81,3 +81,30 @@ def test_any_crash_point_reads_a_prefix(tmp_path: Path) -> None:
             assert contents.history == expected[: len(contents.history)]
 
     check()
+
+
+def test_disk_full_is_recorded_not_raised(tmp_path: Path) -> None:
+    """A write that fails (ENOSPC via /dev/full) leaves an error to report; the turn goes on."""
+    import anyio
+
+    from rootstep.config import load_config
+    from rootstep.core.step_tools import EmptyStepToolsProvider
+    from rootstep.core.thread import Thread, ThreadSettings
+
+    if not Path("/dev/full").exists():
+        import pytest
+
+        pytest.skip("no /dev/full")
+
+    async def emit(_: object) -> None:
+        return None
+
+    thread = Thread(
+        thread_id="0199a000-0000-7000-8000-000000000009", config=load_config(tmp_path),
+        settings=ThreadSettings(model="m", model_provider_id="openai", cwd=str(tmp_path),
+                                approval_policy="never", sandbox_mode="read-only"),
+        created_at=0, emit=emit, tools=EmptyStepToolsProvider(), writer=RolloutWriter(Path("/dev/full")),
+    )
+    thread.record("response_item", {"type": "message"})
+    assert thread.persist_error is not None and "No space left" in thread.persist_error
+    anyio.run(thread.aclose)

@@ -209,3 +209,29 @@ def test_broken_config_is_a_warning_not_a_crash(tmp_path: Path) -> None:
         assert started["modelProvider"] == "openai"
         app.assert_schema_clean()
         assert app.close() == 0
+
+
+def test_unsubscribe_unloads_and_resume_reloads(app: AppServerProcess, model: MockModel) -> None:
+    model.queue(assistant_text("a"), assistant_text("b"))
+    thread_id = app.call("thread/start", {})["thread"]["id"]
+    app.run_turn(thread_id, "first")
+    assert app.call("thread/loaded/list", {})["data"] == [thread_id]
+    assert app.call("thread/unsubscribe", {"threadId": thread_id}) == {"status": "unsubscribed"}
+    app.wait_notification("thread/closed")
+    assert app.call("thread/loaded/list", {})["data"] == []
+    assert app.call("thread/read", {"threadId": thread_id})["thread"]["status"] == {"type": "notLoaded"}
+    assert app.call("thread/unsubscribe", {"threadId": thread_id}) == {"status": "notLoaded"}
+    app.call("thread/resume", {"threadId": thread_id})
+    app.run_turn(thread_id, "second")
+    assert model.requests[1].input_texts() == ["first", "second"]
+
+
+def test_unwritable_home_gives_a_clear_error(codex_home: Path) -> None:
+    (codex_home / "sessions").write_text("not a directory")  # works even when running as root
+    with AppServerProcess(codex_home) as app:
+        app.initialize()
+        err = app.call_error("thread/start", {})
+        assert err.code == -32600 and "cannot persist the new thread" in err.message
+        assert app.call("thread/start", {"ephemeral": True})["thread"]["ephemeral"] is True
+        app.assert_schema_clean()
+        assert app.close() == 0

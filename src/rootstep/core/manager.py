@@ -217,7 +217,7 @@ class ThreadManager:
             ]
         thread_id = uuid7()
         created_at = int(time.time())
-        writer = None if ephemeral else RolloutWriter(rollout_path(config.sessions_dir, created_at, thread_id))
+        writer = None if ephemeral else self._writer(rollout_path(config.sessions_dir, created_at, thread_id))
         thread = self._new_thread(
             thread_id=thread_id,
             config=config,
@@ -229,8 +229,17 @@ class ThreadManager:
             environments=environments,
         )
         thread.record("session_meta", thread.session_meta())
+        if thread.persist_error is not None:
+            raise ThreadError(f"cannot persist the new thread: {thread.persist_error}")
         self.threads[thread_id] = thread
         return thread
+
+    @staticmethod
+    def _writer(path: Path) -> RolloutWriter:
+        try:
+            return RolloutWriter(path)
+        except OSError as exc:
+            raise ThreadError(f"cannot persist the new thread: {exc.strerror or exc} ({path.parent})") from None
 
     def loaded(self, thread_id: str) -> Thread:
         thread = self.threads.get(thread_id)
@@ -419,6 +428,15 @@ class ThreadManager:
         page = entries[offset : offset + limit]
         more = offset + limit < len(entries)
         return ListPage(threads=page, next_cursor=str(offset + limit) if more else None)
+
+    async def unload_thread(self, thread_id: str) -> bool:
+        """Drop a loaded thread from memory (its turn is cancelled, its tools closed); the
+        rollout stays and ``thread/resume`` loads it again. False if it was not loaded."""
+        thread = self.threads.pop(thread_id, None)
+        if thread is None:
+            return False
+        await thread.aclose()
+        return True
 
     async def archive_thread(self, thread_id: str) -> None:
         if not is_uuid(thread_id):

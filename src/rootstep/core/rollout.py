@@ -80,13 +80,22 @@ class RolloutWriter:
     def append(self, kind: str, payload: Any) -> None:
         line = json.dumps({"timestamp": now_rfc3339(), "type": kind, "payload": payload}, ensure_ascii=False)
         handle = self._handle()
-        handle.write(line + "\n")
-        handle.flush()
+        try:
+            handle.write(line + "\n")
+            handle.flush()
+        except OSError:
+            # Whatever part reached the disk is a torn line; reopen next time so the next
+            # record starts on a fresh line.
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            handle, self._file = self._file, None
+            try:
+                handle.close()
+            except OSError:
+                pass
 
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:

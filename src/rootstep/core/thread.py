@@ -121,6 +121,8 @@ class Thread:
         self.active: ActiveTurn | None = None
         self.total_usage = TokenUsageBreakdown()
         self.closed = False
+        # The last persistence failure not yet reported to clients (disk full, read-only home).
+        self.persist_error: str | None = None
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -133,8 +135,9 @@ class Thread:
         if self.writer is not None:
             try:
                 self.writer.append(kind, payload)
-            except OSError as exc:  # a full disk must not kill the turn; say so on stderr
+            except OSError as exc:  # a full disk must not kill the turn: log, and tell the client
                 log.error("thread %s: could not persist %s: %s", self.id, kind, exc)
+                self.persist_error = f"{exc.strerror or exc} ({self.writer.path})"
 
     def session_meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {

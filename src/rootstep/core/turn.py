@@ -34,6 +34,7 @@ from rootstep.protocol.notifications import (
     TokenUsageBreakdown,
     TurnCompleted,
     TurnStarted,
+    Warning,
 )
 from rootstep.protocol.thread import ThreadStatus, TurnError
 
@@ -333,6 +334,9 @@ async def run_turn(thread: Thread, active: ActiveTurn, inputs: list[Any], client
                 },
             )
             thread.active = None
+            if thread.persist_error is not None:
+                message, thread.persist_error = thread.persist_error, None
+                await thread.emit(Warning(message=f"could not save the thread: {message}", thread_id=thread.id))
             for callback in active.before_completed:
                 try:
                     await callback()

@@ -33,6 +33,11 @@ class ThreadUnarchived(Notification):
     thread_id: str
 
 
+class ThreadClosed(Notification):
+    METHOD = "thread/closed"
+    thread_id: str
+
+
 class ThreadNameUpdated(Notification):
     METHOD = "thread/name/updated"
     thread_id: str

@@ -214,6 +214,20 @@ class TurnSteerParams(Params):
     expected_turn_id: str
 
 
+class ThreadLoadedListParams(Params):
+    cursor: str | None = None
+    limit: int | None = None
+
+
+class ThreadLoadedListResponse(WireModel):
+    data: list[str]
+    next_cursor: str | None = None
+
+
+class ThreadUnsubscribeResponse(WireModel):
+    status: Literal["notLoaded", "notSubscribed", "unsubscribed"]
+
+
 class ModelListParams(Params):
     cursor: str | None = None
     limit: int | None = None

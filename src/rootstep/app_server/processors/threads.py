@@ -12,6 +12,7 @@ from rootstep.core.thread import Thread
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.notifications import (
     ThreadArchived,
+    ThreadClosed,
     ThreadNameUpdated,
     ThreadStarted,
     ThreadStatusChanged,
@@ -26,12 +27,15 @@ from rootstep.protocol.thread import (
     ThreadIdParams,
     ThreadListParams,
     ThreadListResponse,
+    ThreadLoadedListParams,
+    ThreadLoadedListResponse,
     ThreadReadParams,
     ThreadResponse,
     ThreadResumeParams,
     ThreadSessionResponse,
     ThreadSetNameParams,
     ThreadStartParams,
+    ThreadUnsubscribeResponse,
 )
 
 if TYPE_CHECKING:
@@ -186,6 +190,28 @@ async def thread_set_name(ctx: RequestContext, p: ThreadSetNameParams) -> None:
     await ctx.server.emit(ThreadNameUpdated(thread_id=p.thread_id, thread_name=name))
 
 
+@_errors
+async def thread_unsubscribe(ctx: RequestContext, p: ThreadIdParams) -> None:
+    """One connection (stdio): unsubscribing unloads the thread and closes its resources."""
+    unloaded = await ctx.server.manager.unload_thread(p.thread_id)
+    await ctx.respond(ThreadUnsubscribeResponse(status="unsubscribed" if unloaded else "notLoaded"))
+    if unloaded:
+        await ctx.server.emit(ThreadClosed(thread_id=p.thread_id))
+
+
+async def thread_loaded_list(ctx: RequestContext, p: ThreadLoadedListParams) -> ThreadLoadedListResponse:
+    ids = sorted(ctx.server.manager.threads)
+    offset = 0
+    if p.cursor:
+        try:
+            offset = int(p.cursor)
+        except ValueError:
+            raise _invalid(f"invalid cursor: {p.cursor}") from None
+    limit = p.limit if p.limit else len(ids)
+    more = offset + limit < len(ids)
+    return ThreadLoadedListResponse(data=ids[offset : offset + limit], next_cursor=str(offset + limit) if more else None)
+
+
 def register(server: "AppServer") -> None:
     from rootstep.app_server.methods import global_scope
     from pydantic.alias_generators import to_camel
@@ -203,3 +229,5 @@ def register(server: "AppServer") -> None:
     table.add("thread/archive", thread_archive, ThreadIdParams, scope=global_scope("rollouts"))
     table.add("thread/unarchive", thread_unarchive, ThreadIdParams, scope=global_scope("rollouts"))
     table.add("thread/name/set", thread_set_name, ThreadSetNameParams, scope=thread_scope())
+    table.add("thread/unsubscribe", thread_unsubscribe, ThreadIdParams, scope=thread_scope("resume"))
+    table.add("thread/loaded/list", thread_loaded_list, ThreadLoadedListParams, params_required=False)
