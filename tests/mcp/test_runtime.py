@@ -93,9 +93,12 @@ async def test_call_failures_reach_the_model_as_error_output(tmp_path):
         out = await step.execute(call("fail", {}), sink, thread_id="t", turn_id="u")
         assert "this tool always fails" in out and sink.events[-1][1]["status"] == "failed"
         out = await step.execute(call("echo", "{not json"), Sink(), thread_id="t", turn_id="u")
-        assert out.startswith("err: ")
+        assert out[1]["text"].startswith("err: arguments must be a JSON object")
         bad = FunctionCall(call_id="c", name="echo", namespace="mcp__echo", arguments="{nope")
-        assert (await step.execute(bad, Sink(), thread_id="t", turn_id="u")).startswith("err: ")
+        sink = Sink()
+        out = await step.execute(bad, sink, thread_id="t", turn_id="u")
+        assert out[0]["text"].startswith("Wall time: ") and out[1]["text"].startswith("err: Expecting property name")
+        assert sink.events == []  # no item for a call that never ran
         sink = Sink()
         with anyio.fail_after(15):
             out = await step.execute(call("crash", {}), sink, thread_id="t", turn_id="u")

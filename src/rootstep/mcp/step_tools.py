@@ -116,7 +116,8 @@ class McpStepTools:
         try:
             arguments = parse_arguments(call.arguments)
         except ValueError as exc:
-            return f"err: {exc}"
+            # Like the reference: no item, the parse error as the output, no call made.
+            return [{"type": "input_text", "text": "Wall time: 0.0000 seconds\nOutput:"}, {"type": "input_text", "text": f"err: {exc}"}]
         item = McpToolCallItem(
             id=call.call_id, server=info.server, tool=info.tool.name, arguments=arguments, plugin_id=info.plugin_id
         )
