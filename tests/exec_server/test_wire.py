@@ -123,7 +123,7 @@ async def test_stdin_eof_kills_running_processes_and_exits_zero(which: str, tmp_
             ex.notifications.append(msg)
         import psutil
 
-        sleepers = {p.pid for p in psutil.Process(ex.process.pid).children(recursive=True) if "sleep" in p.name()}
+        sleepers = {p.pid for p in psutil.Process(ex.process.pid).children(recursive=True) if "exec-server" not in " ".join(p.cmdline())}
         assert sleepers
         assert ex.process.stdin is not None
         await ex.process.stdin.aclose()
