@@ -136,3 +136,24 @@ def test_first_lines_in_one_write_and_garbage_first(codex_home) -> None:
         assert parse["id"] is None
         assert app.initialize()["userAgent"].startswith("rootstep-tests/")
         assert app.close() == 0
+
+
+def test_hostile_lines_keep_the_server_serving(app: AppServerProcess, model) -> None:
+    from tests.fixtures.mock_model import assistant_text
+
+    app.send_raw("[" * 200_000)
+    deep = app.wait_for(lambda m: m.get("id", 0) is None and m.get("error", {}).get("code") == -32700)
+    assert "nesting" in deep["error"]["message"]
+    depth = 600
+    app._methods["deep"] = "thread/start"
+    app.send_raw('{"id":"deep","method":"thread/start","params":{"config":{"a":' + "[" * depth + '"x"' + "]" * depth + "}}}")
+    answer = app.wait_response("deep")
+    assert "error" in answer or "result" in answer
+    huge = "y" * 5_000_000
+    err = app.call_error("thread/start", {"model": 7, "baseInstructions": huge})
+    assert err.code == -32600
+    app.send_raw(b"\xff\xfe\x00garbage")
+    app.wait_for(lambda m: m.get("id", 0) is None and m.get("error", {}).get("code") == -32700)
+    model.queue(assistant_text("still here"))
+    thread_id = app.call("thread/start", {})["thread"]["id"]
+    assert app.run_turn(thread_id, "ok?")["status"] == "completed"

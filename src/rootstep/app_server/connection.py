@@ -103,7 +103,11 @@ class Connection:
                         log.warning("connection %s: %s; dropped", self.name, exc)
                         await self.send_error(None, INVALID_REQUEST, f"Invalid request: {exc}")
                         continue
-                    await self._dispatch_line(line, group)
+                    try:
+                        await self._dispatch_line(line, group)
+                    except Exception:  # noqa: BLE001 - one bad line never ends the connection
+                        log.exception("connection %s: failed to dispatch a line", self.name)
+                        await self.send_error(None, INTERNAL_ERROR, "internal error while reading the request")
                 group.cancel_scope.cancel()
         finally:
             self.peer.close()
@@ -111,6 +115,10 @@ class Connection:
     async def _dispatch_line(self, line: bytes, group: Any) -> None:
         try:
             message = parse_message(line)
+        except RecursionError:
+            log.warning("connection %s: nesting too deep; line dropped (%d bytes)", self.name, len(line))
+            await self.send_error(None, PARSE_ERROR, "Parse error: nesting too deep")
+            return
         except JsonRpcError as exc:
             preview = line[:200].decode("utf-8", "replace")
             log.warning("connection %s: %s; line: %s", self.name, exc.message, preview)
@@ -160,6 +168,8 @@ class Connection:
             return spec.params.model_validate(raw)
         except ValidationError as exc:
             raise JsonRpcError(INVALID_REQUEST, describe_validation_error(exc)) from None
+        except RecursionError:
+            raise JsonRpcError(INVALID_REQUEST, "Invalid request: params nested too deeply") from None
 
     async def _run_request(self, spec: Any, message: Request, params: Any, key: str | None) -> None:
         ctx = RequestContext(server=self.server, connection=self, request_id=message.id, method=message.method)
