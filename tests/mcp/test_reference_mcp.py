@@ -95,3 +95,43 @@ def test_mcp_scenario_matches_the_reference(reference_codex: Path, tmp_path: Pat
     ref, ours = results["reference"], results["rootstep"]
     for key in ref:
         assert ours[key] == ref[key], f"{key}:\n  ours: {ours[key]}\n  ref:  {ref[key]}"
+
+
+def _timeout_scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
+    model.queue(function_call_response("call-t", "slow", json.dumps({"seconds": 30}), namespace="mcp__echo"),
+                assistant_text("Done"))
+    with AppServerProcess(home, command=command) as app:
+        app.initialize()
+        thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        app.run_turn(thread_id, "be slow")
+        item = next(m["params"]["item"] for m in app.notifications("item/completed")
+                    if m["params"]["item"]["type"] == "mcpToolCall")
+        app.close()
+    output = model.requests[-1].items_of_type("function_call_output")[-1]["output"]
+    header, error = output  # both answer a failed call with [header, error] input_text items
+    return {
+        "header": re.sub(r"[0-9.]+ seconds", "N seconds", header["text"]),
+        # the reference appends a stack backtrace after the cause
+        "error": error["text"].split("\n\nStack backtrace")[0],
+        "item": {k: item.get(k) for k in ("status", "result")},
+        "item_error": item["error"]["message"].split("\n\nStack backtrace")[0],
+    }
+
+
+def test_tool_timeout_matches_the_reference(reference_codex: Path, tmp_path: Path) -> None:
+    config = CONFIG.replace('disabled_tools = ["crash"]', 'disabled_tools = ["crash"]\ntool_timeout_sec = 1')
+    results = {}
+    for name, command in (
+        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
+        ("rootstep", rootstep_command()),
+    ):
+        with MockModel() as model:
+            home = tmp_path / name
+            write_config(home, model, extra=config)
+            path = home / "config.toml"  # full access: non-read-only tools run without approval
+            path.write_text(path.read_text().replace('sandbox_mode = "read-only"', 'sandbox_mode = "danger-full-access"'))
+            results[name] = _timeout_scenario(command, home, model)
+    assert results["rootstep"] == results["reference"]
+    assert results["rootstep"]["error"] == (
+        "tool call error: tool call failed for `echo/slow`\n\nCaused by:\n    timed out awaiting tools/call after 1000ms"
+    )

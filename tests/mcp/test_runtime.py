@@ -102,7 +102,8 @@ async def test_call_failures_reach_the_model_as_error_output(tmp_path):
         sink = Sink()
         with anyio.fail_after(15):
             out = await step.execute(call("crash", {}), sink, thread_id="t", turn_id="u")
-        assert "tool call error: MCP server `echo` closed the connection" in out
+        assert out[1]["text"].startswith("tool call error: tool call failed for `echo/crash`\n\nCaused by:\n")
+        assert "MCP server `echo` closed the connection" in out[1]["text"]
         assert sink.events[-1][1]["status"] == "failed"
         assert sink.events[-1][1]["error"]["message"].startswith("tool call error:")
         await step.aclose()
@@ -215,3 +216,22 @@ async def test_progress_notifications_of_a_call_become_item_progress(tmp_path):
     progress = [n for n in notes.seen if n["method"] == "item/mcpToolCall/progress"]
     assert [n["message"] for n in progress] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
     assert all((n["threadId"], n["turnId"], n["itemId"]) == ("thr-p", "turn-p", "call-p") for n in progress)
+
+
+async def test_a_slow_call_returns_a_timeout_error_to_the_model_within_the_timeout(tmp_path):
+    config = servers(tmp_path)
+    config.servers["echo"] = config.servers["echo"].model_copy(update={"tool_timeout_sec": 0.5})
+    provider = McpToolsProvider("thr-t", config, transports=DefaultTransports())
+    try:
+        step = await provider.capture_step()
+        sink = Sink()
+        with anyio.fail_after(10):
+            out = await step.execute(call("slow", {"seconds": 60}), sink, thread_id="t", turn_id="u")
+        assert out[1]["text"] == ("tool call error: tool call failed for `echo/slow`\n\nCaused by:\n"
+                                  "    timed out awaiting tools/call after 500ms")
+        assert sink.events[-1][1]["status"] == "failed" and sink.events[-1][1]["result"] is None
+        out = await step.execute(call("echo", {"message": "next"}), Sink(), thread_id="t", turn_id="u")
+        assert "ECHOING: next" in out
+        await step.aclose()
+    finally:
+        await provider.aclose()

@@ -33,7 +33,9 @@ StatusCallback = Callable[[StartupStatus], Awaitable[None] | None]
 
 
 class ToolCallTimeout(TimeoutError):
-    pass
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"request timed out after {seconds:g} seconds")
+        self.seconds = seconds
 
 
 class ConnectionManager:
@@ -188,7 +190,7 @@ class ConnectionManager:
                     tool, arguments, meta=meta, progress_callback=progress
                 )
         except TimeoutError:
-            raise ToolCallTimeout(f"request timed out after {seconds:g} seconds") from None
+            raise ToolCallTimeout(seconds) from None
 
     async def list_resources(self, server: str) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:
         """All resources and resource templates of a ready server (empty when unsupported)."""

@@ -24,7 +24,7 @@ from rootstep.mcp.approval import approval_mode_for, decline_reason
 from rootstep.mcp.config import McpServersConfig
 from rootstep.mcp.connection import ServerGone, StartupStatus, describe_error
 from rootstep.mcp.manager import ToolCallTimeout
-from rootstep.mcp.output import FunctionOutput, error_result, function_call_output, item_result
+from rootstep.mcp.output import FunctionOutput, function_call_output, item_result
 from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.wire import McpServerStartupStatusUpdated, McpToolCallProgress
@@ -38,9 +38,10 @@ PolicyLookup = Callable[[], tuple[Any, str | None]]
 
 
 def call_error_text(server: str, tool: str, exc: BaseException) -> str:
-    """A clear, one-line reason for a failed call (the model and the client read it)."""
+    """Why a call failed, in the reference's shape (``tool call failed for `s/t``` + cause);
+    the model and the client read it."""
     if isinstance(exc, ToolCallTimeout):
-        reason = f"tool call to `{server}/{tool}` timed out: {exc}"
+        reason = f"timed out awaiting tools/call after {int(exc.seconds * 1000)}ms"
     elif isinstance(exc, MCPError) and exc.error.code == types.CONNECTION_CLOSED:
         reason = f"MCP server `{server}` closed the connection (it exited or crashed)"
     elif isinstance(exc, MCPError) and exc.error.code == types.PARSE_ERROR:
@@ -53,7 +54,7 @@ def call_error_text(server: str, tool: str, exc: BaseException) -> str:
         reason = exc.error.message
     else:
         reason = describe_error(exc)
-    return f"tool call error: {reason}"
+    return f"tool call error: tool call failed for `{server}/{tool}`\n\nCaused by:\n    {reason}"
 
 
 def parse_arguments(raw: str) -> dict[str, Any] | None:
@@ -166,7 +167,13 @@ class McpStepTools:
             )
         with anyio.CancelScope(shield=True):
             await sink.completed(done)
-        return function_call_output(result if result is not None else error_result(error or ""), elapsed)
+        if result is None:
+            # The reference's shape for a failed call: the header and the error as input_text.
+            return [
+                {"type": "input_text", "text": f"Wall time: {elapsed:.4f} seconds\nOutput:"},
+                {"type": "input_text", "text": error or "tool call error"},
+            ]
+        return function_call_output(result, elapsed)
 
     async def aclose(self) -> None:
         if not self._released:
