@@ -40,8 +40,6 @@ class EnvironmentHttpTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         body = await request.aread()
-        timeout = request.extensions.get("timeout") or {}
-        read_timeout = timeout.get("read") if isinstance(timeout, dict) else None
         params = HttpRequestParams(
             method=request.method,
             url=str(request.url),
@@ -51,7 +49,9 @@ class EnvironmentHttpTransport(httpx2.AsyncBaseTransport):
                 if k.decode("latin-1").lower() not in _HOP_HEADERS
             ],
             body_base64=b64encode(body) if body else None,
-            timeout_ms=int(read_timeout * 1000) if read_timeout else None,
+            # Like codex's MCP HTTP adapter: no executor-side timeout on a streamed exchange
+            # (an SSE stream may idle for minutes); the MCP session bounds its own waits.
+            timeout_ms=None,
             redirect_policy="stop",
             request_id="",
             stream_response=True,
