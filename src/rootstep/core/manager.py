@@ -30,13 +30,28 @@ from rootstep.core.rollout import (
     rollout_path,
     thread_id_of,
 )
-from rootstep.core.step_tools import StepToolsProviderFactory, ThreadToolsContext, empty_provider_factory
+from rootstep.core.step_tools import (
+    EmptyStepToolsProvider,
+    StepToolsProviderFactory,
+    ThreadToolsContext,
+    empty_provider_factory,
+)
 from rootstep.core.thread import ActiveTurn, Emit, Thread, ThreadSettings
 from rootstep.core.turn import run_turn
 from rootstep.protocol.notifications import Notification
 from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn
 
 log = logging.getLogger(__name__)
+
+
+def _environments_of(meta: dict[str, Any]) -> list[EnvironmentSelection] | None:
+    raw = meta.get("environments")
+    if not isinstance(raw, list):
+        return None
+    try:
+        return [EnvironmentSelection.model_validate(e) for e in raw]
+    except ValueError:
+        return None
 
 
 def local_environment(cwd: str) -> list[EnvironmentSelection]:
@@ -172,20 +187,28 @@ class ThreadManager:
         environments: list[EnvironmentSelection] | None,
         forked_from_id: str | None = None,
         source: Any = "vscode",
+        view_only: bool = False,
     ) -> Thread:
-        context = ThreadToolsContext(
-            thread_id=thread_id,
-            cwd=settings.cwd,
-            selected_capability_roots=tuple(selected_capability_roots or ()),
-            extra={"environments": environments, "config": config},
-        )
+        """A thread object; ``view_only`` ones (read/list/fork sources) get no tools provider,
+        so looking at a stored thread never starts anything."""
+        if view_only:
+            tools: Any = EmptyStepToolsProvider()
+        else:
+            tools = self.tools_factory(
+                ThreadToolsContext(
+                    thread_id=thread_id,
+                    cwd=settings.cwd,
+                    selected_capability_roots=tuple(selected_capability_roots or ()),
+                    extra={"environments": environments, "config": config},
+                )
+            )
         return Thread(
             thread_id=thread_id,
             config=config,
             settings=settings,
             created_at=created_at,
             emit=self._emit,
-            tools=self.tools_factory(context),
+            tools=tools,
             writer=writer,
             ephemeral=ephemeral,
             originator=self.originator,
@@ -281,9 +304,7 @@ class ThreadManager:
         config = self._config_for(overrides.config)
         base = self._settings_from_meta(contents.meta, config)
         settings = self._settings(config, overrides, base)
-        environments = None
-        if isinstance(contents.meta.get("environments"), list):
-            environments = [EnvironmentSelection.model_validate(e) for e in contents.meta["environments"]]
+        environments = _environments_of(contents.meta)
         thread = self._new_thread(
             thread_id=str(contents.meta.get("id") or thread_id),
             config=config,
@@ -320,6 +341,7 @@ class ThreadManager:
             temp = self._new_thread(
                 thread_id=thread_id, config=self.config, settings=self._settings_from_meta(contents.meta, self.config),
                 created_at=0, ephemeral=True, writer=None, selected_capability_roots=None, environments=None,
+                view_only=True,
             )
             temp.restore(contents)
             src_turns = temp.turns
@@ -380,9 +402,10 @@ class ThreadManager:
             ephemeral=False,
             writer=None,
             selected_capability_roots=None,
-            environments=None,
+            environments=_environments_of(meta),
             forked_from_id=meta.get("forked_from_id"),
             source=meta.get("source", "vscode"),
+            view_only=True,
         )
         thread.restore(contents)
         wire_thread = thread.to_wire(include_turns=include_turns, status=ThreadStatus.not_loaded())
