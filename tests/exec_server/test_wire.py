@@ -148,3 +148,12 @@ async def test_notifications_use_the_documented_shapes(which: str, tmp_path: Pat
         ]
         assert [n["params"]["seq"] for n in ex.notifications] == [1, 2, 3]
         assert json.loads(json.dumps(ex.notifications[0]))["params"]["chunk"] == "aGk="
+
+
+@pytest.mark.parametrize("listen", ["tcp://127.0.0.1:1", "ws://127.0.0.1", "stdio:///x"])
+def test_bad_listen_values_are_refused(listen: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "rootstep", "exec-server", "--listen", listen], capture_output=True, timeout=30)
+    assert done.returncode == 2 and done.stdout == b"" and b"unsupported --listen value" in done.stderr
