@@ -63,7 +63,7 @@ async def test_first_use_starts_a_lazy_executor(tmp_path: Path) -> None:
     ("argv", "timeout", "needle"),
     [
         (["/no/such/exec-server"], 10.0, "failed to spawn exec-server: No such file or directory (os error 2)"),
-        ([sys.executable, "-c", "import sys; sys.exit(3)"], 10.0, "exec-server transport disconnected"),
+        ([sys.executable, "-c", "import sys; sys.exit('no config for you')"], 10.0, "exit status 1; stderr: no config for you"),
         ([sys.executable, "-c", "import time; time.sleep(60)"], 0.5, "timed out waiting for exec-server initialize handshake after 0.5s"),
     ],
     ids=["missing", "exits-at-start", "silent"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_LINE = 64 * 1024 * 1024
 STDIN_EOF_GRACE_S = 0.5
 SIGTERM_GRACE_S = 2.0
+STDERR_TAIL_LINES = 3
 
 
 class ExecutorStartError(Exception):
@@ -37,13 +39,16 @@ class ExecutorStartError(Exception):
         self.reason = message
 
 
-async def _drain_stderr(stream: ByteReceiveStream | None, name: str) -> None:
-    """Read the executor's stderr so it never blocks; log it, never parse it."""
+async def _drain_stderr(stream: ByteReceiveStream | None, name: str, tail: deque[str]) -> None:
+    """Read the executor's stderr so it never blocks; log it and keep the last lines (for a
+    startup error message), never parse it."""
     if stream is None:
         return
     try:
         async for line in LineReader(stream, max_line=1024 * 1024):
-            log.debug("%s stderr: %s", name, line.decode("utf-8", "replace"))
+            text = line.decode("utf-8", "replace")
+            log.debug("%s stderr: %s", name, text)
+            tail.append(text[:500])
     except Exception:
         pass
 
@@ -111,14 +116,21 @@ async def open_stdio_link(
             raise ConnectionClosed(client.failure or "exec-server transport disconnected") from None
 
     client = ExecServerClient(write_line, name=name)
+    stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     # Errors are carried out of the task group by hand so callers see them unwrapped.
     error: Exception | None = None
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.run, LineReader(process.stdout, max_line=MAX_LINE))
-            tg.start_soon(_drain_stderr, process.stderr, name)
+            tg.start_soon(_drain_stderr, process.stderr, name, stderr_tail)
             try:
-                await _handshake(client, initialize_timeout)
+                try:
+                    await _handshake(client, initialize_timeout)
+                except ExecutorStartError as exc:
+                    await _wait_exit(process, 0.2)  # let its last words reach the drain
+                    if stderr_tail and process.returncode is not None:
+                        raise ExecutorStartError(f"{exc.reason} (exit status {process.returncode}; stderr: {' | '.join(stderr_tail)})") from None
+                    raise
                 yield client
             except Exception as exc:
                 error = exc
