@@ -162,3 +162,12 @@ async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) ->
         assert await env.read_file("/etc/hostname")
         assert (await env.client()).session_id != first and manager.is_ready("devbox")
         assert manager.generation("devbox") == 2  # first link, then the reconnect
+
+
+async def test_from_home_reads_environments_toml(tmp_path: Path) -> None:
+    (tmp_path / "environments.toml").write_text(
+        f'default = "e"\n[[environments]]\nid = "e"\nprogram = "{sys.executable}"\nargs = ["-m", "rootstep", "exec-server", "--listen", "stdio"]\n'
+    )
+    async with EnvironmentManager.from_home(tmp_path) as manager:
+        assert manager.default_environment_ids() == ["e", "local"]
+        assert await manager.wait_until_ready("e") is manager.get("e")

@@ -16,6 +16,7 @@ all and reaps every executor process.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from rootstep.config.environments_toml import LOCAL_ID, EnvironmentsConfig, EnvironmentSpec
+from rootstep.config.environments_toml import LOCAL_ID, EnvironmentsConfig, EnvironmentSpec, load_environments_toml
 from rootstep.environments.base import Environment
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import ExecutorStartError, open_stdio_link, open_websocket_link
@@ -166,6 +167,12 @@ class EnvironmentManager:
         self.default_id = self.config.default
         for spec in self.config.environments:
             self._instances[spec.id] = _Instance(spec, self)
+
+    @classmethod
+    def from_home(cls, codex_home: str | os.PathLike[str], *, local_cwd: str | None = None) -> EnvironmentManager:
+        """From ``$CODEX_HOME/environments.toml`` (or the legacy provider when it is absent).
+        Raises ``EnvironmentsTomlError`` naming file, line and field."""
+        return cls(load_environments_toml(codex_home), local_cwd=local_cwd)
 
     # --- lifetime ---------------------------------------------------------------------------
 
