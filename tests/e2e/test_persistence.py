@@ -67,7 +67,7 @@ def test_torn_last_line_is_skipped(codex_home: Path, model: MockModel) -> None:
         assert len(read["thread"]["turns"]) == 2
         app.assert_schema_clean()
         assert app.close() == 0
-    assert "skipping unreadable rollout line" in app.stderr
+    app.wait_stderr("skipping unreadable rollout line")
     assert model.requests[1].input_texts() == ["first", "second"]
 
 

@@ -53,7 +53,8 @@ def test_malformed_lines_answered_and_logged(app: AppServerProcess) -> None:
     app.wait_for(lambda m: m.get("id", 0) is None and "method must be a string" in m.get("error", {}).get("message", ""))
     # still serving, and the stderr log says what was dropped
     assert app.call("thread/list", {})["data"] == []
-    assert "Parse error" in app.stderr and "this is not json" in app.stderr
+    app.wait_stderr("this is not json")
+    assert "Parse error" in app.stderr
 
 
 def test_unknown_method_and_bad_params(app: AppServerProcess) -> None:
