@@ -53,6 +53,10 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         disabled = app.call_error("mcpServer/tool/call", {"threadId": thread_id, "server": "echo", "tool": "crash"})
         status = app.call("mcpServerStatus/list", {"threadId": thread_id, "detail": "toolsAndAuthOnly"})
         startup = sorted({(m["params"]["name"], m["params"]["status"]) for m in app.notifications("mcpServer/startupStatus/updated")})
+        # servers start with the thread, in config order, right after thread/started
+        started_at = app.index_of(app.notifications("thread/started")[0])
+        starting = [(app.index_of(m) > started_at, m["params"]["name"]) for m in app.notifications("mcpServer/startupStatus/updated")
+                    if m["params"]["status"] == "starting"]
         broken_error = next(m["params"].get("error") for m in app.notifications("mcpServer/startupStatus/updated")
                             if m["params"]["name"] == "broken" and m["params"]["status"] == "failed")
         app.close()
@@ -76,6 +80,7 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         "status": [(s["name"], sorted(s["tools"]), s["authStatus"], s["serverInfo"] and s["serverInfo"]["name"])
                    for s in status["data"]],
         "startup": startup,
+        "starting": starting,
         "broken_error_prefix": (broken_error or "")[: len("MCP client for `broken` failed to start: MCP startup failed:")],
     }
     # thread ids differ between the runs; everything else must not

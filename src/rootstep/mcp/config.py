@@ -17,7 +17,7 @@ from rootstep.mcp.server_config import SERVER_NAME_RE, McpServerConfig
 
 @dataclass(frozen=True)
 class McpServersConfig:
-    """Parsed servers (sorted by name) and the reasons the others were rejected."""
+    """Parsed servers (in config order) and the reasons the others were rejected."""
 
     servers: dict[str, McpServerConfig] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -43,7 +43,7 @@ def parse_mcp_servers(config: Mapping[str, Any] | None) -> McpServersConfig:
         return McpServersConfig(errors={"mcp_servers": "`mcp_servers` must be a table"})
     servers: dict[str, McpServerConfig] = {}
     errors: dict[str, str] = {}
-    for name in sorted(table):
+    for name in table:
         raw = table[name]
         if not SERVER_NAME_RE.match(name):
             errors[name] = f"invalid server name '{name}': must match pattern ^[a-zA-Z0-9_-]+$"

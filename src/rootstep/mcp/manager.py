@@ -65,7 +65,7 @@ class ConnectionManager:
             return
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="mcp-connection-manager")
         await self._started.wait()
-        for name, config in sorted(self.servers.items()):
+        for name, config in self.servers.items():  # config order, like the reference
             if config.enabled:
                 await self._spawn(name, config)
 

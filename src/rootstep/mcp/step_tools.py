@@ -256,6 +256,13 @@ class McpToolsProvider:
                     await old.retire()
             return self._runtime.acquire()
 
+    async def prestart(self) -> None:
+        """Start the servers now (thread start), like the reference; statuses follow at once."""
+        if not self._servers.servers and not self._servers.errors:
+            return
+        runtime = await self.current_runtime()
+        await runtime.release()
+
     async def validate_required_servers(self) -> None:
         """Start the runtime now if any server is ``required``; raise when one fails (thread
         start fails with ``required MCP servers failed to initialize: <name>: <error>; ...``)."""

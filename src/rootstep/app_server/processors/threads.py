@@ -122,6 +122,9 @@ async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
             raise JsonRpcError(INTERNAL_ERROR, str(exc)) from None
     await ctx.respond(session_response(thread))
     await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))
+    prestart = getattr(thread.tools, "prestart", None)  # MCP servers start with the thread
+    if prestart is not None:
+        await prestart()
 
 
 @_errors
