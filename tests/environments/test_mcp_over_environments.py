@@ -142,3 +142,18 @@ async def test_streamable_http_mcp_through_an_executor(executor: RemoteEnvironme
         with anyio.CancelScope(shield=True):
             await process.wait()
             await process.aclose()
+
+
+async def test_an_over_long_mcp_line_closes_the_transport(executor: RemoteEnvironment, tmp_path: Path) -> None:
+    """A stdout line over 8 MiB from an executor MCP server ends that session, not the executor."""
+    launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path))
+    async with executor.open_stdio_transport(launch) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            ok = await session.call_tool("big", {"bytes": 1024 * 1024})
+            assert len(ok.content[0].text) == 1024 * 1024  # type: ignore[union-attr]
+            with pytest.raises(Exception) as err:
+                with anyio.fail_after(30):
+                    await session.call_tool("big", {"bytes": 9 * 1024 * 1024})
+            assert not isinstance(err.value, TimeoutError), "the transport must close, not hang"
+    assert await executor.probe() is True
