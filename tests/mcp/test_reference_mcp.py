@@ -30,6 +30,10 @@ disabled_tools = ["crash"]
 
 [mcp_servers.broken]
 command = "/nonexistent/rootstep-mcp-reference-test"
+
+[mcp_servers.off]
+command = "/nonexistent/never-started"
+enabled = false
 """
 
 
@@ -52,6 +56,8 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         unknown = app.call_error("mcpServer/tool/call", {"threadId": thread_id, "server": "nope", "tool": "echo"})
         disabled = app.call_error("mcpServer/tool/call", {"threadId": thread_id, "server": "echo", "tool": "crash"})
         status = app.call("mcpServerStatus/list", {"threadId": thread_id, "detail": "toolsAndAuthOnly"})
+        status_full = app.call("mcpServerStatus/list", {"threadId": thread_id})
+        status_global = app.call("mcpServerStatus/list", {"limit": 1})
         startup = sorted({(m["params"]["name"], m["params"]["status"]) for m in app.notifications("mcpServer/startupStatus/updated")})
         # servers start with the thread, in config order, right after thread/started
         started_at = app.index_of(app.notifications("thread/started")[0])
@@ -79,6 +85,8 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         "disabled": (disabled.code, disabled.message),
         "status": [(s["name"], sorted(s["tools"]), s["authStatus"], s["serverInfo"] and s["serverInfo"]["name"])
                    for s in status["data"]],
+        "status_full": status_full,
+        "status_global": status_global,
         "startup": startup,
         "starting": starting,
         "broken_error_prefix": (broken_error or "")[: len("MCP client for `broken` failed to start: MCP startup failed:")],

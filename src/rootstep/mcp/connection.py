@@ -50,7 +50,7 @@ def describe_error(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     if isinstance(exc, FileNotFoundError):
-        return f"No such file or directory (os error 2): {exc.filename}" if exc.filename else str(exc)
+        return "No such file or directory (os error 2)"  # the reference's text; the command is in the config
     text = str(exc) or type(exc).__name__
     return text
 
@@ -147,6 +147,8 @@ class McpConnection:
         self._lost = anyio.Event()
         self._closing = False
         self.crashed = False
+        # ``toolsError`` of status listings: the startup failure without the client prefix.
+        self.tools_error: str | None = None
         self._scope = anyio.CancelScope()
 
     @property
@@ -181,6 +183,7 @@ class McpConnection:
                 await self._settle("cancelled", self.error)
                 raise
             log.info("MCP server %s: %s", self.name, describe_error(exc))
+            self.tools_error = f"MCP startup failed: {describe_error(exc)}"
             await self._settle("failed", self.error or startup_failure_text(self.name, describe_error(exc)))
         finally:
             self.session = None

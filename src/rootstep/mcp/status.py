@@ -77,10 +77,11 @@ async def default_auth_status(name: str, config: McpServerConfig) -> str:
 
 
 def _runtime_status(runtime: McpRuntime | None, name: str, config: McpServerConfig | None) -> str | None:
-    if config is not None and not config.enabled:
-        return "disabled"
+    """The thread runtime's view of the server; None without a thread (like the reference)."""
     if runtime is None or runtime.closed:
         return None
+    if config is not None and not config.enabled:
+        return "disabled"
     if runtime.servers.get(name) != config:
         return None  # the thread runtime runs another configuration of this name
     connection = runtime.manager.connection(name)
@@ -153,7 +154,7 @@ async def list_server_status(
                         t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in templates
                     ]
             elif connection is not None:
-                entry.tools_error = connection.error
+                entry.tools_error = connection.tools_error or connection.error
             entries[name] = entry
 
         async with anyio.create_task_group() as tg:
