@@ -161,7 +161,7 @@ async def test_status_list_pages_sorted_names_with_failures_and_disabled(tmp_pat
     assert [e.name for e in first.data] == ["b_off", "c_missing"] and first.next_cursor == "2"
     off, missing = first.data
     assert off.tools == {} and off.runtime_status is None and off.auth_status == "unsupported"  # no thread: no runtime
-    assert missing.tools == {} and "failed to start" in (missing.tools_error or "")
+    assert missing.tools == {} and missing.tools_error == "MCP startup failed: No such file or directory (os error 2)"
     second = await list_server_status(config, ListMcpServerStatusParams(cursor="2", limit=2, detail="toolsAndAuthOnly"),
                                       transports=DefaultTransports())
     assert [e.name for e in second.data] == ["d_bad", "echo"] and second.next_cursor is None
