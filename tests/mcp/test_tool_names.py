@@ -220,3 +220,45 @@ def test_namespace_tools_merge_same_namespace():
     b = info("s", "y", namespace_description="Desc")
     [entry] = namespace_tools([a, b])
     assert entry["description"] == "Desc" and [t["name"] for t in entry["tools"]] == ["x", "y"]
+
+
+json_schemas = st.recursive(
+    st.one_of(
+        st.booleans(),
+        st.fixed_dictionaries({}, optional={
+            "type": st.sampled_from(["string", "integer", "number", "boolean", "object", "array", "null", "weird"]),
+            "description": st.text(max_size=5), "minimum": st.integers(), "format": st.just("uri"),
+            "const": st.integers(), "title": st.text(max_size=3), "enum": st.lists(st.integers(), max_size=2),
+        }),
+    ),
+    lambda children: st.fixed_dictionaries({}, optional={
+        "type": st.sampled_from(["object", "array", ["string", "null"]]),
+        "properties": st.dictionaries(st.text(min_size=1, max_size=3), children, max_size=3),
+        "items": children, "anyOf": st.lists(children, max_size=2),
+        "additionalProperties": st.one_of(st.booleans(), children), "required": st.lists(st.text(max_size=3), max_size=2),
+    }),
+    max_leaves=8,
+)
+ALLOWED = {"$ref", "type", "description", "enum", "items", "properties", "required", "additionalProperties",
+           "anyOf", "oneOf", "allOf", "$defs", "definitions"}
+
+
+def _only_allowed(schema) -> bool:
+    if not isinstance(schema, dict):
+        return True
+    if not set(schema) <= ALLOWED:
+        return False
+    children = list((schema.get("properties") or {}).values())
+    children += [schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)]
+    for key in ("anyOf", "oneOf", "allOf"):
+        children += schema.get(key) or []
+    return all(_only_allowed(c) for c in children)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_schemas)
+def test_parameters_are_always_a_supported_object_schema(schema):
+    params = parameters_for_model(schema if isinstance(schema, dict) else {})
+    assert _only_allowed(params)
+    assert isinstance(params.get("properties"), dict) or "anyOf" in params or "$ref" in params
+    assert parameters_for_model(params) == params  # reducing twice changes nothing
