@@ -108,3 +108,22 @@ def test_disk_full_is_recorded_not_raised(tmp_path: Path) -> None:
     thread.record("response_item", {"type": "message"})
     assert thread.persist_error is not None and "No space left" in thread.persist_error
     anyio.run(thread.aclose)
+
+
+def test_summary_agrees_with_full_read(tmp_path: Path) -> None:
+    from rootstep.core.rollout import summarize_rollout
+
+    path = tmp_path / "rollout-2026-01-01T00-00-00-0199a000-0000-7000-8000-000000000004.jsonl"
+    writer = RolloutWriter(path)
+    writer.append("session_meta", {"id": "x", "model": "m1"})
+    writer.append("turn_started", {"turn_id": "t1"})
+    writer.append("thread_item", {"turn_id": "t1", "item": {"type": "agentMessage", "id": "a", "text": "userMessage"}})
+    writer.append("thread_item", {"turn_id": "t1", "item": {"type": "userMessage", "id": "u",
+                                                            "content": [{"type": "text", "text": "first words"}]}})
+    writer.append("thread_name", {"name": "Named"})
+    writer.append("settings", {"model": "m2"})
+    writer.close()
+    full, summary = read_rollout(path), summarize_rollout(path)
+    assert full is not None and summary is not None
+    assert (summary.preview, summary.name, summary.meta["model"]) == (full.preview, full.name, full.meta["model"])
+    assert summary.preview == "first words" and summary.meta["model"] == "m2"

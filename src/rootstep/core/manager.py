@@ -28,6 +28,7 @@ from rootstep.core.rollout import (
     find_rollout,
     read_rollout,
     rollout_path,
+    summarize_rollout,
     thread_id_of,
 )
 from rootstep.core.step_tools import (
@@ -435,7 +436,7 @@ class ThreadManager:
             if loaded is not None:
                 entries.append(loaded.to_wire())
                 continue
-            contents = read_rollout(path)
+            contents = summarize_rollout(path)
             if contents is None:
                 continue
             entries.append(self._wire_from_rollout(contents, include_turns=False))

@@ -194,6 +194,60 @@ def read_rollout(path: Path) -> RolloutContents | None:
     return contents
 
 
+_SUMMARY_KINDS = (b'"session_meta"', b'"thread_name"', b'"settings"', b'"thread_item"')
+
+
+def summarize_rollout(path: Path) -> RolloutContents | None:
+    """What a listing needs (meta, name, preview, timestamps) without parsing the history.
+
+    Only lines whose record kind matters are decoded (the kind sits at the start of every
+    line we write), and ``thread_item`` lines only until the first user message.
+    """
+    contents: RolloutContents | None = None
+    preview_found = False
+    try:
+        handle = path.open("rb")
+    except OSError:
+        return None
+    with handle:
+        for raw in handle:
+            head = raw[:96]
+            if not any(kind in head for kind in _SUMMARY_KINDS):
+                continue
+            if b'"thread_item"' in head and (preview_found or b'"userMessage"' not in raw):
+                continue
+            try:
+                record = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if not isinstance(record, dict):
+                continue
+            kind, payload = record.get("type"), record.get("payload")
+            if not isinstance(payload, dict):
+                continue
+            if kind == "session_meta":
+                if contents is None:
+                    contents = RolloutContents(path=path, meta=payload)
+            elif contents is None:
+                continue
+            elif kind == "thread_name":
+                contents.name = payload.get("name")
+            elif kind == "settings":
+                contents.meta.update(payload)
+            elif kind == "thread_item":
+                item = payload.get("item")
+                if isinstance(item, dict) and item.get("type") == "userMessage":
+                    contents.preview = user_message_preview(item)
+                    preview_found = True
+    if contents is None:
+        return None
+    try:
+        contents.updated_at = int(path.stat().st_mtime)
+    except OSError:
+        contents.updated_at = int(contents.meta.get("created_at") or 0)
+    return contents
+
+
 def user_message_preview(item: dict[str, Any]) -> str:
     for part in item.get("content") or []:
         if isinstance(part, dict) and part.get("type") == "text":
