@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app_server import AppServerProcess, rootstep_command, text
+from tests.fixtures.app_server import AppServerProcess, rootstep_command
 from tests.fixtures.mcp_helpers import ECHO_SERVER
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 

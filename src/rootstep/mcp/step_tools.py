@@ -142,14 +142,14 @@ class McpStepTools:
         meta: dict[str, Any] = {"threadId": thread_id, "x-codex-turn-metadata": {"turn_id": turn_id}}
         if info.plugin_id:
             meta["plugin_id"] = info.plugin_id
-        progress = None
-        if self._emit is not None:
-            emit = self._emit
+        emit = self._emit
 
-            async def progress(done: float, total: float | None, message: str | None) -> None:
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            if emit is not None:
                 text = message or (f"{done:g}/{total:g}" if total else f"{done:g}")
                 await emit(McpToolCallProgress(thread_id=thread_id, turn_id=turn_id, item_id=call.call_id, message=text))
 
+        progress = on_progress if emit is not None else None
         result, error = await call_for_item(self.runtime, info.server, info.tool.name, arguments, meta, progress)
         elapsed = time.monotonic() - started
         done = item.model_copy(update={"duration_ms": int(elapsed * 1000)})
