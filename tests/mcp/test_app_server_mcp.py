@@ -143,3 +143,12 @@ def test_healthy_required_servers_are_ready_before_thread_start_answers(tmp_path
         assert app.index_of(ready) < app.index_of(response)
         app.assert_schema_clean()
         assert app.close() == 0
+
+
+def test_unloading_a_thread_reaps_its_mcp_servers(app: AppServerProcess, tmp_path: Path):
+    thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+    app.wait_notification("mcpServer/startupStatus/updated", lambda m: m["params"]["name"] == "echo" and m["params"]["status"] == "ready")
+    [pid] = read_pids(tmp_path / "echo.pids")
+    assert alive(pid)
+    assert app.call("thread/unsubscribe", {"threadId": thread["id"]})["status"] == "unsubscribed"
+    assert not alive(pid), "the thread's MCP server is gone once the thread is unloaded"
