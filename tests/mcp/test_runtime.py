@@ -235,3 +235,26 @@ async def test_a_slow_call_returns_a_timeout_error_to_the_model_within_the_timeo
         await step.aclose()
     finally:
         await provider.aclose()
+
+
+async def test_publishing_the_same_servers_keeps_the_runtime_and_its_processes(tmp_path):
+    config = servers(tmp_path)
+    provider = McpToolsProvider("thr-s", config, transports=DefaultTransports())
+    try:
+        step1 = await provider.capture_step()
+        await step1.aclose()
+        provider.request_refresh(servers(tmp_path))  # equal value, new object
+        step2 = await provider.capture_step()
+        assert step2.runtime is step1.runtime
+        await step2.aclose()
+        assert len(read_pids(tmp_path / "echo.pids")) == 1
+        from rootstep.mcp.runtime import ServerProvenance
+
+        provider.request_refresh(servers(tmp_path), {"echo": ServerProvenance(plugin_id="p@1", display_names=("P",))})
+        step3 = await provider.capture_step()
+        assert step3.runtime is not step1.runtime
+        echo = next(t for t in step3.model_tools()[0]["tools"] if t["name"] == "echo")
+        assert echo["description"].endswith("This tool is part of plugin `P`.")
+        await step3.aclose()
+    finally:
+        await provider.aclose()

@@ -225,8 +225,20 @@ class McpToolsProvider:
         """The latest published runtime (None before the first step)."""
         return self._runtime
 
-    def request_refresh(self, servers: McpServersConfig) -> None:
-        """Use ``servers`` from the next step on (the running step keeps its snapshot)."""
+    def request_refresh(
+        self, servers: McpServersConfig, provenance: Mapping[str, ServerProvenance] | None = None
+    ) -> None:
+        """Use ``servers`` from the next step on (the running step keeps its snapshot).
+
+        The same servers (and provenance) as the current runtime's are no change at all: the
+        runtime and its processes are kept, so callers may publish their server set every step.
+        """
+        provenance = dict(provenance) if provenance is not None else self._provenance
+        same = servers == self._servers and provenance == self._provenance
+        if same and self._runtime is not None:
+            self._pending = None
+            return
+        self._provenance = provenance
         self._pending = servers
 
     async def _on_status(self, status: StartupStatus) -> None:
