@@ -41,10 +41,41 @@ class McpService:
     def __init__(self, server: AppServer) -> None:
         self.server = server
         self.servers: McpServersConfig = parse_mcp_servers(server.config.raw)
-        # Set by the OAuth layer: ``TokenManager.auth_lookup`` authorizes HTTP servers, and
-        # ``auth_status(name, config) -> McpAuthStatus`` answers status listings.
+        # HTTP servers are authorized with stored OAuth tokens (:attr:`tokens`) unless another
+        # layer sets these.
         self.auth_lookup: AuthLookup | None = None
-        self.auth_status: AuthStatusFn = default_auth_status
+        self.auth_status: AuthStatusFn = self._oauth_status
+        self._tokens: Any = None
+
+    @property
+    def tokens(self) -> Any:
+        """The process-wide ``TokenManager`` (created on first use: it may probe a keyring)."""
+        if self._tokens is None:
+            from rootstep.mcp.oauth import OAuthSettings, TokenManager
+
+            raw = self.server.config.raw
+            mode = raw.get("mcp_oauth_credentials_store", "auto")
+            port = raw.get("mcp_oauth_callback_port")
+            url = raw.get("mcp_oauth_callback_url")
+            settings = OAuthSettings(
+                codex_home=self.server.config.home,
+                credentials_store=mode if mode in ("auto", "file", "keyring") else "auto",
+                callback_port=port if isinstance(port, int) else None,
+                callback_url=url if isinstance(url, str) else None,
+            )
+            self._tokens = TokenManager.from_settings(settings)
+        return self._tokens
+
+    async def _oauth_status(self, name: str, config: Any) -> str:
+        """Spec §7.3/§8: bearer, stored OAuth tokens, or OAuth discovery decide it."""
+        if not config.enabled or config.is_stdio:
+            return await default_auth_status(name, config)
+        import httpx2
+
+        from rootstep.mcp.oauth import auth_status
+
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(10.0), trust_env=True) as client:
+            return await auth_status(name, config, store=self.tokens.store, http_client=client)
 
     def _environment(self, env_id: str) -> Any:
         environments = self.server.services.get("environments")
@@ -55,7 +86,9 @@ class McpService:
         return DefaultTransports(environments=self._environment, default_cwd=cwd, auth=self._auth)
 
     def _auth(self, name: str, transport: Any) -> Any:
-        return self.auth_lookup(name, transport) if self.auth_lookup is not None else None
+        if self.auth_lookup is not None:
+            return self.auth_lookup(name, transport)
+        return self.tokens.auth_lookup(name, transport)
 
     def provider_factory(self, context: ThreadToolsContext) -> McpToolsProvider:
         """Each thread's tools: the config.toml servers (with its own config overrides)."""
