@@ -82,7 +82,9 @@ def test_experimental_fields_need_the_capability(codex_home) -> None:
         app.initialize(experimental=False)
         err = app.call_error("thread/start", {"selectedCapabilityRoots": []})
         assert err.message == "thread/start.selectedCapabilityRoots requires experimentalApi capability"
-        assert app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        err = app.call_error("turn/start", {"threadId": thread_id, "input": [], "environments": []})
+        assert err.message == "turn/start.environments requires experimentalApi capability"
         app.assert_schema_clean()
         assert app.close() == 0
 

@@ -104,7 +104,8 @@ async def thread_compact_start(ctx: RequestContext, p: ThreadIdParams) -> None:
 def register(server: "AppServer") -> None:
     table = server.methods
     table.add("thread/compact/start", thread_compact_start, ThreadIdParams, scope=thread_scope())
-    table.add("turn/start", turn_start, TurnStartParams, scope=thread_scope())
+    table.add("turn/start", turn_start, TurnStartParams, scope=thread_scope(),
+              experimental_fields=("environments", "collaborationMode"))
     table.add("turn/interrupt", turn_interrupt, TurnInterruptParams, scope=thread_scope())
     # Steer must not queue behind a pending interrupt of the same thread; it only appends.
     table.add("turn/steer", turn_steer, TurnSteerParams)
