@@ -243,3 +243,15 @@ def test_compact_replaces_history_with_a_summary(app: AppServerProcess, model: M
     texts = model.requests[2].input_texts()
     assert texts[0].endswith("User said colour is blue.") and texts[-1] == "what colour?"
     assert "my colour is blue" not in texts
+
+
+def test_turn_level_environments_persist(app: AppServerProcess, model: MockModel, tmp_path) -> None:
+    model.queue(assistant_text("ok"))
+    thread_id = _start(app)["thread"]["id"]
+    other = str(tmp_path.resolve())
+    app.run_turn(thread_id, "elsewhere", environments=[{"environmentId": "local", "cwd": other}])
+    read = app.call("thread/read", {"threadId": thread_id})["thread"]
+    assert read["environments"] == [{"environmentId": "local", "cwd": other, "runtimeWorkspaceRoots": [other]}]
+    app.call("thread/unsubscribe", {"threadId": thread_id})
+    resumed = app.call("thread/resume", {"threadId": thread_id})
+    assert resumed["thread"]["environments"][0]["cwd"] == other

@@ -231,14 +231,7 @@ class ThreadManager:
     ) -> Thread:
         config = self._config_for(overrides.config)
         settings = self._settings(config, overrides)
-        if environments is None:
-            environments = self.default_environments(settings.cwd)
-        else:
-            self.check_environments(environments)
-            environments = [
-                e if e.runtime_workspace_roots is not None else e.model_copy(update={"runtime_workspace_roots": [e.cwd]})
-                for e in environments
-            ]
+        environments = self.select_environments(environments, settings.cwd)
         thread_id = uuid7()
         created_at = int(time.time())
         writer = None if ephemeral else self._writer(rollout_path(config.sessions_dir, created_at, thread_id))
@@ -257,6 +250,24 @@ class ThreadManager:
             raise ThreadError(f"cannot persist the new thread: {thread.persist_error}")
         self.threads[thread_id] = thread
         return thread
+
+    def select_environments(
+        self, requested: list[EnvironmentSelection] | None, cwd: str
+    ) -> list[EnvironmentSelection]:
+        """The default selection when none is named; else the named one, checked and completed."""
+        if requested is None:
+            return self.default_environments(cwd)
+        self.check_environments(requested)
+        return [
+            e if e.runtime_workspace_roots is not None else e.model_copy(update={"runtime_workspace_roots": [e.cwd]})
+            for e in requested
+        ]
+
+    def set_environments(self, thread: Thread, requested: list[EnvironmentSelection]) -> None:
+        """A turn-level selection: applies to this turn and the following ones (persisted)."""
+        thread.environments = self.select_environments(requested, thread.settings.cwd)
+        thread.record("settings", {"environments": [e.model_dump(mode="json", by_alias=True)
+                                                    for e in thread.environments]})
 
     @staticmethod
     def _writer(path: Path) -> RolloutWriter:

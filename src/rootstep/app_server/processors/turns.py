@@ -52,6 +52,11 @@ async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
         summary=p.summary, sandbox_mode=sandbox,
     )
     manager = ctx.server.manager
+    if p.environments is not None:
+        try:
+            manager.set_environments(thread, p.environments)
+        except ThreadError as exc:
+            raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
     turn = manager.start_turn(
         thread, list(p.input), settings=settings,
         client_user_message_id=p.client_user_message_id, output_schema=p.output_schema,
