@@ -29,9 +29,13 @@ def test_structured_content_wins_and_is_compact_json_after_the_header():
     )
 
 
-def test_plain_content_is_the_json_array_of_blocks():
-    out = function_call_output(types.CallToolResult(content=[text("ECHOING: hi")]), 1.5)
-    assert out == 'Wall time: 1.5000 seconds\nOutput:\n[{"type":"text","text":"ECHOING: hi"}]'
+def test_plain_content_is_an_array_of_input_items():
+    out = function_call_output(types.CallToolResult(content=[text("ECHOING: hi"), text("two")]), 1.5)
+    assert out == [
+        {"type": "input_text", "text": "Wall time: 1.5000 seconds\nOutput:"},
+        {"type": "input_text", "text": "ECHOING: hi"},
+        {"type": "input_text", "text": "two"},
+    ]
 
 
 def test_images_make_an_array_output_with_data_urls():
@@ -41,20 +45,23 @@ def test_images_make_an_array_output_with_data_urls():
     assert function_call_output(result, 0.1) == [
         {"type": "input_text", "text": "Wall time: 0.1000 seconds\nOutput:"},
         {"type": "input_text", "text": "look"},
-        {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
+        {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "high"},
     ]
 
 
-def test_errors_are_not_visible_in_the_string_but_text_is():
+def test_errors_are_not_visible_in_the_output_but_text_is():
     out = function_call_output(error_result("tool call error: boom"), 0)
-    assert out == 'Wall time: 0.0000 seconds\nOutput:\n[{"type":"text","text":"tool call error: boom"}]'
+    assert out == [{"type": "input_text", "text": "Wall time: 0.0000 seconds\nOutput:"},
+                   {"type": "input_text", "text": "tool call error: boom"}]
 
 
 def test_huge_output_is_truncated_in_the_middle():
     result = types.CallToolResult(content=[text("a" * 100_000 + "END")])
     out = function_call_output(result, 0, max_bytes=1000)
-    assert isinstance(out, str) and len(out.encode()) < 1200
-    assert "chars truncated" in out and out.endswith('END"}]')
+    assert len(out[1]["text"].encode()) < 1100
+    assert "chars truncated" in out[1]["text"] and out[1]["text"].endswith("END")
+    structured = types.CallToolResult(content=[], structured_content={"big": "b" * 100_000})
+    assert len(function_call_output(structured, 0, max_bytes=1000).encode()) < 1200
 
 
 @given(st.text(max_size=300), st.integers(min_value=0, max_value=400))

@@ -59,10 +59,11 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         status_full = app.call("mcpServerStatus/list", {"threadId": thread_id})
         status_global = app.call("mcpServerStatus/list", {"limit": 1})
         startup = sorted({(m["params"]["name"], m["params"]["status"]) for m in app.notifications("mcpServer/startupStatus/updated")})
-        # servers start with the thread, in config order, right after thread/started
+        # servers start with the thread, right after thread/started (the reference's order among
+        # servers follows a hash map, so only the set is compared)
         started_at = app.index_of(app.notifications("thread/started")[0])
-        starting = [(app.index_of(m) > started_at, m["params"]["name"]) for m in app.notifications("mcpServer/startupStatus/updated")
-                    if m["params"]["status"] == "starting"]
+        starting = sorted((app.index_of(m) > started_at, m["params"]["name"]) for m in app.notifications("mcpServer/startupStatus/updated")
+                          if m["params"]["status"] == "starting")
         broken_error = next(m["params"].get("error") for m in app.notifications("mcpServer/startupStatus/updated")
                             if m["params"]["name"] == "broken" and m["params"]["status"] == "failed")
         app.close()
@@ -112,26 +113,39 @@ def test_mcp_scenario_matches_the_reference(reference_codex: Path, tmp_path: Pat
 
 def _timeout_scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
     model.queue(function_call_response("call-t", "slow", json.dumps({"seconds": 30}), namespace="mcp__echo"),
+                function_call_response("call-f", "fail", "{}", namespace="mcp__echo"),
+                function_call_response("call-i", "image", "{}", namespace="mcp__echo"),
+                function_call_response("call-b", "big", json.dumps({"bytes": 200_000}), namespace="mcp__echo"),
                 assistant_text("Done"))
     with AppServerProcess(home, command=command) as app:
         app.initialize()
         thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
         app.run_turn(thread_id, "be slow")
-        item = next(m["params"]["item"] for m in app.notifications("item/completed")
-                    if m["params"]["item"]["type"] == "mcpToolCall")
+        items = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "mcpToolCall"]
+        item = items[0]
         app.close()
-    output = model.requests[-1].items_of_type("function_call_output")[-1]["output"]
-    header, error = output  # both answer a failed call with [header, error] input_text items
+    outputs = {o["call_id"]: o["output"] for o in model.requests[-1].items_of_type("function_call_output")}
+    header, error = outputs["call-t"]  # both answer a failed call with [header, error] input_text items
+    def normalized(output: Any) -> Any:
+        return json.loads(re.sub(r"Wall time: [0-9.]+ seconds", "Wall time: N seconds", json.dumps(output)))
+    big = outputs["call-b"]
     return {
         "header": re.sub(r"[0-9.]+ seconds", "N seconds", header["text"]),
         # the reference appends a stack backtrace after the cause
         "error": error["text"].split("\n\nStack backtrace")[0],
         "item": {k: item.get(k) for k in ("status", "result")},
         "item_error": item["error"]["message"].split("\n\nStack backtrace")[0],
+        # text-only and image results: [header, input items]; an isError result reads the same
+        "fail": normalized(outputs["call-f"]),
+        "image": normalized(outputs["call-i"]),
+        "fail_item": {k: items[1].get(k) for k in ("status", "error", "result")},
+        # a huge text is cut to about the same size
+        "big_shape": [b["type"] for b in big],
+        "big_size_kb": round(len(big[1]["text"]) / 1000),
     }
 
 
-def test_tool_timeout_matches_the_reference(reference_codex: Path, tmp_path: Path) -> None:
+def test_full_access_calls_match_the_reference(reference_codex: Path, tmp_path: Path) -> None:
     config = CONFIG.replace('disabled_tools = ["crash"]', 'disabled_tools = ["crash"]\ntool_timeout_sec = 1')
     results = {}
     for name, command in (

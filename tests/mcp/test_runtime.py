@@ -91,7 +91,7 @@ async def test_call_failures_reach_the_model_as_error_output(tmp_path):
         step = await provider.capture_step()
         sink = Sink()
         out = await step.execute(call("fail", {}), sink, thread_id="t", turn_id="u")
-        assert "this tool always fails" in out and sink.events[-1][1]["status"] == "failed"
+        assert out[1] == {"type": "input_text", "text": "this tool always fails"} and sink.events[-1][1]["status"] == "failed"
         out = await step.execute(call("echo", "{not json"), Sink(), thread_id="t", turn_id="u")
         assert out[1]["text"].startswith("err: arguments must be a JSON object")
         bad = FunctionCall(call_id="c", name="echo", namespace="mcp__echo", arguments="{nope")
@@ -209,7 +209,7 @@ async def test_progress_notifications_of_a_call_become_item_progress(tmp_path):
     try:
         step = await provider.capture_step()
         out = await step.execute(call("progress", {"steps": 3}, call_id="call-p"), Sink(), thread_id="thr-p", turn_id="turn-p")
-        assert "3 steps done" in out
+        assert out[1]["text"] == "3 steps done"
         await step.aclose()
     finally:
         await provider.aclose()

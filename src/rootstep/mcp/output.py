@@ -11,8 +11,8 @@ import mcp_types as types
 
 from rootstep.mcp.tools import compact_json
 
-# The model-facing budget: 1.2 × a 10k-token budget at ~4 bytes a token.
-DEFAULT_OUTPUT_MAX_BYTES = int(10_000 * 4 * 1.2)
+# The model-facing budget (about what codex 0.169 keeps of a huge text result).
+DEFAULT_OUTPUT_MAX_BYTES = 12_000
 # mcpToolCall item results above this are collapsed to a preview (DEFAULT_OUTPUT_BYTES_CAP).
 ITEM_RESULT_MAX_BYTES = 1024 * 1024
 ENCRYPTED_META_KEY = "codex/encryptedContent"
@@ -55,7 +55,7 @@ def _input_item(block: dict[str, Any]) -> dict[str, Any]:
     if kind == "image":
         data = str(block.get("data", ""))
         url = data if data.startswith("data:") else f"data:{block.get('mimeType', 'image/png')};base64,{data}"
-        return {"type": "input_image", "image_url": url}
+        return {"type": "input_image", "image_url": url, "detail": "high"}
     if kind == "audio":
         return {"type": "input_audio", "input_audio": {"data": block.get("data", ""), "format": _audio_format(block)}}
     return {"type": "input_text", "text": compact_json(block)}
@@ -69,23 +69,24 @@ def _audio_format(block: dict[str, Any]) -> str:
 def function_call_output(
     result: types.CallToolResult, wall_time_s: float, *, max_bytes: int = DEFAULT_OUTPUT_MAX_BYTES
 ) -> FunctionOutput:
-    """Spec §6.5: structured content wins; media → an array; otherwise the content as JSON."""
+    """Structured content → one string (header + compact JSON); otherwise an array: the header,
+    then each content block as an input item (text, image as a data URL, audio, other JSON).
+
+    That is what codex 0.169 sends (observed; the source's older text form JSON-encoded the
+    blocks). Text is cut in the middle to ``max_bytes`` in total.
+    """
     header = f"Wall time: {wall_time_s:.4f} seconds\nOutput:"
     blocks = [_block_json(b) for b in result.content]
-    if any(_is_encrypted(b) for b in blocks) or (
-        result.structured_content is None and any(b.get("type") in ("image", "audio") for b in blocks)
-    ):
-        items = [_input_item(b) for b in blocks]
-        for item in items:
-            if item["type"] == "input_text":
-                item["text"] = truncate_middle(item["text"], max_bytes)
-        return [{"type": "input_text", "text": header}, *items]
-    if result.structured_content is not None:
-        text = compact_json(result.structured_content)
-    else:
-        text = compact_json(blocks)
-    text = truncate_middle(text, max_bytes)
-    return f"{header}\n{text}" if text else header
+    if result.structured_content is not None and not any(_is_encrypted(b) for b in blocks):
+        text = truncate_middle(compact_json(result.structured_content), max_bytes)
+        return f"{header}\n{text}" if text else header
+    items = [_input_item(b) for b in blocks]
+    budget = max_bytes
+    for item in items:
+        if item["type"] == "input_text":
+            item["text"] = truncate_middle(item["text"], max(0, budget))
+            budget -= len(item["text"].encode("utf-8"))
+    return [{"type": "input_text", "text": header}, *items]
 
 
 def item_result(result: types.CallToolResult) -> dict[str, Any]:
