@@ -206,6 +206,10 @@ class TurnRunner:
     async def _loop(self) -> None:
         while True:
             tools = await self.thread.tools.capture_step()
+            prepare = getattr(tools, "prepare_input", None)  # extensions' per-step context (skills)
+            if prepare is not None:
+                for item in prepare(self.thread.history):
+                    self._append_history(item)
             try:
                 calls = await self._step(tools)
                 outputs = await self._execute(tools, calls)

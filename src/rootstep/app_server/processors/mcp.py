@@ -135,16 +135,20 @@ def _mcp_tools(thread: Any) -> Any:
 
 async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) -> Any:
     service = _service(ctx)
-    servers, runtime, cwd = service.servers, None, None
+    servers, runtime, cwd, provenance = service.servers, None, None, None
     if params.thread_id is not None:
         thread = _thread(ctx, params.thread_id)
         cwd = thread.settings.cwd
         tools = _mcp_tools(thread)
         if tools is not None:
             servers, runtime = tools.servers, tools.runtime
+            view = getattr(tools, "status_view", None)  # selected roots: the thread's projection now
+            if view is not None:
+                servers, runtime, provenance = await view()
     try:
         return await list_server_status(
-            servers, params, transports=service.transports(cwd), runtime=runtime, auth_status=service.auth_status
+            servers, params, transports=service.transports(cwd), runtime=runtime, auth_status=service.auth_status,
+            provenance=provenance,
         )
     except McpRequestError as exc:
         raise JsonRpcError(INVALID_REQUEST, str(exc)) from None

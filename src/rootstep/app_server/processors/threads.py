@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rootstep.app_server.context import RequestContext
@@ -83,14 +82,13 @@ def session_response(thread: Thread, *, include_turns: bool = False) -> ThreadSe
 
 
 def canonical_root(root: dict[str, Any]) -> dict[str, Any]:
-    """Roots are persisted and echoed with ``location.path`` as a ``file:`` URI."""
-    location = root.get("location")
-    if isinstance(location, dict):
-        path = location.get("path")
-        if isinstance(path, str) and not path.startswith("file:") and Path(path).is_absolute():
-            location = {**location, "path": Path(path).as_uri()}
-            root = {**root, "location": location}
-    return root
+    """Roots are persisted and echoed with ``location.path`` as a canonical ``file:`` URI."""
+    from rootstep.extensions.selected_plugins.root import InvalidRootError, SelectedCapabilityRoot
+
+    try:
+        return SelectedCapabilityRoot.from_wire(root).to_wire()
+    except InvalidRootError as exc:
+        raise _invalid(str(exc)) from None
 
 
 def _errors(fn: Any) -> Any:

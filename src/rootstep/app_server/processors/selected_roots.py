@@ -1,0 +1,147 @@
+"""Threads get :class:`SelectedRootsToolsProvider`: config.toml servers plus, step by step, the
+MCP servers, connectors and skills of the capability roots they selected.
+
+This module only wires: it builds each thread's provider from the server's services (``mcp``
+for transports and the latest config servers, ``environments`` for readiness), the managed
+``requirements.toml``, the hosted apps overlay, and the tool-name map persisted in the thread's
+rollout.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from rootstep.core.rollout import find_rollout, iter_records
+from rootstep.core.step_tools import ThreadToolsContext
+from rootstep.extensions.selected_plugins.root import InvalidRootError, SelectedCapabilityRoot
+from rootstep.extensions.selected_plugins.runtime_provider import TOOL_NAMES_RECORD, SelectedRootsToolsProvider
+from rootstep.extensions.selected_plugins.tool_names import StableToolNames
+from rootstep.mcp.config import parse_mcp_servers
+
+if TYPE_CHECKING:
+    from rootstep.app_server.server import AppServer
+
+log = logging.getLogger(__name__)
+
+
+def roots_of(raw: Any) -> list[SelectedCapabilityRoot]:
+    """Stored wire roots → values; an unreadable one is logged and skipped."""
+    out = []
+    for entry in raw or ():
+        try:
+            out.append(SelectedCapabilityRoot.from_wire(entry))
+        except InvalidRootError as exc:
+            log.warning("ignoring selected capability root: %s", exc)
+    return out
+
+
+def stored_tool_names(server: AppServer, thread_id: str) -> StableToolNames | None:
+    """The last tool-name map persisted in the thread's rollout (resume), if any."""
+    path = find_rollout(thread_id, server.config.sessions_dir)
+    if path is None or not path.exists():
+        return None
+    found = None
+    try:
+        for record in iter_records(path):
+            if record.get("type") == TOOL_NAMES_RECORD:
+                found = record.get("payload", {}).get("names")
+    except OSError:
+        return None
+    if found is None:
+        return None
+    try:
+        return StableToolNames.from_json(found)
+    except ValueError as exc:
+        log.warning("thread %s: ignoring stored tool names: %s", thread_id, exc)
+        return None
+
+
+def _feature(config: Any, name: str) -> bool:
+    features = (getattr(config, "raw", None) or {}).get("features")
+    return isinstance(features, dict) and features.get(name) is True
+
+
+def provider_factory(server: AppServer) -> Any:
+    """The ``rootstep.app_server.tools`` hook: ``(ThreadToolsContext) -> provider``."""
+    from rootstep.app_server.processors.mcp import McpService
+    from rootstep.config.requirements import RequirementsError, load_requirements
+    from rootstep.extensions import connectors
+
+    service = server.services.get("mcp")
+    if not isinstance(service, McpService):
+        service = server.services["mcp"] = McpService(server)
+    mcp_service: McpService = service
+    environments = server.services.get("environments")
+
+    def environment(env_id: str) -> Any:
+        return environments.get(env_id) if environments is not None else None
+
+    def is_ready(env_id: str) -> bool:
+        if environments is None:
+            return env_id == "local"
+        if env_id not in environments:
+            return False
+        return environments.ready_for_step(env_id)
+
+    def generation(env_id: str) -> int:
+        return environments.generation(env_id) if environments is not None else 0
+
+    def factory(context: ThreadToolsContext) -> SelectedRootsToolsProvider:
+        extra = context.extra if isinstance(context.extra, dict) else {}
+        config = extra.get("config") or server.config
+        servers = parse_mcp_servers(config.raw) if extra.get("config") is not None else mcp_service.servers
+        try:
+            requirements = load_requirements()
+        except (RequirementsError, OSError) as exc:
+            log.error("requirements.toml ignored: %s", exc)
+            from rootstep.config.requirements import EMPTY_REQUIREMENTS as requirements  # noqa: N811
+        manager, thread_id = server.manager, context.thread_id
+        default_policy = (getattr(config, "approval_policy", None), getattr(config, "sandbox_mode", None))
+
+        def policy() -> tuple[Any, str | None]:
+            thread = manager.threads.get(thread_id)
+            if thread is None:
+                return default_policy
+            return thread.settings.approval_policy, thread.settings.sandbox_mode
+
+        def persist(names: list[list[str]]) -> None:
+            thread = manager.threads.get(thread_id)
+            if thread is not None:
+                thread.record(TOOL_NAMES_RECORD, {"names": names})
+
+        hosted = connectors.HostedApps.from_config(config)
+        return SelectedRootsToolsProvider(
+            thread_id,
+            roots=roots_of(context.selected_capability_roots),
+            config_servers=servers,
+            transports=mcp_service.transports(context.cwd),
+            environments=environment,
+            is_ready=is_ready,
+            generation=generation,
+            emit=server.emit,
+            policy=policy,
+            requirements=requirements,
+            overlays=hosted.overlays,
+            catalog_hook=hosted.catalog_hook,
+            tool_names=stored_tool_names(server, thread_id),
+            persist_names=persist,
+            discovery=_feature(config, "executor_capability_discovery"),
+        )
+
+    return factory
+
+
+def register(server: AppServer) -> None:
+    """Selected roots serve every thread (a thread without roots sees config.toml servers only)."""
+    from rootstep.app_server import tools
+    from rootstep.app_server.processors import mcp
+    from rootstep.core.step_tools import empty_provider_factory
+
+    factory = provider_factory(server)
+    service = server.services.get("mcp")
+    current = server.manager.tools_factory
+    if current == getattr(service, "provider_factory", None) or current is empty_provider_factory:
+        server.manager.tools_factory = factory
+    if tools.TOOLS_FACTORY_HOOK in (None, mcp.tools_factory):
+        tools.TOOLS_FACTORY_HOOK = provider_factory
