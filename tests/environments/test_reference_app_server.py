@@ -63,6 +63,7 @@ def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex
         )
         args = json.dumps({"message": "hello", "env_var": "MCP_EXECUTOR_MARKER"})
         model.queue(
+            assistant_text("Warm"),
             function_call_response("call-1", "echo", args, namespace="mcp__executor_probe"),
             assistant_text("Done"),
         )
@@ -71,6 +72,14 @@ def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex
             root = {"id": "executor-demo@1", "location": {"type": "environment", "environmentId": "executor-1", "path": str(plugin)}}
             # No `environments`: every configured environment (executor-1 included) is a turn environment.
             thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": [root]}, timeout=60)
+            # 0.169 starts the plugin's MCP server with the first turn but may sample before it
+            # is ready: a warm-up turn starts it, then the tool turn finds it listed.
+            assert app.run_turn(thread["thread"]["id"], "Warm up")["status"] == "completed"
+            app.wait_notification(
+                "mcpServer/startupStatus/updated",
+                lambda m: m["params"]["name"] == "executor_probe" and m["params"]["status"] == "ready",
+                timeout=60,
+            )
             turn = app.run_turn(thread["thread"]["id"], "Call echo")
             assert turn["status"] == "completed", turn
             call = app.wait_notification(
@@ -79,7 +88,7 @@ def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex
             assert call["server"] == "executor_probe" and call["tool"] == "echo" and call["status"] == "completed"
             assert "executor-only" in json.dumps(call["result"])
             # The model saw the plugin's tool, and then the executor-side result.
-            first, second = model.requests[0].body, model.requests[1].body
+            first, second = model.requests[1].body, model.requests[2].body
             assert "mcp__executor_probe" in json.dumps(first["tools"])
             # The plugin's skill was found through our executor too (fs/walk or discoverV1).
             assert "executor-demo:deploy" in json.dumps(first["input"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ class ExecServerConnection:
             p.PROCESS_START: _Route("exec", p.ProcessStartParams, procs.start),
             p.PROCESS_READ: _Route("exec", p.ProcessReadParams, procs.read),
             p.PROCESS_WRITE: _Route("exec", p.ProcessWriteParams, procs.write),
-            p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, lambda x: procs.signal(x.process_id)),
+            p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, lambda x: procs.interrupt(x.process_id)),
             p.PROCESS_TERMINATE: _Route("exec", p.ProcessTerminateParams, lambda x: procs.terminate(x.process_id)),
             p.FS_GET_METADATA: _Route("filesystem", p.FsPathParams, fs.get_metadata),
             p.FS_READ_FILE: _Route("filesystem", p.FsPathParams, fs.read_file),
@@ -153,8 +154,13 @@ class ExecServerConnection:
 
     async def _shutdown(self) -> None:
         assert self._procs is not None and self._http is not None
-        self._procs.kill_all()
+        # Polite first, then certain: SIGTERM every group, SIGKILL what is left after the grace.
+        self._procs.kill_all(signal.SIGTERM)
         self._fs.close_all()
+        with anyio.move_on_after(SHUTDOWN_GRACE_S):
+            while any(not p.exited for p in self._procs.live):
+                await anyio.sleep(0.01)
+        self._procs.kill_all(signal.SIGKILL)
         with anyio.move_on_after(SHUTDOWN_GRACE_S):
             while self._procs.live:
                 await anyio.sleep(0.01)

@@ -56,6 +56,7 @@ RETAINED_CHUNKS = 50_000
 WRITE_IDS = 4096
 CLOSED_RETENTION_S = 30.0
 EXIT_OUTPUT_GRACE_S = 0.05
+TERMINATE_GRACE_S = 2.0
 
 Notify = Callable[[str, Any], Awaitable[None]]
 
@@ -386,21 +387,31 @@ class ProcessTable:
             with anyio.move_on_after(remaining):
                 await managed.wait_change()
 
-    async def signal(self, process_id: str) -> dict[str, Any]:
+    async def interrupt(self, process_id: str) -> dict[str, Any]:
         managed = self._procs.get(process_id)
         if managed is not None:
             managed.kill(signal.SIGINT)
         return {}
 
     async def terminate(self, process_id: str) -> ProcessTerminateResult:
+        """SIGTERM to the process group now, SIGKILL after the grace period if it is still there."""
         managed = self._procs.get(process_id)
-        if managed is None:
+        if managed is None or not managed.kill(signal.SIGTERM):
             return ProcessTerminateResult(running=False)
-        return ProcessTerminateResult(running=managed.kill(signal.SIGKILL))
+        self._tg.start_soon(self._kill_after_grace, managed)
+        return ProcessTerminateResult(running=True)
 
-    def kill_all(self) -> None:
-        for managed in self._procs.values():
+    async def _kill_after_grace(self, managed: ManagedProcess) -> None:
+        with anyio.move_on_after(TERMINATE_GRACE_S):
+            while not managed.exited:
+                await managed.wait_change()
+        if not managed.exited:
+            log.info("process %s ignored SIGTERM for %.1fs; killing it", managed.id, TERMINATE_GRACE_S)
             managed.kill(signal.SIGKILL)
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> None:
+        for managed in self._procs.values():
+            managed.kill(sig)
 
     @property
     def live(self) -> list[ManagedProcess]:
