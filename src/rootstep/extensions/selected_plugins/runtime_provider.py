@@ -141,6 +141,10 @@ class SelectedRootsToolsProvider:
         self._closed = False
         self._scanned: int | None = None
         self.decisions: list[RuntimeDecision] = []  # observability (tests, bench)
+        # Beyond the reference: ask the roots' executors to start now (in the background), so
+        # the first step more often finds them ready. Readiness stays a per-step fact.
+        for root in self.candidate_roots():
+            is_ready(root.environment_id)
 
     # --- inputs ---------------------------------------------------------------------------
 

@@ -1,0 +1,168 @@
+"""A thread selects a plugin that lives in an executor environment; it gets that plugin's MCP
+servers (stdio run inside the executor, HTTP reached from it), nobody else does.
+
+Mirrors codex's ``selected_executor_plugin_exposes_its_mcps_only_to_that_thread``
+(``app-server/tests/suite/v2/executor_mcp.rs``) and ``selected_executor_root_exposes_plugin_skill``.
+Runs with our ``rootstep exec-server --listen stdio`` as the executor, and again with the
+reference ``codex exec-server``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import descendants
+from tests.exec_server.helpers import executor_argv
+from tests.fixtures.app_server import AppServerProcess, text
+from tests.fixtures.mcp_http_server import echo_http_server
+from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+from tests.selected_roots.helpers import (
+    CONNECTED,
+    MARKER_VALUE,
+    child_tool,
+    developer_texts,
+    namespace,
+    pids,
+    root,
+    write_environments,
+    write_plugin,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(params=["rootstep", "reference"])
+def executor(request: pytest.FixtureRequest) -> list[str]:
+    if request.param == "reference":
+        request.getfixturevalue("reference_codex")
+    return executor_argv(request.param)
+
+
+def test_selected_executor_plugin_exposes_its_mcps_only_to_that_thread(tmp_path: Path, executor: list[str]) -> None:
+    home = tmp_path / "home"
+    pid_file = tmp_path / "pids.txt"
+    before = descendants()
+    with MockModel() as model, echo_http_server() as http_url:
+        write_config(home, model)
+        write_environments(home, executor)
+        plugin = write_plugin(tmp_path / "plugin", pid_file=pid_file, http_url=http_url)
+        with AppServerProcess(home, env={"ROOTSTEP_LOG": "INFO"}) as app:
+            app.initialize()
+            selected = app.call(
+                "thread/start",
+                {"model": "mock-model", "selectedCapabilityRoots": [root("executor-demo@1", "executor-1", plugin)]},
+            )["thread"]["id"]
+            plain = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+            # The thread's executor starts in the background; wait until it is up so the first
+            # step deterministically finds it ready.
+            app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
+
+            args = json.dumps({"message": "hello", "env_var": "MCP_EXECUTOR_MARKER"})
+            model.queue(
+                function_call_response("call-1", "echo", args, namespace="mcp__executor_demo"),
+                assistant_text("Done"),
+            )
+            turn = app.run_turn(selected, "Call echo, then $executor-demo:deploy")
+            assert turn["status"] == "completed", turn
+            call = app.wait_notification(
+                "item/completed", lambda m: m["params"]["item"].get("type") == "mcpToolCall"
+            )["params"]["item"]
+            assert call["server"] == "executor_demo" and call["status"] == "completed"
+            assert call["pluginId"] == "executor-demo@1"
+            assert call["result"]["structuredContent"]["env"] == MARKER_VALUE
+
+            first, second = model.requests[0].body, model.requests[1].body
+            echo = child_tool(first, "mcp__executor_demo", "echo")
+            assert echo is not None, first["tools"]
+            assert echo["description"].endswith("This tool is part of plugin `Executor Demo`.")
+            assert child_tool(first, "mcp__executor_http", "echo") is not None
+            outputs = json.dumps([i for i in second["input"] if i.get("type") == "function_call_output"])
+            assert "ECHOING: hello" in outputs and MARKER_VALUE in outputs
+            # Skills of the ready root: the catalog, the plugin guidance once, the mentioned body.
+            assert any("executor-demo:deploy" in t for t in developer_texts(first, "<skills_instructions>"))
+            assert len(developer_texts(first, "<plugins_instructions>")) == 1
+            assert "Run ./deploy.sh --prod" in json.dumps(first["input"])
+            assert len(pids(pid_file)) == 1
+
+            # Same ready roots at the next turn: the same process serves it.
+            model.queue(assistant_text("Again"))
+            assert app.run_turn(selected, "Again")["status"] == "completed"
+            assert child_tool(model.requests[2].body, "mcp__executor_demo", "echo") is not None
+            assert len(developer_texts(model.requests[2].body, "<plugins_instructions>")) == 1
+            assert len(pids(pid_file)) == 1
+
+            # Direct calls resolve from the thread's projection; the HTTP server is reached
+            # from the executor.
+            result = app.call(
+                "mcpServer/tool/call",
+                {"threadId": selected, "server": "executor_http", "tool": "echo",
+                 "arguments": {"message": "hello over executor HTTP"}},
+            )
+            assert result["structuredContent"]["echo"] == "ECHOING: hello over executor HTTP"
+            assert result["structuredContent"]["threadId"] == selected
+            result = app.call(
+                "mcpServer/tool/call",
+                {"threadId": selected, "server": "executor_demo", "tool": "echo",
+                 "arguments": {"message": "direct", "env_var": "MCP_EXECUTOR_MARKER"}},
+            )
+            assert result["structuredContent"]["env"] == MARKER_VALUE
+            assert len(pids(pid_file)) == 1
+
+            # Status lists: the selecting thread sees the plugin's servers, the other does not.
+            listed = app.call("mcpServerStatus/list", {"threadId": selected})["data"]
+            names = {entry["name"] for entry in listed}
+            assert {"executor_demo", "executor_http"} <= names
+            demo = next(e for e in listed if e["name"] == "executor_demo")
+            assert "This tool is part of plugin `Executor Demo`." in json.dumps(demo["tools"])
+            for params in ({"threadId": plain}, {}):
+                others = {e["name"] for e in app.call("mcpServerStatus/list", params)["data"]}
+                assert not others & {"executor_demo", "executor_http"}
+            err = app.call_error(
+                "mcpServer/tool/call", {"threadId": plain, "server": "executor_demo", "tool": "echo", "arguments": {}}
+            )
+            assert "executor_demo" in err.message
+
+            # The unselected thread's model never sees the plugin.
+            model.queue(assistant_text("Plain"))
+            assert app.run_turn(plain, "hi")["status"] == "completed"
+            body = model.requests[-1].body
+            assert namespace(body, "mcp__executor_demo") is None
+            assert not developer_texts(body, "<plugins_instructions>")
+            app.assert_schema_clean()
+            assert app.close() == 0
+    leaked = descendants() - before
+    assert not leaked, f"leaked processes: {leaked}"
+
+
+def test_thread_start_validates_and_canonicalizes_roots(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with MockModel() as model:
+        write_config(home, model)
+        plugin = tmp_path / "plugin"
+        plugin.mkdir()
+        with AppServerProcess(home) as app:
+            app.initialize()
+            err = app.call_error(
+                "thread/start",
+                {"selectedCapabilityRoots": [{"id": "x", "location": {"type": "url", "environmentId": "local", "path": "/p"}}]},
+            )
+            assert err.code == -32600 and "location type" in err.message
+            thread = app.call(
+                "thread/start", {"selectedCapabilityRoots": [root("p@1", "local", plugin)], "ephemeral": False}
+            )["thread"]
+            meta = json.loads(Path(thread["path"]).read_text().splitlines()[0])["payload"]
+            assert meta["selected_capability_roots"] == [
+                {"id": "p@1", "location": {"type": "environment", "environmentId": "local", "path": plugin.as_uri()}}
+            ]
+            app.close()
+        with AppServerProcess(home) as app:
+            app.initialize(experimental=False)
+            err = app.call_error("thread/start", {"selectedCapabilityRoots": [root("p@1", "local", plugin)]})
+            assert "experimental" in err.message.lower() or "selectedCapabilityRoots" in err.message
+            app.close()
+
+
+_ = text  # re-exported helper kept for readers of this module
