@@ -1,0 +1,50 @@
+"""Helpers of the reliability suite: MCP server tables, process accounting, polling."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from tests.fixtures.mcp_helpers import ECHO_SERVER
+
+
+def echo_server_toml(name: str, *, env: dict[str, str] | None = None, env_vars: list[str] | None = None,
+                     extra: str = "") -> str:
+    """A ``[mcp_servers.<name>]`` table running the SDK echo server over stdio."""
+    text = (f"\n[mcp_servers.{name}]\ncommand = {json.dumps(sys.executable)}\n"
+            f"args = [{json.dumps(ECHO_SERVER)}]\n")
+    if env:
+        text += "env = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items()) + " }\n"
+    if env_vars is not None:
+        text += f"env_vars = {json.dumps(env_vars)}\n"
+    return text + extra
+
+
+def echo_pids(app_pid: int) -> set[int]:
+    """Live echo-server processes under the app-server (by their script path)."""
+    import psutil
+
+    out: set[int] = set()
+    try:
+        children = psutil.Process(app_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return out
+    for child in children:
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and ECHO_SERVER in " ".join(child.cmdline()):
+                out.add(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02, what: str = "condition") -> None:  # noqa: ANN001
+    """Poll for a state a user would notice (a correctness wait, never a timing assertion)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
