@@ -4,6 +4,11 @@ Each process has a single sequence counter shared by its ``process/output``,
 ``process/exited`` and ``process/closed`` events. Events are recorded and sent under one
 per-process lock, so notifications leave in seq order even though stdout, stderr and the exit
 watcher are separate tasks.
+
+Every child runs in its own session/process group. ``process/terminate`` (and the end of the
+connection) sends SIGTERM to the group and SIGKILL after a grace period, so a well-behaved
+server can clean up and one that ignores SIGTERM still dies. If the executor itself is killed,
+the reaper (:mod:`.reaper`) kills the groups it left behind.
 """
 
 from __future__ import annotations
