@@ -64,3 +64,21 @@ def test_user_input_items(tmp_path: Path) -> None:
     assert items[1]["content"][0]["text"] == (
         f"<skill>\n<name>thing</name>\n<path>{skill}</path>\nDo the thing.\n</skill>"
     )
+
+
+def test_history_replay_drops_ids_and_unreplayable_reasoning() -> None:
+    from rootstep.core.turn import replayable
+
+    history = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "opaque"},
+        {"type": "message", "role": "assistant", "id": "msg_1", "content": [{"type": "output_text", "text": "yo"}]},
+        {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "echo", "namespace": "mcp__s", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+    ]
+    out = replayable(history)
+    assert [i["type"] for i in out] == ["message", "reasoning", "message", "function_call", "function_call_output"]
+    assert all("id" not in i for i in out)
+    assert out[1]["encrypted_content"] == "opaque" and out[3]["namespace"] == "mcp__s"
+    assert history[3]["id"] == "msg_1"  # the stored history keeps its ids

@@ -87,6 +87,20 @@ def _usage_breakdown(usage: Any) -> TokenUsageBreakdown:
     )
 
 
+def replayable(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History as request input. Requests use ``store: false``, so the API cannot look items
+    up by id: ids are dropped (as Codex does), and reasoning items are kept only when they carry
+    their ``encrypted_content`` (otherwise they cannot be replayed statelessly)."""
+    out = []
+    for item in history:
+        if item.get("type") == "reasoning" and not item.get("encrypted_content"):
+            continue
+        if "id" in item and item.get("type") in ("message", "reasoning", "function_call"):
+            item = {k: v for k, v in item.items() if k != "id"}
+        out.append(item)
+    return out
+
+
 def output_format(schema: Any) -> dict[str, Any] | None:
     """``turn/start.outputSchema`` → the Responses ``text.format`` (strict JSON schema)."""
     if not isinstance(schema, dict):
@@ -136,7 +150,7 @@ class TurnRunner:
             reasoning = {k: v for k, v in (("effort", settings.effort), ("summary", settings.summary)) if v}
         return ModelRequest(
             model=settings.model,
-            input=prefix + list(self.thread.history),
+            input=prefix + replayable(self.thread.history),
             instructions=settings.base_instructions or DEFAULT_INSTRUCTIONS,
             tools=tools,
             parallel_tool_calls=False,

@@ -40,7 +40,8 @@ class ModelRequest:
             "tool_choice": "auto",
             "parallel_tool_calls": self.parallel_tool_calls,
             "store": False,
-            "include": [],
+            # Reasoning models return their reasoning encrypted, so it can be replayed.
+            "include": ["reasoning.encrypted_content"] if self.reasoning else [],
         }
         if self.instructions:
             body["instructions"] = self.instructions
