@@ -122,3 +122,45 @@ def test_interrupt_transcript_matches_reference(reference_codex: Path, tmp_path:
     assert results["rootstep"] == results["reference"], "\n".join(
         f"{a} | {b}" for a, b in __import__("itertools").zip_longest(results["rootstep"], results["reference"])
     )
+
+
+def _resume_scenario(command: list[str], home: Path, model: MockModel) -> list[Any]:
+    model.queue(assistant_text("first", usage=(4, 1)), assistant_text("second"))
+    with AppServerProcess(home, command=command) as app:
+        app.initialize()
+        thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        app.run_turn(thread_id, "one")
+        app.close()
+    with AppServerProcess(home, command=command) as app:
+        app.initialize()
+        req = app.request("thread/resume", {"threadId": thread_id})
+        response = app.wait_response(req)
+        turns = response["result"]["thread"]["turns"]
+        app.run_turn(thread_id, "two")
+        out: list[Any] = [("turns", len(turns), [i["type"] for i in turns[0]["items"]], turns[0]["status"])]
+        for message in app.messages:
+            method = message.get("method")
+            if message is response:
+                out.append(("resume-response",))
+            elif method in COMPARED:
+                params = message["params"]
+                out.append((method, (params.get("item") or {}).get("type"), (params.get("turn") or {}).get("status")))
+        app.assert_schema_clean()
+        app.close()
+    out.append(("texts", model.requests[-1].input_texts()[-2:]))
+    return out
+
+
+def test_resume_transcript_matches_reference(reference_codex: Path, tmp_path: Path) -> None:
+    results = {}
+    for name, command in (
+        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
+        ("rootstep", rootstep_command()),
+    ):
+        with MockModel() as model:
+            home = tmp_path / name
+            write_config(home, model)
+            results[name] = _resume_scenario(command, home, model)
+    assert results["rootstep"] == results["reference"], "\n".join(
+        f"{a} | {b}" for a, b in __import__("itertools").zip_longest(results["rootstep"], results["reference"])
+    )
