@@ -97,6 +97,8 @@ def parse_message(line: bytes | str) -> Message:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonRpcError(PARSE_ERROR, f"Parse error: {exc}") from None
+    except RecursionError:  # ``[[[[…`` past the decoder's depth: bad input, not a crash
+        raise JsonRpcError(PARSE_ERROR, "Parse error: nesting too deep") from None
     if isinstance(obj, list):
         raise JsonRpcError(INVALID_REQUEST, "Invalid request: batches are not supported")
     if not isinstance(obj, dict):
