@@ -25,6 +25,7 @@ def write_plugin(
     http_url: str | None = None,
     connectors: list[str] | None = None,
     skill: bool = True,
+    env_vars: bool = True,
 ) -> Path:
     """A plugin with a stdio echo server (pid file, executor-only env var), optionally an HTTP
     server, a `deploy` skill and an `.app.json` connector list."""
@@ -34,7 +35,7 @@ def write_plugin(
         server: {
             "command": sys.executable,
             "args": [ECHO_SERVER],
-            "env_vars": [MARKER],
+            "env_vars": [MARKER] if env_vars else [],
             "env": {"MCP_TEST_PID_FILE": str(pid_file)},
         }
     }
