@@ -37,6 +37,12 @@ enabled = false
 """
 
 
+def wait_echo_ready(app: AppServerProcess) -> None:
+    """Both start servers with the thread; a loaded machine must not decide the first step."""
+    app.wait_notification("mcpServer/startupStatus/updated",
+                          lambda m: m["params"]["name"] == "echo" and m["params"]["status"] == "ready", timeout=60)
+
+
 def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
     model.queue(
         function_call_response("call-1", "echo", json.dumps({"message": "hello", "env_var": "MARK"}), namespace="mcp__echo"),
@@ -46,6 +52,7 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
     with AppServerProcess(home, command=command) as app:
         app.initialize()
         thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        wait_echo_ready(app)
         turn = app.run_turn(thread_id, "call echo")
         item, declined = [m["params"]["item"] for m in app.notifications("item/completed")
                           if m["params"]["item"]["type"] == "mcpToolCall"]
@@ -120,9 +127,12 @@ def _timeout_scenario(command: list[str], home: Path, model: MockModel) -> dict[
     with AppServerProcess(home, command=command) as app:
         app.initialize()
         thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        wait_echo_ready(app)
         app.run_turn(thread_id, "be slow")
-        items = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "mcpToolCall"]
-        item = items[0]
+        items = {m["params"]["item"]["id"]: m["params"]["item"] for m in app.notifications("item/completed")
+                 if m["params"]["item"]["type"] == "mcpToolCall"}
+        assert set(items) == {"call-t", "call-f", "call-i", "call-b"}, (command[0], sorted(items))
+        item = items["call-t"]
         app.close()
     outputs = {o["call_id"]: o["output"] for o in model.requests[-1].items_of_type("function_call_output")}
     header, error = outputs["call-t"]  # both answer a failed call with [header, error] input_text items
@@ -138,7 +148,7 @@ def _timeout_scenario(command: list[str], home: Path, model: MockModel) -> dict[
         # text-only and image results: [header, input items]; an isError result reads the same
         "fail": normalized(outputs["call-f"]),
         "image": normalized(outputs["call-i"]),
-        "fail_item": {k: items[1].get(k) for k in ("status", "error", "result")},
+        "fail_item": {k: items["call-f"].get(k) for k in ("status", "error", "result")},
         # a huge text is cut to about the same size
         "big_shape": [b["type"] for b in big],
         "big_size_kb": round(len(big[1]["text"]) / 1000),
