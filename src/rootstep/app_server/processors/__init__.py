@@ -20,6 +20,7 @@ PROCESSOR_MODULES: list[str] = [
     "rootstep.app_server.processors.turns",
     "rootstep.app_server.processors.models",
     "rootstep.app_server.processors.mcp",
+    "rootstep.app_server.processors.mcp_oauth",
     "rootstep.app_server.processors.environments",
     "rootstep.app_server.processors.selected_roots",
 ]

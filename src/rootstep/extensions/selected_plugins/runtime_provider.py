@@ -190,6 +190,11 @@ class SelectedRootsToolsProvider:
             self._config = gated
             self._force = True
 
+    def retry_failed(self, name: str) -> None:
+        """After a login: the next step starts ``name`` again if it had failed."""
+        if self.pool.forget_failed(name):
+            self._force = True
+
     async def status_view(self) -> tuple[McpServersConfig, McpRuntime | None, Mapping[str, ServerProvenance]]:
         """Spec §5.9: the projection for the roots ready now, with the latest config, without
         publishing anything."""

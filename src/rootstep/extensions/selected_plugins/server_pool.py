@@ -94,6 +94,16 @@ class ServerPool:
             raise
         return manager
 
+    def forget_failed(self, name: str) -> bool:
+        """A server that failed to start (e.g. before an OAuth login) is started afresh by the
+        next snapshot that uses it; True when there was such a server."""
+        entry = self._current.get(name)
+        connection = entry.manager.connection(name) if entry is not None else None
+        if entry is None or connection is None or connection.state != "failed":
+            return False
+        del self._current[name]  # its current users keep it until they release it
+        return True
+
     def running(self) -> dict[str, McpServerConfig]:
         return {name: e.config for name, e in self._current.items()}
 

@@ -1,0 +1,142 @@
+"""``mcpServer/oauth/login`` (spec §7.1): the flow lives in :mod:`rootstep.mcp.oauth`.
+
+With ``threadId`` the server is looked up in the thread's published runtime after a step
+capture (so a ready selected root's HTTP server is found, and its OAuth traffic goes through its
+environment's HTTP client); without, in the latest config.toml servers. The response carries the
+authorization URL at once; ``mcpServer/oauthLogin/completed`` is broadcast when the flow ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from rootstep.app_server.context import RequestContext
+from rootstep.core.manager import ThreadError
+from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
+from rootstep.mcp.server_config import HttpTransport, McpServerConfig
+from rootstep.protocol.base import Params, WireModel
+
+if TYPE_CHECKING:
+    from rootstep.app_server.server import AppServer
+
+log = logging.getLogger(__name__)
+_LOGINS: set[asyncio.Task[None]] = set()  # keep the background waits referenced
+
+
+class McpServerOauthLoginParams(Params):
+    name: str
+    thread_id: str | None = None
+    scopes: list[str] | None = None
+    timeout_secs: int | None = None
+    client_registration: Literal["auto", "cimd", "dcr"] | None = None
+
+
+class McpServerOauthLoginResponse(WireModel):
+    authorization_url: str
+    login_id: str
+
+
+class McpServerOauthLoginCompleted(WireModel):
+    METHOD: ClassVar[str] = "mcpServer/oauthLogin/completed"
+    name: str
+    thread_id: str | None = None
+    success: bool
+    error: str | None = None
+    login_id: str
+
+
+async def _server_config(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpServerConfig | None:
+    service = ctx.server.services["mcp"]
+    if p.thread_id is None:
+        return service.servers.servers.get(p.name)
+    try:
+        thread = ctx.server.manager.loaded(p.thread_id)
+    except ThreadError as exc:
+        raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+    tools = thread.tools
+    if not hasattr(tools, "current_runtime"):
+        return service.servers.servers.get(p.name)
+    runtime = await tools.current_runtime()
+    try:
+        return runtime.servers.get(p.name)
+    finally:
+        await runtime.release()
+
+
+def _http_client(ctx: RequestContext, config: McpServerConfig) -> Any:
+    import httpx2
+
+    if config.environment_id != "local":
+        environments = ctx.server.services.get("environments")
+        env = environments.get(config.environment_id) if environments is not None else None
+        if env is not None:
+            return env.http_client()
+    return httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=True)
+
+
+async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpServerOauthLoginResponse:
+    from rootstep.mcp.oauth import OAuthLoginError, OAuthUnsupportedServerError, OAuthSettings, perform_login
+
+    config = await _server_config(ctx, p)
+    if config is None:
+        raise JsonRpcError(INVALID_REQUEST, f"No MCP server named '{p.name}' found.")
+    if not isinstance(config.transport, HttpTransport):
+        raise JsonRpcError(INVALID_REQUEST, "OAuth login is only supported for streamable HTTP servers.")
+    service = ctx.server.services["mcp"]
+    raw = ctx.server.config.raw
+    mode = raw.get("mcp_oauth_credentials_store", "auto")
+    port, url = raw.get("mcp_oauth_callback_port"), raw.get("mcp_oauth_callback_url")
+    settings = OAuthSettings(
+        codex_home=ctx.server.config.home,
+        credentials_store=mode if mode in ("auto", "file", "keyring") else "auto",
+        callback_port=port if isinstance(port, int) else None,
+        callback_url=url if isinstance(url, str) else None,
+    )
+    client = _http_client(ctx, config)
+    try:
+        login = await perform_login(
+            p.name, config, http_client=client, settings=settings, store=service.tokens.store,
+            scopes=p.scopes, timeout_secs=p.timeout_secs,
+        )
+    except OAuthUnsupportedServerError:
+        await client.aclose()
+        raise JsonRpcError(INVALID_REQUEST, "OAuth login is only supported for streamable HTTP servers.") from None
+    except OAuthLoginError as exc:
+        await client.aclose()
+        raise JsonRpcError(INTERNAL_ERROR, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a setup failure is the request's error
+        await client.aclose()
+        raise JsonRpcError(INTERNAL_ERROR, f"failed to login to MCP server '{p.name}': {exc}") from None
+    login_id = str(uuid.uuid4())
+    server = ctx.server
+
+    async def finish() -> None:
+        try:
+            result = await login.wait()
+            success, error = result.success, result.error
+        except Exception as exc:  # noqa: BLE001
+            success, error = False, str(exc)
+        finally:
+            await client.aclose()
+        if success:
+            for thread in list(server.manager.threads.values()):
+                retry = getattr(thread.tools, "retry_failed", None)
+                if retry is not None:
+                    retry(p.name)
+        await server.emit(
+            McpServerOauthLoginCompleted(name=p.name, thread_id=p.thread_id, success=success, error=error, login_id=login_id)
+        )
+
+    task = asyncio.get_running_loop().create_task(finish(), name=f"oauth-login:{p.name}")
+    _LOGINS.add(task)
+    task.add_done_callback(_LOGINS.discard)
+    return McpServerOauthLoginResponse(authorization_url=login.authorization_url, login_id=login_id)
+
+
+def register(server: AppServer) -> None:
+    """Only when no other layer serves the method already."""
+    if "mcpServer/oauth/login" not in server.methods.methods:
+        server.methods.add("mcpServer/oauth/login", oauth_login, McpServerOauthLoginParams)
