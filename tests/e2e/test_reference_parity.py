@@ -164,3 +164,46 @@ def test_resume_transcript_matches_reference(reference_codex: Path, tmp_path: Pa
     assert results["rootstep"] == results["reference"], "\n".join(
         f"{a} | {b}" for a, b in __import__("itertools").zip_longest(results["rootstep"], results["reference"])
     )
+
+
+def _steer_scenario(command: list[str], home: Path, model: MockModel) -> list[Any]:
+    from tests.fixtures.app_server import text
+    from tests.fixtures.mock_model import held_text
+
+    held = held_text("working", deltas=["wor", "king"])
+    model.queue(held, assistant_text("steered"))
+    with AppServerProcess(home, command=command) as app:
+        app.initialize()
+        thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        turn = app.call("turn/start", {"threadId": thread_id, "input": [text("start")]})["turn"]
+        assert held.reached_hold.wait(30)
+        app.wait_notification("item/agentMessage/delta")
+        steer = app.call("turn/steer", {"threadId": thread_id, "expectedTurnId": turn["id"], "input": [text("more")]})
+        held.release()
+        done = app.wait_notification("turn/completed")
+        out: list[Any] = [("steer", steer == {"turnId": turn["id"]}), ("status", done["params"]["turn"]["status"])]
+        for message in app.messages:
+            method = message.get("method")
+            if method in COMPARED and method != "item/agentMessage/delta":
+                params = message["params"]
+                item = params.get("item") or {}
+                out.append((method, item.get("type"), (params.get("turn") or {}).get("status")))
+        app.assert_schema_clean()
+        app.close()
+    out.append(("requests", len(model.requests), model.requests[-1].input_texts()[-2:]))
+    return out
+
+
+def test_steer_transcript_matches_reference(reference_codex: Path, tmp_path: Path) -> None:
+    results = {}
+    for name, command in (
+        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
+        ("rootstep", rootstep_command()),
+    ):
+        with MockModel() as model:
+            home = tmp_path / name
+            write_config(home, model)
+            results[name] = _steer_scenario(command, home, model)
+    assert results["rootstep"] == results["reference"], "\n".join(
+        f"{a} | {b}" for a, b in __import__("itertools").zip_longest(results["rootstep"], results["reference"])
+    )

@@ -176,11 +176,14 @@ def test_steer_adds_input_to_the_running_turn(app: AppServerProcess, model: Mock
     result = app.call("turn/steer", {"threadId": thread["id"], "expectedTurnId": turn["id"],
                                      "input": [text("also this")]})
     assert result == {"turnId": turn["id"]}
-    held.release()
     done = app.wait_notification("turn/completed")
     assert done["params"]["turn"]["status"] == "completed"
+    # like codex 0.169 the in-flight sample is dropped at once and the model asked again
+    assert held.disconnected.wait(10)
     assert len(model.requests) == 2
     assert model.requests[1].input_texts() == ["start", "also this"]
+    assistant = [i for i in model.requests[1].body["input"] if i.get("role") == "assistant"]
+    assert assistant[0]["content"][0]["text"] == "working"
     err = app.call_error("turn/steer", {"threadId": thread["id"], "expectedTurnId": turn["id"], "input": [text("late")]})
     assert err.message == "no active turn to steer"
 

@@ -76,6 +76,8 @@ class ActiveTurn:
     output_schema: Any = None
     # thread/compact/start: summarize instead of running the input.
     compact: bool = False
+    # The in-flight model request while a steer may still preempt it (see turn.TurnRunner._step).
+    sample_scope: anyio.CancelScope | None = None
     interrupt_requested: bool = False
     # Called (in order) after the turn stopped and before turn/completed is emitted.
     before_completed: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -252,45 +252,54 @@ class TurnRunner:
         calls: list[FunctionCall] = []
         streaming: dict[str, list[str]] = {}  # agent message item id -> deltas so far
         request = self._request(tools.model_tools())
+        # turn/steer cancels this scope (not the turn's) to re-sample with the new input at once,
+        # as codex 0.169 does; it is withdrawn as soon as the model has asked for a tool call.
+        sample = anyio.CancelScope()
         try:
-            async for event in self.client.stream(request):
-                if isinstance(event, MessageStarted):
-                    if event.item_id not in streaming:
-                        streaming[event.item_id] = []
-                        await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
-                elif isinstance(event, TextDelta):
-                    if event.item_id not in streaming:
-                        streaming[event.item_id] = []
-                        await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
-                    streaming[event.item_id].append(event.delta)
-                    await self.thread.emit(
-                        AgentMessageDelta(
-                            thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id, delta=event.delta
-                        )
-                    )
-                elif isinstance(event, MessageDone):
-                    self._append_history(event.raw)
-                    item = AgentMessageItem(id=event.item_id, text=event.text)
-                    if streaming.pop(event.item_id, None) is None:
-                        await self.sink.started(item)
-                    await self.sink.completed(item)
-                elif isinstance(event, FunctionCallDone):
-                    self._append_history(event.raw)
-                    calls.append(event.call)
-                elif isinstance(event, OtherItemDone):
-                    self._append_history(event.raw)
-                elif isinstance(event, Completed):
-                    if event.usage is not None:
-                        last = _usage_breakdown(event.usage)
-                        self.thread.total_usage = self.thread.total_usage + last
-                        self.thread.record("token_usage", wire(self.thread.total_usage))
+            with sample:
+                self.active.sample_scope = sample
+                async for event in self.client.stream(request):
+                    if isinstance(event, MessageStarted):
+                        if event.item_id not in streaming:
+                            streaming[event.item_id] = []
+                            await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
+                    elif isinstance(event, TextDelta):
+                        if event.item_id not in streaming:
+                            streaming[event.item_id] = []
+                            await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
+                        streaming[event.item_id].append(event.delta)
                         await self.thread.emit(
-                            ThreadTokenUsageUpdated(
-                                thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
+                            AgentMessageDelta(
+                                thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id, delta=event.delta
                             )
                         )
+                    elif isinstance(event, MessageDone):
+                        self._append_history(event.raw)
+                        item = AgentMessageItem(id=event.item_id, text=event.text)
+                        if streaming.pop(event.item_id, None) is None:
+                            await self.sink.started(item)
+                        await self.sink.completed(item)
+                    elif isinstance(event, FunctionCallDone):
+                        # A requested call must get its output: from here on a steer waits
+                        # for the step instead of preempting it.
+                        self.active.sample_scope = None
+                        self._append_history(event.raw)
+                        calls.append(event.call)
+                    elif isinstance(event, OtherItemDone):
+                        self._append_history(event.raw)
+                    elif isinstance(event, Completed):
+                        if event.usage is not None:
+                            last = _usage_breakdown(event.usage)
+                            self.thread.total_usage = self.thread.total_usage + last
+                            self.thread.record("token_usage", wire(self.thread.total_usage))
+                            await self.thread.emit(
+                                ThreadTokenUsageUpdated(
+                                    thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
+                                )
+                            )
         finally:
-            # Interrupted or failed mid-message: like Codex, the started item is not completed
+            self.active.sample_scope = None
+            # Interrupted, preempted or failed mid-message: like Codex, the started item is not completed
             # (clients see the turn end instead), but what was streamed stays in the model's
             # history so a later turn knows what it had already said.
             for item_id, deltas in streaming.items():

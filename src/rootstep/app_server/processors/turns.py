@@ -92,6 +92,9 @@ async def turn_steer(ctx: RequestContext, p: TurnSteerParams) -> TurnSteerRespon
     if not p.input:
         raise JsonRpcError(INVALID_REQUEST, "input must not be empty")
     active.steer_queue.append(list(p.input))
+    if active.sample_scope is not None:
+        # Re-sample now with the new input (the streamed part so far stays in history).
+        active.sample_scope.cancel()
     return TurnSteerResponse(turn_id=active.turn.id)
 
 
