@@ -93,3 +93,19 @@ def test_sdk_resume_read_list(codex_home: Path, model: MockModel) -> None:
         models = codex.models()
         assert models.data and models.data[0].is_default
     assert model.requests[1].input_texts() == ["remember me", "still there?"]
+
+
+def test_async_sdk_runs_a_turn(codex_home: Path, model: MockModel) -> None:
+    import anyio
+
+    model.queue(assistant_text("async hello", deltas=["async", " hello"]))
+
+    async def main() -> str | None:
+        async with openai_codex.AsyncCodex(_config(codex_home)) as codex:
+            thread = await codex.thread_start(model="mock-model")
+            result = await thread.run("hi")
+            return result.final_response
+
+    before = descendants()
+    assert anyio.run(main) == "async hello"
+    assert descendants() - before == set()
