@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import descendants
 from tests.exec_server.helpers import executor_argv
-from tests.fixtures.app_server import AppServerProcess, text
+from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.mcp_http_server import echo_http_server
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 from tests.selected_roots.helpers import (
@@ -164,5 +164,3 @@ def test_thread_start_validates_and_canonicalizes_roots(tmp_path: Path) -> None:
             assert "experimental" in err.message.lower() or "selectedCapabilityRoots" in err.message
             app.close()
 
-
-_ = text  # re-exported helper kept for readers of this module
