@@ -119,7 +119,7 @@ def test_step_tools_seam(tmp_path: Path) -> None:
         assert outputs == {"c1": 'echo:{"m":1}'}
         third = model.requests[2]
         outputs = {o["call_id"]: o["output"] for o in third.items_of_type("function_call_output")}
-        assert outputs["c2"] == "unsupported call: other"
+        assert outputs["c2"] == "unsupported call: mcp__elsewhereother"
         items = [wire(n)["item"] for n in emitted if getattr(n, "METHOD", "") == "item/completed"]
         assert [i["type"] for i in items] == ["userMessage", "mcpToolCall", "agentMessage"]
         assert items[1]["result"]["content"][0]["text"] == "echoed"

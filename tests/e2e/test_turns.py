@@ -96,7 +96,7 @@ def test_unknown_function_call_gets_unsupported_output(app: AppServerProcess, mo
     call = follow_up.items_of_type("function_call")[0]
     assert call["namespace"] == "mcp__nowhere" and call["call_id"] == "call-9"
     output = follow_up.items_of_type("function_call_output")[0]
-    assert output == {"type": "function_call_output", "call_id": "call-9", "output": "unsupported call: mystery"}
+    assert output == {"type": "function_call_output", "call_id": "call-9", "output": "unsupported call: mcp__nowheremystery"}
 
 
 def test_model_failure_fails_the_turn_and_thread_keeps_working(app: AppServerProcess, model: MockModel) -> None:

@@ -93,8 +93,9 @@ class EmptyStepToolsProvider:
 
 
 def unsupported_call_output(call: FunctionCall) -> str:
-    """The output sent back for a call nothing handles."""
-    return f"unsupported call: {call.name}"
+    """The output sent back for a call nothing handles: namespace and name concatenated, as
+    codex 0.169 answers (``unsupported call: mcp__nowheremystery``)."""
+    return f"unsupported call: {call.namespace or ''}{call.name}"
 
 
 @dataclass(frozen=True)
