@@ -1,0 +1,289 @@
+"""Fault injection through the app-server process: after each fault the thread answers the
+next turn and the client can see what happened (turn error, item status, server status).
+
+Faults: an MCP server killed mid-call (SIGKILL from outside, and one that exits by itself); an
+MCP server that never answers (``tool_timeout_sec`` small); the model endpoint dropping the
+stream mid-event, answering 500s, then recovering; a read-only home folder and a full disk while
+persisting (clear error, and the thread resumes whole after a restart).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.fixtures.app_server import AppServerProcess
+from tests.fixtures.mcp_helpers import live_children
+from tests.fixtures.mock_model import (
+    assistant_text,
+    ev_assistant_message,
+    ev_completed,
+    ev_message_added,
+    ev_output_text_delta,
+    ev_response_created,
+    function_call_response,
+    http_error,
+    write_config,
+)
+from tests.reliability.flaky_model import CutStream, FlakyModel
+from tests.reliability.helpers import echo_pids, echo_server_toml, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def flaky() -> Iterator[FlakyModel]:
+    with FlakyModel(default=assistant_text("default answer")) as server:
+        yield server
+
+
+def started_app(home: Path, **kw: Any) -> AppServerProcess:
+    app = AppServerProcess(home, **kw).start()
+    app.initialize()
+    return app
+
+
+def agent_texts(app: AppServerProcess, turn_id: str) -> list[str]:
+    return [m["params"]["item"]["text"] for m in app.notifications("item/completed")
+            if m["params"]["turnId"] == turn_id and m["params"]["item"]["type"] == "agentMessage"]
+
+
+def mcp_items(app: AppServerProcess, turn_id: str) -> list[dict[str, Any]]:
+    return [m["params"]["item"] for m in app.notifications("item/completed")
+            if m["params"]["turnId"] == turn_id and m["params"]["item"]["type"] == "mcpToolCall"]
+
+
+def answers_next_turn(app: AppServerProcess, model: FlakyModel, thread_id: str, text: str = "back to normal") -> None:
+    model.queue(assistant_text(text))
+    turn = app.run_turn(thread_id, "and now?")
+    assert turn["status"] == "completed", turn
+    assert agent_texts(app, turn["id"]) == [text]
+
+
+def runtime_status(app: AppServerProcess, thread_id: str, name: str) -> dict[str, Any]:
+    listed = app.call("mcpServerStatus/list", {"threadId": thread_id, "detail": "toolsAndAuthOnly"})
+    return next(s for s in listed["data"] if s["name"] == name)
+
+
+def finish(app: AppServerProcess, before: set[int]) -> None:
+    app.assert_schema_clean()
+    assert app.close(timeout=30) == 0
+    wait_until(lambda: not (live_children() - before), timeout=15, what="children reaped")
+
+
+# --- the model endpoint -------------------------------------------------------------------
+
+
+def text_events(text: str) -> list[dict[str, Any]]:
+    return [ev_response_created("resp-cut"), ev_message_added("msg-cut"), ev_output_text_delta("msg-cut", text[:5]),
+            ev_assistant_message("msg-cut", text), ev_completed("resp-cut")]
+
+
+def test_model_drops_the_stream_mid_event_then_recovers(tmp_path: Path, flaky: FlakyModel) -> None:
+    home = tmp_path / "home"
+    write_config(home, flaky)  # no retries: the drop is the turn's error
+    before = live_children()
+    app = started_app(home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        flaky.queue(CutStream(events=text_events("half an answer"), cut_at=3))
+        turn = app.run_turn(thread["id"], "hello")
+        assert turn["status"] == "failed"
+        assert turn["error"]["message"], turn
+        errors = [m for m in app.notifications("error") if m["params"]["turnId"] == turn["id"]]
+        assert errors and errors[0]["params"]["error"]["message"] == turn["error"]["message"]
+        answers_next_turn(app, flaky, thread["id"])
+        # the failed turn is part of the thread's history, the next one too
+        read = app.call("thread/read", {"threadId": thread["id"], "includeTurns": True})["thread"]
+        assert [t["status"] for t in read["turns"]] == ["failed", "completed"]
+    finally:
+        finish(app, before)
+
+
+def test_model_drop_before_any_output_is_retried(tmp_path: Path, flaky: FlakyModel) -> None:
+    home = tmp_path / "home"
+    write_config(home, flaky)
+    config = (home / "config.toml").read_text().replace("stream_max_retries = 0", "stream_max_retries = 2")
+    (home / "config.toml").write_text(config)
+    before = live_children()
+    app = started_app(home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        flaky.queue(CutStream(events=text_events("never seen"), cut_at=0), assistant_text("second try"))
+        turn = app.run_turn(thread["id"], "hello")
+        assert turn["status"] == "completed", turn
+        assert agent_texts(app, turn["id"]) == ["second try"]
+        assert len(flaky.requests) == 2
+    finally:
+        finish(app, before)
+
+
+def test_model_500s_fail_the_turn_then_recovery_answers(tmp_path: Path, flaky: FlakyModel) -> None:
+    home = tmp_path / "home"
+    write_config(home, flaky)
+    before = live_children()
+    app = started_app(home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        flaky.queue(http_error(500, "upstream exploded"))
+        turn = app.run_turn(thread["id"], "hello")
+        assert turn["status"] == "failed"
+        assert "500" in turn["error"]["message"] and "upstream exploded" in turn["error"]["message"]
+        flaky.queue(http_error(503, "still down"))
+        turn = app.run_turn(thread["id"], "again")
+        assert turn["status"] == "failed" and "still down" in turn["error"]["message"]
+        answers_next_turn(app, flaky, thread["id"])
+        # the next request carries the conversation, not the failures' debris
+        assert flaky.requests[-1].input_texts() == ["hello", "again", "and now?"]
+    finally:
+        finish(app, before)
+
+
+def test_model_500s_are_retried_within_one_turn(tmp_path: Path, flaky: FlakyModel) -> None:
+    home = tmp_path / "home"
+    write_config(home, flaky)
+    config = (home / "config.toml").read_text().replace("request_max_retries = 0", "request_max_retries = 3")
+    (home / "config.toml").write_text(config)
+    before = live_children()
+    app = started_app(home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        flaky.queue(http_error(500, "blip"), http_error(500, "blip"), assistant_text("recovered"))
+        turn = app.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "hello"}]})["turn"]
+        done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"], timeout=60)
+        assert done["params"]["turn"]["status"] == "completed"
+        assert agent_texts(app, turn["id"]) == ["recovered"]
+        assert len(flaky.requests) == 3
+    finally:
+        finish(app, before)
+
+
+# --- MCP servers --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mcp_home(tmp_path: Path, flaky: FlakyModel) -> Path:
+    home = tmp_path / "home"
+    write_config(home, flaky, extra=echo_server_toml("echo", extra="tool_timeout_sec = 1.5\ndefault_tools_approval_mode = \"approve\"\n"))
+    return home
+
+
+def call_in_turn(app: AppServerProcess, model: FlakyModel, thread_id: str, tool: str, args: dict[str, Any],
+                 answer: str = "tool done") -> tuple[dict[str, Any], str]:
+    """A turn whose model calls ``echo``'s ``tool``; returns (turn/start's turn, call id)."""
+    call_id = f"call-{tool}-{len(model.requests)}"
+    model.queue(function_call_response(call_id, tool, json.dumps(args), namespace="mcp__echo"), assistant_text(answer))
+    turn = app.call("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": f"use {tool}"}]})["turn"]
+    return turn, call_id
+
+
+def assert_restarted(app: AppServerProcess, thread_id: str) -> None:
+    """A lost server is restarted for the thread's next step, and says so: a second
+    ``starting`` → ``ready`` pair of startup statuses; its status is connected again and a
+    direct call reaches the new process."""
+    def statuses() -> list[str]:
+        return [m["params"]["status"] for m in app.notifications("mcpServer/startupStatus/updated")
+                if m["params"]["threadId"] == thread_id and m["params"]["name"] == "echo"]
+
+    result = app.call("mcpServer/tool/call", {"threadId": thread_id, "server": "echo", "tool": "echo",
+                                              "arguments": {"message": "anyone?"}})
+    assert result["content"][0]["text"] == "ECHOING: anyone?"
+    assert statuses() == ["starting", "ready", "starting", "ready"]
+    assert runtime_status(app, thread_id, "echo")["runtimeStatus"] == "connected"
+
+
+def test_mcp_server_killed_mid_call(mcp_home: Path, flaky: FlakyModel) -> None:
+    before = live_children()
+    app = started_app(mcp_home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        assert app.proc is not None
+        wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
+        turn, call_id = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 60})
+        app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall")
+        [pid] = echo_pids(app.proc.pid)
+        os.kill(pid, signal.SIGKILL)
+        done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
+        assert done["params"]["turn"]["status"] == "completed"
+        [item] = mcp_items(app, turn["id"])
+        assert item["status"] == "failed" and item["error"]["message"], item
+        # the model was told: its next request carries the failure as the call's output
+        [output] = flaky.requests[-1].items_of_type("function_call_output")
+        assert output["call_id"] == call_id and "tool call failed" in json.dumps(output["output"])
+        assert agent_texts(app, turn["id"]) == ["tool done"]
+        assert_restarted(app, thread["id"])
+        assert echo_pids(app.proc.pid) and pid not in echo_pids(app.proc.pid)
+        answers_next_turn(app, flaky, thread["id"])
+    finally:
+        finish(app, before)
+
+
+def test_mcp_server_exiting_mid_call(mcp_home: Path, flaky: FlakyModel) -> None:
+    before = live_children()
+    app = started_app(mcp_home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        turn, _ = call_in_turn(app, flaky, thread["id"], "crash", {"code": 9})
+        done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
+        assert done["params"]["turn"]["status"] == "completed"
+        [item] = mcp_items(app, turn["id"])
+        assert item["status"] == "failed"
+        assert_restarted(app, thread["id"])
+        answers_next_turn(app, flaky, thread["id"])
+    finally:
+        finish(app, before)
+
+
+def test_mcp_server_that_hangs_times_out(mcp_home: Path, flaky: FlakyModel) -> None:
+    before = live_children()
+    app = started_app(mcp_home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        turn, call_id = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 3600})
+        done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"], timeout=60)
+        assert done["params"]["turn"]["status"] == "completed"
+        [item] = mcp_items(app, turn["id"])
+        assert item["status"] == "failed" and "timed out" in json.dumps(item["error"]).lower(), item
+        [output] = flaky.requests[-1].items_of_type("function_call_output")
+        assert output["call_id"] == call_id and "timed out" in json.dumps(output["output"]).lower()
+        # a hung call is not a dead server: the same process still answers
+        assert runtime_status(app, thread["id"], "echo")["runtimeStatus"] == "connected"
+        result = app.call("mcpServer/tool/call", {"threadId": thread["id"], "server": "echo", "tool": "echo",
+                                                  "arguments": {"message": "still there"}})
+        assert result["content"][0]["text"] == "ECHOING: still there"
+        error = app.call_error("mcpServer/tool/call", {"threadId": thread["id"], "server": "echo", "tool": "slow",
+                                                       "arguments": {"seconds": 3600}}, timeout=60)
+        assert error.code == -32603 and "timed out" in error.message.lower()
+        answers_next_turn(app, flaky, thread["id"])
+    finally:
+        finish(app, before)
+
+
+def test_tool_call_in_flight_survives_nothing_when_the_app_server_is_killed(mcp_home: Path, flaky: FlakyModel) -> None:
+    """The app-server itself dying (SIGKILL) mid-call: its MCP server does not outlive it."""
+    app = started_app(mcp_home)
+    thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+    assert app.proc is not None
+    wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
+    servers = echo_pids(app.proc.pid)
+    call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 60})
+    app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall")
+    app.kill()
+
+    def gone() -> bool:
+        out = []
+        for pid in servers:
+            try:
+                out.append(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+            except psutil.NoSuchProcess:
+                out.append(True)
+        return all(out)
+
+    wait_until(gone, timeout=20, what="the orphaned MCP server to exit (stdin EOF)")
