@@ -258,3 +258,30 @@ def test_turn_level_environments_persist(app: AppServerProcess, model: MockModel
     app.call("thread/unsubscribe", {"threadId": thread_id})
     resumed = app.call("thread/resume", {"threadId": thread_id})
     assert resumed["thread"]["environments"][0]["cwd"] == other
+
+
+def test_every_user_input_kind_is_accepted_and_echoed(app: AppServerProcess, model: MockModel, tmp_path) -> None:
+    image = tmp_path / "pixel.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    skill = tmp_path / "SKILL.md"
+    skill.write_text("Use short words.")
+    inputs = [
+        text("look"),
+        {"type": "image", "url": "https://example.com/a.png"},
+        {"type": "localImage", "path": str(image)},
+        {"type": "localAudio", "path": str(tmp_path / "a.wav")},
+        {"type": "skill", "name": "short", "path": str(skill)},
+        {"type": "mention", "name": "readme", "path": "app://readme"},
+    ]
+    model.queue(assistant_text("seen"))
+    thread_id = _start(app)["thread"]["id"]
+    app.call("turn/start", {"threadId": thread_id, "input": inputs})
+    app.wait_notification("turn/completed")
+    user = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "userMessage"]
+    assert [c["type"] for c in user[0]["content"]] == ["text", "image", "localImage", "localAudio", "skill", "mention"]
+    body = model.requests[0].body["input"]
+    parts = [p["type"] for p in body[-2]["content"]]
+    assert parts.count("input_image") == 2
+    assert body[-1]["content"][0]["text"].startswith("<skill>\n<name>short</name>")
+    err = app.call_error("turn/start", {"threadId": thread_id, "input": [{"type": "hologram"}]})
+    assert err.code == -32600

@@ -7,7 +7,15 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from rootstep.protocol.items import ImageInput, LocalImageInput, MentionInput, SkillInput, TextInput
+from rootstep.protocol.items import (
+    AudioInput,
+    ImageInput,
+    LocalAudioInput,
+    LocalImageInput,
+    MentionInput,
+    SkillInput,
+    TextInput,
+)
 
 
 def _data_url(path: Path) -> str:
@@ -48,6 +56,10 @@ def to_response_items(inputs: list[Any]) -> list[dict[str, Any]]:
                 content.append({"type": "input_image", "image_url": url, "detail": item.detail or "auto"})
         elif isinstance(item, SkillInput):
             extra.append(_skill_message(item))
+        elif isinstance(item, (AudioInput, LocalAudioInput)):
+            # The Responses API takes no audio parts here; tell the model what was attached.
+            where = item.path if isinstance(item, LocalAudioInput) else (item.url or item.file_id)
+            content.append({"type": "input_text", "text": f"(audio attachment: {where})"})
         elif isinstance(item, MentionInput):
             content.append({"type": "input_text", "text": f"[{item.name}]({item.path})"})
     messages = [user_message(content)] if content else []

@@ -30,6 +30,18 @@ class LocalImageInput(WireModel):
     detail: str | None = None
 
 
+class AudioInput(WireModel):
+    type: Literal["audio"] = "audio"
+    url: str | None = None
+    file_id: str | None = None
+    __omit_none__ = frozenset({"url", "file_id"})
+
+
+class LocalAudioInput(WireModel):
+    type: Literal["localAudio"] = "localAudio"
+    path: str
+
+
 class SkillInput(WireModel):
     type: Literal["skill"] = "skill"
     name: str
@@ -43,7 +55,8 @@ class MentionInput(WireModel):
 
 
 UserInput = Annotated[
-    Union[TextInput, ImageInput, LocalImageInput, SkillInput, MentionInput], Field(discriminator="type")
+    Union[TextInput, ImageInput, LocalImageInput, AudioInput, LocalAudioInput, SkillInput, MentionInput],
+    Field(discriminator="type"),
 ]
 
 
