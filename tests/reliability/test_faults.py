@@ -287,3 +287,117 @@ def test_tool_call_in_flight_survives_nothing_when_the_app_server_is_killed(mcp_
         return all(out)
 
     wait_until(gone, timeout=20, what="the orphaned MCP server to exit (stdin EOF)")
+
+
+# --- persistence --------------------------------------------------------------------------
+
+
+def read_only_command(home: Path) -> list[str]:
+    """The app-server in a private mount namespace where ``home`` is a read-only bind mount
+    (EROFS even for root, unlike chmod)."""
+    from tests.fixtures.app_server import rootstep_command
+
+    script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && exec "$@"'
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(home), *rootstep_command()]
+
+
+def file_size_limit_command(limit: int) -> list[str]:
+    """The app-server with RLIMIT_FSIZE: writes past ``limit`` bytes fail with EFBIG, which
+    is what a full disk looks like to the writer (Python ignores SIGXFSZ)."""
+    from tests.fixtures.app_server import rootstep_command
+
+    argv = rootstep_command()
+    code = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d)); "
+            "os.execv(sys.executable, %r)" % (limit, limit, argv))
+    return [argv[0], "-c", code]
+
+
+def can_mount_read_only(tmp_path: Path) -> bool:
+    import subprocess
+
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && ! touch "$0/x" 2>/dev/null'
+    cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(probe)]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_read_only_home(tmp_path: Path, flaky: FlakyModel) -> None:
+    if not can_mount_read_only(tmp_path):
+        pytest.skip("no private mount namespace here (unshare -m)")
+    home = tmp_path / "home"
+    write_config(home, flaky)
+    before = live_children()
+    app = started_app(home)
+    thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+    answers_next_turn(app, flaky, thread["id"], "saved answer")
+    finish(app, before)
+
+    app = started_app(home, command=read_only_command(home))
+    try:
+        error = app.call_error("thread/start", {"model": "mock-model"})
+        assert error.code == -32600 and "cannot persist the new thread" in error.message
+        assert "Read-only file system" in error.message, error.message
+        ephemeral = app.call("thread/start", {"model": "mock-model", "ephemeral": True})["thread"]
+        answers_next_turn(app, flaky, ephemeral["id"], "ephemeral works")
+        app.call("thread/resume", {"threadId": thread["id"]})
+        answers_next_turn(app, flaky, thread["id"], "unsaved answer")
+        warning = app.wait_notification("warning", lambda m: m["params"].get("threadId") == thread["id"])
+        assert "could not save the thread" in warning["params"]["message"]
+        assert "Read-only file system" in warning["params"]["message"]
+    finally:
+        finish(app, before)
+
+    app = started_app(home)
+    try:
+        resumed = app.call("thread/resume", {"threadId": thread["id"]})["thread"]
+        texts = [i.get("text") for t in resumed["turns"] for i in t["items"] if i["type"] == "agentMessage"]
+        assert texts == ["saved answer"]  # whole, and nothing torn from the read-only run
+        assert [t["status"] for t in resumed["turns"]] == ["completed"]
+        answers_next_turn(app, flaky, thread["id"], "writable again")
+        # the model sees turn 1 and this one; the turn of the read-only run was never saved
+        assert flaky.requests[-1].input_texts() == ["and now?", "and now?"]
+    finally:
+        finish(app, before)
+
+
+def test_disk_full_mid_turn_leaves_a_resumable_thread(tmp_path: Path, flaky: FlakyModel) -> None:
+    home = tmp_path / "home"
+    write_config(home, flaky)
+    before = live_children()
+    app = started_app(home, command=file_size_limit_command(64 * 1024))
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        answers_next_turn(app, flaky, thread["id"], "fits on disk")
+        flaky.queue(assistant_text("answer to a big prompt"))
+        big = app.run_turn(thread["id"], "x" * 200_000)
+        assert big["status"] == "completed"  # the model still answered
+        warning = app.wait_notification("warning", lambda m: m["params"].get("threadId") == thread["id"])
+        assert "could not save the thread" in warning["params"]["message"]
+        assert "File too large" in warning["params"]["message"]
+    finally:
+        finish(app, before)
+    [rollout] = list((home / "sessions").rglob("rollout-*.jsonl"))
+    assert rollout.stat().st_size <= 64 * 1024
+    assert not rollout.read_bytes().endswith(b"\n"), "expected a torn last record (the limit cut a write)"
+
+    app = started_app(home)
+    try:
+        resumed = app.call("thread/resume", {"threadId": thread["id"]})["thread"]
+        first = resumed["turns"][0]
+        assert first["status"] == "completed"
+        assert [i.get("text") for i in first["items"] if i["type"] == "agentMessage"] == ["fits on disk"]
+        answers_next_turn(app, flaky, thread["id"], "after the disk was freed")
+    finally:
+        finish(app, before)
+    # the torn record stays isolated: a second resume reads the new turn too
+    app = started_app(home)
+    try:
+        resumed = app.call("thread/resume", {"threadId": thread["id"]})["thread"]
+        texts = [i.get("text") for t in resumed["turns"] for i in t["items"] if i["type"] == "agentMessage"]
+        assert texts[0] == "fits on disk" and texts[-1] == "after the disk was freed"
+    finally:
+        finish(app, before)
