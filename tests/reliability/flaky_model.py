@@ -8,6 +8,9 @@ body (what a crashed proxy or a reset socket looks like to the client).
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +30,22 @@ class CutStream(MockResponse):
 
 
 class FlakyModel(MockModel):
+    """``responder``, when set, answers every request from its JSON body (many concurrent
+    threads cannot share one FIFO queue: each needs the answer that fits its own step)."""
+
+    def __init__(self, *, responder: Callable[[dict[str, Any]], MockResponse] | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.responder = responder
+
     def _app(self):  # noqa: ANN202
         from starlette.responses import StreamingResponse
 
         inner = super()._app()
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and self.responder is not None:
+                await self._respond(scope, receive, send, StreamingResponse)
+                return
             if scope["type"] == "http":
                 with self._lock:
                     head = self._queue[0] if self._queue else None
@@ -47,20 +60,30 @@ class FlakyModel(MockModel):
 
         return app
 
-    async def _cut(self, scripted: CutStream, scope: Any, receive: Any, send: Any, streaming: Any) -> None:
-        import json
-        import time
-
+    async def _record(self, scope: Any, receive: Any) -> Any:
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        parsed = json.loads(body or b"null")
         with self._request_seen:
-            self.requests.append(RecordedRequest(path=scope["path"], headers={}, body=json.loads(body or b"null"),
-                                                 received_at=time.time()))
+            self.requests.append(RecordedRequest(path=scope["path"], headers={}, body=parsed, received_at=time.time()))
             self._request_seen.notify_all()
+        return parsed
+
+    async def _respond(self, scope: Any, receive: Any, send: Any, streaming: Any) -> None:
+        assert self.responder is not None
+        scripted = self.responder(await self._record(scope, receive))
+
+        async def stream():  # noqa: ANN202
+            yield sse_body(scripted.events)
+
+        await streaming(stream(), media_type="text/event-stream")(scope, receive, send)
+
+    async def _cut(self, scripted: CutStream, scope: Any, receive: Any, send: Any, streaming: Any) -> None:
+        await self._record(scope, receive)
 
         async def stream():  # noqa: ANN202
             yield sse_body(scripted.events[: scripted.cut_at])
