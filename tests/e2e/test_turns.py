@@ -173,6 +173,7 @@ def test_steer_adds_input_to_the_running_turn(app: AppServerProcess, model: Mock
     thread = _start(app)["thread"]
     turn = app.call("turn/start", {"threadId": thread["id"], "input": [text("start")]})["turn"]
     assert held.reached_hold.wait(10)
+    app.wait_notification("item/agentMessage/delta")  # the first words reached rootstep
     result = app.call("turn/steer", {"threadId": thread["id"], "expectedTurnId": turn["id"],
                                      "input": [text("also this")]})
     assert result == {"turnId": turn["id"]}
@@ -285,3 +286,13 @@ def test_every_user_input_kind_is_accepted_and_echoed(app: AppServerProcess, mod
     assert body[-1]["content"][0]["text"].startswith("<skill>\n<name>short</name>")
     err = app.call_error("turn/start", {"threadId": thread_id, "input": [{"type": "hologram"}]})
     assert err.code == -32600
+
+
+def test_turn_completed_carries_the_final_message_summary(app: AppServerProcess, model: MockModel) -> None:
+    model.queue(function_call_response("c1", "nothing", "{}"), assistant_text("final words"))
+    thread_id = _start(app)["thread"]["id"]
+    turn = app.run_turn(thread_id, "go")
+    assert turn["itemsView"] == "summary"
+    assert [(i["type"], i["text"]) for i in turn["items"]] == [("agentMessage", "final words")]
+    full = app.call("thread/read", {"threadId": thread_id, "includeTurns": True})["thread"]["turns"][0]
+    assert [i["type"] for i in full["items"]] == ["userMessage", "agentMessage"]

@@ -87,6 +87,14 @@ def _usage_breakdown(usage: Any) -> TokenUsageBreakdown:
     )
 
 
+def completed_summary(turn: Any) -> Any:
+    """``turn/completed`` carries a summary, as codex 0.169: the final agent message only
+    (every item already went out in ``item/completed``; a turn with large tool results would
+    otherwise be sent twice)."""
+    final = [i for i in turn.items if isinstance(i, dict) and i.get("type") == "agentMessage"][-1:]
+    return turn.model_copy(update={"items": final, "items_view": "summary"})
+
+
 def replayable(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """History as request input. Requests use ``store: false``, so the API cannot look items
     up by id: ids are dropped (as Codex does), and reasoning items are kept only when they carry
@@ -375,8 +383,6 @@ async def run_turn(thread: Thread, active: ActiveTurn, inputs: list[Any], client
                     await thread.emit(
                         ErrorNotification(error=turn.error, will_retry=False, thread_id=thread.id, turn_id=turn.id)
                     )
-                await thread.emit(
-                    TurnCompleted(thread_id=thread.id, turn=turn.model_copy(update={"items_view": "full"}))
-                )
+                await thread.emit(TurnCompleted(thread_id=thread.id, turn=completed_summary(turn)))
             finally:
                 active.done.set()
