@@ -20,6 +20,7 @@ import anyio
 import mcp_types as types
 from mcp import ClientSession
 
+from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.server_config import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.transports.factory import TransportFactory
 
@@ -131,8 +132,10 @@ class McpConnection:
         config: McpServerConfig,
         transports: TransportFactory,
         on_settled: Callable[[McpConnection], Awaitable[None]] | None = None,
+        elicitation: ElicitationRouter | None = None,
     ) -> None:
         self.name = name
+        self._elicitation = elicitation
         self._on_settled = on_settled
         self.config = config
         self._transports = transports
@@ -150,6 +153,12 @@ class McpConnection:
         # ``toolsError`` of status listings: the startup failure without the client prefix.
         self.tools_error: str | None = None
         self._scope = anyio.CancelScope()
+        # tools/list_changed: a refresh of this server's tools runs in the owner's task group;
+        # readers (the next step's catalog) wait for it through :meth:`tools_settled`.
+        self._refresh_group: Any = None
+        self._refresh_done: anyio.Event | None = None
+        self._refresh_again = False
+        self.tools_refreshes = 0
 
     @property
     def instructions(self) -> str | None:
@@ -191,6 +200,51 @@ class McpConnection:
                 self.state = "cancelled" if self._closing else "failed"
             self.finished.set()
 
+    # --- tools/list_changed --------------------------------------------------------------
+
+    async def _on_message(self, message: Any) -> None:
+        """Session notifications: ``tools/list_changed`` refreshes this server's tools only."""
+        if isinstance(message, types.ToolListChangedNotification):
+            self.request_tools_refresh()
+
+    def request_tools_refresh(self) -> None:
+        """Re-list the tools in the background (coalesced); the next catalog waits for it."""
+        group = self._refresh_group
+        if group is None or self.session is None:
+            return
+        if self._refresh_done is not None and not self._refresh_done.is_set():
+            self._refresh_again = True
+            return
+        self._refresh_done = anyio.Event()
+        group.start_soon(self._refresh_tools, self._refresh_done)
+
+    async def _refresh_tools(self, done: anyio.Event) -> None:
+        try:
+            while True:
+                self._refresh_again = False
+                session = self.session
+                if session is None:
+                    return
+                try:
+                    with anyio.fail_after(self.config.startup_timeout_sec):
+                        tools = await list_all_tools(session)
+                except Exception as exc:  # noqa: BLE001 - keep the previous tools
+                    log.info("MCP server %s: refreshing tools failed: %s", self.name, describe_error(exc))
+                    return
+                self.tools = tuple(t for t in tools if self.config.tool_allowed(t.name))
+                self.tools_refreshes += 1
+                log.info("MCP server %s: tools refreshed after list_changed (%d tools)", self.name, len(self.tools))
+                if not self._refresh_again:
+                    return
+        finally:
+            done.set()
+
+    async def tools_settled(self) -> None:
+        """Wait for a tools refresh in flight (if any)."""
+        done = self._refresh_done
+        if done is not None:
+            await done.wait()
+
     async def _settle(self, state: ConnectionState, error: str | None) -> None:
         """Publish the startup outcome; the status event goes out before anyone sees it."""
         if self.settled.is_set():
@@ -211,7 +265,14 @@ class McpConnection:
         async with AsyncExitStack() as stack:
             streams = await stack.enter_async_context(self._transports(self.name, self.config))
             read = _WatchedReadStream(streams[0], self._lost, self._wake)
-            session = await stack.enter_async_context(_Session(read, streams[1], client_info=CLIENT_INFO))  # type: ignore[arg-type]
+            callback = self._elicitation.callback_for(self.name) if self._elicitation is not None else None
+            session = await stack.enter_async_context(
+                _Session(
+                    read, streams[1], client_info=CLIENT_INFO,  # type: ignore[arg-type]
+                    elicitation_callback=callback, message_handler=self._on_message,
+                )
+            )
+            group = await stack.enter_async_context(anyio.create_task_group())
             try:
                 with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
                     initialize = await session.initialize()
@@ -225,8 +286,11 @@ class McpConnection:
             self.initialize_result = initialize
             self.tools = tuple(t for t in tools if self.config.tool_allowed(t.name))
             self.session = session
+            self._refresh_group = group
             await self._settle("ready", None)
             await self._wake.wait()
+            self._refresh_group = None
+            group.cancel_scope.cancel()
             if not self._closing or self._lost.is_set():
                 self.crashed = True
                 self.state = "failed"

@@ -24,6 +24,7 @@ from anyio.abc import TaskGroup
 from mcp.shared.dispatcher import ProgressFnT
 
 from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus, describe_error
+from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.server_config import McpServerConfig
 from rootstep.mcp.transports.factory import TransportFactory
 
@@ -45,9 +46,13 @@ class ConnectionManager:
         *,
         transports: TransportFactory,
         on_status: StatusCallback | None = None,
+        elicitation: ElicitationRouter | None = None,
     ) -> None:
         self.servers = dict(servers)
         self._transports = transports
+        # The thread's router (shared with the managers that replace this one); a transports
+        # factory may carry it too, so managers built by other layers forward elicitations.
+        self.elicitation = elicitation if elicitation is not None else getattr(transports, "elicitation", None)
         self._on_status = on_status
         self._connections: dict[str, McpConnection] = {}
         self._restart_locks: dict[str, anyio.Lock] = {}
@@ -107,7 +112,9 @@ class ConnectionManager:
     async def _spawn(self, name: str, config: McpServerConfig) -> McpConnection:
         if self._group is None or self._closed:
             raise ServerGone("the MCP runtime is closed")
-        connection = McpConnection(name, config, self._transports, on_settled=self._report)
+        connection = McpConnection(
+            name, config, self._transports, on_settled=self._report, elicitation=self.elicitation
+        )
         self._connections[name] = connection
         await self._emit(StartupStatus(name, "starting"))
         self._group.start_soon(connection.run)

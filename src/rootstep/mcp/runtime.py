@@ -17,6 +17,7 @@ import anyio
 import mcp_types as types
 
 from rootstep.mcp.connection import StartupStatus, startup_failure_text
+from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ConnectionManager, StatusCallback
 from rootstep.mcp.server_config import McpServerConfig
 from rootstep.mcp.tools import ToolInfo, namespace_tools, normalize_tools_for_model, tool_is_model_visible
@@ -125,9 +126,10 @@ class McpRuntime:
         provenance: Mapping[str, ServerProvenance] | None = None,
         config_errors: Mapping[str, str] | None = None,
         prefix_tool_names: bool = True,
+        elicitation: ElicitationRouter | None = None,
     ) -> McpRuntime:
         """Start every enabled server concurrently; returns before they are ready."""
-        manager = ConnectionManager(servers, transports=transports, on_status=on_status)
+        manager = ConnectionManager(servers, transports=transports, on_status=on_status, elicitation=elicitation)
         runtime = cls(
             servers, manager, provenance=provenance, config_errors=config_errors, prefix_tool_names=prefix_tool_names
         )
@@ -196,11 +198,19 @@ class McpRuntime:
             for name in crashed:
                 tg.start_soon(restart, name)
 
+    async def tools_settled(self) -> None:
+        """Wait for ``tools/list_changed`` refreshes in flight: a step boundary applies them."""
+        for connection in self.manager.connections().values():
+            settled = getattr(connection, "tools_settled", None)
+            if settled is not None:
+                await settled()
+
     async def catalog(self) -> ToolCatalog:
         """Wait for startup to settle (restarting crashed servers), then the model-visible
         catalog of the ready servers."""
         await self.wait_ready()
         await self.restart_crashed()
+        await self.tools_settled()
         return build_catalog(self.listed(), self.provenance, prefix=self.prefix_tool_names)
 
     def required_failures(self) -> dict[str, str]:

@@ -20,9 +20,10 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from rootstep.core.step_tools import FunctionCall, ItemSink, unsupported_call_output
-from rootstep.mcp.approval import approval_mode_for, decline_reason
+from rootstep.mcp.approval import DECLINED_NO_PROMPT, approval_mode_for, decline_reason
 from rootstep.mcp.config import McpServersConfig
 from rootstep.mcp.connection import ServerGone, StartupStatus, describe_error
+from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ToolCallTimeout
 from rootstep.mcp.output import FunctionOutput, function_call_output, item_result
 from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
@@ -87,6 +88,16 @@ async def call_for_item(
         return None, call_error_text(server, tool, exc)
 
 
+def router_of(manager: Any) -> ElicitationRouter | None:
+    """The thread's elicitation router a manager was built with (a pooled manager's lives on
+    its pool's transports factory)."""
+    router = getattr(manager, "elicitation", None)
+    if router is None:
+        transports = getattr(getattr(manager, "pool", None), "transports", None)
+        router = getattr(transports, "elicitation", None)
+    return router if isinstance(router, ElicitationRouter) else None
+
+
 class McpStepTools:
     """One model step's captured MCP tools (implements ``StepTools``)."""
 
@@ -96,11 +107,15 @@ class McpStepTools:
         catalog: ToolCatalog,
         emit: Emit | None = None,
         policy: PolicyLookup | None = None,
+        elicitation: ElicitationRouter | None = None,
     ) -> None:
         self.runtime = runtime
         self.catalog = catalog
         self._emit = emit
         self._policy = policy
+        # Who to ask when a call needs approval: the thread's router (the runtime's manager
+        # carries it when the provider did not pass one).
+        self._elicitation = elicitation if elicitation is not None else router_of(runtime.manager)
         self._tools = catalog.model_tools()
         self._released = False
 
@@ -128,6 +143,10 @@ class McpStepTools:
             approval_policy, sandbox_mode = self._policy()
             mode = approval_mode_for(self.runtime.servers.get(info.server), info.tool.name)
             reason = decline_reason(approval_policy, sandbox_mode, info.tool.annotations, mode)
+            router = self._elicitation
+            if reason == DECLINED_NO_PROMPT and router is not None and router.can_prompt:
+                # on-request / untrusted: ask the client (mcpServer/elicitation/request).
+                reason = await router.approve_tool_call(info.server, info.tool, arguments, turn_id=turn_id)
             if reason is not None:
                 elapsed = time.monotonic() - started
                 done = item.model_copy(
@@ -204,9 +223,13 @@ class McpToolsProvider:
         emit: Emit | None = None,
         provenance: Mapping[str, ServerProvenance] | None = None,
         policy: PolicyLookup | None = None,
+        elicitation: ElicitationRouter | None = None,
     ) -> None:
         self.thread_id = thread_id
         self._policy = policy
+        # One router for every runtime this thread builds: an old manager kept alive by an
+        # in-flight call still reaches the client after a rebuild.
+        self.elicitation = elicitation
         self._servers = servers
         self._transports = transports
         self._emit = emit
@@ -260,6 +283,7 @@ class McpToolsProvider:
                     self._servers.servers,
                     transports=self._transports,
                     on_status=self._on_status,
+                    elicitation=self.elicitation,
                     provenance=self._provenance,
                     config_errors=self._servers.errors,
                 )
@@ -306,7 +330,7 @@ class McpToolsProvider:
             with anyio.CancelScope(shield=True):
                 await runtime.release()
             raise
-        return McpStepTools(runtime, catalog, self._emit, self._policy)
+        return McpStepTools(runtime, catalog, self._emit, self._policy, self.elicitation)
 
     async def aclose(self) -> None:
         self._closed = True

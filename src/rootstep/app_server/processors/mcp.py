@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from rootstep.app_server.context import RequestContext
 from rootstep.core.manager import ThreadError
 from rootstep.core.step_tools import ThreadToolsContext, empty_provider_factory
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
+from rootstep.mcp.elicitation import DECLINE, ElicitationRequestParams, ElicitationResponse, ElicitationRouter, parse_response
 from rootstep.mcp.status import (
     AuthStatusFn,
     McpRequestError,
@@ -82,8 +85,42 @@ class McpService:
         getter = getattr(environments, "get", None)
         return getter(env_id) if getter is not None else None
 
-    def transports(self, cwd: str | None) -> DefaultTransports:
-        return DefaultTransports(environments=self._environment, default_cwd=cwd, auth=self._auth)
+    def transports(self, cwd: str | None, elicitation: ElicitationRouter | None = None) -> DefaultTransports:
+        return DefaultTransports(environments=self._environment, default_cwd=cwd, auth=self._auth, elicitation=elicitation)
+
+    async def ask_client(self, params: ElicitationRequestParams) -> ElicitationResponse:
+        """Send ``mcpServer/elicitation/request`` to the initialized clients; the first answer
+        wins. No client, a client that disconnects or answers an error: decline."""
+        connections = [c for c in self.server.connections if c.initialized and not c.peer.closed]
+        if not connections:
+            return DECLINE
+        answer: list[ElicitationResponse] = []
+
+        async def ask(connection: Any, scope: anyio.CancelScope) -> None:
+            try:
+                raw = await connection.request(params.METHOD, params)
+            except Exception as exc:  # noqa: BLE001 - closed connection / error answer
+                log.info("elicitation request to %s failed: %s", connection.name, exc)
+                return
+            if not answer:
+                answer.append(parse_response(raw))
+                scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for connection in connections:
+                group.start_soon(ask, connection, group.cancel_scope)
+        return answer[0] if answer else DECLINE
+
+    def router_for(self, thread_id: str) -> ElicitationRouter:
+        """The thread's way to ask the client (approvals, servers' elicitations)."""
+        manager = self.server.manager
+
+        def turn_id() -> str | None:
+            thread = manager.threads.get(thread_id)
+            active = getattr(thread, "active", None)
+            return active.turn.id if active is not None else None
+
+        return ElicitationRouter(thread_id, self.ask_client, turn_id)
 
     def _auth(self, name: str, transport: Any) -> Any:
         if self.auth_lookup is not None:
@@ -104,8 +141,10 @@ class McpService:
                 return default_policy
             return thread.settings.approval_policy, thread.settings.sandbox_mode
 
+        router = self.router_for(thread_id)
         return McpToolsProvider(
-            thread_id, servers, transports=self.transports(context.cwd), emit=self.server.emit, policy=policy
+            thread_id, servers, transports=self.transports(context.cwd, router), emit=self.server.emit, policy=policy,
+            elicitation=router,
         )
 
     def reload(self) -> McpServersConfig:

@@ -115,7 +115,7 @@ def provider_factory(server: AppServer) -> Any:
             thread_id,
             roots=roots_of(context.selected_capability_roots),
             config_servers=servers,
-            transports=mcp_service.transports(context.cwd),
+            transports=mcp_service.transports(context.cwd, mcp_service.router_for(thread_id)),
             environments=environment,
             is_ready=is_ready,
             generation=generation,

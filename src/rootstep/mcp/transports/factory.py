@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -59,6 +60,9 @@ class DefaultTransports:
     default_cwd: str | None = None
     auth: AuthLookup | None = None
     environ: Mapping[str, str] | None = field(default=None, compare=False)
+    # The thread's ElicitationRouter: managers built over these transports forward servers'
+    # elicitations to the client through it (see ConnectionManager).
+    elicitation: Any = field(default=None, compare=False)
 
     def __call__(self, name: str, config: McpServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
         transport = config.transport

@@ -1,0 +1,206 @@
+"""Asking the client: MCP elicitations and tool-call approvals (spec §6.4 step 4, §11 item 9).
+
+Both become one server→client request, ``mcpServer/elicitation/request``, answered with
+``{action, content?, _meta?}``:
+
+- a server's ``elicitation/create`` during a call is forwarded as is (form or url mode) and the
+  client's answer goes back to the server;
+- a tool call that needs approval (policy ``on-request``/``untrusted``, a tool that is not
+  read-only) is asked as a form elicitation with an empty schema and
+  ``_meta.codex_approval_kind = "mcp_tool_call"``, like codex 0.169 with its default
+  ``tool_call_mcp_elicitation`` feature.
+
+:class:`ElicitationRouter` is one per thread. Every connection manager the thread builds gets
+the same router, so a manager that outlives a runtime rebuild (an in-flight call waiting on an
+elicitation) still reaches the client. Building requests and reading answers are pure functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Literal
+
+import mcp_types as types
+from pydantic import Field, ValidationError
+
+from rootstep.protocol.base import WireModel
+
+log = logging.getLogger(__name__)
+
+METHOD = "mcpServer/elicitation/request"
+APPROVAL_KIND_KEY = "codex_approval_kind"
+APPROVAL_KIND_MCP_TOOL_CALL = "mcp_tool_call"
+TOOL_TITLE_KEY = "tool_title"
+TOOL_DESCRIPTION_KEY = "tool_description"
+TOOL_PARAMS_KEY = "tool_params"
+TOOL_PARAMS_DISPLAY_KEY = "tool_params_display"
+PERSIST_KEY = "persist"
+USER_REJECTED = "user rejected MCP tool call"
+USER_CANCELLED = "user cancelled MCP tool call"
+
+Action = Literal["accept", "decline", "cancel"]
+
+
+class ElicitationRequestParams(WireModel):
+    """``mcpServer/elicitation/request`` params (McpServerElicitationRequestParams, 0.169)."""
+
+    METHOD: ClassVar[str] = METHOD
+    thread_id: str
+    turn_id: str | None = None
+    server_name: str
+    mode: Literal["form", "url"]
+    meta: Any = Field(default=None, alias="_meta")
+    message: str
+    requested_schema: Any = None
+    url: str | None = None
+    elicitation_id: str | None = None
+    __omit_none__ = frozenset({"requested_schema", "url", "elicitation_id"})
+
+
+class ElicitationResponse(WireModel):
+    """The client's answer (McpServerElicitationRequestResponse)."""
+
+    action: Action
+    content: Any = None
+    meta: Any = Field(default=None, alias="_meta")
+
+
+DECLINE = ElicitationResponse(action="decline")
+
+AskClient = Callable[[ElicitationRequestParams], Awaitable[ElicitationResponse]]
+TurnLookup = Callable[[], str | None]
+
+
+def parse_response(raw: Any) -> ElicitationResponse:
+    """The client's result; anything unreadable is a decline (as the reference)."""
+    try:
+        return ElicitationResponse.model_validate(raw)
+    except ValidationError as exc:
+        log.warning("unreadable elicitation answer (declined): %s", exc)
+        return DECLINE
+
+
+# --- tool-call approval (pure) ------------------------------------------------------------
+
+
+def approval_message(server: str, tool: str) -> str:
+    return f'Allow the {server} MCP server to run tool "{tool}"?'
+
+
+def approval_request(
+    *,
+    thread_id: str,
+    turn_id: str | None,
+    server: str,
+    tool: types.Tool,
+    arguments: Mapping[str, Any] | None,
+) -> ElicitationRequestParams:
+    """The approval prompt codex 0.169 sends for an MCP tool call (``build_mcp_tool_approval_*``)."""
+    meta: dict[str, Any] = {APPROVAL_KIND_KEY: APPROVAL_KIND_MCP_TOOL_CALL}
+    if tool.title:
+        meta[TOOL_TITLE_KEY] = tool.title
+    if tool.description:
+        meta[TOOL_DESCRIPTION_KEY] = tool.description
+    if arguments is not None:
+        meta[TOOL_PARAMS_KEY] = dict(arguments)
+        meta[TOOL_PARAMS_DISPLAY_KEY] = [
+            {"name": name, "value": arguments[name], "display_name": name} for name in sorted(arguments)
+        ]
+    return ElicitationRequestParams(
+        thread_id=thread_id,
+        turn_id=turn_id,
+        server_name=server,
+        mode="form",
+        meta=meta,
+        message=approval_message(server, tool.name),
+        requested_schema={"type": "object", "properties": {}},
+    )
+
+
+def approval_refusal(response: ElicitationResponse) -> str | None:
+    """None when the client approved; else the error text the call fails with."""
+    if response.action == "accept":
+        return None
+    return USER_REJECTED if response.action == "decline" else USER_CANCELLED
+
+
+# --- forwarding a server's elicitation/create (pure) --------------------------------------
+
+
+def forwarded_request(
+    params: types.ElicitRequestParams, *, thread_id: str, turn_id: str | None, server: str
+) -> ElicitationRequestParams:
+    """A server's ``elicitation/create`` as the client sees it."""
+    meta: Any = params.meta
+    if hasattr(meta, "model_dump"):
+        meta = meta.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(params, types.ElicitRequestURLParams):
+        return ElicitationRequestParams(
+            thread_id=thread_id, turn_id=turn_id, server_name=server, mode="url", meta=meta,
+            message=params.message, url=params.url, elicitation_id=params.elicitation_id,
+        )
+    schema = params.requested_schema
+    if hasattr(schema, "model_dump"):
+        schema = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return ElicitationRequestParams(
+        thread_id=thread_id, turn_id=turn_id, server_name=server, mode="form", meta=meta,
+        message=params.message, requested_schema=schema,
+    )
+
+
+def server_result(response: ElicitationResponse) -> types.ElicitResult:
+    """The client's answer as the MCP server gets it."""
+    content = response.content if response.action == "accept" and isinstance(response.content, dict) else None
+    data: dict[str, Any] = {"action": response.action}
+    if content is not None:
+        data["content"] = content
+    if response.meta is not None:
+        data["_meta"] = response.meta
+    return types.ElicitResult.model_validate(data)
+
+
+class ElicitationRouter:
+    """One thread's way to the client (shared by every manager the thread builds).
+
+    ``ask`` sends ``mcpServer/elicitation/request`` and returns the answer (a client that is
+    gone is a decline); ``turn_id`` gives the thread's running turn, if any. A router without
+    ``ask`` cannot prompt: approvals are declined and elicitations answered ``decline``.
+    """
+
+    def __init__(self, thread_id: str, ask: AskClient | None = None, turn_id: TurnLookup | None = None) -> None:
+        self.thread_id = thread_id
+        self.ask = ask
+        self._turn_id = turn_id
+
+    @property
+    def can_prompt(self) -> bool:
+        return self.ask is not None
+
+    def current_turn(self) -> str | None:
+        return self._turn_id() if self._turn_id is not None else None
+
+    async def request(self, params: ElicitationRequestParams) -> ElicitationResponse:
+        if self.ask is None:
+            return DECLINE
+        try:
+            return await self.ask(params)
+        except Exception as exc:  # noqa: BLE001 - a client that cannot answer declines
+            log.info("elicitation request failed (declined): %s", exc)
+            return DECLINE
+
+    async def approve_tool_call(
+        self, server: str, tool: types.Tool, arguments: Mapping[str, Any] | None, *, turn_id: str | None
+    ) -> str | None:
+        """Ask the client; None when approved, else why the call is refused."""
+        params = approval_request(thread_id=self.thread_id, turn_id=turn_id, server=server, tool=tool, arguments=arguments)
+        return approval_refusal(await self.request(params))
+
+    def callback_for(self, server: str) -> Callable[..., Awaitable[types.ElicitResult | types.ErrorData]]:
+        """The ``elicitation_callback`` of ``server``'s ``ClientSession``."""
+
+        async def on_elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
+            request = forwarded_request(params, thread_id=self.thread_id, turn_id=self.current_turn(), server=server)
+            return server_result(await self.request(request))
+
+        return on_elicit
