@@ -38,6 +38,19 @@ def echo_pids(app_pid: int) -> set[int]:
     return out
 
 
+def describe(pids: set[int]) -> str:
+    """``pid: command line`` of each process, for failure messages."""
+    import psutil
+
+    out = []
+    for pid in sorted(pids):
+        try:
+            out.append(f"{pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
+        except psutil.NoSuchProcess:
+            out.append(f"{pid}: (gone)")
+    return "; ".join(out)
+
+
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02, what: str = "condition") -> None:  # noqa: ANN001
     """Poll for a state a user would notice (a correctness wait, never a timing assertion)."""
     import time

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from tests.fixtures.mock_model import (
     write_config,
 )
 from tests.reliability.flaky_model import CutStream, FlakyModel
-from tests.reliability.helpers import echo_pids, echo_server_toml, wait_until
+from tests.reliability.helpers import describe, echo_pids, echo_server_toml, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -75,7 +76,10 @@ def runtime_status(app: AppServerProcess, thread_id: str, name: str) -> dict[str
 def finish(app: AppServerProcess, before: set[int]) -> None:
     app.assert_schema_clean()
     assert app.close(timeout=30) == 0
-    wait_until(lambda: not (live_children() - before), timeout=15, what="children reaped")
+    try:
+        wait_until(lambda: not (live_children() - before), timeout=15, what="children reaped")
+    except AssertionError:
+        raise AssertionError(f"leaked: {describe(live_children() - before)}") from None
 
 
 # --- the model endpoint -------------------------------------------------------------------
@@ -399,5 +403,84 @@ def test_disk_full_mid_turn_leaves_a_resumable_thread(tmp_path: Path, flaky: Fla
         resumed = app.call("thread/resume", {"threadId": thread["id"]})["thread"]
         texts = [i.get("text") for t in resumed["turns"] for i in t["items"] if i["type"] == "agentMessage"]
         assert texts[0] == "fits on disk" and texts[-1] == "after the disk was freed"
+    finally:
+        finish(app, before)
+
+
+# --- executors ----------------------------------------------------------------------------
+
+
+@contextmanager
+def ws_executor() -> Iterator[str]:
+    """``rootstep exec-server --listen ws://127.0.0.1:0``; yields the URL it prints."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "rootstep", "exec-server", "--listen", "ws://127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().decode().strip()
+        assert url.startswith("ws://"), url
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
+    from tests.selected_roots.helpers import CONNECTED, ROOTSTEP_EXECUTOR, root, write_environments
+
+    home = tmp_path / "home"
+    write_config(home, flaky)
+    write_environments(home, ROOTSTEP_EXECUTOR)
+    plugin = tmp_path / "plugin"
+    (plugin / ".codex-plugin").mkdir(parents=True)
+    (plugin / ".codex-plugin" / "plugin.json").write_text(json.dumps({"name": "executor-demo"}))
+    from tests.fixtures.mcp_helpers import ECHO_SERVER
+    import sys
+
+    (plugin / ".mcp.json").write_text(json.dumps({"mcpServers": {"executor_demo": {
+        "command": sys.executable, "args": [ECHO_SERVER], "default_tools_approval_mode": "approve"}}}))
+    before = live_children()
+    app = started_app(home, env={"ROOTSTEP_LOG": "INFO"})
+    try:
+        thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": [
+            root("executor-demo@1", "executor-1", plugin)]})["thread"]
+        app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
+        assert app.proc is not None
+        [executor] = [p for p in psutil.Process(app.proc.pid).children() if "exec-server" in " ".join(p.cmdline())]
+        flaky.queue(function_call_response("call-x", "slow", json.dumps({"seconds": 60}), namespace="mcp__executor_demo"),
+                    assistant_text("tool done"))
+        turn = app.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "go"}]})["turn"]
+        app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall")
+        orphans = executor.children(recursive=True)
+        assert orphans, "the plugin's server runs under the executor"
+        executor.kill()
+        done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
+        assert done["params"]["turn"]["status"] == "completed"
+        [item] = mcp_items(app, turn["id"])
+        assert item["status"] == "failed" and item["error"]["message"], item
+        assert "executor_demo" in item["error"]["message"]
+        # the server inside the dead executor does not outlive it (parent-death signal)
+        wait_until(lambda: all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in orphans),
+                   timeout=15, what="the dead executor's children to exit")
+        # Status: the dead executor's root is no longer ready, so the thread lists no plugin
+        # server, a direct call names the missing server, and the model is not offered the tools.
+        assert app.call("mcpServerStatus/list", {"threadId": thread["id"]})["data"] == []
+        error = app.call_error("mcpServer/tool/call", {"threadId": thread["id"], "server": "executor_demo",
+                                                       "tool": "echo", "arguments": {"message": "x"}})
+        assert "executor_demo" in error.message
+        answers_next_turn(app, flaky, thread["id"])
+        assert "mcp__executor_demo" not in json.dumps(flaky.requests[-1].body["tools"])
+        # Recovery: point the environment at a live executor; the plugin comes back.
+        with ws_executor() as url:
+            app.call("environment/add", {"environmentId": "executor-1", "execServerUrl": url})
+            wait_until(lambda: app.call("mcpServerStatus/list", {"threadId": thread["id"]})["data"] != [],
+                       timeout=60, interval=0.2, what="the plugin's server back in the thread's status")
+            result = app.call("mcpServer/tool/call", {"threadId": thread["id"], "server": "executor_demo",
+                                                      "tool": "echo", "arguments": {"message": "back"}})
+            assert result["content"][0]["text"] == "ECHOING: back"
+            app.call("thread/unsubscribe", {"threadId": thread["id"]})
     finally:
         finish(app, before)
