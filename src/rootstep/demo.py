@@ -26,9 +26,12 @@ from typing import Any
 
 # --- the scripted endpoint --------------------------------------------------------------------
 
-SCRIPT = [
-    "Hi! I'm rootstep, a Codex-compatible agent server. Threads I run can select capability "
-    "roots — plugins living in executor environments — and get their MCP tools step by step.",
+# A step is either a message (streamed word by word) or a tool call ``(namespace, name, args)``.
+ADD_NOTE = ("mcp__demo_notes", "add_note", {"text": "rootstep demo was here"})
+SCRIPT: list[Any] = [
+    ADD_NOTE,
+    "Hi! I'm rootstep, a Codex-compatible agent server. This thread selected the demo plugin, "
+    "which lives in an executor environment: I just called its add_note tool, and it ran there.",
     "You asked me what I am; I said I'm rootstep. (I remember because the thread's history "
     "was replayed from its rollout file after the restart.)",
 ]
@@ -38,11 +41,20 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
-def _scripted_events(index: int, text: str) -> Iterator[dict[str, Any]]:
+def _scripted_events(index: int, text: Any) -> Iterator[dict[str, Any]]:
     rid, mid = f"resp_demo_{index}", f"msg_demo_{index}"
     base = {"id": rid, "object": "response", "created_at": int(time.time()), "model": "demo-model",
             "output": [], "parallel_tool_calls": False, "tool_choice": "auto", "tools": []}
     yield {"type": "response.created", "response": {**base, "status": "in_progress"}}
+    if isinstance(text, tuple):  # a tool call of the selected plugin
+        namespace, name, args = text
+        yield {"type": "response.output_item.done", "output_index": 0,
+               "item": {"type": "function_call", "id": f"fc_demo_{index}", "call_id": f"call_demo_{index}",
+                        "namespace": namespace, "name": name, "arguments": json.dumps(args), "status": "completed"}}
+        usage = {"input_tokens": 40, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+                 "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 45}
+        yield {"type": "response.completed", "response": {**base, "status": "completed", "usage": usage}}
+        return
     yield {"type": "response.output_item.added", "output_index": 0,
            "item": {"type": "message", "role": "assistant", "id": mid, "status": "in_progress", "content": []}}
     words = text.split(" ")
@@ -108,7 +120,8 @@ class StdioClient:
     """Just enough JSON-RPC to drive the app-server and watch its notifications."""
 
     def __init__(self, home: Path) -> None:
-        env = {**os.environ, "CODEX_HOME": str(home)}
+        # INFO logs on stderr tell the demo when the plugin's executor is connected.
+        env = {**os.environ, "CODEX_HOME": str(home), "ROOTSTEP_LOG": "INFO"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rootstep", "app-server", "--listen", "stdio://"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=home,
@@ -209,6 +222,12 @@ class Transcript:
             self.delta(params["delta"])
         elif method == "item/completed" and params["item"]["type"] == "agentMessage" and not self.streaming:
             self.delta(params["item"]["text"])
+        elif method == "item/completed" and params["item"]["type"] == "mcpToolCall":
+            item = params["item"]
+            result = item.get("result") or {}
+            texts = [c.get("text") for c in result.get("content") or [] if c.get("type") == "text"]
+            result = result.get("structuredContent") or " ".join(" ".join(t.split()) for t in texts if t) or item.get("error")
+            self.note(f"      tool {item['server']}/{item['tool']} (plugin {item.get('pluginId')}) → {result}")
         elif method == "thread/tokenUsage/updated":
             total = params["tokenUsage"]["total"]
             self.note(f"      tokens so far: {total['inputTokens']} in / {total['outputTokens']} out")
@@ -244,6 +263,31 @@ def _write_config(home: Path, base_url: str | None, model: str | None) -> None:
     (home / "config.toml").write_text(text)
 
 
+DEMO_PLUGIN = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "demo-plugin"
+DEMO_EXECUTOR = "demo-executor"
+
+
+def _write_environments(home: Path) -> None:
+    """An executor environment (``rootstep exec-server --listen stdio``) that holds the plugin;
+    ``DEMO_EXECUTOR_NAME`` exists only there."""
+    env = {"DEMO_EXECUTOR_NAME": "demo-executor (rootstep exec-server)",
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    lines = ["include_local = true", "", "[[environments]]", f"id = {json.dumps(DEMO_EXECUTOR)}",
+             f"program = {json.dumps(sys.executable)}",
+             f"args = {json.dumps(['-m', 'rootstep', 'exec-server', '--listen', 'stdio'])}", "[environments.env]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in env.items()]
+    (home / "environments.toml").write_text("\n".join(lines) + "\n")
+
+
+def _wait_connected(client: "StdioClient", timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(f"environment `{DEMO_EXECUTOR}` connected" in line for line in client.stderr):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def run(model: str | None = None, overrides: list[str] | None = None) -> int:
     live = bool(model and os.environ.get("OPENAI_API_KEY"))
     out = Transcript()
@@ -251,6 +295,9 @@ def run(model: str | None = None, overrides: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rootstep-demo-") as tmp:
         home = Path(tmp)
         _write_config(home, None if endpoint is None else endpoint.base_url, model)
+        with_plugin = DEMO_PLUGIN.is_dir()
+        if with_plugin:
+            _write_environments(home)
         try:
             out.rule("rootstep demo")
             if live:
@@ -267,9 +314,17 @@ def run(model: str | None = None, overrides: list[str] | None = None) -> int:
                                               "capabilities": {"experimentalApi": True}})
             client.send({"method": "initialized"})
             out.note(f"initialize answered in {1000 * (time.perf_counter() - t0):.0f} ms — {info['userAgent']}")
-            started = client.call("thread/start", {}, out.on_notification)
+            params: dict[str, Any] = {}
+            if with_plugin:
+                params["selectedCapabilityRoots"] = [{"id": "demo-plugin@1", "location": {
+                    "type": "environment", "environmentId": DEMO_EXECUTOR, "path": str(DEMO_PLUGIN)}}]
+            started = client.call("thread/start", params, out.on_notification)
             thread_id = started["thread"]["id"]
             out.note(f"thread {thread_id} (model {started['model']}, provider {started['modelProvider']})")
+            if with_plugin:
+                out.note(f"selected root demo-plugin@1 in environment `{DEMO_EXECUTOR}`: {DEMO_PLUGIN}")
+                if _wait_connected(client):
+                    out.note(f"executor `{DEMO_EXECUTOR}` is up (rootstep exec-server --listen stdio)")
             _turn(client, out, thread_id, "Hi! What are you?", None)
             code = client.close()
             out.note(f"app-server exited with {code} after stdin closed")

@@ -25,4 +25,7 @@ def test_demo_runs_offline(tmp_path) -> None:
     assert "resumed" in out and "1 earlier turn(s)" in out
     assert "You asked me what I am" in out
     assert out.count("turn completed") == 2
+    # The thread selected the demo plugin in an executor; its tool ran there.
+    assert "tool demo_notes/add_note (plugin demo-plugin@1)" in out
+    assert "demo-executor (rootstep exec-server)" in out
     assert descendants() - before == set()
