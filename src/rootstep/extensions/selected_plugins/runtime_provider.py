@@ -21,14 +21,13 @@ resume. The step's tools also carry the skills / plugin guidance of the ready ro
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import anyio
 
 from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements
-from rootstep.core.step_tools import ItemSink
 from rootstep.extensions import skills as skills_ext
 from rootstep.extensions.selected_plugins.cache import EnvironmentLookup
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay
@@ -90,9 +89,6 @@ class SelectedRootsStepTools(McpStepTools):
     def prepare_input(self, history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Items to add to the history before this step's request (skills, plugin guidance)."""
         return self._context(history)
-
-    async def execute(self, call: Any, sink: ItemSink, *, thread_id: str, turn_id: str) -> Any:
-        return await super().execute(call, sink, thread_id=thread_id, turn_id=turn_id)
 
 
 class SelectedRootsToolsProvider:
@@ -338,5 +334,3 @@ class SelectedRootsToolsProvider:
             await runtime.retire()
         await self.pool.aclose()
 
-
-AsyncEmit = Callable[[Any], Awaitable[None]]
