@@ -175,7 +175,7 @@ def test_model_500s_are_retried_within_one_turn(tmp_path: Path, flaky: FlakyMode
 @pytest.fixture
 def mcp_home(tmp_path: Path, flaky: FlakyModel) -> Path:
     home = tmp_path / "home"
-    write_config(home, flaky, extra=echo_server_toml("echo", extra="tool_timeout_sec = 1.5\ndefault_tools_approval_mode = \"approve\"\n"))
+    write_config(home, flaky, extra=echo_server_toml("echo", extra="tool_timeout_sec = 1.0\ndefault_tools_approval_mode = \"approve\"\n"))
     return home
 
 

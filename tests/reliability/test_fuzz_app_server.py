@@ -38,8 +38,8 @@ METHODS = SERVED * 4 + SCHEMA_METHODS
 # dropping the MCP thread's `thread/start.config` override (see test_reload_keeps_thread_overrides).
 METHODS_B = [m for m in METHODS if m != "config/mcpServer/reload"]
 KNOWN_CODES = {-32700, -32600, -32601, -32602, -32603, -32001}
-PHASE_A_EXAMPLES = 120
-PHASE_B_EXAMPLES = 300
+PHASE_A_EXAMPLES = 100
+PHASE_B_EXAMPLES = 250
 
 ENABLE_ECHO = {"mcp_servers.echo.enabled": True}
 

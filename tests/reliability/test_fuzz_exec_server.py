@@ -32,7 +32,7 @@ SAFE = ["initialize", "environment/info", "environment/status", "fs/getMetadata"
         "process/read", "process/write", "process/signal", "process/terminate", "capabilityRoots/discoverV1"]
 UNSAFE = ["process/start", "fs/writeFile", "fs/remove", "fs/copy", "fs/createDirectory", "http/request"]
 KNOWN_CODES = {-32600, -32601, -32602, -32603, -32004, -32010}
-EXAMPLES = 300
+EXAMPLES = 250
 
 
 def templates(scratch: Path) -> dict[str, list[dict[str, Any]]]:

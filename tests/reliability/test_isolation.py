@@ -57,19 +57,19 @@ def names(app: AppServerProcess, thread_id: str | None) -> set[str]:
     return {entry["name"] for entry in app.call("mcpServerStatus/list", params, timeout=60)["data"]}
 
 
-@pytest.fixture
-def model() -> Any:
-    with MockModel() as server:
-        yield server
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One app-server for the module: a local config server and an executor (with a secret in
+    its env). Each test selects its own roots on its own threads."""
+    with MockModel() as model:
+        yield from _running(tmp_path_factory.mktemp("isolation") / "home", model)
 
 
-@pytest.fixture
-def running(tmp_path: Path, model: MockModel) -> Any:
-    """An app-server with a local config server and an executor (with a secret in its env)."""
-    home = tmp_path / "home"
+def _running(home: Path, model: MockModel) -> Any:
     write_config(home, model, extra=(
         f"\n[mcp_servers.host_env]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(ENV_SERVER)}]\n"
-        'env_vars = ["ROOTSTEP_TEST_ALLOWED"]\nenv = { LITERAL = "lit" }\n'))
+        'env_vars = ["ROOTSTEP_TEST_ALLOWED"]\nenv = { LITERAL = "lit" }\n'
+        "enabled = false\n"))  # only the env test's thread turns it on (fewer processes to start)
     write_environments(home, ROOTSTEP_EXECUTOR, extra=f'{EXECUTOR_SECRET} = "executor-secret"\n')
     before = live_children()
     env = {"ROOTSTEP_LOG": "INFO", HOST_SECRET: "host-secret", "ROOTSTEP_TEST_ALLOWED": "allowed",
@@ -140,8 +140,8 @@ def test_only_declared_environment_reaches_servers(tmp_path: Path, running: AppS
         "exec_env": env_server(env_vars=[MARKER], env={"LITERAL": "lit"}),
         "exec_bare": env_server(),
     })
-    thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": [
-        root("envy@1", "executor-1", plugin)]})["thread"]["id"]
+    thread = app.call("thread/start", {"model": "mock-model", "config": {"mcp_servers.host_env.enabled": True},
+                                       "selectedCapabilityRoots": [root("envy@1", "executor-1", plugin)]})["thread"]["id"]
     app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
 
     host = server_env(app, thread, "host_env")  # config.toml, a local child of the app-server
