@@ -214,3 +214,21 @@ def test_fuzz_app_server_stdin(fuzz_home: Path, model: MockModel, record_propert
     record_property("fuzz_inputs", fuzzer.stats.lines)
     record_property("fuzz_summary", summary)
     assert fuzzer.stats.requests > 0 and fuzzer.stats.invalid > 0
+
+
+def test_a_line_over_the_size_limit_is_dropped_and_answered(fuzz_home: Path) -> None:
+    """65 MiB on one line (the limit is 64 MiB): one -32600 with id null, and the server goes
+    on serving the next line."""
+    with AppServerProcess(fuzz_home) as app:
+        app.initialize()
+        assert app.proc is not None and app.proc.stdin is not None
+        chunk = b"x" * (1024 * 1024)
+        app.proc.stdin.write(b'{"id": 1, "method": "thread/list", "params": {"cursor": "')
+        for _ in range(65):
+            app.proc.stdin.write(chunk)
+        app.proc.stdin.write(b'"}}\n')
+        app.proc.stdin.flush()
+        error = app.wait_for(lambda m: m.get("id", 0) is None and "error" in m, timeout=60)
+        assert error["error"]["code"] == -32600 and "exceeds the limit" in error["error"]["message"]
+        assert app.call("thread/list", {})["data"] == []
+        assert app.close() == 0

@@ -159,11 +159,16 @@ def test_fuzz_exec_server_stdin(tmp_path: Path, record_property: Any) -> None:
     {"method": "no/such-notification"},
     {"id": 7, "result": {}},
     {"id": 7, "error": {"code": 1, "message": "client error"}},
-], ids=["notification", "response", "error-response"])
+    {"method": "initialized", "params": {}},
+], ids=["notification", "response", "error-response", "initialized-before-initialize"])
 def test_fatal_lines_close_the_exec_server_cleanly(tmp_path: Path, line: dict[str, Any]) -> None:
     """Spec §1.4: these end the connection; on stdio the process exits 0 and kills its children."""
     before = live_children()
     with AppServerProcess(tmp_path / "home", command=EXEC_ARGV, validate=False) as ex:
+        if line.get("method") == "initialized":  # out of order: nothing may run first
+            ex.send(line)
+            assert ex.proc is not None and ex.proc.wait(timeout=30) == 0
+            return
         assert "result" in ex.wait_response(ex.request("initialize", {"clientName": "fuzz"}))
         ex.notify("initialized", {})
         ex.wait_response(ex.request("process/start", {
