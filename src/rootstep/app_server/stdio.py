@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import threading
 from typing import Any
 
 import anyio
@@ -47,19 +45,7 @@ def load_startup_config(overrides: list[str]) -> Config:
         return fallback.evolve(home=home, warnings=(f"config.toml ignored: {exc}",))
 
 
-def _prewarm() -> None:
-    """Import the model client's dependencies (``openai`` alone is ~0.4 s) while the client
-    is still setting up threads, so the first turn does not pay for it."""
-    try:
-        import rootstep.model.client  # noqa: F401
-        import openai  # noqa: F401
-    except Exception:  # noqa: BLE001 - the first turn will report a real import problem
-        log.debug("prewarm import failed", exc_info=True)
-
-
 async def serve_stdio(overrides: list[str], session: Any = None, replay: bytes = b"") -> None:
-    if not os.environ.get("ROOTSTEP_NO_PREWARM"):
-        threading.Thread(target=_prewarm, name="rootstep-prewarm", daemon=True).start()
     config = load_startup_config(overrides)
     from rootstep.app_server.tools import install_tools
 
