@@ -12,6 +12,7 @@ the process never dies; and a normal turn works at the end.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,10 @@ METHODS = SERVED * 4 + SCHEMA_METHODS
 # dropping the MCP thread's `thread/start.config` override (see test_reload_keeps_thread_overrides).
 METHODS_B = [m for m in METHODS if m != "config/mcpServer/reload"]
 KNOWN_CODES = {-32700, -32600, -32601, -32602, -32603, -32001}
-PHASE_A_EXAMPLES = 100
-PHASE_B_EXAMPLES = 250
+# ROOTSTEP_FUZZ_SCALE=10 for a longer hunt (the suite default keeps the folder within budget).
+SCALE = float(os.environ.get("ROOTSTEP_FUZZ_SCALE", "1"))
+PHASE_A_EXAMPLES = int(100 * SCALE)
+PHASE_B_EXAMPLES = int(250 * SCALE)
 
 ENABLE_ECHO = {"mcp_servers.echo.enabled": True}
 
@@ -197,7 +200,6 @@ def test_fuzz_app_server_stdin(fuzz_home: Path, model: MockModel, record_propert
                 if m["params"]["threadId"] == thread["id"] and m["params"]["item"]["type"] == "agentMessage"]
         assert text == ["still serving"]
         fuzzer.assert_no_duplicates()
-        import os
         if os.environ.get("FUZZ_DEBUG"):
             for key, count in sorted(fuzzer.error_counts().items(), key=lambda kv: -kv[1]):
                 print(count, key)

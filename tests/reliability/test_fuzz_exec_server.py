@@ -13,6 +13,7 @@ real command, path or URL); the read-only ones get paths inside a scratch folder
 from __future__ import annotations
 
 import base64
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ SAFE = ["initialize", "environment/info", "environment/status", "fs/getMetadata"
         "process/read", "process/write", "process/signal", "process/terminate", "capabilityRoots/discoverV1"]
 UNSAFE = ["process/start", "fs/writeFile", "fs/remove", "fs/copy", "fs/createDirectory", "http/request"]
 KNOWN_CODES = {-32600, -32601, -32602, -32603, -32004, -32010}
-EXAMPLES = 250
+EXAMPLES = int(250 * float(os.environ.get("ROOTSTEP_FUZZ_SCALE", "1")))
 
 
 def templates(scratch: Path) -> dict[str, list[dict[str, Any]]]:
