@@ -41,7 +41,7 @@ class _Pending:
 class Peer:
     def __init__(self, write_line: WriteLine, *, first_id: int = 0, stamp_notifications: bool = False) -> None:
         self._write_line = write_line
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # no loop turn when uncontended (hot path)
         self._ids = itertools.count(first_id)
         self._pending: dict[RequestId, _Pending] = {}
         self._stamp = stamp_notifications

@@ -151,7 +151,8 @@ class ConnectionManager:
         connection = self._connections.get(name)
         if connection is None:
             raise ServerGone(f"unknown MCP server '{name}'")
-        await connection.settled.wait()
+        if not connection.settled.is_set():  # (a set Event still costs a loop turn to wait on)
+            await connection.settled.wait()
         if connection.state == "ready" and connection.session is not None and not connection.lost:
             return connection
         if (connection.crashed or connection.lost) and not self._closed:

@@ -19,7 +19,9 @@ import os
 import re
 import signal
 from collections.abc import AsyncIterator, Iterable, Mapping
+from collections import deque
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -100,6 +102,117 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+class _StdoutReader:
+    """The session's read stream: lines of the child's stdout, parsed in the reader's task.
+
+    Why not a pump task feeding a memory stream: the session's own receive loop reads the
+    pipe directly, one task hop less on the way back of every tool call. Each line is decoded
+    on its own (see :func:`parse_line`); a line over :data:`MAX_LINE_BYTES` ends the stream.
+    """
+
+    def __init__(self, stdout: Any, label: str) -> None:
+        self._stdout = stdout
+        self._label = label
+        self._buffer = bytearray()
+        self._ready: deque[SessionMessage | Exception] = deque()
+        self._ended = False
+        self._scope: anyio.CancelScope | None = None
+
+    def abort(self) -> None:
+        """End the stream now (the child stopped reading its stdin)."""
+        self._ended = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def _split(self) -> None:
+        buffer = self._buffer
+        while (nl := buffer.find(b"\n")) >= 0:
+            line = bytes(buffer[:nl]).rstrip(b"\r")
+            del buffer[: nl + 1]
+            if line.strip():
+                item = parse_line(line)
+                if isinstance(item, Exception):
+                    log.warning("%s: %s", self._label, item)
+                self._ready.append(item)
+        if len(buffer) > MAX_LINE_BYTES:
+            log.warning("%s: stdout line over %d bytes; closing the connection", self._label, MAX_LINE_BYTES)
+            buffer.clear()
+            self._ended = True
+
+    async def receive(self) -> SessionMessage | Exception:
+        while not self._ready:
+            if self._ended:
+                raise anyio.EndOfStream
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                try:
+                    chunk = await self._stdout.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    self._ended = True
+                    continue
+                finally:
+                    self._scope = None
+            if scope.cancelled_caught:
+                continue
+            self._buffer += chunk
+            self._split()
+        return self._ready.popleft()
+
+    def __aiter__(self) -> _StdoutReader:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self._ended = True
+
+    async def __aenter__(self) -> _StdoutReader:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+class _StdinWriter:
+    """The session's write stream: each message is written straight to the child's stdin.
+
+    Why not a memory stream and a pump task: that costs a task switch per request on the
+    hot path of every tool call. Writing a whole line is one ``write`` into the pipe
+    transport's buffer, so concurrent senders never interleave. A child that stopped
+    reading ends the read side too, so nobody waits for an answer forever.
+    """
+
+    def __init__(self, process: Process, reader: _StdoutReader) -> None:
+        self._process = process
+        self._reader = reader
+        self._closed = False
+
+    async def send(self, message: SessionMessage) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        stdin = self._process.stdin
+        assert stdin is not None
+        data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+        try:
+            await stdin.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            self._reader.abort()
+            raise anyio.BrokenResourceError from None
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> _StdinWriter:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
 @asynccontextmanager
 async def local_stdio_transport(
     command: str,
@@ -118,29 +231,8 @@ async def local_stdio_transport(
     process = await anyio.open_process(
         [command, *args], env=dict(env), cwd=cwd, start_new_session=True,
     )
-    read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
-
-    async def pump_stdout() -> None:
-        assert process.stdout is not None
-        buffer = bytearray()
-        async with read_writer:
-            try:
-                async for chunk in process.stdout:
-                    buffer += chunk
-                    while (nl := buffer.find(b"\n")) >= 0:
-                        line = bytes(buffer[:nl]).rstrip(b"\r")
-                        del buffer[: nl + 1]
-                        if line.strip():
-                            item = parse_line(line)
-                            if isinstance(item, Exception):
-                                log.warning("%s: %s", label, item)
-                            await read_writer.send(item)
-                    if len(buffer) > MAX_LINE_BYTES:
-                        log.warning("%s: stdout line over %d bytes; closing the connection", label, MAX_LINE_BYTES)
-                        return
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError):
-                pass
+    assert process.stdout is not None
+    read_stream = _StdoutReader(process.stdout, label)
 
     async def pump_stderr() -> None:
         assert process.stderr is not None
@@ -154,22 +246,11 @@ async def local_stdio_transport(
                 if len(buffer) > 1024 * 1024:
                     buffer.clear()
 
-    async def pump_stdin() -> None:
-        assert process.stdin is not None
-        try:
-            async with write_reader:
-                async for message in write_reader:
-                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
-                    await process.stdin.send(data)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            # The server stopped reading: end the read side so nobody waits forever.
-            await read_writer.aclose()
+    write_stream = _StdinWriter(process, read_stream)
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(pump_stdout)
             tg.start_soon(pump_stderr)
-            tg.start_soon(pump_stdin)
             try:
                 yield read_stream, write_stream
             finally:
