@@ -52,7 +52,9 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
 def _setup_logging() -> None:
     import logging
 
-    level = os.environ.get("ROOTSTEP_LOG", "WARNING").upper()
+    # ROOTSTEP_LOG=debug|info|warning|error; Codex's RUST_LOG=warn style is honoured too.
+    raw = os.environ.get("ROOTSTEP_LOG") or os.environ.get("RUST_LOG", "").split(",")[0].split("=")[-1] or "warning"
+    level = {"WARN": "WARNING", "TRACE": "DEBUG"}.get(raw.upper(), raw.upper())
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level, logging.WARNING),
