@@ -484,3 +484,61 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
             app.call("thread/unsubscribe", {"threadId": thread["id"]})
     finally:
         finish(app, before)
+
+
+# --- the client ---------------------------------------------------------------------------
+
+
+def test_interrupt_mid_call_keeps_the_server(tmp_path: Path, flaky: FlakyModel) -> None:
+    """turn/interrupt while an MCP call runs: the turn ends interrupted at once, the server
+    process is not lost (same pid, no restart) and answers the next call."""
+    home = tmp_path / "home"
+    write_config(home, flaky, extra=echo_server_toml("echo", extra='default_tools_approval_mode = "approve"\n'))
+    before = live_children()
+    app = started_app(home)
+    try:
+        thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+        assert app.proc is not None
+        wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
+        pids = echo_pids(app.proc.pid)
+        turn, _ = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 600})
+        app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall")
+        app.call("turn/interrupt", {"threadId": thread["id"], "turnId": turn["id"]})
+        done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
+        assert done["params"]["turn"]["status"] == "interrupted"
+        assert flaky.pending() == 1  # the answer after the call was never asked for
+        with flaky._lock:
+            flaky._queue.clear()
+        result = app.call("mcpServer/tool/call", {"threadId": thread["id"], "server": "echo", "tool": "echo",
+                                                  "arguments": {"message": "after interrupt"}})
+        assert result["content"][0]["text"] == "ECHOING: after interrupt"
+        assert echo_pids(app.proc.pid) == pids
+        answers_next_turn(app, flaky, thread["id"])
+    finally:
+        finish(app, before)
+
+
+def test_client_gone_with_calls_in_flight(tmp_path: Path, flaky: FlakyModel) -> None:
+    """stdin EOF while 200 direct calls (local and executor servers) are in flight: the
+    app-server exits 0 and every process it started is gone."""
+    from tests.selected_roots.helpers import CONNECTED, ROOTSTEP_EXECUTOR, root, write_environments, write_plugin
+
+    home = tmp_path / "home"
+    write_config(home, flaky, extra=echo_server_toml("local_echo"))
+    write_environments(home, ROOTSTEP_EXECUTOR)
+    plugin = write_plugin(tmp_path / "plugin", pid_file=tmp_path / "pids", skill=False, env_vars=False)
+    before = live_children()
+    app = started_app(home, env={"ROOTSTEP_LOG": "INFO"})
+    thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": [
+        root("executor-demo@1", "executor-1", plugin)]})["thread"]["id"]
+    app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
+    for server in ("local_echo", "executor_demo"):  # both up before the storm
+        app.call("mcpServer/tool/call", {"threadId": thread, "server": server, "tool": "echo",
+                                         "arguments": {"message": "warm"}}, timeout=60)
+    lines = [json.dumps({"id": f"slow-{n}", "method": "mcpServer/tool/call", "params": {
+        "threadId": thread, "server": ("local_echo", "executor_demo")[n % 2], "tool": "echo",
+        "arguments": {"message": f"{n}"}}}) for n in range(200)]
+    app.send_raw("\n".join(lines))
+    app.close_stdin()
+    assert app.proc is not None and app.proc.wait(timeout=30) == 0
+    wait_until(lambda: not (live_children() - before), timeout=15, what="every process reaped")
