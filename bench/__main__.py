@@ -57,9 +57,25 @@ def main(argv: list[str]) -> int:
         "Medians; figures are printed, not asserted. The reference column is `codex app-server` "
         "0.169.0 measured in the same run when installed (`make reference`).\n\n"
     )
-    if not only:
-        (ROOT / "bench" / "REPORT.md").write_text(header + "\n".join(s.markdown() for s in sections))
+    report = ROOT / "bench" / "REPORT.md"
+    if not only or not report.exists():
+        report.write_text(header + "\n".join(s.markdown() for s in sections))
+    else:
+        report.write_text(update_sections(report.read_text(), sections))
     return 0
+
+
+def update_sections(text: str, sections: list[Section]) -> str:
+    """Replace (or append) just the re-run sections of an existing report."""
+    for section in sections:
+        start = text.find(f"## {section.title}\n")
+        block = section.markdown()
+        if start < 0:
+            text = text.rstrip("\n") + "\n\n" + block
+            continue
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + block + (text[end + 1 :] if end >= 0 else "")
+    return text
 
 
 if __name__ == "__main__":

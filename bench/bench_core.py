@@ -190,7 +190,7 @@ def run() -> Section:
     if reference is None:
         section.notes.append("reference codex not installed (`make reference`): reference column empty")
     section.notes.append(
-        "rootstep answers `initialize` from a stdlib-only fast path, then imports pydantic/anyio/openai "
-        "while the client sends its next request."
+        "rootstep answers `initialize` from a stdlib-only fast path, then imports pydantic/anyio and its "
+        "processors; `openai` is imported at the first turn (hence the first-turn row)."
     )
     return section
