@@ -102,6 +102,33 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+def _feed_stdout_directly(process: Process) -> None:
+    """Deliver the child's stdout chunks to its StreamReader as they are read.
+
+    asyncio's subprocess transport hands every chunk over with ``call_soon`` — one loop turn
+    on the way back of every MCP response. The pipe protocol's ``data_received`` is replaced
+    by a direct ``feed_data`` (what that deferred callback does); end of file still goes the
+    deferred way, after the data. Anything unexpected leaves asyncio's path in place.
+    """
+    try:
+        aio = process._process  # type: ignore[attr-defined]
+        transport = aio._transport
+        if transport._pending_calls is not None:
+            return
+        protocol = transport.get_pipe_transport(1).get_protocol()
+        reader = aio.stdout
+    except AttributeError:
+        return
+    if reader is None or not hasattr(protocol, "data_received"):
+        return
+
+    def data_received(data: bytes) -> None:
+        if not getattr(reader, "_eof", False):  # ended by the reader (abort): drop the rest
+            reader.feed_data(data)
+
+    protocol.data_received = data_received
+
+
 class _StdoutReader:
     """The session's read stream: lines of the child's stdout, parsed in the reader's task.
 
@@ -121,8 +148,28 @@ class _StdoutReader:
     def abort(self) -> None:
         """End the stream now (the child stopped reading its stdin)."""
         self._ended = True
-        if self._scope is not None:
+        # Wake a pending read: end of file on the underlying asyncio reader when there is one
+        # (no cancel scope per read on the hot path), else cancel the read.
+        feed_eof = getattr(getattr(self._stdout, "_stream", None), "feed_eof", None)
+        if feed_eof is not None:
+            feed_eof()
+        elif self._scope is not None:
             self._scope.cancel()
+
+    async def _read_chunk(self) -> bytes | None:
+        """The next chunk of stdout; None at its end (or after :meth:`abort`)."""
+        try:
+            if getattr(self._stdout, "_stream", None) is not None:
+                return await self._stdout.receive()
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                try:
+                    return await self._stdout.receive()
+                finally:
+                    self._scope = None
+            return None
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            return None
 
     def _split(self) -> None:
         buffer = self._buffer
@@ -143,16 +190,9 @@ class _StdoutReader:
         while not self._ready:
             if self._ended:
                 raise anyio.EndOfStream
-            with anyio.CancelScope() as scope:
-                self._scope = scope
-                try:
-                    chunk = await self._stdout.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                    self._ended = True
-                    continue
-                finally:
-                    self._scope = None
-            if scope.cancelled_caught:
+            chunk = await self._read_chunk()
+            if chunk is None or self._ended:
+                self._ended = True
                 continue
             self._buffer += chunk
             self._split()
@@ -232,6 +272,7 @@ async def local_stdio_transport(
         [command, *args], env=dict(env), cwd=cwd, start_new_session=True,
     )
     assert process.stdout is not None
+    _feed_stdout_directly(process)
     read_stream = _StdoutReader(process.stdout, label)
 
     async def pump_stderr() -> None:
