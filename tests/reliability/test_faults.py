@@ -542,3 +542,40 @@ def test_client_gone_with_calls_in_flight(tmp_path: Path, flaky: FlakyModel) -> 
     app.close_stdin()
     assert app.proc is not None and app.proc.wait(timeout=30) == 0
     wait_until(lambda: not (live_children() - before), timeout=15, what="every process reaped")
+
+
+def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
+    """thread/unsubscribe while a turn waits on an MCP call: the turn ends, its server goes,
+    and the resumed thread works; thread/archive mid-call likewise leaves nothing running."""
+    home = tmp_path / "home"
+    write_config(home, flaky, extra=echo_server_toml("echo", extra='default_tools_approval_mode = "approve"\n'))
+    before = live_children()
+    app = started_app(home)
+    try:
+        assert app.proc is not None
+        for action in ("thread/unsubscribe", "thread/archive"):
+            thread = app.call("thread/start", {"model": "mock-model"})["thread"]
+            wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
+            turn, _ = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 600})
+            app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall"
+                                  and m["params"]["turnId"] == turn["id"])
+            app.call(action, {"threadId": thread["id"]})
+            wait_until(lambda: not echo_pids(app.proc.pid), timeout=15, what="the thread's server to exit")
+            assert thread["id"] not in app.call("thread/loaded/list", {})["data"]
+            # the client is told: the turn ended (interrupted), then the thread went
+            told = [m["method"] for m in app.notifications() if m.get("params", {}).get("threadId") == thread["id"]]
+            closing = "thread/closed" if action == "thread/unsubscribe" else "thread/archived"
+            assert told[-2:] == ["turn/completed", closing], told
+            assert app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])[
+                "params"]["turn"]["status"] == "interrupted"
+            with flaky._lock:
+                flaky._queue.clear()
+            if action == "thread/archive":
+                app.call("thread/unarchive", {"threadId": thread["id"]})
+            resumed = app.call("thread/resume", {"threadId": thread["id"]})["thread"]
+            assert resumed["turns"][0]["status"] in ("interrupted", "failed"), resumed["turns"][0]
+            answers_next_turn(app, flaky, thread["id"], f"alive after {action}")
+            app.call("thread/unsubscribe", {"threadId": thread["id"]})
+            wait_until(lambda: not echo_pids(app.proc.pid), timeout=15, what="servers gone")
+    finally:
+        finish(app, before)
