@@ -563,8 +563,9 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
             wait_until(lambda: not echo_pids(app.proc.pid), timeout=15, what="the thread's server to exit")
             assert thread["id"] not in app.call("thread/loaded/list", {})["data"]
             # the client is told: the turn ended (interrupted), then the thread went
-            told = [m["method"] for m in app.notifications() if m.get("params", {}).get("threadId") == thread["id"]]
             closing = "thread/closed" if action == "thread/unsubscribe" else "thread/archived"
+            app.wait_notification(closing, lambda m: m["params"]["threadId"] == thread["id"])
+            told = [m["method"] for m in app.notifications() if m.get("params", {}).get("threadId") == thread["id"]]
             assert told[-2:] == ["turn/completed", closing], told
             assert app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])[
                 "params"]["turn"]["status"] == "interrupted"
