@@ -10,6 +10,7 @@ reference ``codex exec-server``.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,40 @@ def test_thread_start_validates_and_canonicalizes_roots(tmp_path: Path) -> None:
             assert "experimental" in err.message.lower() or "selectedCapabilityRoots" in err.message
             app.close()
 
+
+
+RECORDER = str(Path(__file__).resolve().parent.parent / "environments" / "recording_executor.py")
+
+
+@pytest.mark.parametrize("discovery", [False, True], ids=["fs-calls", "capability-discovery"])
+def test_plugin_resolution_paths_give_the_same_tools(tmp_path: Path, discovery: bool) -> None:
+    """Without the feature the plugin is read with fs/* calls through the executor; with
+    `executor_capability_discovery` one capabilityRoots/discoverV1 — the same tools either way."""
+    home = tmp_path / "home"
+    record = tmp_path / "methods.txt"
+    with MockModel() as model:
+        write_config(home, model)
+        if discovery:
+            config = home / "config.toml"
+            config.write_text(config.read_text().replace("[features]\n", "[features]\nexecutor_capability_discovery = true\n"))
+        write_environments(home, [sys.executable, RECORDER], extra=f"RECORD_FILE = {json.dumps(str(record))}\n")
+        plugin = write_plugin(tmp_path / "plugin", pid_file=tmp_path / "pids")
+        with AppServerProcess(home, env={"ROOTSTEP_LOG": "INFO"}) as app:
+            app.initialize()
+            thread = app.call(
+                "thread/start", {"selectedCapabilityRoots": [root("executor-demo@1", "executor-1", plugin)]}
+            )["thread"]["id"]
+            app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
+            model.queue(assistant_text("ok"))
+            assert app.run_turn(thread, "hi")["status"] == "completed"
+            body = model.requests[0].body
+            assert child_tool(body, "mcp__executor_demo", "echo") is not None
+            assert any("executor-demo:deploy" in t for t in developer_texts(body, "<skills_instructions>"))
+            err = app.call_error("thread/start", {"environments": [{"environmentId": "nope", "cwd": str(tmp_path)}]})
+            assert err.code == -32600 and err.message == "unknown turn environment id `nope`"
+            assert app.close() == 0
+        methods = set(record.read_text().split())
+        if discovery:
+            assert "capabilityRoots/discoverV1" in methods and "fs/readFile" not in methods
+        else:
+            assert {"fs/getMetadata", "fs/readFile"} <= methods and "capabilityRoots/discoverV1" not in methods

@@ -37,7 +37,7 @@ from rootstep.extensions.selected_plugins.server_pool import ServerPool
 from rootstep.extensions.selected_plugins.thread_state import SelectedPluginsThread
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 from rootstep.mcp.config import McpServersConfig
-from rootstep.mcp.connection import ServerGone, StartupStatus
+from rootstep.mcp.connection import ServerGone, StartupStatus, startup_failure_text
 from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
 from rootstep.mcp.step_tools import Emit, McpStepTools, PolicyLookup, RequiredServersFailed
 from rootstep.mcp.tools import ToolInfo
@@ -215,6 +215,11 @@ class SelectedRootsToolsProvider:
         await self._refresh_packages(ready)
         if old is not None:
             await old.retire()
+        elif self._config.errors:
+            # Like a freshly started runtime: invalid config.toml servers report as failed.
+            for name, reason in sorted(self._config.errors.items()):
+                await self._on_status(StartupStatus(name, "starting"))
+                await self._on_status(StartupStatus(name, "failed", startup_failure_text(name, reason)))
 
     async def _refresh_packages(self, ready: Sequence[SelectedCapabilityRoot]) -> None:
         pairs = await self.state.cache.metadata_for_roots(ready, self._environments)
