@@ -54,6 +54,7 @@ class EnvironmentsService:
         self._owner: asyncio.Task[None] | None = None
         self._entered: asyncio.Event | None = None
         self._stop: asyncio.Event | None = None
+        self._early: set[str] = set()  # asked for before the manager was entered
 
     @staticmethod
     def _on_link(env_id: str, event: str) -> None:
@@ -78,6 +79,8 @@ class EnvironmentsService:
         try:
             async with self.manager:
                 self._entered.set()
+                for env_id in sorted(self._early):
+                    self.manager.ensure_started(env_id)
                 await self._stop.wait()
         except Exception:  # noqa: BLE001
             log.exception("environment manager failed")
@@ -108,6 +111,7 @@ class EnvironmentsService:
     def ready_for_step(self, env_id: str) -> bool:
         self.start()
         if self._entered is None or not self._entered.is_set():
+            self._early.add(env_id)  # started as soon as the manager is up
             return env_id == "local" and self.manager.is_ready(env_id)
         return self.manager.ready_for_step(env_id)
 
