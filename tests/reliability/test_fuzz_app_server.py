@@ -34,7 +34,8 @@ SERVED = ["initialize", "thread/start", "thread/resume", "thread/fork", "thread/
           "thread/archive", "thread/unarchive", "thread/name/set", "thread/unsubscribe", "thread/loaded/list",
           "thread/compact/start", "turn/start", "turn/interrupt", "turn/steer", "model/list",
           "mcpServerStatus/list", "mcpServer/tool/call", "config/mcpServer/reload", "environment/add"]
-METHODS = SERVED * 4 + SCHEMA_METHODS
+# "initialized" too: as a notification before `initialize` (out of order) and as a request.
+METHODS = SERVED * 4 + SCHEMA_METHODS + ["initialized"] * 8
 # After the handshake: config/mcpServer/reload would hand every thread config.toml's servers,
 # dropping the MCP thread's `thread/start.config` override (see test_reload_keeps_thread_overrides).
 METHODS_B = [m for m in METHODS if m != "config/mcpServer/reload"]
