@@ -89,3 +89,46 @@ def test_stable_names_are_kept_whatever_appears_later(servers: list[str], rnd: o
         for info in catalog.tools:
             assert catalog.route(*info.model_name) is info
         seen.update(current)
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["x", "y"]), max_size=4),
+                min_size=1, max_size=6))
+def test_server_pool_starts_only_what_changed(sets: list[dict[str, str]]) -> None:
+    """Publishing snapshots one after another (each leased before the previous is released):
+    a server starts only when its name is new or its config changed."""
+    import anyio
+    from contextlib import asynccontextmanager
+
+    from rootstep.extensions.selected_plugins.server_pool import ServerPool
+    from rootstep.mcp.server_config import McpServerConfig
+
+    @asynccontextmanager
+    async def no_transport(name: str, config: McpServerConfig):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no process in a pure test")
+        yield  # pragma: no cover
+
+    def config(arg: str) -> McpServerConfig:
+        return McpServerConfig.from_toml({"command": "srv", "args": [arg]})
+
+    async def main() -> None:
+        pool = ServerPool(no_transport)
+        previous, expected, managers = None, 0, {}
+        last: dict[str, str] = {}
+        for servers in sets:
+            expected += sum(1 for n, c in servers.items() if last.get(n) != c)
+            current = await pool.build({n: config(c) for n, c in servers.items()})
+            for name, c in servers.items():
+                if last.get(name) == c:
+                    assert current._entries[name].manager is managers[name]  # kept client and process
+                managers[name] = current._entries[name].manager
+            if previous is not None:
+                await previous.aclose()
+            previous, last = current, servers
+            assert pool.starts == expected
+            assert set(pool.running()) == set(servers)
+        assert previous is not None
+        await previous.aclose()
+        assert pool.running() == {}
+        await pool.aclose()
+
+    anyio.run(main)
