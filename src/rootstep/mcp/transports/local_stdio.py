@@ -237,9 +237,14 @@ class _StdinWriter:
         stdin = self._process.stdin
         assert stdin is not None
         data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+        writer = getattr(stdin, "_stream", None)  # anyio's wrapper adds a loop turn per write
         try:
-            await stdin.send(data)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            if writer is not None and not writer.is_closing():
+                writer.write(data)
+                await writer.drain()  # returns at once unless the pipe is full
+            else:
+                await stdin.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, RuntimeError):
             self._reader.abort()
             raise anyio.BrokenResourceError from None
 
