@@ -202,3 +202,38 @@ def test_plugin_resolution_paths_give_the_same_tools(tmp_path: Path, discovery: 
             assert "capabilityRoots/discoverV1" in methods and "fs/readFile" not in methods
         else:
             assert {"fs/getMetadata", "fs/readFile"} <= methods and "capabilityRoots/discoverV1" not in methods
+
+
+def test_selected_executor_root_exposes_plugin_skill(tmp_path: Path) -> None:
+    """The skill of a plugin in an executor is listed for the model and a `$plugin:skill`
+    mention injects its SKILL.md body (read through the executor)."""
+    home = tmp_path / "home"
+    with MockModel() as model:
+        write_config(home, model)
+        write_environments(home, executor_argv("rootstep"))
+        plugin = write_plugin(tmp_path / "plugin", pid_file=tmp_path / "pids")
+        with AppServerProcess(home, env={"ROOTSTEP_LOG": "INFO"}) as app:
+            app.initialize()
+            thread = app.call(
+                "thread/start", {"selectedCapabilityRoots": [root("executor-demo@1", "executor-1", plugin)]}
+            )["thread"]["id"]
+            app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
+            model.queue(assistant_text("deployed"))
+            assert app.run_turn(thread, "please $executor-demo:deploy now")["status"] == "completed"
+            body = model.requests[0].body
+            [catalog] = developer_texts(body, "<skills_instructions>")
+            assert "- executor-demo:deploy: Deploy the executor demo (executor package: executor-1/skills/deploy)" in catalog
+            injected = [
+                c["text"] for i in body["input"] if i.get("role") == "user" for c in i["content"]
+                if c.get("text", "").startswith("<skill>")
+            ]
+            assert len(injected) == 1 and "<name>executor-demo:deploy</name>" in injected[0]
+            assert "Run ./deploy.sh --prod and report the URL." in injected[0]
+            # A later turn without a mention injects nothing new; the catalog is not repeated.
+            model.queue(assistant_text("ok"))
+            assert app.run_turn(thread, "thanks")["status"] == "completed"
+            later = model.requests[1].body
+            assert len(developer_texts(later, "<skills_instructions>")) == 1
+            assert json.dumps(later["input"]).count("<skill>") == 1
+            app.assert_schema_clean()
+            assert app.close() == 0
