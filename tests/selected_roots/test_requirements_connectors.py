@@ -100,6 +100,11 @@ def test_connector_tools_are_attributed_to_a_ready_selected_plugin(tmp_path: Pat
                 assert tool is not None, model.requests[0].body["tools"]
                 assert tool["description"] == "Create a calendar event. This tool is part of plugin `Executor Demo`."
                 assert "created standup" in json.dumps(model.requests[1].body["input"])
+                item = app.wait_notification(
+                    "item/completed", lambda m: m["params"]["item"].get("type") == "mcpToolCall"
+                )["params"]["item"]
+                assert item["server"] == "codex_apps" and item["status"] == "completed"
+                assert item["appContext"]["connectorId"] == "calendar" and item["appContext"]["appName"] == "Calendar"
                 model.queue(assistant_text("ok"))
                 assert app.run_turn(plain, "plan")["status"] == "completed"
                 tool = child_tool(model.requests[2].body, "mcp__codex_apps__calendar", "create_event")

@@ -28,6 +28,7 @@ from typing import Any
 import anyio
 
 from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements
+from rootstep.core.step_tools import FunctionCall, ItemSink
 from rootstep.extensions import skills as skills_ext
 from rootstep.extensions.selected_plugins.cache import EnvironmentLookup
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay
@@ -44,6 +45,7 @@ from rootstep.mcp.tools import ToolInfo
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.wire import McpServerStartupStatusUpdated
 from rootstep.plugins.discovery import PluginPackage
+from rootstep.protocol.items import McpAppContext, McpToolCallItem
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,36 @@ class SelectedRootsStepTools(McpStepTools):
     def prepare_input(self, history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Items to add to the history before this step's request (skills, plugin guidance)."""
         return self._context(history)
+
+    async def execute(self, call: FunctionCall, sink: ItemSink, *, thread_id: str, turn_id: str) -> Any:
+        info = self.catalog.route(call.namespace, call.name)
+        if info is not None and info.connector_id:
+            meta = info.tool.meta or {}
+            context = McpAppContext(
+                connector_id=info.connector_id,
+                app_name=meta.get("connector_name") if isinstance(meta.get("connector_name"), str) else None,
+                action_name=info.tool.name,
+            )
+            sink = _AppContextSink(sink, context)
+        return await super().execute(call, sink, thread_id=thread_id, turn_id=turn_id)
+
+
+class _AppContextSink:
+    """Adds ``appContext`` to the mcpToolCall items of a connector tool (spec §6.6)."""
+
+    def __init__(self, inner: ItemSink, context: McpAppContext) -> None:
+        self._inner, self._context = inner, context
+
+    def _with_context(self, item: Any) -> Any:
+        if isinstance(item, McpToolCallItem):
+            return item.model_copy(update={"app_context": self._context})
+        return item
+
+    async def started(self, item: Any) -> None:
+        await self._inner.started(self._with_context(item))
+
+    async def completed(self, item: Any) -> None:
+        await self._inner.completed(self._with_context(item))
 
 
 class SelectedRootsToolsProvider:
