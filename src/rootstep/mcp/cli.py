@@ -1,18 +1,24 @@
-"""``rootstep mcp list|get|add|remove``: edit ``[mcp_servers]`` of ``CODEX_HOME/config.toml``.
+"""``rootstep mcp list|get|add|remove|login|logout``: ``[mcp_servers]`` of ``CODEX_HOME/config.toml``.
 
 Edits go through ``tomlkit`` so comments, ordering and formatting of everything else in the
 file survive. ``add`` validates the new server with the same parser the runtime uses before
 writing, so a server the runtime would reject is never saved.
+
+``login NAME`` runs the OAuth flow of :mod:`rootstep.mcp.oauth` for a streamable-HTTP server
+(prints the authorization URL, waits for the loopback callback, stores the tokens where
+``mcp_oauth_credentials_store`` says); ``logout NAME`` removes the stored tokens. Both read the
+effective config (config.toml + ``-c`` overrides), as the app-server does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 from tomlkit.items import Table
@@ -20,6 +26,11 @@ from tomlkit.items import Table
 from rootstep.config.home import codex_home
 from rootstep.mcp.config import parse_mcp_servers
 from rootstep.mcp.server_config import SERVER_NAME_RE, HttpTransport, McpServerConfig, StdioTransport
+
+if TYPE_CHECKING:
+    from rootstep.mcp.oauth import OAuthSettings
+
+log = logging.getLogger(__name__)
 
 
 class CliError(Exception):
@@ -201,6 +212,93 @@ def cmd_remove(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def oauth_settings(home: Path, raw: dict[str, Any]) -> OAuthSettings:
+    """The ``mcp_oauth_*`` keys of the effective config as :class:`OAuthSettings`."""
+    from rootstep.mcp.oauth import OAuthSettings
+
+    mode = raw.get("mcp_oauth_credentials_store", "auto")
+    port, url = raw.get("mcp_oauth_callback_port"), raw.get("mcp_oauth_callback_url")
+    return OAuthSettings(
+        codex_home=home,
+        credentials_store=mode if mode in ("auto", "file", "keyring") else "auto",
+        callback_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
+        callback_url=url if isinstance(url, str) else None,
+    )
+
+
+def _oauth_target(name: str, overrides: Sequence[str]) -> tuple[OAuthSettings, McpServerConfig]:
+    """The effective config's server ``name`` (must be streamable HTTP) and the OAuth settings."""
+    from rootstep.config.config import load_config
+
+    config = load_config(codex_home(), overrides)
+    parsed = parse_mcp_servers(config.raw)
+    if name in parsed.errors:
+        raise CliError(parsed.errors[name])
+    server = parsed.servers.get(name)
+    if server is None:
+        raise CliError(f"No MCP server named '{name}' found.")
+    if not isinstance(server.transport, HttpTransport):
+        raise CliError("OAuth login is only supported for streamable HTTP servers.")
+    return oauth_settings(config.home, config.raw), server
+
+
+def _split_scopes(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    scopes = [s.strip() for s in value.split(",") if s.strip()]
+    return scopes or None
+
+
+async def _login(name: str, server: McpServerConfig, settings: OAuthSettings, scopes: list[str] | None,
+                 timeout: float | None, out: Any) -> tuple[bool, str | None]:
+    import httpx2
+
+    from rootstep.mcp.oauth import perform_login
+
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=True) as http:
+        login = await perform_login(name, server, http_client=http, settings=settings, scopes=scopes, timeout_secs=timeout)
+        async with login:
+            out.write(f"Authorize `{name}` by opening this URL in your browser:\n{login.authorization_url}\n")
+            out.flush()
+            result = await login.wait()
+    return result.success, result.error
+
+
+def cmd_login(args: argparse.Namespace, out: Any, overrides: Sequence[str] = ()) -> int:
+    """Exit 0 once the tokens are stored; 1 when the flow cannot start, fails or times out."""
+    import anyio
+
+    from rootstep.mcp.oauth import OAuthError
+
+    settings, server = _oauth_target(args.name, overrides)
+    try:
+        success, error = anyio.run(_login, args.name, server, settings, _split_scopes(args.scopes), args.timeout, out)
+    except OAuthError as exc:
+        raise CliError(f"failed to login to MCP server '{args.name}': {exc}") from None
+    if not success:
+        raise CliError(f"OAuth login for MCP server '{args.name}' failed: {error}")
+    out.write(f"Successfully logged in to MCP server '{args.name}'.\n")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace, out: Any, overrides: Sequence[str] = ()) -> int:
+    """Remove the server's stored tokens (file and keyring); 1 when there were none."""
+    import anyio
+
+    from rootstep.mcp.oauth import OAuthError, delete_credentials
+
+    settings, server = _oauth_target(args.name, overrides)
+    assert isinstance(server.transport, HttpTransport)
+    try:
+        removed = anyio.run(delete_credentials, settings, args.name, server.transport.url)
+    except OAuthError as exc:
+        raise CliError(f"failed to delete OAuth credentials for '{args.name}': {exc}") from None
+    if not removed:
+        raise CliError(f"No OAuth credentials stored for server '{args.name}'.")
+    out.write(f"Removed OAuth credentials for '{args.name}'.\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rootstep mcp", description="Manage MCP servers in config.toml")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -217,6 +315,13 @@ def _parser() -> argparse.ArgumentParser:
     p_add.add_argument("command_line", nargs="*", help="-- COMMAND [ARGS...]")
     p_remove = sub.add_parser("remove", help="remove a server")
     p_remove.add_argument("name")
+    p_login = sub.add_parser("login", help="log in to a streamable HTTP server with OAuth")
+    p_login.add_argument("name")
+    p_login.add_argument("--scopes", help="comma-separated OAuth scopes to request")
+    p_login.add_argument("--timeout", type=float, default=None, metavar="SECS",
+                         help="how long to wait for the browser callback (default 300)")
+    p_logout = sub.add_parser("logout", help="remove stored OAuth credentials of a server")
+    p_logout.add_argument("name")
     return parser
 
 
@@ -238,6 +343,10 @@ def run(argv: Sequence[str], overrides: Sequence[str] = (), *, out: Any = None, 
         args.command_line = list(args.command_line) + command
     handlers = {"list": cmd_list, "get": cmd_get, "add": cmd_add, "remove": cmd_remove}
     try:
+        if args.action == "login":
+            return cmd_login(args, out, overrides)
+        if args.action == "logout":
+            return cmd_logout(args, out, overrides)
         return handlers[args.action](args, out)
     except CliError as exc:
         err.write(f"Error: {exc}\n")
