@@ -489,6 +489,22 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
 # --- the client ---------------------------------------------------------------------------
 
 
+def assert_call_item_closed(app: AppServerProcess, turn_id: str) -> None:
+    """The mcpToolCall item a client saw start is completed (failed, with a reason) before
+    its turn/completed — a client never keeps a spinner for a call that will not answer."""
+    started = app.notifications("item/started")
+    calls = [m["params"]["item"] for m in started
+             if m["params"]["turnId"] == turn_id and m["params"]["item"]["type"] == "mcpToolCall"]
+    assert len(calls) == 1, calls
+    completed = [m for m in app.notifications("item/completed")
+                 if m["params"]["turnId"] == turn_id and m["params"]["item"]["id"] == calls[0]["id"]]
+    assert len(completed) == 1, completed
+    item = completed[0]["params"]["item"]
+    assert item["status"] == "failed" and "interrupted" in item["error"]["message"], item
+    turn_done = next(m for m in app.notifications("turn/completed") if m["params"]["turn"]["id"] == turn_id)
+    assert app.index_of(completed[0]) < app.index_of(turn_done)
+
+
 def test_interrupt_mid_call_keeps_the_server(tmp_path: Path, flaky: FlakyModel) -> None:
     """turn/interrupt while an MCP call runs: the turn ends interrupted at once, the server
     process is not lost (same pid, no restart) and answers the next call."""
@@ -506,6 +522,7 @@ def test_interrupt_mid_call_keeps_the_server(tmp_path: Path, flaky: FlakyModel) 
         app.call("turn/interrupt", {"threadId": thread["id"], "turnId": turn["id"]})
         done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
         assert done["params"]["turn"]["status"] == "interrupted"
+        assert_call_item_closed(app, turn["id"])
         assert flaky.pending() == 1  # the answer after the call was never asked for
         with flaky._lock:
             flaky._queue.clear()
@@ -569,6 +586,7 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
             assert told[-2:] == ["turn/completed", closing], told
             assert app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])[
                 "params"]["turn"]["status"] == "interrupted"
+            assert_call_item_closed(app, turn["id"])
             with flaky._lock:
                 flaky._queue.clear()
             if action == "thread/archive":

@@ -98,6 +98,9 @@ def router_of(manager: Any) -> ElicitationRouter | None:
     return router if isinstance(router, ElicitationRouter) else None
 
 
+INTERRUPTED_CALL = "tool call interrupted: the turn was interrupted before the server answered"
+
+
 class McpStepTools:
     """One model step's captured MCP tools (implements ``StepTools``)."""
 
@@ -139,6 +142,22 @@ class McpStepTools:
         )
         await sink.started(item)
         started = time.monotonic()
+        try:
+            return await self._run_started(call, item, info, arguments, sink, started, thread_id=thread_id, turn_id=turn_id)
+        except anyio.get_cancelled_exc_class():
+            # Interrupted turn or unloaded thread mid-call: the client saw item/started, so it
+            # gets the item's end too (failed, with why) before the cancellation goes on.
+            elapsed = time.monotonic() - started
+            aborted = item.model_copy(update={
+                "status": "failed", "error": McpToolCallError(message=INTERRUPTED_CALL),
+                "duration_ms": int(elapsed * 1000)})
+            with anyio.CancelScope(shield=True):
+                await sink.completed(aborted)
+            raise
+
+    async def _run_started(self, call: FunctionCall, item: McpToolCallItem, info: Any, arguments: Any,
+                           sink: ItemSink, started: float, *, thread_id: str, turn_id: str) -> FunctionOutput:
+        """Approval, the call and ``item/completed`` for an item already announced as started."""
         if self._policy is not None:
             approval_policy, sandbox_mode = self._policy()
             mode = approval_mode_for(self.runtime.servers.get(info.server), info.tool.name)
