@@ -123,7 +123,7 @@ async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpS
             await client.aclose()
         if success:
             for thread in list(server.manager.threads.values()):
-                retry = getattr(thread.tools, "retry_failed", None)
+                retry = getattr(thread.tools, "restart_after_login", None) or getattr(thread.tools, "retry_failed", None)
                 if retry is not None:
                     retry(p.name)
         await server.emit(

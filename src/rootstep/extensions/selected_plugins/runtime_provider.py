@@ -223,6 +223,11 @@ class SelectedRootsToolsProvider:
         if self.pool.forget_failed(name):
             self._force = True
 
+    def restart_after_login(self, name: str) -> None:
+        """After a successful login: the next step connects ``name`` again with the new tokens."""
+        if self.pool.forget(name):
+            self._force = True
+
     async def status_view(self) -> tuple[McpServersConfig, McpRuntime | None, Mapping[str, ServerProvenance]]:
         """Spec §5.9: the projection for the roots ready now, with the latest config, without
         publishing anything."""

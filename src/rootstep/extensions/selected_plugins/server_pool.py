@@ -104,6 +104,12 @@ class ServerPool:
         del self._current[name]  # its current users keep it until they release it
         return True
 
+    def forget(self, name: str) -> bool:
+        """After an OAuth login: the next snapshot starts ``name`` afresh whatever its state — a
+        session opened under the old credentials may be bound to them (the SDK's servers answer
+        404 to another credential). True when there was such a server."""
+        return self._current.pop(name, None) is not None  # current users keep it until released
+
     def running(self) -> dict[str, McpServerConfig]:
         return {name: e.config for name, e in self._current.items()}
 
