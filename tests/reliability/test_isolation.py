@@ -112,10 +112,7 @@ def test_a_thread_reaches_only_the_roots_it_selected(tmp_path: Path, running: Ap
     assert "only supported for streamable HTTP" in login.message
 
 
-@pytest.mark.parametrize("escape", ["dotdot", "absolute", pytest.param("symlink", marks=pytest.mark.xfail(
-    strict=True, reason="the manifest path rule is lexical (as codex's resolve_manifest_path): a symlink inside "
-    "the root that points outside is followed when the file is read; plugins/discovery.py and "
-    "environments/discovery.py would need fs/canonicalize (or isSymlink) before reading"))])
+@pytest.mark.parametrize("escape", ["dotdot", "absolute", "symlink"])
 def test_a_manifest_cannot_point_outside_its_root(tmp_path: Path, running: AppServerProcess, escape: str) -> None:
     app = running
     outside = tmp_path / "outside.json"

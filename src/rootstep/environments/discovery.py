@@ -81,10 +81,25 @@ def _declared_path(root: str, value: str, key: str, manifest_uri: str, warnings:
         warnings.append(f"ignoring {key} in {manifest_uri}: path must not contain `..`")
         return None
     joined = posixpath.normpath(os.path.join(root, value[2:]))
-    if joined != root and not joined.startswith(root.rstrip("/") + "/"):
+    if not _within(root, joined):
         warnings.append(f"ignoring {key} in {manifest_uri}: path escapes the root")
         return None
+    if not _resolves_within(root, joined):
+        warnings.append(f"ignoring {key} in {manifest_uri}: path resolves outside the root (symlink)")
+        return None
     return joined
+
+
+def _within(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _resolves_within(root: str, path: str) -> bool:
+    """Whether ``path``, symlinks followed, stays inside ``root`` (symlinks followed too).
+
+    The lexical rule above cannot see a symlink inside the root that points elsewhere; reading
+    through it would hand the orchestrator a file the plugin does not own."""
+    return _within(os.path.realpath(root), os.path.realpath(path))
 
 
 def discover_root(root_id: str, root_uri: str, root: str) -> CapabilityRootDiscovery:
@@ -160,6 +175,9 @@ def discover_root(root_id: str, root_uri: str, root: str) -> CapabilityRootDisco
                 # An unusable declaration is warned about, then the default file applies.
                 declared_mcp = _declared_path(root, mcp, "mcpServers", manifest_file.path, warnings) if isinstance(mcp, str) else None
                 mcp_path = declared_mcp or os.path.join(root, ".mcp.json")
+                if not _resolves_within(root, mcp_path):
+                    warnings.append(f"ignoring {path_to_uri(mcp_path)}: it resolves outside the root (symlink)")
+                    mcp_path = None
             if mcp_path is not None:
                 plugin.mcp_config = reader.read(mcp_path)
             apps = declared.get("apps")

@@ -119,6 +119,26 @@ async def _read_text(env: Environment, path: PathUri) -> str:
     return _decode(await env.read_file(path.to_native()))
 
 
+async def _resolves_within(env: Environment, root: PathUri, path: PathUri) -> bool:
+    """Whether ``path`` with symlinks resolved (``fs/canonicalize`` in the environment) stays
+    inside the resolved ``root``. The manifest rule is lexical; a symlink inside the root can
+    still point anywhere. A path that does not exist is inside (reading it reports that)."""
+    canonicalize = getattr(env, "canonicalize", None)
+    if canonicalize is None:
+        return True
+    try:
+        real_root = PathUri.from_native(await canonicalize(root.to_native()))
+    except Exception:  # noqa: BLE001 - the root's own failure is reported by its read
+        return True
+    try:
+        real = PathUri.from_native(await canonicalize(path.to_native()))
+    except FileNotFoundError:
+        return True
+    except Exception:  # noqa: BLE001 - e.g. a dangling link: not readable, so not inside
+        return False
+    return real.starts_with(real_root)
+
+
 async def _find_manifest(env: Environment, root_id: str, root: PathUri) -> PathUri | None:
     try:
         meta = await env.get_metadata(root.to_native())
@@ -151,6 +171,14 @@ async def _load_servers(
     if isinstance(declared, dict):
         return _parse_servers(root, declared, environment_id, plugin_id, manifest_path, warnings)
     path = declared if isinstance(declared, PathUri) else root.join(DEFAULT_MCP_CONFIG_FILE)
+    if isinstance(declared, PathUri) and not await _resolves_within(env, root, declared):
+        # A symlink inside the root pointing elsewhere: ignored like a lexical escape, the
+        # root's own .mcp.json applies.
+        warnings.append(f"ignoring mcpServers of selected plugin `{plugin_id}`: `{declared}` resolves outside the root")
+        declared, path = None, root.join(DEFAULT_MCP_CONFIG_FILE)
+    if declared is None and not await _resolves_within(env, root, path):
+        warnings.append(f"ignoring `{path}` of selected plugin `{plugin_id}`: it resolves outside the root")
+        return ()
     try:
         contents = await _read_text(env, path)
     except FileNotFoundError as err:
@@ -165,10 +193,13 @@ async def _load_servers(
 
 
 async def _load_connectors(
-    env: Environment, plugin_id: str, manifest: PluginManifest, warnings: list[str]
+    env: Environment, plugin_id: str, root: PathUri, manifest: PluginManifest, warnings: list[str]
 ) -> tuple[str, ...]:
     if manifest.apps is None:
         return ()  # connectors are read only when declared
+    if not await _resolves_within(env, root, manifest.apps):
+        warnings.append(f"ignoring apps of selected plugin `{plugin_id}`: `{manifest.apps}` resolves outside the root")
+        return ()
     try:
         contents = await _read_text(env, manifest.apps)
     except Exception as err:  # noqa: BLE001
@@ -235,7 +266,7 @@ async def discover_plugin(env: Environment, root_id: str, environment_id: str, r
         results["servers"] = await _load_servers(env, root_id, environment_id, root, manifest, manifest_path, warnings)
 
     async def connectors() -> None:
-        results["connectors"] = await _load_connectors(env, root_id, manifest, warnings)
+        results["connectors"] = await _load_connectors(env, root_id, root, manifest, warnings)
 
     async def skills() -> None:
         results["skills"] = await _load_skills(env, root, manifest, warnings)
