@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.common import ROOT, Section
+from bench.common import ROOT, Section, machine_line
 
 
 def _call(module: object) -> object:
@@ -29,6 +29,7 @@ def _call(module: object) -> object:
 
 def main(argv: list[str]) -> int:
     only = set(argv)
+    machine = machine_line()  # before the runs: the load average is the background's
     here = Path(__file__).resolve().parent
     sections: list[Section] = []
     for path in sorted(here.glob("bench_*.py")):
@@ -56,6 +57,7 @@ def main(argv: list[str]) -> int:
         f"{platform.machine()} {platform.system()}, Python {platform.python_version()}. "
         "Medians; figures are printed, not asserted. The reference column is `codex app-server` "
         "0.169.0 measured in the same run when installed (`make reference`).\n\n"
+        f"{machine}\n\n"
     )
     report = ROOT / "bench" / "REPORT.md"
     if not only or not report.exists():

@@ -22,6 +22,9 @@ class Row:
     reference: float | None = None
     target: str = ""
     note: str = ""
+    # Raw samples, when kept: the cells then show min–max next to the median.
+    samples: Sequence[float] = ()
+    ref_samples: Sequence[float] = ()
 
     @property
     def ratio(self) -> float | None:
@@ -46,7 +49,8 @@ class Section:
                  "|---|---|---|---|---|"]
         for row in self.rows:
             lines.append(
-                f"| {row.metric} | {fmt(row.rootstep, row.unit)} | {fmt(row.reference, row.unit)} | "
+                f"| {row.metric} | {cell(row.rootstep, row.unit, row.samples)} | "
+                f"{cell(row.reference, row.unit, row.ref_samples)} | "
                 f"{'' if row.ratio is None else f'{row.ratio:.2f}×'} | {row.target} |"
             )
         lines.append("")
@@ -61,6 +65,44 @@ def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
     return f"{value:.2f} {unit}" if value < 10 else f"{value:.1f} {unit}"
+
+
+def cell(value: float | None, unit: str, samples: Sequence[float]) -> str:
+    """The median, and ``(min–max, n=…)`` when there is more than one sample."""
+    text = fmt(value, unit)
+    if value is not None and len(samples) > 1:
+        text += f" ({_num(min(samples))}–{_num(max(samples))}, n={len(samples)})"
+    return text
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def machine_line() -> str:
+    """CPU model, cores, memory and load: what the figures were measured on."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        import psutil
+
+        memory = f", {psutil.virtual_memory().total / 2**30:.1f} GiB RAM"
+    except ImportError:
+        pass
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = ", load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg())
+    return (f"Machine: {model}, {os.cpu_count()} cores{memory}{load}; {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}.")
 
 
 def median(values: Sequence[float]) -> float:
