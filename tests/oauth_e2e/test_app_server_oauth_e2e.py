@@ -98,6 +98,12 @@ def test_login_then_refresh_then_revoked_refresh_needs_login(app: AppServerProce
     thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
     before = _status(app, thread_id)
     assert before["authStatus"] == "notLoggedIn" and before["tools"] == {}
+    # Never logged in: the thread's startup fails with a login hint, not "reauthentication".
+    failed = app.wait_notification(
+        "mcpServer/startupStatus/updated", lambda m: m["params"]["name"] == "notes" and m["params"]["status"] == "failed"
+    )["params"]
+    assert failed["error"] == "The notes MCP server is not logged in. Run `rootstep mcp login notes`."
+    assert "failureReason" not in failed
 
     done = _login(app, thread_id)
     assert done == {**done, "name": "notes", "threadId": thread_id, "success": True}
@@ -154,8 +160,6 @@ def test_login_then_refresh_then_revoked_refresh_needs_login(app: AppServerProce
     assert item["result"]["content"][0]["text"] == "ECHOING: sixth"
 
 
-@pytest.mark.xfail(strict=True, reason="startup failures do not carry failureReason yet: StartupStatus (mcp/connection.py) "
-                   "has no failure_reason and the 401 reaches us as the SDK's generic 'Server returned an error response'")
 def test_a_runtime_started_after_the_refresh_token_was_revoked_says_reauthentication_required(
         app: AppServerProcess, oauth: OAuthTestServer) -> None:
     first = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
@@ -169,8 +173,8 @@ def test_a_runtime_started_after_the_refresh_token_was_revoked_says_reauthentica
         "mcpServer/startupStatus/updated",
         lambda m: m["params"]["threadId"] == second and m["params"]["name"] == "notes" and m["params"]["status"] == "failed",
     )["params"]
-    assert failed.get("failureReason") == "reauthenticationRequired"
-    assert "not logged in" in failed["error"]
+    assert failed["failureReason"] == "reauthenticationRequired"
+    assert failed["error"] == "The notes MCP server is not logged in. Run `rootstep mcp login notes`."
 
 
 def test_login_timeout_sends_a_failed_completion_and_closes_the_callback(app: AppServerProcess, oauth: OAuthTestServer) -> None:

@@ -11,6 +11,7 @@ the moment the read side ends, so a crash is an error, never a hang.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -39,11 +40,28 @@ class StartupStatus:
     name: str
     status: Literal["starting", "ready", "failed", "cancelled"]
     error: str | None = None
+    failure_reason: Literal["reauthenticationRequired"] | None = None
 
 
 def startup_failure_text(name: str, reason: str) -> str:
     """The 0.169 text for a server that failed to start (spec §2.11)."""
     return f"MCP client for `{name}` failed to start: MCP startup failed: {reason}"
+
+
+def login_required(exc: BaseException) -> Any:
+    """The OAuth "needs login" failure (``OAuthLoginRequiredError``) inside ``exc``, exception
+    groups unwrapped, or None. The OAuth package is not imported for this: when it is not loaded,
+    no such error can have been raised."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    errors = sys.modules.get("rootstep.mcp.oauth.errors")
+    cls = getattr(errors, "OAuthLoginRequiredError", None)
+    return exc if cls is not None and isinstance(exc, cls) else None
+
+
+def not_logged_in_text(name: str) -> str:
+    """The reference's startup error for a server that needs an OAuth login (CLI name ours)."""
+    return f"The {name} MCP server is not logged in. Run `rootstep mcp login {name}`."
 
 
 def describe_error(exc: BaseException) -> str:
@@ -141,6 +159,7 @@ class McpConnection:
         self._transports = transports
         self.state: ConnectionState = "starting"
         self.error: str | None = None
+        self.failure_reason: Literal["reauthenticationRequired"] | None = None
         self.session: ClientSession | None = None
         self.tools: tuple[types.Tool, ...] = ()
         self.initialize_result: types.InitializeResult | None = None
@@ -193,6 +212,10 @@ class McpConnection:
                 raise
             log.info("MCP server %s: %s", self.name, describe_error(exc))
             self.tools_error = f"MCP startup failed: {describe_error(exc)}"
+            needs_login = login_required(exc)
+            if needs_login is not None and self.error is None:
+                self.error = not_logged_in_text(self.name)
+                self.failure_reason = "reauthenticationRequired" if needs_login.reauthentication else None
             await self._settle("failed", self.error or startup_failure_text(self.name, describe_error(exc)))
         finally:
             self.session = None

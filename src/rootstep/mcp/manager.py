@@ -121,7 +121,8 @@ class ConnectionManager:
         return connection
 
     async def _report(self, connection: McpConnection) -> None:
-        await self._emit(StartupStatus(connection.name, connection.state, connection.error))  # type: ignore[arg-type]
+        await self._emit(StartupStatus(connection.name, connection.state, connection.error,  # type: ignore[arg-type]
+                                       connection.failure_reason if connection.state == "failed" else None))
 
     async def _emit(self, status: StartupStatus) -> None:
         if self._on_status is None:

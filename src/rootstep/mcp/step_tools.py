@@ -287,7 +287,10 @@ class McpToolsProvider:
         if self._emit is None:
             return
         await self._emit(
-            McpServerStartupStatusUpdated(thread_id=self.thread_id, name=status.name, status=status.status, error=status.error)
+            McpServerStartupStatusUpdated(
+                thread_id=self.thread_id, name=status.name, status=status.status, error=status.error,
+                failure_reason=status.failure_reason,
+            )
         )
 
     async def current_runtime(self) -> McpRuntime:

@@ -190,7 +190,8 @@ class SelectedRootsToolsProvider:
         if self._emit is not None:
             await self._emit(
                 McpServerStartupStatusUpdated(
-                    thread_id=self.thread_id, name=status.name, status=status.status, error=status.error
+                    thread_id=self.thread_id, name=status.name, status=status.status, error=status.error,
+                    failure_reason=status.failure_reason,
                 )
             )
 

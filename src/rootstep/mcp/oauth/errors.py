@@ -33,7 +33,10 @@ class CredentialStoreError(OAuthError):
 class OAuthLoginRequiredError(OAuthError):
     """No usable token: the user must run the login flow for this server (again)."""
 
-    def __init__(self, server_name: str, reason: str) -> None:
+    def __init__(self, server_name: str, reason: str, *, reauthentication: bool = False) -> None:
         self.server_name = server_name
         self.reason = reason
+        # Stored credentials exist but cannot be used or refreshed (spec §2.11 ``failureReason:
+        # "reauthenticationRequired"``), as opposed to never having logged in.
+        self.reauthentication = reauthentication
         super().__init__(f"MCP server `{server_name}` requires OAuth login: {reason}")

@@ -292,6 +292,16 @@ class OAuthBearerAuth(httpx2.Auth):
         self.manager = manager
         self.state = state
         self._discovery_headers = dict(discovery_headers or {})
+        # Set when the server's last answer was a 401 that no token of ours can fix; the
+        # transport raises it in place of the SDK's generic "Server returned an error response".
+        self.login_error: OAuthLoginRequiredError | None = None
+
+    def _after(self, response: httpx2.Response) -> None:
+        st = self.state
+        if response.status_code == 401 and st.login_required is not None:
+            self.login_error = OAuthLoginRequiredError(st.server_name, st.login_required, reauthentication=st.cached is not None)
+        elif response.status_code != 401:
+            self.login_error = None
 
     def __repr__(self) -> str:
         return f"OAuthBearerAuth(server={self.state.server_name!r})"
@@ -301,6 +311,7 @@ class OAuthBearerAuth(httpx2.Auth):
 
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         credentials: StoredCredentials | None = None
+        last: httpx2.Response | None = None
         for attempt in range(2):
             rejected = credentials.access_token if attempt == 1 and credentials is not None else None
             transaction = self.manager.transaction(self.state, rejected_token=rejected, discovery_headers=self._discovery_headers)
@@ -319,12 +330,15 @@ class OAuthBearerAuth(httpx2.Auth):
                     # The caller gets the last response of the flow: answer with the server's
                     # own verdict, not the token endpoint's refusal.
                     request.headers.pop("Authorization", None)
-                    yield request
+                    last = yield request
+                if last is not None:
+                    self._after(last)
                 return  # nothing better to send: the 401 stands
             if credentials is not None:
                 request.headers["Authorization"] = f"Bearer {credentials.access_token}"
             else:
                 request.headers.pop("Authorization", None)
-            response = yield request
+            response = last = yield request
+            self._after(response)
             if response.status_code != 401 or credentials is None:
                 return

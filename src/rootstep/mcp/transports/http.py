@@ -63,6 +63,14 @@ async def http_transport(
 ) -> AsyncIterator[TransportStreams]:
     """Connect to ``transport.url``; the client is closed when the context ends."""
     headers = request_headers(transport, environ)
-    async with client_factory(headers, auth) as client:
-        async with streamable_http_client(transport.url, http_client=client) as streams:
-            yield streams[0], streams[1]
+    try:
+        async with client_factory(headers, auth) as client:
+            async with streamable_http_client(transport.url, http_client=client) as streams:
+                yield streams[0], streams[1]
+    except Exception as exc:
+        # A 401 no stored token can fix reaches the session as the SDK's generic "Server
+        # returned an error response"; say that the server needs an OAuth login instead.
+        login_error = getattr(auth, "login_error", None)
+        if isinstance(login_error, Exception):
+            raise login_error from exc
+        raise
