@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,16 @@ def app(home: Path) -> Iterator[AppServerProcess]:
         assert server.close() == 0
     leaked = descendants() - before
     assert not leaked, f"leaked child processes: {leaked}"
+
+
+def gone(pid: int, within: float = 30.0) -> bool:
+    """Whether ``pid`` ends (or is a zombie) within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def server_request(app: AppServerProcess) -> dict[str, Any]:
@@ -178,6 +189,11 @@ def test_elicitation_in_flight_survives_a_runtime_rebuild(app: AppServerProcess,
     answer(app, request, {"action": "accept", "content": {"color": "green"}})
     result = app.wait_response(call)["result"]
     assert result["content"] == [{"type": "text", "text": 'accept:{"color": "green"}'}]
+    # the old manager goes once its last call is done; the new one keeps serving
+    assert gone(old_pid)
+    again = app.call("mcpServer/tool/call", {"threadId": thread["id"], "server": "echo", "tool": "echo",
+                                             "arguments": {"message": "still here"}})
+    assert again["structuredContent"]["echo"] == "ECHOING: still here"
 
 
 def test_tools_list_changed_reaches_the_next_step_without_a_restart(app: AppServerProcess, model: MockModel, tmp_path: Path):
