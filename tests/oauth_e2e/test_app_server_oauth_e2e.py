@@ -139,8 +139,8 @@ def test_login_then_refresh_then_revoked_refresh_needs_login(app: AppServerProce
     oauth.expire_access_tokens()
     turn, item = _tool_turn(app, model, thread_id, "fourth")
     assert turn["status"] == "completed"
-    assert item["status"] == "failed" and item["error"]["message"], item
-    assert item["result"] is None
+    assert item["status"] == "failed" and item["result"] is None
+    assert "MCP server `notes` requires OAuth login: the refresh token was rejected" in item["error"]["message"], item
     assert oauth.grants("refresh_token")[-1].status == 400
     rejected = len(oauth.grants("refresh_token"))
     status = _status(app, thread_id)

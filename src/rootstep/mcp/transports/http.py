@@ -14,9 +14,14 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
+from typing import Any
+
+import anyio
 import httpx2
 from mcp.client._transport import TransportStreams
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.message import SessionMessage
+from mcp_types import ErrorData, JSONRPCError
 
 from rootstep.mcp.server_config import HttpTransport
 
@@ -53,6 +58,48 @@ def local_client(headers: dict[str, str], auth: httpx2.Auth | None) -> httpx2.As
     return httpx2.AsyncClient(headers=headers, auth=auth, timeout=DEFAULT_TIMEOUT, trust_env=True)
 
 
+SDK_HTTP_ERROR = "Server returned an error response"  # the SDK's stand-in for a non-2xx answer
+
+
+class _LoginAwareReadStream:
+    """The SDK's read stream, with the stand-in error of a 401 that no stored OAuth token can
+    fix replaced by why the server needs a login (``auth.login_error``, set by the auth flow
+    before the SDK sees the response). Only OAuth-authorized servers get this wrapper."""
+
+    def __init__(self, inner: Any, auth: Any) -> None:
+        self._inner = inner
+        self._auth = auth
+
+    async def receive(self) -> Any:
+        item = await self._inner.receive()
+        if isinstance(item, SessionMessage):
+            message = item.message
+            if isinstance(message, JSONRPCError) and message.error.message == SDK_HTTP_ERROR:
+                login_error = self._auth.login_error
+                if login_error is not None:
+                    error = ErrorData(code=message.error.code, message=str(login_error))
+                    return SessionMessage(JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
+        return item
+
+    def __aiter__(self) -> _LoginAwareReadStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _LoginAwareReadStream:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
 @asynccontextmanager
 async def http_transport(
     transport: HttpTransport,
@@ -66,7 +113,8 @@ async def http_transport(
     try:
         async with client_factory(headers, auth) as client:
             async with streamable_http_client(transport.url, http_client=client) as streams:
-                yield streams[0], streams[1]
+                read = _LoginAwareReadStream(streams[0], auth) if hasattr(auth, "login_error") else streams[0]
+                yield read, streams[1]
     except Exception as exc:
         # A 401 no stored token can fix reaches the session as the SDK's generic "Server
         # returned an error response"; say that the server needs an OAuth login instead.
