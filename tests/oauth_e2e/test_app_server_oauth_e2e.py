@@ -175,6 +175,8 @@ def test_a_runtime_started_after_the_refresh_token_was_revoked_says_reauthentica
     )["params"]
     assert failed["failureReason"] == "reauthenticationRequired"
     assert failed["error"] == "The notes MCP server is not logged in. Run `rootstep mcp login notes`."
+    status = _status(app, second)
+    assert status["authStatus"] == "notLoggedIn" and status["runtimeStatus"] == "authenticationRequired"
 
 
 def test_login_timeout_sends_a_failed_completion_and_closes_the_callback(app: AppServerProcess, oauth: OAuthTestServer) -> None:

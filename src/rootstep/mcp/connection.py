@@ -160,6 +160,7 @@ class McpConnection:
         self.state: ConnectionState = "starting"
         self.error: str | None = None
         self.failure_reason: Literal["reauthenticationRequired"] | None = None
+        self.login_required = False  # failed because the server needs an OAuth login
         self.session: ClientSession | None = None
         self.tools: tuple[types.Tool, ...] = ()
         self.initialize_result: types.InitializeResult | None = None
@@ -215,6 +216,7 @@ class McpConnection:
             needs_login = login_required(exc)
             if needs_login is not None and self.error is None:
                 self.error = not_logged_in_text(self.name)
+                self.login_required = True
                 self.failure_reason = "reauthenticationRequired" if needs_login.reauthentication else None
             await self._settle("failed", self.error or startup_failure_text(self.name, describe_error(exc)))
         finally:

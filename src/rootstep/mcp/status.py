@@ -89,6 +89,8 @@ def _runtime_status(runtime: McpRuntime | None, name: str, config: McpServerConf
         return "notStarted"
     if connection.state == "ready":
         return "failed" if connection.lost else "connected"
+    if connection.state == "failed" and getattr(connection, "login_required", False):
+        return "authenticationRequired"
     return connection.state
 
 
