@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -139,3 +140,24 @@ def test_login_and_logout_refuse_unknown_or_stdio_servers(tmp_path: Path, args: 
         done = _run(home, *args)
     assert done.returncode == 1 and message in done.stderr
     assert not oauth.registrations
+
+
+def test_login_listens_on_the_configured_callback_port(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with OAuthTestServer() as oauth:
+        _config(home, oauth)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rootstep", "-c", FILE_STORE, "-c", f"mcp_oauth_callback_port={port}", "mcp", "login", "notes"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(home),
+        )
+        url = _read_url(proc)
+        redirect = urlsplit(parse_qs(urlsplit(url).query)["redirect_uri"][0])
+        assert (redirect.hostname, redirect.port) == ("127.0.0.1", port)
+        assert redirect.path.startswith("/callback/")
+        assert anyio.run(browse, url).status_code == 200
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    assert oauth.registrations[0]["redirect_uris"] == [redirect.geturl()]
