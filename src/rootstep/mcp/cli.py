@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,8 +28,6 @@ from rootstep.mcp.server_config import SERVER_NAME_RE, HttpTransport, McpServerC
 
 if TYPE_CHECKING:
     from rootstep.mcp.oauth import OAuthSettings
-
-log = logging.getLogger(__name__)
 
 
 class CliError(Exception):
