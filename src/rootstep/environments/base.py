@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx2
-from mcp.client._transport import TransportStreams
+
+if TYPE_CHECKING:
+    from mcp.client._transport import TransportStreams  # the mcp SDK is imported at first use
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,10 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
-from mcp.client._transport import TransportStreams
-from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from rootstep.environments import local_fs
 from rootstep.environments.base import FileMetadata, StdioLaunch
@@ -24,6 +22,10 @@ from rootstep.environments.discovery import discover_root
 from rootstep.environments.env_policy import host_stdio_env
 from rootstep.environments.host_info import host_environment_info
 from rootstep.protocol import exec_server as p
+
+if TYPE_CHECKING:  # the mcp SDK is imported when a server is first launched
+    from mcp.client._transport import TransportStreams
+    from mcp.client.stdio import StdioServerParameters
 
 LOCAL_ENVIRONMENT_ID = "local"
 
@@ -92,6 +94,8 @@ class LocalEnvironment:
         if launch.remote_env_vars:
             raise ValueError("`remote` env_vars are only valid for servers that run in an executor")
         env = host_stdio_env((), dict(launch.env))
+        from mcp.client.stdio import StdioServerParameters
+
         params = StdioServerParameters(
             command=launch.command, args=list(launch.args), env=env, cwd=launch.cwd or self._default_cwd
         )
@@ -113,5 +117,7 @@ class LocalEnvironment:
 
 @asynccontextmanager
 async def _host_stdio(params: StdioServerParameters) -> AsyncIterator[TransportStreams]:
+    from mcp.client.stdio import stdio_client
+
     async with stdio_client(params) as streams:
         yield streams

@@ -13,16 +13,18 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-from mcp.client._transport import TransportStreams
 
 from rootstep.environments.base import FileMetadata, StdioLaunch
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import open_stdio_link, open_websocket_link
 from rootstep.jsonrpc.errors import INVALID_REQUEST, NOT_FOUND, ConnectionClosed, JsonRpcError
 from rootstep.protocol import exec_server as p
+
+if TYPE_CHECKING:
+    from mcp.client._transport import TransportStreams  # the mcp SDK is imported at first use
 
 Acquire = Callable[[], Awaitable[ExecServerClient]]
 READ_BLOCK = 1024 * 1024

@@ -19,21 +19,19 @@ from rootstep.core.manager import ThreadError
 from rootstep.core.step_tools import ThreadToolsContext, empty_provider_factory
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
-from rootstep.mcp.elicitation import DECLINE, ElicitationRequestParams, ElicitationResponse, ElicitationRouter, parse_response
-from rootstep.mcp.status import (
-    AuthStatusFn,
-    McpRequestError,
-    call_server_tool,
-    default_auth_status,
-    list_server_status,
-)
-from rootstep.mcp.step_tools import McpToolsProvider
-from rootstep.mcp.transports.factory import AuthLookup, DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
 from rootstep.protocol.thread import EmptyResponse
 
 if TYPE_CHECKING:
     from rootstep.app_server.server import AppServer
+    from rootstep.mcp.elicitation import ElicitationRequestParams, ElicitationResponse, ElicitationRouter
+    from rootstep.mcp.status import AuthStatusFn
+    from rootstep.mcp.step_tools import McpToolsProvider
+    from rootstep.mcp.transports.factory import AuthLookup, DefaultTransports
+
+# rootstep.mcp.{status,step_tools,elicitation,transports} import the mcp SDK (~1 s of CPU on a
+# small machine): they are imported by the handlers that use them, so registering this
+# processor, and the first thread/start after initialize, do not wait for it.
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +70,8 @@ class McpService:
     async def _oauth_status(self, name: str, config: Any) -> str:
         """Spec §7.3/§8: bearer, stored OAuth tokens, or OAuth discovery decide it."""
         if not config.enabled or config.is_stdio:
+            from rootstep.mcp.status import default_auth_status
+
             return await default_auth_status(name, config)
         import httpx2
 
@@ -86,11 +86,15 @@ class McpService:
         return getter(env_id) if getter is not None else None
 
     def transports(self, cwd: str | None, elicitation: ElicitationRouter | None = None) -> DefaultTransports:
+        from rootstep.mcp.transports.factory import DefaultTransports
+
         return DefaultTransports(environments=self._environment, default_cwd=cwd, auth=self._auth, elicitation=elicitation)
 
     async def ask_client(self, params: ElicitationRequestParams) -> ElicitationResponse:
         """Send ``mcpServer/elicitation/request`` to the initialized clients; the first answer
         wins. No client, a client that disconnects or answers an error: decline."""
+        from rootstep.mcp.elicitation import DECLINE, parse_response
+
         connections = [c for c in self.server.connections if c.initialized and not c.peer.closed]
         if not connections:
             return DECLINE
@@ -113,6 +117,8 @@ class McpService:
 
     def router_for(self, thread_id: str) -> ElicitationRouter:
         """The thread's way to ask the client (approvals, servers' elicitations)."""
+        from rootstep.mcp.elicitation import ElicitationRouter
+
         manager = self.server.manager
 
         def turn_id() -> str | None:
@@ -140,6 +146,8 @@ class McpService:
             if thread is None:
                 return default_policy
             return thread.settings.approval_policy, thread.settings.sandbox_mode
+
+        from rootstep.mcp.step_tools import McpToolsProvider
 
         router = self.router_for(thread_id)
         return McpToolsProvider(
@@ -173,6 +181,8 @@ def _mcp_tools(thread: Any) -> Any:
 
 
 async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) -> Any:
+    from rootstep.mcp.status import McpRequestError, list_server_status
+
     service = _service(ctx)
     servers, runtime, cwd, provenance = service.servers, None, None, None
     if params.thread_id is not None:
@@ -198,6 +208,8 @@ async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any
     tools = _mcp_tools(thread)
     if tools is None:
         raise JsonRpcError(INTERNAL_ERROR, f"unknown MCP server '{params.server}'")
+    from rootstep.mcp.status import McpRequestError, call_server_tool
+
     runtime = await tools.current_runtime()
     try:
         return await call_server_tool(runtime, params)

@@ -14,19 +14,24 @@ from typing import TYPE_CHECKING, Any
 
 from rootstep.core.rollout import find_rollout, iter_records
 from rootstep.core.step_tools import ThreadToolsContext
-from rootstep.extensions.selected_plugins.root import InvalidRootError, SelectedCapabilityRoot
-from rootstep.extensions.selected_plugins.runtime_provider import TOOL_NAMES_RECORD, SelectedRootsToolsProvider
-from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 from rootstep.mcp.config import parse_mcp_servers
 
 if TYPE_CHECKING:
     from rootstep.app_server.server import AppServer
+    from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
+    from rootstep.extensions.selected_plugins.runtime_provider import SelectedRootsToolsProvider
+    from rootstep.extensions.selected_plugins.tool_names import StableToolNames
+
+# The selected_plugins package imports the mcp SDK: its modules are imported at first use so
+# that registering this processor (and a plain thread/start) stays cheap.
 
 log = logging.getLogger(__name__)
 
 
 def roots_of(raw: Any) -> list[SelectedCapabilityRoot]:
     """Stored wire roots → values; an unreadable one is logged and skipped."""
+    from rootstep.extensions.selected_plugins.root import InvalidRootError, SelectedCapabilityRoot
+
     out = []
     for entry in raw or ():
         try:
@@ -38,6 +43,9 @@ def roots_of(raw: Any) -> list[SelectedCapabilityRoot]:
 
 def stored_tool_names(server: AppServer, thread_id: str) -> StableToolNames | None:
     """The last tool-name map persisted in the thread's rollout (resume), if any."""
+    from rootstep.extensions.selected_plugins.runtime_provider import TOOL_NAMES_RECORD
+    from rootstep.extensions.selected_plugins.tool_names import StableToolNames
+
     path = find_rollout(thread_id, server.config.sessions_dir)
     if path is None or not path.exists():
         return None
@@ -64,9 +72,9 @@ def _feature(config: Any, name: str) -> bool:
 
 def provider_factory(server: AppServer) -> Any:
     """The ``rootstep.app_server.tools`` hook: ``(ThreadToolsContext) -> provider``."""
+    from rootstep.app_server.lazy_tools import LazyToolsProvider
     from rootstep.app_server.processors.mcp import McpService
     from rootstep.config.requirements import RequirementsError, load_requirements
-    from rootstep.extensions import connectors
 
     service = server.services.get("mcp")
     if not isinstance(service, McpService):
@@ -87,10 +95,22 @@ def provider_factory(server: AppServer) -> Any:
     def generation(env_id: str) -> int:
         return environments.generation(env_id) if environments is not None else 0
 
-    def factory(context: ThreadToolsContext) -> SelectedRootsToolsProvider:
+    def factory(context: ThreadToolsContext) -> SelectedRootsToolsProvider | LazyToolsProvider:
         extra = context.extra if isinstance(context.extra, dict) else {}
         config = extra.get("config") or server.config
         servers = parse_mcp_servers(config.raw) if extra.get("config") is not None else mcp_service.servers
+        if not context.selected_capability_roots and not servers.servers and not servers.errors \
+                and not _feature(config, "apps"):
+            # Nothing to start with the thread: build (and import the mcp SDK) on first use.
+            return LazyToolsProvider(lambda: build(context, config, servers))
+        return build(context, config, servers)
+
+    def build(context: ThreadToolsContext, config: Any, servers: Any) -> SelectedRootsToolsProvider:
+        from rootstep.extensions import connectors
+        from rootstep.extensions.selected_plugins.runtime_provider import TOOL_NAMES_RECORD, SelectedRootsToolsProvider
+
+        hosted = connectors.HostedApps.from_config(config)
+
         try:
             requirements = load_requirements()
         except (RequirementsError, OSError) as exc:
@@ -110,7 +130,6 @@ def provider_factory(server: AppServer) -> Any:
             if thread is not None:
                 thread.record(TOOL_NAMES_RECORD, {"names": names})
 
-        hosted = connectors.HostedApps.from_config(config)
         return SelectedRootsToolsProvider(
             thread_id,
             roots=roots_of(context.selected_capability_roots),
