@@ -94,6 +94,9 @@ class McpServerConfig(BaseModel):
     tools: tuple[tuple[str, ToolApproval], ...] = ()
     # Why a server is disabled by policy (e.g. managed requirements), shown in status.
     disabled_reason: str | None = None
+    # Beyond the reference: one process for every thread holding this identical server (same
+    # config, environment and principal); see rootstep.mcp.shared_servers.
+    shareable: bool = False
 
     @property
     def is_stdio(self) -> bool:
@@ -145,6 +148,7 @@ class _RawServer(BaseModel):
     disabled_tools: list[str] | None = None
     default_tools_approval_mode: ApprovalMode | None = None
     tools: dict[str, ToolApproval] | None = None
+    shareable: bool = False
 
     @field_validator("env_vars", mode="before")
     @classmethod
@@ -209,4 +213,5 @@ class _RawServer(BaseModel):
             "disabled_tools": tuple(self.disabled_tools) if self.disabled_tools is not None else None,
             "default_tools_approval_mode": self.default_tools_approval_mode,
             "tools": tuple(sorted((self.tools or {}).items())),
+            "shareable": self.shareable,
         }
