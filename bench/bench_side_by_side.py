@@ -320,7 +320,8 @@ def run() -> Section:
         reuse[kind] = median(with_servers) - median(plain) if with_servers and plain else None
     section.rows.append(Row(f"unchanged-step reuse cost: turn overhead with {SERVERS} servers − with none",
                             reuse.get("rootstep"), "ms", reuse.get("reference"),
-                            note="what a step pays to find its tool set unchanged (and to send 50 servers' tools)"))
+                            note="what a step pays to find its tool set unchanged (and to send 50 servers' tools); a "
+                            "difference of medians from two processes, so a value below zero is noise"))
     for level in THREAD_LEVELS:
         ours_t = per_thread.get("rootstep", {}).get(level)
         theirs_t = per_thread.get("reference", {}).get(level)
