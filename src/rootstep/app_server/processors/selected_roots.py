@@ -107,6 +107,7 @@ def provider_factory(server: AppServer) -> Any:
 
     def build(context: ThreadToolsContext, config: Any, servers: Any) -> SelectedRootsToolsProvider:
         from rootstep.extensions import connectors
+        from rootstep.mcp import shared_servers
         from rootstep.extensions.selected_plugins.runtime_provider import TOOL_NAMES_RECORD, SelectedRootsToolsProvider
 
         hosted = connectors.HostedApps.from_config(config)
@@ -146,6 +147,7 @@ def provider_factory(server: AppServer) -> Any:
             tool_names=stored_tool_names(server, thread_id),
             persist_names=persist,
             discovery=_feature(config, "executor_capability_discovery"),
+            shared=shared_servers.of_services(server.services),
         )
 
     return factory

@@ -35,6 +35,7 @@ from rootstep.extensions.selected_plugins.projection import McpProjection, Overl
 from rootstep.extensions.selected_plugins.reuse import RuntimeDecision, same_ready_roots
 from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot, dedupe_candidates, ready_roots
 from rootstep.extensions.selected_plugins.server_pool import ServerPool
+from rootstep.mcp.shared_servers import SharedServers
 from rootstep.extensions.selected_plugins.thread_state import SelectedPluginsThread
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 from rootstep.mcp.config import McpServersConfig
@@ -148,6 +149,7 @@ class SelectedRootsToolsProvider:
         tool_names: StableToolNames | None = None,
         persist_names: Callable[[list[list[str]]], None] | None = None,
         discovery: bool = False,
+        shared: SharedServers | None = None,
     ) -> None:
         self.thread_id = thread_id
         self.state = SelectedPluginsThread(roots, discovery=discovery, tool_names=tool_names)
@@ -160,7 +162,7 @@ class SelectedRootsToolsProvider:
         self._overlays = overlays
         self._catalog_hook = catalog_hook
         self._persist_names = persist_names
-        self.pool = ServerPool(transports, on_status=self._on_status, generation=generation)
+        self.pool = ServerPool(transports, on_status=self._on_status, generation=generation, shared=shared)
         self._runtime: McpRuntime | None = None
         self._projection = McpProjection(self.state.published.projection.catalog)
         self._packages: tuple[PluginPackage, ...] = ()

@@ -25,6 +25,7 @@ import mcp_types as types
 from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus
 from rootstep.mcp.manager import ConnectionManager, StatusCallback
 from rootstep.mcp.server_config import McpServerConfig
+from rootstep.mcp.shared_servers import Lease, SharedServers, share_key
 from rootstep.mcp.transports.factory import TransportFactory
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class _Entry:
     generation: int
     manager: ConnectionManager
     users: int = 0
+    lease: Lease | None = None  # a shareable server's hold on the process-wide one
 
 
 @dataclass
@@ -49,6 +51,9 @@ class ServerPool:
     on_status: StatusCallback | None = None
     generation: Generation = field(default=lambda env_id: 0)
     starts: int = 0  # servers started over the pool's life (observability, bench)
+    # The app-server's registry: servers declared ``shareable`` are leased from it (one process
+    # for every thread holding the identical server) instead of started per thread.
+    shared: SharedServers | None = None
     _current: dict[str, _Entry] = field(default_factory=dict)
     _closed: bool = False
 
@@ -65,7 +70,12 @@ class ServerPool:
         if self._closed:
             raise ServerGone("the thread's MCP servers are closed")
         entry = self._current.get(name)
-        if not self._reusable(entry, config):
+        if not self._reusable(entry, config) and config.shareable and self.shared is not None:
+            generation = self.generation(config.environment_id)
+            lease = await self.shared.lease(share_key(name, config, generation, self.transports), self.transports, self.on_status)
+            entry = _Entry(name, config, generation, lease.manager, lease=lease)
+            self._current[name] = entry
+        elif not self._reusable(entry, config):
             manager = ConnectionManager({name: config}, transports=self.transports, on_status=self.on_status)
             entry = _Entry(name, config, self.generation(config.environment_id), manager)
             self._current[name] = entry  # a replaced entry lives on until its last user goes
@@ -80,6 +90,12 @@ class ServerPool:
         if entry.users == 0:
             if self._current.get(entry.name) is entry:
                 del self._current[entry.name]
+            await self._close(entry)
+
+    async def _close(self, entry: _Entry) -> None:
+        if entry.lease is not None:
+            await entry.lease.release()  # the process stops with its last lessee
+        else:
             await entry.manager.aclose()
 
     async def build(self, servers: Mapping[str, McpServerConfig]) -> PooledManager:
@@ -101,6 +117,8 @@ class ServerPool:
         connection = entry.manager.connection(name) if entry is not None else None
         if entry is None or connection is None or connection.state != "failed":
             return False
+        if entry.lease is not None and self.shared is not None:
+            self.shared.forget(entry.lease.key)
         del self._current[name]  # its current users keep it until they release it
         return True
 
@@ -108,7 +126,10 @@ class ServerPool:
         """After an OAuth login: the next snapshot starts ``name`` afresh whatever its state — a
         session opened under the old credentials may be bound to them (the SDK's servers answer
         404 to another credential). True when there was such a server."""
-        return self._current.pop(name, None) is not None  # current users keep it until released
+        entry = self._current.pop(name, None)  # current users keep it until released
+        if entry is not None and entry.lease is not None and self.shared is not None:
+            self.shared.forget(entry.lease.key)
+        return entry is not None
 
     def running(self) -> dict[str, McpServerConfig]:
         return {name: e.config for name, e in self._current.items()}
@@ -116,7 +137,7 @@ class ServerPool:
     async def aclose(self) -> None:
         self._closed = True
         for entry in list(self._current.values()):
-            await entry.manager.aclose()
+            await self._close(entry)
         self._current.clear()
 
 
@@ -181,6 +202,10 @@ class PooledManager:
     async def call_tool(self, server: str, tool: str, arguments: dict[str, Any] | None, **kw: Any) -> types.CallToolResult:
         if server not in self.servers:
             raise ServerGone(f"unknown MCP server '{server}'")
+        entry = self._entries.get(server)
+        if entry is not None and entry.lease is not None:
+            router = getattr(self.pool.transports, "elicitation", None)
+            return await entry.lease.call_tool(server, tool, arguments, router=router, **kw)
         return await self._manager(server).call_tool(server, tool, arguments, **kw)
 
     async def list_resources(self, server: str) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:
