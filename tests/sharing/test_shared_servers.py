@@ -154,7 +154,7 @@ def test_different_environment_is_another_process(tmp_path: Path, home: Path) ->
         assert app.close() == 0
 
 
-def test_crashed_shared_server_fails_then_restarts_for_everyone(tmp_path: Path, home: Path) -> None:
+def test_crashed_shared_server_fails_every_call_then_restarts_for_everyone(tmp_path: Path, home: Path) -> None:
     plugin = write_plugin(tmp_path / "plugin", shareable=True)
     with AppServerProcess(home) as app:
         app.initialize()
@@ -162,20 +162,34 @@ def test_crashed_shared_server_fails_then_restarts_for_everyone(tmp_path: Path, 
         threads = start_threads(app, selection(plugin), 3)
         pipelined_calls(app, threads)
         (server,) = echo_pids(app.proc.pid)
+        slow = {
+            thread_id: app.request(
+                "mcpServer/tool/call",
+                {"threadId": thread_id, "server": SERVER, "tool": "slow", "arguments": {"seconds": 60}},
+            )
+            for thread_id in threads
+        }
+
+        def statuses(thread_id: str) -> list[str]:
+            return [m["params"]["status"] for m in app.notifications("mcpServer/startupStatus/updated")
+                    if m["params"]["threadId"] == thread_id and m["params"]["name"] == SERVER]
+
+        for thread_id in threads:
+            wait_until(lambda: statuses(thread_id)[-1:] == ["ready"], what=f"ready for {thread_id}")
+        seen = {thread_id: len(statuses(thread_id)) for thread_id in threads}
         os.kill(server, signal.SIGKILL)
-        wait_until(lambda: server not in echo_pids(app.proc.pid), what="the server to die")
-        # Every thread is told (status), and the next call restarts the one process.
-        wait_until(
-            lambda: {
-                m["params"]["threadId"]
-                for m in app.notifications("mcpServer/startupStatus/updated")
-                if m["params"]["name"] == SERVER and m["params"]["status"] == "failed"
-            } >= set(threads),
-            what="a failed status for every thread",
-        )
+        # Every caller's call fails (an error, never a hang).
+        for req in slow.values():
+            answer = app.wait_response(req)
+            assert "error" in answer or answer["result"].get("isError"), answer
+        # The next call restarts the one process, and every thread is told so.
         for thread_id, message in pipelined_calls(app, threads).items():
             assert message["result"]["structuredContent"]["threadId"] == thread_id, message
-        assert len(echo_pids(app.proc.pid)) == 1
+        restarted = echo_pids(app.proc.pid)
+        assert len(restarted) == 1 and server not in restarted
+        for thread_id in threads:
+            wait_until(lambda: statuses(thread_id)[seen[thread_id]:] == ["starting", "ready"],
+                       what=f"a restart status for {thread_id}")
         unload(app, threads)
         wait_until(lambda: not echo_pids(app.proc.pid), what="the shared server to stop")
         assert app.close() == 0
