@@ -193,3 +193,34 @@ def test_crashed_shared_server_fails_every_call_then_restarts_for_everyone(tmp_p
         unload(app, threads)
         wait_until(lambda: not echo_pids(app.proc.pid), what="the shared server to stop")
         assert app.close() == 0
+
+
+def test_elicitation_reaches_the_thread_whose_call_is_in_flight(tmp_path: Path, home: Path) -> None:
+    """A shared server's elicitation goes to the one thread with a call in flight; with calls of
+    several threads in flight it cannot tell whose it is, and declines."""
+    plugin = write_plugin(tmp_path / "plugin", shareable=True)
+    elicit = "mcpServer/elicitation/request"
+    with AppServerProcess(home) as app:
+        app.initialize()
+        assert app.proc is not None
+        first, second = start_threads(app, selection(plugin), 2)
+        pipelined_calls(app, [first, second])
+        call = app.request("mcpServer/tool/call", {"threadId": second, "server": SERVER, "tool": "elicit",
+                                                   "arguments": {"mode": "form"}})
+        request = app.wait_for(lambda m: m.get("method") == elicit and "id" in m, what=elicit, timeout=60)
+        assert request["params"]["threadId"] == second and request["params"]["serverName"] == SERVER
+        app.send({"id": request["id"], "result": {"action": "accept", "content": {"color": "blue"}}})
+        assert app.wait_response(call)["result"]["content"] == [{"type": "text", "text": 'accept:{"color": "blue"}'}]
+
+        slow = app.request("mcpServer/tool/call", {"threadId": first, "server": SERVER, "tool": "slow",
+                                                   "arguments": {"seconds": 60}})
+        ambiguous = app.request("mcpServer/tool/call", {"threadId": second, "server": SERVER, "tool": "elicit",
+                                                        "arguments": {"mode": "form"}})
+        assert app.wait_response(ambiguous)["result"]["content"] == [{"type": "text", "text": "decline:null"}]
+        assert len([m for m in app.messages if m.get("method") == elicit]) == 1
+        assert len(echo_pids(app.proc.pid)) == 1
+        unload(app, [first, second])
+        answer = app.wait_response(slow)
+        assert "error" in answer or answer["result"].get("isError"), answer
+        wait_until(lambda: not echo_pids(app.proc.pid), what="the shared server to stop")
+        assert app.close() == 0
