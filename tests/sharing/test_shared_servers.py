@@ -224,3 +224,23 @@ def test_elicitation_reaches_the_thread_whose_call_is_in_flight(tmp_path: Path, 
         assert "error" in answer or answer["result"].get("isError"), answer
         wait_until(lambda: not echo_pids(app.proc.pid), what="the shared server to stop")
         assert app.close() == 0
+
+
+def test_config_toml_shareable_server_is_shared_by_plain_threads(tmp_path: Path) -> None:
+    """``[mcp_servers.X] shareable = true`` in config.toml: threads without roots share it too."""
+    from tests.reliability.helpers import echo_server_toml
+
+    home = tmp_path / "home"
+    with MockModel() as model:
+        write_config(home, model, extra=echo_server_toml(SERVER, extra="shareable = true\n"))
+        with AppServerProcess(home) as app:
+            app.initialize()
+            assert app.proc is not None
+            threads = [app.call("thread/start", {"model": "mock-model"})["thread"]["id"] for _ in range(4)]
+            for thread_id, message in pipelined_calls(app, threads).items():
+                assert message["result"]["structuredContent"]["threadId"] == thread_id, message
+            servers = echo_pids(app.proc.pid)
+            assert len(servers) == 1, describe(servers)
+            unload(app, threads)
+            wait_until(lambda: not echo_pids(app.proc.pid), what="the shared server to stop")
+            assert app.close() == 0
