@@ -191,6 +191,9 @@ class SharedServers:
         lease = Lease(self, shared, on_status)
         shared.leases.add(lease)
         await shared.ready.wait()
+        if shared.manager.closed:  # its first lessee failed to start it: start afresh
+            await lease.release()
+            return await self.lease(key, transports, on_status)
         if shared.last_status is not None:  # the newcomer learns the state it missed
             await lease.notify(shared.last_status)
         return lease
