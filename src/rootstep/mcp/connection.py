@@ -24,6 +24,7 @@ from mcp import ClientSession
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.server_config import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.transports.factory import TransportFactory
+from rootstep.mcp.transports.read_wrapper import ReadStreamWrapper
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,11 @@ class ServerGone(RuntimeError):
     """The server is not connected (failed to start, crashed, or the runtime closed)."""
 
 
-class _WatchedReadStream:
+class _WatchedReadStream(ReadStreamWrapper):
     """Delegates to the transport's read stream; flags the end of the stream (crash/exit)."""
 
     def __init__(self, inner: Any, *events: anyio.Event) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._events = events
 
     async def receive(self) -> Any:
@@ -105,24 +106,6 @@ class _WatchedReadStream:
             for event in self._events:
                 event.set()
             raise
-
-    def __aiter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
 
 
 async def list_all_tools(session: ClientSession) -> list[types.Tool]:

@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 
 from typing import Any
 
-import anyio
 import httpx2
 from mcp.client._transport import TransportStreams
 from mcp.client.streamable_http import streamable_http_client
@@ -24,6 +23,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import ErrorData, JSONRPCError
 
 from rootstep.mcp.server_config import HttpTransport
+from rootstep.mcp.transports.read_wrapper import ReadStreamWrapper
 
 # Same defaults as the SDK: 30 s to connect/write, a long read for held-open SSE streams.
 DEFAULT_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
@@ -61,13 +61,13 @@ def local_client(headers: dict[str, str], auth: httpx2.Auth | None) -> httpx2.As
 SDK_HTTP_ERROR = "Server returned an error response"  # the SDK's stand-in for a non-2xx answer
 
 
-class _LoginAwareReadStream:
+class _LoginAwareReadStream(ReadStreamWrapper):
     """The SDK's read stream, with the stand-in error of a 401 that no stored OAuth token can
     fix replaced by why the server needs a login (``auth.login_error``, set by the auth flow
     before the SDK sees the response). Only OAuth-authorized servers get this wrapper."""
 
     def __init__(self, inner: Any, auth: Any) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._auth = auth
 
     async def receive(self) -> Any:
@@ -80,24 +80,6 @@ class _LoginAwareReadStream:
                     error = ErrorData(code=message.error.code, message=str(login_error))
                     return SessionMessage(JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
         return item
-
-    def __aiter__(self) -> _LoginAwareReadStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> _LoginAwareReadStream:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
 
 
 @asynccontextmanager
