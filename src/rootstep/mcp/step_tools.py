@@ -226,6 +226,29 @@ class RequiredServersFailed(RuntimeError):
     """A ``required = true`` server did not start; the thread must not start either."""
 
 
+def required_servers(servers: McpServersConfig) -> list[str]:
+    """Names of the enabled ``required = true`` servers, sorted."""
+    return sorted(n for n, c in servers.servers.items() if c.enabled and c.required)
+
+
+async def check_required_servers(runtime: McpRuntime, required: list[str]) -> None:
+    """Wait for the required servers of ``runtime`` and raise when one did not start (thread
+    start fails with ``required MCP servers failed to initialize: <name>: <error>; ...``)."""
+    try:
+        await runtime.manager.wait_ready(required)
+        failures = []
+        for name in required:
+            connection = runtime.manager.connection(name)
+            if connection is None:
+                failures.append(f"{name}: required MCP server `{name}` was not initialized")
+            elif connection.state != "ready":
+                failures.append(f"{name}: {connection.error or connection.state}")
+    finally:
+        await runtime.release()
+    if failures:
+        raise RequiredServersFailed("required MCP servers failed to initialize: " + "; ".join(failures))
+
+
 class McpToolsProvider:
     """A thread's MCP tools (implements ``StepToolsProvider``).
 
@@ -324,25 +347,9 @@ class McpToolsProvider:
     async def validate_required_servers(self) -> None:
         """Start the runtime now if any server is ``required``; raise when one fails (thread
         start fails with ``required MCP servers failed to initialize: <name>: <error>; ...``)."""
-        required = sorted(
-            n for n, c in self.servers.servers.items() if c.enabled and c.required
-        )
-        if not required:
-            return
-        runtime = await self.current_runtime()
-        try:
-            await runtime.manager.wait_ready(required)
-            failures = []
-            for name in required:
-                connection = runtime.manager.connection(name)
-                if connection is None:
-                    failures.append(f"{name}: required MCP server `{name}` was not initialized")
-                elif connection.state != "ready":
-                    failures.append(f"{name}: {connection.error or connection.state}")
-        finally:
-            await runtime.release()
-        if failures:
-            raise RequiredServersFailed("required MCP servers failed to initialize: " + "; ".join(failures))
+        required = required_servers(self.servers)
+        if required:
+            await check_required_servers(await self.current_runtime(), required)
 
     async def capture_step(self) -> McpStepTools:
         runtime = await self.current_runtime()

@@ -41,7 +41,7 @@ from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 from rootstep.mcp.config import McpServersConfig
 from rootstep.mcp.connection import ServerGone, StartupStatus, startup_failure_text
 from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
-from rootstep.mcp.step_tools import Emit, McpStepTools, PolicyLookup, RequiredServersFailed
+from rootstep.mcp.step_tools import Emit, McpStepTools, PolicyLookup, check_required_servers, required_servers
 from rootstep.mcp.tools import ToolInfo
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.wire import McpServerStartupStatusUpdated
@@ -321,24 +321,11 @@ class SelectedRootsToolsProvider:
                 await self._publish((), projection)
 
     async def validate_required_servers(self) -> None:
-        required = sorted(n for n, c in self._config.servers.items() if c.enabled and c.required)
+        required = required_servers(self._config)
         if not required:
             return
         await self.prestart()
-        runtime = await self.current_runtime()
-        try:
-            await runtime.manager.wait_ready(required)
-            failures = []
-            for name in required:
-                connection = runtime.manager.connection(name)
-                if connection is None:
-                    failures.append(f"{name}: required MCP server `{name}` was not initialized")
-                elif connection.state != "ready":
-                    failures.append(f"{name}: {connection.error or connection.state}")
-        finally:
-            await runtime.release()
-        if failures:
-            raise RequiredServersFailed("required MCP servers failed to initialize: " + "; ".join(failures))
+        await check_required_servers(await self.current_runtime(), required)
 
     # --- steps ----------------------------------------------------------------------------
 
