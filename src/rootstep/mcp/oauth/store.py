@@ -94,7 +94,30 @@ class CredentialStore(Protocol):
     async def delete(self, server_name: str, server_url: str) -> bool: ...
 
 
-class FileCredentialStore:
+class _ThreadedStore:
+    """The async surface of a store whose IO is blocking (files, the lock, the OS keyring):
+    each call runs the subclass's ``*_sync`` method in a worker thread."""
+
+    async def load(self, server_name: str, server_url: str) -> StoredCredentials | None:
+        return await anyio.to_thread.run_sync(self.load_sync, server_name, server_url)
+
+    async def save(self, credentials: StoredCredentials) -> None:
+        await anyio.to_thread.run_sync(self.save_sync, credentials)
+
+    async def delete(self, server_name: str, server_url: str) -> bool:
+        return await anyio.to_thread.run_sync(self.delete_sync, server_name, server_url)
+
+    def load_sync(self, server_name: str, server_url: str) -> StoredCredentials | None:
+        raise NotImplementedError
+
+    def save_sync(self, credentials: StoredCredentials) -> None:
+        raise NotImplementedError
+
+    def delete_sync(self, server_name: str, server_url: str) -> bool:
+        raise NotImplementedError
+
+
+class FileCredentialStore(_ThreadedStore):
     """``CODEX_HOME/.credentials.json`` (mode 0600), shared with the reference's file format."""
 
     def __init__(self, codex_home: Path) -> None:
@@ -104,16 +127,6 @@ class FileCredentialStore:
 
     def __repr__(self) -> str:
         return f"FileCredentialStore({str(self.path)!r})"
-
-    # --- async surface (file IO runs in a worker thread; the lock may wait) ---
-    async def load(self, server_name: str, server_url: str) -> StoredCredentials | None:
-        return await anyio.to_thread.run_sync(self.load_sync, server_name, server_url)
-
-    async def save(self, credentials: StoredCredentials) -> None:
-        await anyio.to_thread.run_sync(self.save_sync, credentials)
-
-    async def delete(self, server_name: str, server_url: str) -> bool:
-        return await anyio.to_thread.run_sync(self.delete_sync, server_name, server_url)
 
     # --- sync core ---
     def load_sync(self, server_name: str, server_url: str) -> StoredCredentials | None:
@@ -187,7 +200,7 @@ class FileCredentialStore:
             raise
 
 
-class KeyringCredentialStore:
+class KeyringCredentialStore(_ThreadedStore):
     """The OS keyring (service ``Codex MCP Credentials``, account = store key, secret = entry JSON)."""
 
     def __init__(self, service: str = KEYRING_SERVICE) -> None:
@@ -195,15 +208,6 @@ class KeyringCredentialStore:
 
     def __repr__(self) -> str:
         return f"KeyringCredentialStore({self.service!r})"
-
-    async def load(self, server_name: str, server_url: str) -> StoredCredentials | None:
-        return await anyio.to_thread.run_sync(self.load_sync, server_name, server_url)
-
-    async def save(self, credentials: StoredCredentials) -> None:
-        await anyio.to_thread.run_sync(self.save_sync, credentials)
-
-    async def delete(self, server_name: str, server_url: str) -> bool:
-        return await anyio.to_thread.run_sync(self.delete_sync, server_name, server_url)
 
     def load_sync(self, server_name: str, server_url: str) -> StoredCredentials | None:
         import keyring
