@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import descendants
-from tests.fixtures.app_server import AppServerProcess
+from tests.fixtures.app_server import AppServerProcess, checked_app_server
 from tests.fixtures.mock_model import MockModel, write_config
 
 
@@ -27,11 +26,5 @@ def codex_home(tmp_path: Path, model: MockModel) -> Path:
 
 @pytest.fixture
 def app(codex_home: Path) -> Iterator[AppServerProcess]:
-    before = descendants()
-    with AppServerProcess(codex_home) as server:
-        server.initialize()
+    with checked_app_server(codex_home) as server:
         yield server
-        server.assert_schema_clean()
-        assert server.close() == 0
-    leaked = descendants() - before
-    assert not leaked, f"leaked child processes: {leaked}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import descendants
-from tests.fixtures.app_server import AppServerProcess, text
+from tests.fixtures.app_server import AppServerProcess, text, checked_app_server
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
@@ -43,14 +43,8 @@ def home(tmp_path: Path, model: MockModel) -> Path:
 
 @pytest.fixture
 def app(home: Path) -> Iterator[AppServerProcess]:
-    before = descendants()
-    with AppServerProcess(home) as server:
-        server.initialize()
+    with checked_app_server(home) as server:
         yield server
-        server.assert_schema_clean()
-        assert server.close() == 0
-    leaked = descendants() - before
-    assert not leaked, f"leaked child processes: {leaked}"
 
 
 def test_turn_calls_the_mcp_tool_and_the_next_request_carries_the_output(app: AppServerProcess, model: MockModel, tmp_path: Path):

@@ -19,8 +19,7 @@ import anyio
 import httpx2
 import pytest
 
-from tests.conftest import descendants
-from tests.fixtures.app_server import AppServerProcess, rootstep_command
+from tests.fixtures.app_server import AppServerProcess, rootstep_command, checked_app_server
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse
@@ -56,13 +55,8 @@ def home(tmp_path: Path, model: MockModel, oauth: OAuthTestServer) -> Path:
 
 @pytest.fixture
 def app(home: Path) -> Iterator[AppServerProcess]:
-    before = descendants()
-    with AppServerProcess(home, command=COMMAND, env=ENV) as server:
-        server.initialize()
+    with checked_app_server(home, command=COMMAND, env=ENV) as server:
         yield server
-        server.assert_schema_clean()
-        assert server.close() == 0
-    assert not (descendants() - before), "leaked child processes"
 
 
 def _status(app: AppServerProcess, thread_id: str, name: str = "notes") -> dict:
