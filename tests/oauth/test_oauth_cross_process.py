@@ -33,11 +33,6 @@ anyio.run(main, *sys.argv[1:4])
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_two_processes_spend_the_refresh_token_once(tmp_path) -> None:
     # due for refresh at once; a slow token endpoint makes unguarded refreshes overlap
     with OAuthTestServer(access_token_ttl=10, token_delay=0.5) as server:

@@ -21,11 +21,6 @@ from tests.oauth.helpers import complete, http_config, settings
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["rootstep", "reference"])
 def which(request: pytest.FixtureRequest) -> str:
     if request.param == "reference" and reference_codex_path() is None:

@@ -34,17 +34,6 @@ from tests.oauth.helpers import complete, http_config, login, settings
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def server():
-    with OAuthTestServer() as s:
-        yield s
-
-
 async def call_echo(tokens: TokenManager, url: str, message: str) -> str:
     async with httpx2.AsyncClient(trust_env=False, auth=tokens.auth("notes", url)) as http:
         async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:

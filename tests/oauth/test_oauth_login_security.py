@@ -23,17 +23,6 @@ from tests.oauth.helpers import browse, complete, http_config, settings
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def server():
-    with OAuthTestServer() as s:
-        yield s
-
-
 def _listening(port: int) -> list[str]:
     return [c.laddr.ip for c in psutil.Process().net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
 

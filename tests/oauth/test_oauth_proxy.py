@@ -16,11 +16,6 @@ from tests.oauth.helpers import complete, http_config, settings
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_login_call_and_refresh_through_http_proxy(tmp_path, monkeypatch) -> None:
     for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
         monkeypatch.delenv(var, raising=False)

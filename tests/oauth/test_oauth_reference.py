@@ -26,11 +26,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120), pytest.mark.reference
 URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+/authorize\S*)")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def snapshot(server: OAuthTestServer) -> dict:
     """What one login did at the server; the records are cleared for the next login."""
     with server._lock:

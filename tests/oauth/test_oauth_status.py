@@ -15,11 +15,6 @@ from tests.fixtures.oauth_server import OAuthTestServer
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def status(config: McpServerConfig, store: FileCredentialStore, environ: dict[str, str] | None = None) -> str:
     async with httpx2.AsyncClient(trust_env=False) as http:
         return await auth_status("s", config, store=store, http_client=http, environ=environ or {})

@@ -29,11 +29,6 @@ pytestmark = pytest.mark.anyio
 URL = "http://oauth-only.invalid/oauth-mcp"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def creds(name: str = "notes", **kw: object) -> StoredCredentials:
     base = dict(server_name=name, server_url=URL, client_id="cid", access_token="AT", refresh_token="RT", expires_at=now_ms() + 3_600_000, scopes=["a"])
     base.update(kw)
