@@ -20,9 +20,11 @@ from typing import Any, Literal
 import anyio
 import mcp_types as types
 from mcp import ClientSession
+from mcp.client.session import MCP_NAME_HEADER, _later_revision_fields, encode_header_value
 
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.server_config import SERVER_NAME_RE, McpServerConfig
+from rootstep.mcp.telemetry import quiet_sdk_tracing_once
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.transports.read_wrapper import ReadStreamWrapper
 
@@ -86,6 +88,49 @@ class _Session(ClientSession):
 
     async def validate_tool_result(self, name: str, result: types.CallToolResult) -> None:
         return None
+
+    async def call_tool(  # type: ignore[override]
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        read_timeout_seconds: float | None = None,
+        progress_callback: Any = None,
+        *,
+        meta: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``tools/call`` with one validation of the result instead of three.
+
+        The SDK's generic path builds and dumps a request model, validates the result against
+        the negotiated revision, then again through a union adapter of every result shape.
+        Sessions below the 2026-07-28 revision (no input-required results, no claims) can only
+        get a ``CallToolResult``: the same request is sent through the same dispatcher, and
+        the result is validated once, after dropping later revisions' fields as the SDK does.
+        Everything else takes the SDK's own path.
+        """
+        later = _later_revision_fields("tools/call", self._negotiated_version or "")
+        if kwargs or not later or self._active_claims:
+            return await super().call_tool(
+                name, arguments, read_timeout_seconds, progress_callback, meta=meta, **kwargs
+            )
+        params: dict[str, Any] = {"name": name}
+        if arguments is not None:
+            params["arguments"] = arguments
+        if meta is not None:
+            params["_meta"] = meta
+        data: dict[str, Any] = {"method": "tools/call", "params": params}
+        opts: dict[str, Any] = {}
+        self._stamp(data, opts)  # protocol-version (and any transport) headers, as the SDK sends
+        opts.setdefault("headers", {}).setdefault(MCP_NAME_HEADER, encode_header_value(name))
+        timeout = read_timeout_seconds if read_timeout_seconds is not None else self._session_read_timeout_seconds
+        if timeout is not None:
+            opts["timeout"] = timeout
+        if progress_callback is not None:
+            opts["on_progress"] = progress_callback
+        raw = await self._dispatcher.send_raw_request("tools/call", data["params"], opts)  # type: ignore[arg-type]
+        if not later.isdisjoint(raw):
+            raw = {key: value for key, value in raw.items() if key not in later}
+        return types.CallToolResult.model_validate(raw, by_name=False)
 
 
 class ServerGone(RuntimeError):
@@ -175,6 +220,11 @@ class McpConnection:
     def lost(self) -> bool:
         """The transport ended under a ready session (the server exited or crashed)."""
         return self._lost.is_set() and not self._closing
+
+    @property
+    def usable(self) -> bool:
+        """Ready, with a live session: requests can go out now."""
+        return self.state == "ready" and self.session is not None and not self.lost
 
     def close(self) -> None:
         """Ask the owner task to shut the connection down (non-blocking)."""
@@ -270,6 +320,7 @@ class McpConnection:
         if not SERVER_NAME_RE.match(self.name):
             raise ValueError(f"invalid server name '{self.name}': must match pattern ^[a-zA-Z0-9_-]+$")
         deadline = anyio.current_time() + self.config.startup_timeout_sec
+        quiet_sdk_tracing_once()
         async with AsyncExitStack() as stack:
             streams = await stack.enter_async_context(self._transports(self.name, self.config))
             read = _WatchedReadStream(streams[0], self._lost, self._wake)

@@ -22,6 +22,7 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.exceptions import MCPError
 
 from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus, describe_error
 from rootstep.mcp.elicitation import ElicitationRouter
@@ -154,7 +155,7 @@ class ConnectionManager:
             raise ServerGone(f"unknown MCP server '{name}'")
         if not connection.settled.is_set():  # (a set Event still costs a loop turn to wait on)
             await connection.settled.wait()
-        if connection.state == "ready" and connection.session is not None and not connection.lost:
+        if connection.usable:
             return connection
         if (connection.crashed or connection.lost) and not self._closed:
             lock = self._restart_locks.setdefault(name, anyio.Lock())
@@ -191,6 +192,19 @@ class ConnectionManager:
         if config is None:
             raise ServerGone(f"unknown MCP server '{server}'")
         seconds = config.tool_timeout_sec if timeout is None else timeout
+        connection = self._connections.get(server)
+        if connection is not None and connection.usable:
+            # The hot path: a ready server. The SDK's own request clock bounds the call (and
+            # sends the courtesy cancel when it runs out); no extra cancel scope per call.
+            assert connection.session is not None
+            try:
+                return await connection.session.call_tool(  # type: ignore[arg-type]
+                    tool, arguments, seconds, progress, meta=meta
+                )
+            except MCPError as exc:
+                if exc.error.code == types.REQUEST_TIMEOUT:
+                    raise ToolCallTimeout(seconds) from None
+                raise
         try:
             with anyio.fail_after(seconds):
                 connection = await self.ensure(server)

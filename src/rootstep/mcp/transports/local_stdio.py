@@ -69,6 +69,12 @@ def parse_line(line: bytes) -> SessionMessage | Exception:
             )
             return SessionMessage(error)
         return ValueError(f"MCP server wrote a line that is not valid UTF-8: {exc}")
+    if '"result"' in text and '"method"' not in text:
+        # Most lines are responses: validating against that one shape skips the union's tries.
+        try:
+            return SessionMessage(types.JSONRPCResponse.model_validate_json(text, by_name=False))
+        except ValueError:
+            pass  # not a plain response after all: the union below decides (and words the error)
     try:
         return SessionMessage(types.jsonrpc_message_adapter.validate_json(text, by_name=False))
     except ValueError as exc:
