@@ -1,7 +1,8 @@
 """One client connection: reads lines, dispatches requests, writes responses/notifications.
 
-The connection's ``run`` is the one owner task of the link. Each request runs in its own task
-(so a slow request never blocks reading), except ``initialize``, which is handled in line so
+The connection's ``run`` is the one owner task of the link. Each request runs in a task of its
+own (a pooled worker, see :mod:`rootstep.app_server.workers`), so a slow request never blocks
+reading, except ``initialize``, which is handled in line so
 nothing can overtake it. Requests sharing a serialization scope (e.g. every ``turn/*`` of one
 thread) run one at a time, in arrival order. Every outgoing message is one whole line written
 under the peer's lock.
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.handshake import ClientSession, HandshakeError, initialize_result, parse_initialize
 from rootstep.app_server.methods import describe_validation_error
+from rootstep.app_server.workers import WorkerPool
 from rootstep.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -94,6 +96,7 @@ class Connection:
         reader = LineReader(self._receive)
         try:
             async with anyio.create_task_group() as group:
+                workers = WorkerPool(group)
                 while True:
                     try:
                         line = await reader.__anext__()
@@ -104,7 +107,7 @@ class Connection:
                         await self.send_error(None, INVALID_REQUEST, f"Invalid request: {exc}")
                         continue
                     try:
-                        await self._dispatch_line(line, group)
+                        await self._dispatch_line(line, workers)
                     except Exception:  # noqa: BLE001 - one bad line never ends the connection
                         log.exception("connection %s: failed to dispatch a line", self.name)
                         await self.send_error(None, INTERNAL_ERROR, "internal error while reading the request")
@@ -112,7 +115,7 @@ class Connection:
         finally:
             self.peer.close()
 
-    async def _dispatch_line(self, line: bytes, group: Any) -> None:
+    async def _dispatch_line(self, line: bytes, workers: WorkerPool) -> None:
         try:
             message = parse_message(line)
         except RecursionError:
@@ -146,7 +149,7 @@ class Connection:
             await self.send_error(message.id, exc.code, exc.message, exc.data)
             return
         key = spec.scope(params) if spec.scope is not None else None
-        group.start_soon(self._run_request, spec, message, params, key)
+        workers.submit(self._run_request, spec, message, params, key)
 
     def _parse_params(self, spec: Any, message: Request) -> Any:
         if spec.experimental and not self.session.experimental_api:  # type: ignore[union-attr]
