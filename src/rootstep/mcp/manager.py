@@ -215,6 +215,27 @@ class ConnectionManager:
         except TimeoutError:
             raise ToolCallTimeout(seconds) from None
 
+    async def read_resource(
+        self, server: str, uri: str, *, meta: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> types.ReadResourceResult:
+        """``resources/read`` of ``uri`` on ``server`` within ``timeout`` (default: the server's
+        tool_timeout_sec, as the reference bounds every request to a server).
+
+        Raises ServerGone (unknown, failed or gone server), ToolCallTimeout, or the SDK's
+        MCPError (the server's JSON-RPC error, or a closed connection).
+        """
+        config = self.servers.get(server)
+        if config is None:
+            raise ServerGone(f"unknown MCP server '{server}'")
+        seconds = config.tool_timeout_sec if timeout is None else timeout
+        try:
+            with anyio.fail_after(seconds):
+                connection = await self.ensure(server)
+                assert connection.session is not None
+                return await connection.session.read_resource(uri, meta=meta)  # type: ignore[arg-type]
+        except TimeoutError:
+            raise ToolCallTimeout(seconds) from None
+
     async def list_resources(self, server: str) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:
         """All resources and resource templates of a ready server (empty when unsupported)."""
         connection = await self.ensure(server)

@@ -85,3 +85,45 @@ class McpToolCallProgress(WireModel):
     turn_id: str
     item_id: str
     message: str
+
+
+class McpResourceReadTarget(WireModel):
+    """An explicit hosted app/account (``codex_apps`` only; ordinary servers ignore it)."""
+
+    connector_id: str
+    link_id: str | None = None
+
+
+class McpResourceReadParams(WireModel):
+    """``mcpServer/resource/read``: without ``threadId`` the latest config.toml servers answer."""
+
+    thread_id: str | None = None
+    server: str
+    uri: str
+    meta: dict[str, Any] | None = Field(default=None, alias="_meta")
+    connector_id: str | None = None
+    origin_call_id: str | None = None
+    target: McpResourceReadTarget | None = None
+
+
+class TextResourceContent(WireModel):
+    uri: str
+    mime_type: str | None = None
+    text: str
+    meta: Any = Field(default=None, alias="_meta")
+    __omit_none__ = frozenset({"mime_type", "meta"})
+
+
+class BlobResourceContent(WireModel):
+    uri: str
+    mime_type: str | None = None
+    blob: str
+    meta: Any = Field(default=None, alias="_meta")
+    __omit_none__ = frozenset({"mime_type", "meta"})
+
+
+class McpResourceReadResponse(WireModel):
+    """The contents as the server sent them; ``originCallId`` is always null (no app scoping)."""
+
+    contents: list[TextResourceContent | BlobResourceContent]
+    origin_call_id: str | None = None

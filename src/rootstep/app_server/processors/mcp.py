@@ -1,5 +1,6 @@
 """MCP methods of the app-server: ``mcpServerStatus/list``, ``mcpServer/tool/call``,
-``config/mcpServer/reload``; and the config.toml tools provider for threads.
+``mcpServer/resource/read``, ``config/mcpServer/reload``; and the config.toml tools provider
+for threads.
 
 The logic lives in :mod:`rootstep.mcp`; this module resolves threads, maps errors to JSON-RPC
 codes and keeps the latest ``[mcp_servers]`` (re-read on reload) in the ``mcp`` service.
@@ -19,7 +20,7 @@ from rootstep.core.manager import ThreadError
 from rootstep.core.step_tools import ThreadToolsContext, empty_provider_factory
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
-from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
+from rootstep.mcp.wire import ListMcpServerStatusParams, McpResourceReadParams, McpServerToolCallParams
 from rootstep.protocol.thread import EmptyResponse
 
 if TYPE_CHECKING:
@@ -219,6 +220,33 @@ async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any
         await runtime.release()
 
 
+async def read_resource(ctx: RequestContext, params: McpResourceReadParams) -> Any:
+    """With ``threadId``: the thread's current servers; without: the latest config.toml ones."""
+    from rootstep.mcp.resources import (
+        ResourceReadError,
+        read_resource_without_thread,
+        read_thread_resource,
+        unknown_server,
+    )
+
+    service = _service(ctx)
+    try:
+        if params.thread_id is None:
+            return await read_resource_without_thread(
+                service.servers, params.server, params.uri, transports=service.transports(None), meta=params.meta
+            )
+        tools = _mcp_tools(_thread(ctx, params.thread_id))
+        if tools is None:
+            raise unknown_server(params.server)
+        runtime = await tools.current_runtime()
+        try:
+            return await read_thread_resource(runtime, params.server, params.uri, meta=params.meta)
+        finally:
+            await runtime.release()
+    except ResourceReadError as exc:
+        raise JsonRpcError(exc.code, exc.message, exc.data) from None
+
+
 async def reload_servers(ctx: RequestContext, params: Any) -> EmptyResponse:
     service = _service(ctx)
     try:
@@ -254,4 +282,5 @@ def register(server: AppServer) -> None:
     table = server.methods
     table.add("mcpServerStatus/list", list_status, ListMcpServerStatusParams)
     table.add("mcpServer/tool/call", call_tool, McpServerToolCallParams)
+    table.add("mcpServer/resource/read", read_resource, McpResourceReadParams)
     table.add("config/mcpServer/reload", reload_servers, None)

@@ -211,6 +211,12 @@ class PooledManager:
     async def list_resources(self, server: str) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:
         return await self._manager(server).list_resources(server)
 
+    async def read_resource(self, server: str, uri: str, **kw: Any) -> types.ReadResourceResult:
+        """``resources/read`` on the leased manager that runs ``server`` (shared or not)."""
+        if server not in self.servers:
+            raise ServerGone(f"unknown MCP server '{server}'")
+        return await self._manager(server).read_resource(server, uri, **kw)
+
     def pids(self) -> dict[str, Any]:
         """Which manager object serves each name (tests compare identity across snapshots)."""
         return {name: id(entry.manager) for name, entry in self._entries.items()}
