@@ -41,9 +41,10 @@ class AppServer:
         self.on_connection: list[Callable[[Connection], Awaitable[None]]] = []
         # Long-lived services other layers attach (MCP runtime, environments, ...), by name.
         self.services: dict[str, Any] = {}
-        from rootstep.app_server.processors import register_all
+        from rootstep.app_server.processors import history, register_all
 
         register_all(self)
+        history.register(self)  # thread/turns/list, thread/items/list, thread/items/read
 
     async def emit(self, notification: Notification) -> None:
         """Broadcast a notification model (any pydantic model with a ``METHOD`` class var)."""
