@@ -23,6 +23,7 @@ PROCESSOR_MODULES: list[str] = [
     "rootstep.app_server.processors.mcp_oauth",
     "rootstep.app_server.processors.environments",
     "rootstep.app_server.processors.selected_roots",
+    "rootstep.app_server.processors.catalog",
 ]
 
 
