@@ -13,7 +13,8 @@ the latest ``[[skills.config]]`` rules at every request, so toggling a skill nee
 ``app/list`` (spec §2.8) answers ``{data: [], nextCursor: null}`` unless the ``apps`` feature
 (default on; a ``threadId`` selects that thread's flag) is on *and* ``auth.json`` holds ChatGPT
 tokens — the reference's ``apps_enabled_for_auth`` gate. The hosted connector directory behind
-that gate is not fetched yet (see :func:`app_list`).
+that gate is not fetched yet: past the gate the request fails with
+:data:`HOSTED_DIRECTORY_UNSUPPORTED` (see :func:`app_list`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ METADATA_FILE = ("agents", "openai.yaml")
 _SCOPE_RANK = {"repo": 0, "user": 1, "system": 2, "admin": 3}
 _MAX_SHORT_FIELD = 64
 _MAX_LONG_FIELD = 1024
+HOSTED_DIRECTORY_UNSUPPORTED = "failed to list apps: the hosted app directory is not supported by rootstep yet"
 
 
 # --- where skills live (pure) --------------------------------------------------------------------
@@ -387,8 +389,8 @@ async def app_list(ctx: RequestContext, p: AppsListParams) -> AppsListResponse:
 
     Behind the gate the reference merges the hosted connector directory
     (``<chatgpt_base_url>/connectors/directory/list``) with the connectors the ``codex_apps``
-    MCP server exposes; rootstep does not fetch them yet and answers an empty page, so a
-    client sees "no apps" rather than an error.
+    MCP server exposes; rootstep does not fetch them yet and answers an internal error, as the
+    reference does when it cannot reach the directory.
     """
     from rootstep.extensions.connectors import read_auth
 
@@ -411,7 +413,9 @@ async def app_list(ctx: RequestContext, p: AppsListParams) -> AppsListResponse:
             int(p.cursor)
         except ValueError:
             raise JsonRpcError(INVALID_REQUEST, f"invalid cursor: {p.cursor}") from None
-    return AppsListResponse(data=[], next_cursor=None)
+    # Where the reference would now fetch the directory (and fail with "failed to list apps: …"
+    # when it cannot), say plainly that rootstep does not: an empty list would claim "no apps".
+    raise JsonRpcError(INTERNAL_ERROR, HOSTED_DIRECTORY_UNSUPPORTED)
 
 
 def register(server: "AppServer") -> None:
