@@ -76,6 +76,12 @@ class ProcessSession:
                 self._finish()
                 return
 
+    def abandon(self, reason: str) -> None:
+        """Tell the reader of ``events`` to give up (a ``failed`` event); the process itself is
+        still ours to ``terminate``."""
+        if not self.finished:
+            self._send.send_nowait(ProcessEvent("failed", error=reason))
+
     def _fail(self, message: str) -> None:
         if not self.finished:
             self._send.send_nowait(ProcessEvent("failed", error=message))

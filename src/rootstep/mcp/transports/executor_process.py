@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import anyio
-import mcp_types as types
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
 from rootstep.environments.base import StdioLaunch
 from rootstep.environments.env_policy import mcp_env_policy
-from rootstep.environments.exec_client import ExecServerClient, ProcessSession
+from rootstep.environments.exec_client import ExecServerClient, ProcessEvent, ProcessSession
 from rootstep.jsonrpc.errors import JsonRpcError
+from rootstep.mcp.transports.local_stdio import parse_line
 from rootstep.protocol.exec_server import ProcessStartParams, path_to_uri
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,125 @@ def start_params(launch: StdioLaunch, process_id: str) -> ProcessStartParams:
     )
 
 
-def _parse(line: bytes) -> SessionMessage | Exception:
-    try:
-        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
-    except ValueError as exc:
-        log.warning("executor MCP server sent an invalid line: %s", exc)
-        return exc
+class _OutputReader:
+    """The session's read stream: stdout lines of the executor process, parsed in the reader's task.
+
+    The session's own receive loop takes the ``process/output`` events straight from the
+    process handle (no pump task and memory stream in between: one task hop less on the way back
+    of every tool call). Each stdout line is decoded and parsed on its own
+    (:func:`~rootstep.mcp.transports.local_stdio.parse_line`); stderr lines are logged.
+    """
+
+    def __init__(self, session: ProcessSession) -> None:
+        self._session = session
+        self._stdout = bytearray()
+        self._stderr = bytearray()
+        self._ready: deque[SessionMessage | Exception] = deque()
+        self._ended = False
+
+    def _take(self, event: ProcessEvent) -> None:
+        if event.kind == "output" and event.stream in ("stdout", "pty"):
+            self._stdout += event.data
+            while (nl := self._stdout.find(b"\n")) >= 0:
+                line = bytes(self._stdout[:nl]).rstrip(b"\r")
+                del self._stdout[: nl + 1]
+                if line.strip():
+                    self._ready.append(self._parse(line))
+            if len(self._stdout) > MAX_STDOUT_LINE:
+                log.warning("%s: stdout line over %d bytes; closing the transport", self._session.id, MAX_STDOUT_LINE)
+                self._stdout.clear()
+                self._ended = True
+        elif event.kind == "output":
+            self._stderr += event.data
+            while (nl := self._stderr.find(b"\n")) >= 0:
+                log.info("%s stderr: %s", self._session.id, self._stderr[:nl].decode("utf-8", "replace"))
+                del self._stderr[: nl + 1]
+            if len(self._stderr) > MAX_STDERR_LINE:
+                self._stderr.clear()
+        elif event.kind == "failed":  # the link to the executor is gone, or a write failed
+            log.warning("%s: %s", self._session.id, event.error)
+            self._ended = True
+
+    def _parse(self, line: bytes) -> SessionMessage | Exception:
+        item = parse_line(line)
+        if isinstance(item, Exception):
+            log.warning("%s: %s", self._session.id, item)
+        return item
+
+    async def receive(self) -> SessionMessage | Exception:
+        while not self._ready:
+            if self._ended:
+                raise anyio.EndOfStream
+            try:
+                event = await self._session.events.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self._ended = True
+                if self._stdout.strip():  # a last line without its newline
+                    self._ready.append(self._parse(bytes(self._stdout)))
+                    self._stdout.clear()
+                continue
+            self._take(event)
+        return self._ready.popleft()
+
+    def __aiter__(self) -> _OutputReader:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self._ended = True
+
+    async def __aenter__(self) -> _OutputReader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _InputWriter:
+    """The session's write stream: each message is one ``process/write``, sent by its caller.
+
+    A lock keeps the writes in order (each waits for the executor's answer, as the reference
+    does); a refused or failed write ends the process's event stream, so the session sees the
+    end instead of waiting for an answer forever.
+    """
+
+    def __init__(self, session: ProcessSession) -> None:
+        self._session = session
+        self._lock = anyio.Lock(fast_acquire=True)
+        self._closed = False
+
+    async def send(self, message: SessionMessage) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+        async with self._lock:
+            try:
+                status = await self._session.write(data)
+            except JsonRpcError as exc:
+                self._fail(f"write failed: {exc.message}")
+            else:
+                if status != "accepted":
+                    self._fail(f"write refused: {status}")
+
+    def _fail(self, reason: str) -> None:
+        log.warning("%s: %s", self._session.id, reason)
+        self._closed = True
+        self._session.abandon(reason)
+        raise anyio.BrokenResourceError(reason)
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> _InputWriter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 @asynccontextmanager
@@ -71,61 +185,11 @@ async def executor_process_transport(
     """Start ``launch`` in the executor and yield the SDK's ``(read_stream, write_stream)``."""
     client = await acquire()
     session = await client.start_process(start_params(launch, process_id or next_process_id()))
-    read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
-
-    async def pump_out() -> None:
-        stdout, stderr = bytearray(), bytearray()
-        async with read_writer:
-            try:
-                async for event in session.events:
-                    if event.kind == "output" and event.stream in ("stdout", "pty"):
-                        stdout += event.data
-                        while (nl := stdout.find(b"\n")) >= 0:
-                            line = bytes(stdout[:nl]).rstrip(b"\r")
-                            del stdout[: nl + 1]
-                            if line.strip():
-                                await read_writer.send(_parse(line))
-                        if len(stdout) > MAX_STDOUT_LINE:
-                            log.warning("%s: stdout line over %d bytes; closing the transport", session.id, MAX_STDOUT_LINE)
-                            return
-                    elif event.kind == "output":
-                        stderr += event.data
-                        while (nl := stderr.find(b"\n")) >= 0:
-                            log.info("%s stderr: %s", session.id, stderr[:nl].decode("utf-8", "replace"))
-                            del stderr[: nl + 1]
-                        if len(stderr) > MAX_STDERR_LINE:
-                            stderr.clear()
-                    elif event.kind == "failed":
-                        log.warning("%s: %s", session.id, event.error)
-                if stdout.strip():
-                    await read_writer.send(_parse(bytes(stdout)))
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass
-
-    async def pump_in() -> None:
-        async with write_reader:
-            async for message in write_reader:
-                data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
-                try:
-                    status = await session.write(data)
-                except JsonRpcError as exc:
-                    log.warning("%s: write failed: %s", session.id, exc.message)
-                    break
-                if status != "accepted":
-                    log.warning("%s: write refused: %s", session.id, status)
-                    break
-        await read_writer.aclose()  # the session must see the end rather than hang
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(pump_out)
-        tg.start_soon(pump_in)
-        try:
-            yield read_stream, write_stream
-        finally:
-            with anyio.CancelScope(shield=True):
-                await _terminate(session)
-            tg.cancel_scope.cancel()
+    try:
+        yield _OutputReader(session), _InputWriter(session)  # type: ignore[misc]
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _terminate(session)
 
 
 async def _terminate(session: ProcessSession) -> None:
