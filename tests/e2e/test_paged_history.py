@@ -5,7 +5,9 @@ Three turns each call the real MCP echo server (so a turn holds ``userMessage``,
 ``mcpToolCall``, ``agentMessage``); walking the pages with small limits, in both directions,
 must yield every turn and every item exactly once and in the order ``thread/read`` gives — on
 the loaded thread, and again after a restart on the same home, when only the rollout is left.
-Every response is schema-checked and no child process may outlive a test.
+``test_same_pages_and_errors_as_reference`` runs one scenario against the reference codex 0.169
+binary too and compares page shapes and error answers. Every response is schema-checked and no
+child process may outlive a test.
 """
 
 from __future__ import annotations
@@ -212,3 +214,77 @@ def test_items_read_is_experimental_but_the_lists_are_not(home: Path, model: Moc
         assert (err.code, err.message) == (-32600, "thread/items/read requires experimentalApi capability")
         app.assert_schema_clean()
         assert app.close() == 0
+
+
+def _reference_scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
+    """What a client sees of paged history: page shapes and the errors of bad requests."""
+    model.queue(*(assistant_text(f"answer {n}") for n in range(3)), assistant_text("eph"))
+    with AppServerProcess(home, command=command) as app:
+        app.initialize()
+        thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
+        for n in range(3):
+            app.run_turn(thread_id, f"prompt {n}")
+        ephemeral = app.call("thread/start", {"model": "mock-model", "ephemeral": True})["thread"]["id"]
+        app.run_turn(ephemeral, "eph")
+
+        def shape(method: str, params: dict[str, Any]) -> list[Any]:
+            pages, cursor = [], None
+            while True:
+                page = app.call(method, {"threadId": thread_id, **params, **({"cursor": cursor} if cursor else {})})
+                pages.append([(e.get("status"), e.get("itemsView"), [i["type"] for i in e["items"]])
+                              if "items" in e else (e["item"]["type"], e["item"].get("text")) for e in page["data"]])
+                cursor = page["nextCursor"]
+                if cursor is None:
+                    return pages
+
+        def error(method: str, params: dict[str, Any]) -> tuple[Any, str]:
+            err = app.call_error(method, params)
+            return err.code, err.message.replace(thread_id, "<id>").replace(ephemeral, "<eph>")
+
+        turns = app.call("thread/turns/list", {"threadId": thread_id, "sortDirection": "asc"})["data"]
+        first_item = turns[0]["items"][0]["id"]
+        result = {
+            "turns": shape("thread/turns/list", {"limit": 2}),
+            "turns_asc_full": shape("thread/turns/list", {"limit": 1, "sortDirection": "asc", "itemsView": "full"}),
+            "turns_limit0": app.call("thread/turns/list", {"threadId": thread_id, "limit": 0})["data"][0]["id"]
+            == turns[-1]["id"],
+            "items": shape("thread/items/list", {"limit": 4}),
+            "items_desc": shape("thread/items/list", {"limit": 2, "sortDirection": "desc"}),
+            "items_turn": shape("thread/items/list", {"turnId": turns[1]["id"]}),
+            "items_unknown_turn": app.call("thread/items/list", {"threadId": thread_id, "turnId": "nope"}),
+            "items_anchor": shape("thread/items/list", {"turnId": turns[0]["id"],
+                                                        "cursor": {"type": "item", "itemId": first_item}}),
+            "read": [e["item"]["id"] == first_item for e in app.call(
+                "thread/items/read", {"threadId": thread_id, "turnId": turns[0]["id"], "itemIds": [first_item]})["data"]],
+            "errors": [
+                error("thread/turns/list", {"threadId": thread_id, "cursor": "garbage"}),
+                error("thread/items/list", {"threadId": thread_id, "cursor": "garbage"}),
+                error("thread/turns/list", {"threadId": UNKNOWN}),
+                error("thread/turns/list", {"threadId": ephemeral}),
+                error("thread/items/list", {"threadId": thread_id, "cursor": {"type": "item", "itemId": "x"}}),
+                error("thread/items/list", {"threadId": thread_id, "turnId": turns[0]["id"],
+                                            "cursor": {"type": "item", "itemId": "zzz"}}),
+                error("thread/items/read", {"threadId": thread_id, "turnId": "t", "itemIds": []}),
+                error("thread/items/read", {"threadId": thread_id, "turnId": "t", "itemIds": ["x"] * 101}),
+                error("thread/turns/list", {}),
+            ],
+        }
+        app.assert_schema_clean()
+        assert app.close() == 0
+    return result
+
+
+@pytest.mark.reference
+def test_same_pages_and_errors_as_reference(reference_codex: Path, tmp_path: Path) -> None:
+    from tests.fixtures.app_server import rootstep_command
+
+    results = {}
+    for name, command in (("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
+                          ("rootstep", rootstep_command())):
+        with MockModel() as model:
+            home = tmp_path / name
+            write_config(home, model)
+            results[name] = _reference_scenario(command, home, model)
+    ref, ours = results["reference"], results["rootstep"]
+    for key in ref:
+        assert ours[key] == ref[key], key
