@@ -178,7 +178,7 @@ class Connection:
         ctx = RequestContext(server=self.server, connection=self, request_id=message.id, method=message.method)
         lock = None
         if key is not None:
-            lock = self._scopes.setdefault(key, anyio.Lock())
+            lock = self._scopes.setdefault(key, anyio.Lock(fast_acquire=True))
         try:
             if lock is not None:
                 async with lock:

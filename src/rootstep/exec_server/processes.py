@@ -110,7 +110,7 @@ class ManagedProcess:
         self.id = process_id
         self._notify = notify
         self._seq = 0
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # no loop turn per output chunk when uncontended
         self.chunks: deque[_Chunk] = deque()
         self._retained = 0
         self.exited = False
