@@ -237,3 +237,27 @@ def test_app_list_bad_params_get_the_references_errors(serve) -> None:
     assert negative.value.code == -32600
     assert negative.value.message.startswith("Invalid request: invalid value: integer `-1`, expected u32")
     assert app.call("app/list", {}) == EMPTY
+
+
+def test_selected_root_skills_never_appear(layout, serve) -> None:
+    """A thread's selected capability root is model-visible only; skills/list stays host-only."""
+    plugin = layout["tmp"] / "plugin"
+    (plugin / ".codex-plugin").mkdir(parents=True)
+    (plugin / ".codex-plugin" / "plugin.json").write_text(json.dumps({"name": "executor-demo"}), encoding="utf-8")
+    write_skill(plugin / "skills" / "deploy", skill_md("deploy", "Deploy from the plugin"))
+    write_skill(layout["home"] / "skills" / "notes", skill_md("notes", "Host skill"))
+    app = serve()
+    root = {"id": "executor-demo@1", "location": {"type": "environment", "environmentId": "local", "path": str(plugin)}}
+    app.call("thread/start", {"ephemeral": True, "selectedCapabilityRoots": [root]})
+    data = app.call("skills/list", {"cwds": [str(layout["sub"]), str(plugin)], "forceReload": True})["data"]
+    assert [[s["name"] for s in entry["skills"]] for entry in data] == [["notes"], ["notes"]]
+
+
+def test_an_unusable_cwd_is_an_error_entry_not_a_failed_request(layout, serve) -> None:
+    write_skill(layout["home"] / "skills" / "notes", skill_md("notes", "Host skill"))
+    app = serve()
+    bad, good = "/tmp/bad\u0000cwd", str(layout["sub"])
+    data = app.call("skills/list", {"cwds": [bad, good]})["data"]
+    assert data[0]["cwd"] == bad and data[0]["skills"] == []
+    assert data[0]["errors"] and data[0]["errors"][0]["path"] == bad
+    assert [s["name"] for s in data[1]["skills"]] == ["notes"]

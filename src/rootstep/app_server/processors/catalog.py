@@ -367,7 +367,11 @@ async def skills_list(ctx: RequestContext, p: SkillsListParams) -> SkillsListRes
     cwds = p.cwds or [os.getcwd()]
     entries = []
     for cwd in cwds:
-        resolved = Path(os.path.realpath(os.path.join(os.getcwd(), os.path.expanduser(cwd))))
+        try:
+            resolved = Path(os.path.realpath(os.path.join(os.getcwd(), os.path.expanduser(cwd))))
+        except (OSError, ValueError) as exc:  # e.g. a NUL byte: this cwd's error, not the request's
+            entries.append(SkillsListEntry(cwd=cwd, skills=[], errors=[SkillErrorInfo(path=cwd, message=str(exc))]))
+            continue
         outcome = await anyio.to_thread.run_sync(catalog.scan, resolved, p.force_reload)
         disabled = disabled_paths(outcome.skills, raw)
         entries.append(SkillsListEntry(
