@@ -24,6 +24,7 @@ from rootstep.environments.env_policy import mcp_env_policy
 from rootstep.environments.exec_client import ExecServerClient, ProcessEvent, ProcessSession
 from rootstep.jsonrpc.errors import JsonRpcError
 from rootstep.mcp.transports.local_stdio import parse_line
+from rootstep.mcp.transports.read_wrapper import MessageStream
 from rootstep.protocol.exec_server import ProcessStartParams, path_to_uri
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def start_params(launch: StdioLaunch, process_id: str) -> ProcessStartParams:
     )
 
 
-class _OutputReader:
+class _OutputReader(MessageStream):
     """The session's read stream: stdout lines of the executor process, parsed in the reader's task.
 
     The session's own receive loop takes the ``process/output`` events straight from the
@@ -117,23 +118,8 @@ class _OutputReader:
             self._take(event)
         return self._ready.popleft()
 
-    def __aiter__(self) -> _OutputReader:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
     async def aclose(self) -> None:
         self._ended = True
-
-    async def __aenter__(self) -> _OutputReader:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 class _InputWriter:

@@ -29,6 +29,8 @@ from anyio.abc import Process
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
+from rootstep.mcp.transports.read_wrapper import MessageStream
+
 log = logging.getLogger(__name__)
 
 # Default pass-through variables of a host-launched stdio server (Codex's list on Unix).
@@ -135,7 +137,7 @@ def _feed_stdout_directly(process: Process) -> None:
     protocol.data_received = data_received
 
 
-class _StdoutReader:
+class _StdoutReader(MessageStream):
     """The session's read stream: lines of the child's stdout, parsed in the reader's task.
 
     Why not a pump task feeding a memory stream: the session's own receive loop reads the
@@ -204,23 +206,8 @@ class _StdoutReader:
             self._split()
         return self._ready.popleft()
 
-    def __aiter__(self) -> _StdoutReader:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
     async def aclose(self) -> None:
         self._ended = True
-
-    async def __aenter__(self) -> _StdoutReader:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
 
 
 class _StdinWriter:

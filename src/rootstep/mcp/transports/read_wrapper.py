@@ -1,24 +1,25 @@
-"""A base for wrappers around an MCP transport's read stream.
+"""Bases for the read streams our MCP transports hand to the SDK's session.
 
-Subclasses override :meth:`receive` only; iteration, closing and the context-manager protocol
-delegate to the wrapped stream the same way for all of them.
+:class:`MessageStream` gives a stream that implements ``receive()`` (raising ``EndOfStream`` at
+its end) and ``aclose()`` the iteration and context-manager protocol the session uses;
+:class:`ReadStreamWrapper` wraps another transport's read stream and overrides ``receive`` only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import anyio
 
 
-class ReadStreamWrapper:
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
+class MessageStream:
     async def receive(self) -> Any:
-        return await self._inner.receive()
+        raise NotImplementedError
 
-    def __aiter__(self) -> "ReadStreamWrapper":
+    async def aclose(self) -> None:
+        pass
+
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Any:
@@ -27,11 +28,19 @@ class ReadStreamWrapper:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> "ReadStreamWrapper":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
+
+
+class ReadStreamWrapper(MessageStream):
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def receive(self) -> Any:
+        return await self._inner.receive()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
