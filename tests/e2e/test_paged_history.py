@@ -276,15 +276,6 @@ def _reference_scenario(command: list[str], home: Path, model: MockModel) -> dic
 
 @pytest.mark.reference
 def test_same_pages_and_errors_as_reference(reference_codex: Path, tmp_path: Path) -> None:
-    from tests.fixtures.app_server import rootstep_command
+    from tests.fixtures.differential import assert_same_keys, run_both
 
-    results = {}
-    for name, command in (("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-                          ("rootstep", rootstep_command())):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model)
-            results[name] = _reference_scenario(command, home, model)
-    ref, ours = results["reference"], results["rootstep"]
-    for key in ref:
-        assert ours[key] == ref[key], key
+    assert_same_keys(*run_both(reference_codex, tmp_path, _reference_scenario))

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app_server import AppServerProcess, rootstep_command
-from tests.fixtures.mock_model import MockModel, assistant_text, failed_response, write_config
+from tests.fixtures.app_server import AppServerProcess
+from tests.fixtures.differential import assert_same_transcript, run_both
+from tests.fixtures.mock_model import MockModel, assistant_text, failed_response
 
 pytestmark = [pytest.mark.reference, pytest.mark.timeout(120)]
 
@@ -58,16 +59,7 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
 
 
 def test_same_transcript_as_reference(reference_codex: Path, tmp_path: Path) -> None:
-    results = {}
-    for name, command in (
-        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-        ("rootstep", rootstep_command()),
-    ):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model)
-            results[name] = _scenario(command, home, model)
-    ref, ours = results["reference"], results["rootstep"]
+    ref, ours = run_both(reference_codex, tmp_path, _scenario)
     assert ours["early"] == ref["early"] == (-32600, "Not initialized")
     assert ours["unknown"] == ref["unknown"]
     assert ours["interrupt"] == ref["interrupt"]
@@ -110,18 +102,7 @@ def _interrupt_scenario(command: list[str], home: Path, model: MockModel) -> lis
 
 
 def test_interrupt_transcript_matches_reference(reference_codex: Path, tmp_path: Path) -> None:
-    results = {}
-    for name, command in (
-        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-        ("rootstep", rootstep_command()),
-    ):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model)
-            results[name] = _interrupt_scenario(command, home, model)
-    assert results["rootstep"] == results["reference"], "\n".join(
-        f"{a} | {b}" for a, b in __import__("itertools").zip_longest(results["rootstep"], results["reference"])
-    )
+    assert_same_transcript(*run_both(reference_codex, tmp_path, _interrupt_scenario))
 
 
 def _resume_scenario(command: list[str], home: Path, model: MockModel) -> list[Any]:
@@ -152,18 +133,7 @@ def _resume_scenario(command: list[str], home: Path, model: MockModel) -> list[A
 
 
 def test_resume_transcript_matches_reference(reference_codex: Path, tmp_path: Path) -> None:
-    results = {}
-    for name, command in (
-        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-        ("rootstep", rootstep_command()),
-    ):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model)
-            results[name] = _resume_scenario(command, home, model)
-    assert results["rootstep"] == results["reference"], "\n".join(
-        f"{a} | {b}" for a, b in __import__("itertools").zip_longest(results["rootstep"], results["reference"])
-    )
+    assert_same_transcript(*run_both(reference_codex, tmp_path, _resume_scenario))
 
 
 def _steer_scenario(command: list[str], home: Path, model: MockModel) -> list[Any]:
@@ -195,15 +165,4 @@ def _steer_scenario(command: list[str], home: Path, model: MockModel) -> list[An
 
 
 def test_steer_transcript_matches_reference(reference_codex: Path, tmp_path: Path) -> None:
-    results = {}
-    for name, command in (
-        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-        ("rootstep", rootstep_command()),
-    ):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model)
-            results[name] = _steer_scenario(command, home, model)
-    assert results["rootstep"] == results["reference"], "\n".join(
-        f"{a} | {b}" for a, b in __import__("itertools").zip_longest(results["rootstep"], results["reference"])
-    )
+    assert_same_transcript(*run_both(reference_codex, tmp_path, _steer_scenario))

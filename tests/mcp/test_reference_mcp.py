@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app_server import AppServerProcess, rootstep_command
+from tests.fixtures.app_server import AppServerProcess
+from tests.fixtures.differential import assert_same_keys, run_both
 from tests.fixtures.mcp_helpers import ECHO_SERVER
-from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response
 
 pytestmark = [pytest.mark.reference, pytest.mark.timeout(180)]
 
@@ -104,18 +105,7 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
 
 
 def test_mcp_scenario_matches_the_reference(reference_codex: Path, tmp_path: Path) -> None:
-    results = {}
-    for name, command in (
-        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-        ("rootstep", rootstep_command()),
-    ):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model, extra=CONFIG)
-            results[name] = _scenario(command, home, model)
-    ref, ours = results["reference"], results["rootstep"]
-    for key in ref:
-        assert ours[key] == ref[key], f"{key}:\n  ours: {ours[key]}\n  ref:  {ref[key]}"
+    assert_same_keys(*run_both(reference_codex, tmp_path, _scenario, extra=CONFIG))
 
 
 def _timeout_scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
@@ -157,18 +147,13 @@ def _timeout_scenario(command: list[str], home: Path, model: MockModel) -> dict[
 
 def test_full_access_calls_match_the_reference(reference_codex: Path, tmp_path: Path) -> None:
     config = CONFIG.replace('disabled_tools = ["crash"]', 'disabled_tools = ["crash"]\ntool_timeout_sec = 1')
-    results = {}
-    for name, command in (
-        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-        ("rootstep", rootstep_command()),
-    ):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model, extra=config)
-            path = home / "config.toml"  # full access: non-read-only tools run without approval
-            path.write_text(path.read_text().replace('sandbox_mode = "read-only"', 'sandbox_mode = "danger-full-access"'))
-            results[name] = _timeout_scenario(command, home, model)
-    assert results["rootstep"] == results["reference"]
-    assert results["rootstep"]["error"] == (
+
+    def full_access(home: Path) -> None:  # non-read-only tools run without approval
+        path = home / "config.toml"
+        path.write_text(path.read_text().replace('sandbox_mode = "read-only"', 'sandbox_mode = "danger-full-access"'))
+
+    ref, ours = run_both(reference_codex, tmp_path, _timeout_scenario, extra=config, prepare=full_access)
+    assert ours == ref
+    assert ours["error"] == (
         "tool call error: tool call failed for `echo/slow`\n\nCaused by:\n    timed out awaiting tools/call after 1000ms"
     )

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import descendants
-from tests.fixtures.app_server import AppServerProcess, rootstep_command
+from tests.fixtures.app_server import AppServerProcess
+from tests.fixtures.differential import assert_same_keys, run_both
 from tests.fixtures.mcp_echo_server import GREETING, PNG_1X1
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
 from tests.fixtures.mock_model import MockModel, write_config
@@ -195,15 +196,8 @@ def _scenario(command: list[str], home: Path) -> dict[str, Any]:
 
 @pytest.mark.reference
 def test_reads_match_the_reference(reference_codex: Path, tmp_path: Path) -> None:
-    results = {}
-    for name, command in (
-        ("reference", [str(reference_codex), "app-server", "--listen", "stdio://"]),
-        ("rootstep", rootstep_command()),
-    ):
-        with MockModel() as model:
-            home = tmp_path / name
-            write_config(home, model, extra=config_toml(tmp_path / f"{name}.pids"))
-            results[name] = _scenario(command, home)
-    ref, ours = results["reference"], results["rootstep"]
-    for key in ref:
-        assert ours[key] == ref[key], f"{key}:\n  ours: {ours[key]}\n  ref:  {ref[key]}"
+    ref, ours = run_both(
+        reference_codex, tmp_path, lambda command, home, _model: _scenario(command, home),
+        extra=lambda name: config_toml(tmp_path / f"{name}.pids"),
+    )
+    assert_same_keys(ref, ours)
