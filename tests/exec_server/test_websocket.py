@@ -71,13 +71,15 @@ async def test_full_session_over_websocket(ws_url: str, tmp_path: Path) -> None:
 
 
 async def test_websocket_disconnect_kills_the_sessions_processes(tmp_path: Path) -> None:
-    """rootstep: a dropped websocket ends its session (no resume support), killing its processes."""
+    """rootstep: a dropped websocket detaches its session; nobody resumes it, so once the
+    detached-session TTL (shortened here) runs out its processes are killed."""
     import psutil
 
     from rootstep.protocol import exec_server as p
     from tests.exec_server.helpers import wait_gone
 
-    process = await anyio.open_process(ws_argv("rootstep"), start_new_session=True)
+    env = {**os.environ, "ROOTSTEP_EXEC_SERVER_SESSION_TTL_S": "1"}
+    process = await anyio.open_process(ws_argv("rootstep"), env=env, start_new_session=True)
     try:
         assert process.stdout is not None
         with anyio.fail_after(20):

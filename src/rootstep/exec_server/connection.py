@@ -1,16 +1,16 @@
 """One exec-server connection: the handshake state machine and strictly sequential dispatch.
 
-Requests are handled one at a time, as the reference does (spec §1.6); processes and
-streamed HTTP bodies run as tasks of the connection's task group and push notifications.
-When the connection ends every process it started is killed.
+Requests are handled one at a time, as the reference does (spec §1.6). Processes belong to
+the connection's *session* (:mod:`.sessions`); streamed HTTP bodies and open files belong to
+the connection itself. When a stdio connection ends its session's processes are killed; when a
+websocket connection ends its session is only detached, and may be resumed by another
+connection with ``initialize{resumeSessionId}`` until the registry's TTL runs out.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import signal
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +23,7 @@ from rootstep.environments.host_info import host_environment_info
 from rootstep.exec_server.filesystem import FileSystemHandler
 from rootstep.exec_server.http import AfterResponse, HttpHandler
 from rootstep.exec_server.processes import ProcessTable
+from rootstep.exec_server.sessions import Session, SessionRegistry
 from rootstep.jsonrpc.errors import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
 from rootstep.jsonrpc.framing import LineTooLong
 from rootstep.jsonrpc.messages import Notification, Request, parse_message
@@ -30,8 +31,6 @@ from rootstep.jsonrpc.peer import Peer
 from rootstep.protocol import exec_server as p
 
 log = logging.getLogger(__name__)
-
-SHUTDOWN_GRACE_S = 2.0
 
 
 class _State(enum.Enum):
@@ -68,21 +67,38 @@ def environment_info() -> p.EnvironmentInfo:
 class ExecServerConnection:
     """Serves one client. ``serve`` is the connection's owner task."""
 
-    def __init__(self, write_line: Callable[[bytes], Awaitable[None]], *, transport: str = "stdio") -> None:
+    def __init__(
+        self,
+        write_line: Callable[[bytes], Awaitable[None]],
+        *,
+        transport: str = "stdio",
+        registry: SessionRegistry | None = None,
+    ) -> None:
+        """``registry`` (websocket) keeps sessions across connections; without one (stdio)
+        the session is private to this connection and dies with it."""
         self._peer = Peer(write_line)
         self._transport = transport
+        self._registry = registry
         self._state = _State.NEW
-        self.session_id: str | None = None
+        self._session: Session | None = None
         self._fs = FileSystemHandler()
-        self._procs: ProcessTable | None = None
         self._http: HttpHandler | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        return None if self._session is None else self._session.id
+
+    @property
+    def _procs(self) -> ProcessTable:
+        assert self._session is not None, "routes are served only after initialize"
+        return self._session.processes
 
     async def _notify(self, method: str, params: Any) -> None:
         await self._peer.notify(method, p.wire(params) if isinstance(params, BaseModel) else params)
 
     def _routes(self) -> dict[str, _Route]:
-        assert self._procs is not None and self._http is not None
-        procs, fs, http = self._procs, self._fs, self._http
+        assert self._http is not None
+        fs, http = self._fs, self._http
 
         async def info(_: Any) -> p.EnvironmentInfo:
             return environment_info()
@@ -106,11 +122,11 @@ class ExecServerConnection:
         return {
             p.ENVIRONMENT_INFO: _Route("environment info", None, info),
             p.ENVIRONMENT_STATUS: _Route("environment status", None, status),
-            p.PROCESS_START: _Route("exec", p.ProcessStartParams, procs.start),
-            p.PROCESS_READ: _Route("exec", p.ProcessReadParams, procs.read),
-            p.PROCESS_WRITE: _Route("exec", p.ProcessWriteParams, procs.write),
-            p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, lambda x: procs.interrupt(x.process_id)),
-            p.PROCESS_TERMINATE: _Route("exec", p.ProcessTerminateParams, lambda x: procs.terminate(x.process_id)),
+            p.PROCESS_START: _Route("exec", p.ProcessStartParams, lambda x: self._procs.start(x)),
+            p.PROCESS_READ: _Route("exec", p.ProcessReadParams, lambda x: self._procs.read(x)),
+            p.PROCESS_WRITE: _Route("exec", p.ProcessWriteParams, lambda x: self._procs.write(x)),
+            p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, lambda x: self._procs.interrupt(x.process_id)),
+            p.PROCESS_TERMINATE: _Route("exec", p.ProcessTerminateParams, lambda x: self._procs.terminate(x.process_id)),
             p.FS_GET_METADATA: _Route("filesystem", p.FsPathParams, fs.get_metadata),
             p.FS_READ_FILE: _Route("filesystem", p.FsPathParams, fs.read_file),
             p.FS_READ_DIRECTORY: _Route("filesystem", p.FsPathParams, fs.read_directory),
@@ -128,9 +144,16 @@ class ExecServerConnection:
         }
 
     async def serve(self, lines: AsyncIterator[bytes | str]) -> None:
-        """Read and dispatch until EOF or a fatal protocol violation; then kill everything."""
+        """Read and dispatch until EOF or a fatal protocol violation; then end or detach the session."""
+        if self._registry is not None:
+            await self._serve(lines)
+            return
+        async with SessionRegistry.open(ttl=0) as private:
+            self._registry = private
+            await self._serve(lines)
+
+    async def _serve(self, lines: AsyncIterator[bytes | str]) -> None:
         async with anyio.create_task_group() as tg:
-            self._procs = ProcessTable(tg, self._notify)
             self._http = HttpHandler(tg, self._notify)
             routes = self._routes()
             try:
@@ -153,17 +176,15 @@ class ExecServerConnection:
                 tg.cancel_scope.cancel()
 
     async def _shutdown(self) -> None:
-        assert self._procs is not None and self._http is not None
-        # Polite first, then certain: SIGTERM every group, SIGKILL what is left after the grace.
-        self._procs.kill_all(signal.SIGTERM)
+        assert self._http is not None and self._registry is not None
         self._fs.close_all()
-        with anyio.move_on_after(SHUTDOWN_GRACE_S):
-            while any(not p.exited for p in self._procs.live):
-                await anyio.sleep(0.01)
-        self._procs.kill_all(signal.SIGKILL)
-        with anyio.move_on_after(SHUTDOWN_GRACE_S):
-            while self._procs.live:
-                await anyio.sleep(0.01)
+        session, self._session = self._session, None
+        if session is not None:
+            if self._transport == "stdio":
+                # Polite first, then certain: SIGTERM every group, SIGKILL what is left after the grace.
+                await self._registry.close(session)
+            else:
+                self._registry.detach(session)
         await self._http.aclose()
 
     async def _handle_line(self, line: bytes | str, routes: dict[str, _Route]) -> bool:
@@ -207,11 +228,15 @@ class ExecServerConnection:
             params = decode_params(p.InitializeParams, request.params)
             if self._state is not _State.NEW:
                 raise JsonRpcError(INVALID_REQUEST, "initialize may only be sent once per connection")
-            if params.resume_session_id:
-                raise JsonRpcError(INVALID_REQUEST, f"unknown session id {params.resume_session_id}")
-            self.session_id = str(uuid.uuid4())
+            assert self._registry is not None
+            # Notifications of a resumed session flow only once this answer is written, so a
+            # client never sees process events before it knows its initialize succeeded;
+            # events in between are recorded and the client fetches them with process/read.
+            session = await self._registry.attach(params.resume_session_id or None)
+            self._session = session
             self._state = _State.INITIALIZING
-            return p.InitializeResult(session_id=self.session_id, environment_info=environment_info())
+            result = p.InitializeResult(session_id=session.id, environment_info=environment_info())
+            return AfterResponse(result, lambda: session.connect(self._notify))
         route = routes.get(request.method)
         if route is None:
             raise JsonRpcError(METHOD_NOT_FOUND, f"exec-server stub does not implement `{request.method}` yet")
@@ -221,3 +246,4 @@ class ExecServerConnection:
             raise JsonRpcError(INVALID_REQUEST, f"client must send initialized before using {route.family} methods")
         params = decode_params(route.params, request.params) if route.params is not None else None
         return await route.handler(params)
+

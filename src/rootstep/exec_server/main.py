@@ -16,11 +16,23 @@ from collections.abc import AsyncIterator
 import anyio
 
 from rootstep.exec_server.connection import ExecServerConnection
+from rootstep.exec_server.sessions import DETACHED_SESSION_TTL_S, SessionRegistry
 from rootstep.jsonrpc.framing import LineReader
 
 log = logging.getLogger("rootstep.exec_server")
 
 MAX_LINE = 64 * 1024 * 1024
+# How long a websocket session outlives its connection; tests shorten it.
+SESSION_TTL_ENV = "ROOTSTEP_EXEC_SERVER_SESSION_TTL_S"
+
+
+def session_ttl(environ: dict[str, str] | os._Environ[str] = os.environ) -> float:
+    """The detached-session TTL: the environment's override if it is a positive number, else 30 s."""
+    try:
+        value = float(environ.get(SESSION_TTL_ENV, ""))
+    except ValueError:
+        return DETACHED_SESSION_TTL_S
+    return value if value > 0 else DETACHED_SESSION_TTL_S
 
 
 def parse_listen(listen: str) -> tuple[str, str, int]:
@@ -41,8 +53,14 @@ async def serve_stdio() -> None:
     await connection.serve(LineReader(receive, max_line=MAX_LINE))
 
 
-async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = None) -> None:
-    """Serve websocket connections until cancelled; one ``ExecServerConnection`` each."""
+async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = None, ttl: float | None = None) -> None:
+    """Serve websocket connections until cancelled; one ``ExecServerConnection`` each, all
+    sharing one session registry so a reconnecting client can resume its session."""
+    async with SessionRegistry.open(ttl=session_ttl() if ttl is None else ttl) as registry:
+        await _serve_websocket(host, port, registry, ready)
+
+
+async def _serve_websocket(host: str, port: int, registry: SessionRegistry, ready: anyio.Event | None) -> None:
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.http11 import Request, Response
 
@@ -67,7 +85,7 @@ async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = N
             except Exception as exc:  # ConnectionClosedError: the client vanished
                 log.info("websocket closed: %r", exc)
 
-        await ExecServerConnection(write_line, transport="websocket").serve(frames())
+        await ExecServerConnection(write_line, transport="websocket", registry=registry).serve(frames())
 
     async with serve(handler, host, port, process_request=process_request, max_size=MAX_LINE, ping_interval=30) as server:
         sock = next(iter(server.sockets))
