@@ -63,7 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     app = sub.add_parser("app-server", help="serve the Codex app-server protocol")
-    app.add_argument("--listen", default="stdio://", help="stdio:// (default)")
+    app.add_argument(
+        "--listen",
+        default="stdio://",
+        metavar="URL",
+        help="transport: stdio:// (default; one client, ends at stdin EOF), ws://IP:PORT (loopback "
+        "websocket; the bound address is printed on stderr; /readyz), unix:// or unix://PATH "
+        "(websocket over a unix socket; default $CODEX_HOME/app-server-control/app-server-control.sock), "
+        "off (no listener). ws/unix serve many clients on shared threads until SIGTERM/SIGINT",
+    )
     app.add_argument("--disable-plugin-startup-tasks-for-tests", action="store_true", help=argparse.SUPPRESS)
     app.add_argument("-c", "--config", action="append", dest="config_late", default=[], metavar="KEY=VALUE")
 

@@ -11,6 +11,8 @@ under the peer's lock.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -24,6 +26,7 @@ from rootstep.app_server.workers import WorkerPool
 from rootstep.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
+    OVERLOADED,
     PARSE_ERROR,
     ErrorResponse,
     JsonRpcError,
@@ -42,24 +45,47 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# codex's CHANNEL_CAPACITY (app-server-transport/src/transport/mod.rs): the inbound queue whose
+# overflow answers a request with -32001.
+MAX_IN_FLIGHT = 128
+MAX_IN_FLIGHT_ENV = "ROOTSTEP_MAX_IN_FLIGHT_REQUESTS"
+OVERLOADED_MESSAGE = "Server overloaded; retry later."
+
+
+def max_in_flight(environ: Mapping[str, str] = os.environ) -> int:
+    """The per-connection request capacity: the env override (a positive integer) or 128."""
+    raw = environ.get(MAX_IN_FLIGHT_ENV, "").strip()
+    try:
+        value = int(raw) if raw else MAX_IN_FLIGHT
+    except ValueError:
+        log.warning("%s=%r is not an integer; using %d", MAX_IN_FLIGHT_ENV, raw, MAX_IN_FLIGHT)
+        return MAX_IN_FLIGHT
+    return value if value > 0 else MAX_IN_FLIGHT
+
 
 class Connection:
     def __init__(
         self,
         server: "AppServer",
-        receive: ByteReceiveStream,
+        receive: ByteReceiveStream | None,
         send: ByteSendStream,
         *,
         session: ClientSession | None = None,
         name: str = "stdio",
+        messages: AsyncIterator[bytes] | None = None,
+        capacity: int | None = None,
     ) -> None:
         self.server = server
         self.name = name
         self._receive = receive
         self._send = send
+        # Message-framed transports (websocket) hand whole messages instead of a byte stream.
+        self._messages = messages
         self.peer = Peer(send.send, stamp_notifications=True)
         self.session = session
         self._scopes: dict[str, anyio.Lock] = {}
+        self.capacity = max_in_flight() if capacity is None else capacity
+        self.in_flight = 0
 
     @property
     def initialized(self) -> bool:
@@ -93,7 +119,11 @@ class Connection:
 
     async def run(self) -> None:
         """Serve until the client closes its side (EOF); then fail pending server requests."""
-        reader = LineReader(self._receive)
+        if self._messages is not None:
+            reader: AsyncIterator[bytes] = self._messages
+        else:
+            assert self._receive is not None, "a connection reads a byte stream or whole messages"
+            reader = LineReader(self._receive)
         try:
             async with anyio.create_task_group() as group:
                 workers = WorkerPool(group)
@@ -136,6 +166,11 @@ class Connection:
             log.debug("connection %s: client notification %s", self.name, message.method)
             return
         assert isinstance(message, Request)
+        if self.in_flight >= self.capacity:
+            log.warning("connection %s: %d requests in flight; %s answered -32001", self.name, self.in_flight,
+                        message.method)
+            await self.send_error(message.id, OVERLOADED, OVERLOADED_MESSAGE)
+            return
         if message.method == "initialize":
             await self._initialize(message)
             return
@@ -149,6 +184,7 @@ class Connection:
             await self.send_error(message.id, exc.code, exc.message, exc.data)
             return
         key = spec.scope(params) if spec.scope is not None else None
+        self.in_flight += 1
         workers.submit(self._run_request, spec, message, params, key)
 
     def _parse_params(self, spec: Any, message: Request) -> Any:
@@ -175,6 +211,12 @@ class Connection:
             raise JsonRpcError(INVALID_REQUEST, "Invalid request: params nested too deeply") from None
 
     async def _run_request(self, spec: Any, message: Request, params: Any, key: str | None) -> None:
+        try:
+            await self._handle(spec, message, params, key)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle(self, spec: Any, message: Request, params: Any, key: str | None) -> None:
         ctx = RequestContext(server=self.server, connection=self, request_id=message.id, method=message.method)
         lock = None
         if key is not None:

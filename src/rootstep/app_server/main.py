@@ -1,4 +1,5 @@
-"""``rootstep app-server``: serve the app-server protocol on stdio.
+"""``rootstep app-server``: serve the app-server protocol on stdio (or, with ``--listen
+ws://IP:PORT | unix://[PATH] | off``, through :mod:`rootstep.app_server.listeners`).
 
 Start-up is arranged so ``initialize`` is answered fast: this module imports only the
 standard library, reads the first line itself and, when it is a valid ``initialize``, answers
@@ -63,9 +64,6 @@ def _setup_logging() -> None:
 
 
 def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
-    if listen not in ("stdio://", "stdio", "stdio:"):
-        print(f"rootstep app-server: unsupported --listen {listen!r} (only stdio:// is supported)", file=sys.stderr)
-        return 2
     overrides = list(overrides or [])
     for item in overrides:
         # The full parse (TOML values) happens with the config; only shape errors are fatal,
@@ -74,6 +72,11 @@ def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
         if not sep or not key.strip() or any(not part.strip() for part in key.split(".")):
             print(f"rootstep app-server: invalid override {item!r}: expected key=value", file=sys.stderr)
             return 2
+    if listen not in ("stdio://", "stdio", "stdio:"):
+        _setup_logging()
+        from rootstep.app_server.listeners import run as run_listener
+
+        return run_listener(listen, overrides)
     session, replay, eof = _fast_handshake()
     if eof:
         return 0

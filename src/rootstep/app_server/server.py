@@ -7,7 +7,8 @@ Notifications from threads fan out to every initialized connection (each applies
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -70,6 +71,33 @@ class AppServer:
         for hook in self.on_connection:
             await hook(connection)
 
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The server's lifetime: the thread manager runs inside; on exit every thread is
+        unloaded (reaping its children) and the services are closed. Any number of
+        connections may be served inside (``--listen ws://`` / ``unix://``)."""
+        try:
+            async with anyio.create_task_group() as group:
+                await group.start(self.manager.run)
+                try:
+                    yield
+                finally:
+                    group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.aclose_services()
+
+    async def serve_connection(self, connection: Connection) -> None:
+        """Serve one connection (inside :meth:`running`) until its client goes away."""
+        self.connections.append(connection)
+        try:
+            if connection.session is not None:
+                self.on_initialized(connection)
+                await self.after_initialize(connection)
+            await connection.run()
+        finally:
+            self.connections.remove(connection)
+
     async def serve(
         self,
         receive: ByteReceiveStream,
@@ -78,22 +106,8 @@ class AppServer:
         session: ClientSession | None = None,
     ) -> None:
         """Serve one connection until EOF, then unload every thread (reaping their children)."""
-        try:
-            async with anyio.create_task_group() as group:
-                await group.start(self.manager.run)
-                connection = Connection(self, receive, send, session=session)
-                self.connections.append(connection)
-                if session is not None:
-                    self.on_initialized(connection)
-                    await self.after_initialize(connection)
-                try:
-                    await connection.run()
-                finally:
-                    self.connections.remove(connection)
-                    group.cancel_scope.cancel()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.aclose_services()
+        async with self.running():
+            await self.serve_connection(Connection(self, receive, send, session=session))
 
     async def aclose_services(self) -> None:
         for name, service in list(self.services.items()):

@@ -1,0 +1,353 @@
+"""``rootstep app-server --listen ws://IP:PORT | unix://[PATH] | off``: many clients, one server.
+
+Like codex 0.169 (``codex-rs/app-server-transport/src/transport/``):
+
+- ``ws://IP:PORT`` serves websockets; each text message is one JSON-RPC message, and each
+  outgoing message is one text message (binary messages are dropped with a warning). Port 0
+  picks a free port; the bound address is printed on **stderr** in a banner (stdout stays
+  unused). ``GET /readyz`` and ``/healthz`` answer 200; any request carrying an ``Origin``
+  header is refused with 403 (browsers cannot drive a local server); every other path is
+  upgraded. Without websocket auth (codex's ``--ws-auth``, not supported here) only loopback
+  addresses may be bound.
+- ``unix://PATH`` (relative to the cwd) or ``unix://`` (``$CODEX_HOME/app-server-control/
+  app-server-control.sock``) serves the same websocket protocol over a unix socket (mode
+  0600). A live socket at the path is an error; a stale one is replaced; the file is removed
+  on shutdown.
+- ``off`` listens nowhere; the server only waits for a signal.
+
+Every client gets its own :class:`~rootstep.app_server.connection.Connection` (its own
+handshake, opt-outs and backpressure) on ONE :class:`AppServer`: threads are shared, and thread
+notifications go to every initialized client. A client that leaves does not stop the server;
+SIGTERM/SIGINT do: the listener closes, every connection is closed, every thread is unloaded
+and its children reaped.
+"""
+
+from __future__ import annotations
+
+import errno
+import http
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+import anyio.abc
+from anyio.abc import ByteSendStream
+
+from rootstep.app_server.connection import Connection
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+    from websockets.http11 import Request, Response
+
+    from rootstep.app_server.server import AppServer
+
+log = logging.getLogger(__name__)
+
+# axum's default websocket message limit, which codex keeps.
+MAX_MESSAGE = 64 * 1024 * 1024
+CONTROL_SOCKET_DIR = "app-server-control"
+CONTROL_SOCKET_FILE = "app-server-control.sock"
+STARTUP_LOCK_FILE = "app-server-startup.lock"
+# A client that never answers the close handshake cannot hold the shutdown longer than this.
+CLOSE_TIMEOUT = 5.0
+
+
+class ListenError(ValueError):
+    """A ``--listen`` value that cannot be served (the message is codex's)."""
+
+
+@dataclass(frozen=True)
+class Listen:
+    kind: Literal["stdio", "unix", "ws", "off"]
+    host: str = ""
+    port: int = 0
+    path: Path | None = None
+
+
+def parse_listen(url: str, *, codex_home: Path, cwd: Path) -> Listen:
+    """The transport a ``--listen`` URL names (codex's ``AppServerTransport::from_listen_url``)."""
+    if url in ("stdio://", "stdio", "stdio:"):
+        return Listen("stdio")
+    if url.startswith("unix://"):
+        raw = url[len("unix://"):]
+        path = codex_home / CONTROL_SOCKET_DIR / CONTROL_SOCKET_FILE if not raw else cwd / raw
+        return Listen("unix", path=Path(os.path.normpath(path)))
+    if url == "off":
+        return Listen("off")
+    if url.startswith("ws://"):
+        host, port = _socket_addr(url[len("ws://"):], url)
+        if not ipaddress.ip_address(host).is_loopback:
+            shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise ListenError(
+                f"refusing to start non-loopback websocket listener {shown} without auth; "
+                "rootstep has no `--ws-auth`: bind 127.0.0.1 and use SSH port-forwarding"
+            )
+        return Listen("ws", host=host, port=port)
+    raise ListenError(
+        f"unsupported --listen URL `{url}`; expected `stdio://`, `unix://`, `unix://PATH`, `ws://IP:PORT`, or `off`"
+    )
+
+
+def _socket_addr(text: str, url: str) -> tuple[str, int]:
+    """``IP:PORT`` or ``[IPv6]:PORT``, as Rust's ``SocketAddr`` parses it (no host names)."""
+    invalid = ListenError(f"invalid websocket --listen URL `{url}`; expected `ws://IP:PORT`")
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        version = 6
+    else:
+        host, sep, port = text.rpartition(":")
+        version = 4
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise invalid
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise invalid from None
+    if address.version != version:
+        raise invalid
+    return host, int(port)
+
+
+# --- websocket connections ---------------------------------------------------------------
+
+
+class _TextFrames(ByteSendStream):
+    """Outgoing lines as websocket text messages (the newline is the stdio framing only)."""
+
+    def __init__(self, ws: "ServerConnection") -> None:
+        self._ws = ws
+
+    async def send(self, item: bytes) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await self._ws.send(item.rstrip(b"\n").decode("utf-8"))
+        except ConnectionClosed as exc:
+            raise anyio.BrokenResourceError from exc
+
+    async def aclose(self) -> None:
+        await self._ws.close()
+
+
+async def _messages(ws: "ServerConnection", name: str) -> AsyncIterator[bytes]:
+    """Each text message, whole; ends when the client goes (a close or a broken socket)."""
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        async for message in ws:
+            if isinstance(message, bytes):
+                log.warning("connection %s: dropping unsupported binary websocket message", name)
+                continue
+            if message.strip():
+                yield message.encode("utf-8")
+    except ConnectionClosed as exc:
+        log.info("connection %s: websocket closed: %s", name, exc)
+
+
+def _handler(server: "AppServer", prefix: str):  # noqa: ANN202 - websockets' handler type
+    async def handle(ws: "ServerConnection") -> None:
+        peer = ws.remote_address
+        name = f"{prefix}:{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else prefix
+        log.info("client connected: %s", name)
+        connection = Connection(server, None, _TextFrames(ws), name=name, messages=_messages(ws, name))
+        await server.serve_connection(connection)
+        log.info("client gone: %s", name)
+
+    return handle
+
+
+def _process_request(conn: "ServerConnection", request: "Request") -> "Response | None":
+    """Origin → 403 (codex's middleware), /readyz and /healthz → 200, anything else upgrades."""
+    path = request.path.split("?", 1)[0]
+    if request.headers.get("Origin") is not None:
+        log.warning("rejecting websocket listener request with Origin header (%s)", request.path)
+        return conn.respond(http.HTTPStatus.FORBIDDEN, "")
+    if path in ("/readyz", "/healthz"):
+        return conn.respond(http.HTTPStatus.OK, "")
+    return None
+
+
+def websocket_banner(host: str, port: int) -> str:
+    """What codex prints on stderr once the websocket listener is bound."""
+    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return (
+        "rootstep app-server (WebSockets)\n"
+        f"  listening on: ws://{addr}\n"
+        f"  readyz: http://{addr}/readyz\n"
+        f"  healthz: http://{addr}/healthz\n"
+        "  note: binds localhost only (use SSH port-forwarding for remote access)\n"
+    )
+
+
+def _print_stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+# --- unix socket path ----------------------------------------------------------------------
+
+
+def prepare_socket_path(path: Path) -> None:
+    """Make the private parent folder; refuse a live socket or a non-socket file at ``path``;
+    remove a stale socket (codex's ``prepare_control_socket_path``)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except FileNotFoundError:
+        return
+    except ConnectionRefusedError:
+        pass
+    except OSError as exc:
+        if not path.exists():
+            return
+        if exc.errno not in (errno.ENOTSOCK, errno.ECONNREFUSED):
+            raise
+    else:
+        raise OSError(errno.EADDRINUSE, f"app-server control socket is already in use at {path}")
+    finally:
+        probe.close()
+    if not path.exists():
+        return
+    if not stat.S_ISSOCK(path.lstat().st_mode):
+        raise OSError(errno.EEXIST, f"app-server control socket path exists and is not a socket: {path}")
+    path.unlink()
+
+
+def _lock_startup(lock_path: Path) -> int:
+    """Serialize concurrent start-ups on one control socket (codex's startup lock)."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+
+async def _close(ws_server: object) -> None:
+    """Close the listener and every connection (their handlers then return); shielded."""
+    with anyio.CancelScope(shield=True) as scope:
+        scope.deadline = anyio.current_time() + CLOSE_TIMEOUT * 2
+        ws_server.close()  # type: ignore[attr-defined]
+        await ws_server.wait_closed()  # type: ignore[attr-defined]
+
+
+async def _serve_ws(server: "AppServer", listen: Listen, stop: anyio.Event) -> None:
+    from websockets.asyncio.server import serve
+
+    ws_server = await serve(
+        _handler(server, "ws"), listen.host, listen.port,
+        process_request=_process_request, max_size=MAX_MESSAGE, compression=None,
+        ping_interval=None, close_timeout=CLOSE_TIMEOUT,
+    )
+    try:
+        bound = next(iter(ws_server.sockets)).getsockname()
+        _print_stderr(websocket_banner(bound[0], bound[1]))
+        await stop.wait()
+    finally:
+        await _close(ws_server)
+
+
+async def _serve_unix(server: "AppServer", listen: Listen, stop: anyio.Event) -> None:
+    from websockets.asyncio.server import unix_serve
+
+    assert listen.path is not None
+    path = listen.path
+    lock_fd = await anyio.to_thread.run_sync(_lock_startup, server.config.home / CONTROL_SOCKET_DIR / STARTUP_LOCK_FILE)
+    try:
+        prepare_socket_path(path)
+        ws_server = await unix_serve(
+            _handler(server, "unix"), str(path),
+            max_size=MAX_MESSAGE, compression=None, ping_interval=None, close_timeout=CLOSE_TIMEOUT,
+        )
+    finally:
+        os.close(lock_fd)
+    try:
+        os.chmod(path, 0o600)
+        _print_stderr(f"rootstep app-server (unix socket)\n  listening on: unix://{path}\n")
+        await stop.wait()
+    finally:
+        await _close(ws_server)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("failed to remove app-server control socket file %s: %s", path, exc)
+
+
+async def _stop_on_signal(stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        task_status.started()  # the banner is printed after this: a client's SIGTERM is never lost
+        async for signum in signals:
+            log.info("received signal %s; shutting down", signum)
+            stop.set()
+            return
+
+
+async def serve_listener(listen: Listen, overrides: list[str]) -> None:
+    """Serve ``listen`` (not stdio) until SIGTERM/SIGINT, then stop in order."""
+    from rootstep.app_server.server import AppServer
+    from rootstep.app_server.stdio import load_startup_config
+    from rootstep.app_server.tools import install_tools
+
+    server = AppServer(load_startup_config(overrides), overrides=overrides)
+    install_tools(server)
+    stop = anyio.Event()
+    async with server.running():
+        async with anyio.create_task_group() as group:
+            await group.start(_stop_on_signal, stop)
+            if listen.kind == "ws":
+                await _serve_ws(server, listen, stop)
+            elif listen.kind == "unix":
+                await _serve_unix(server, listen, stop)
+            else:
+                _print_stderr("rootstep app-server (no listener)\n  listening on: off\n")
+                await stop.wait()
+            group.cancel_scope.cancel()
+
+
+def run(url: str, overrides: list[str]) -> int:
+    """Entry from :func:`rootstep.app_server.main.run` for every non-stdio ``--listen``."""
+    from rootstep.config.home import codex_home
+
+    try:
+        listen = parse_listen(url, codex_home=codex_home(), cwd=Path.cwd())
+    except ListenError as exc:
+        print(f"rootstep app-server: {exc}", file=sys.stderr)
+        return 2
+    try:
+        anyio.run(serve_listener, listen, overrides)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - only a listener that cannot be bound is expected
+        failure = _os_error(exc)
+        if failure is None:
+            raise
+        print(f"rootstep app-server: cannot listen on {url}: {failure.strerror or failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError (bind failure, socket in use) inside what the task groups raised."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _os_error(inner)
+            if found is not None:
+                return found
+    return None
