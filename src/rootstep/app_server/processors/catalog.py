@@ -27,7 +27,6 @@ from rootstep.app_server.context import RequestContext
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
-from rootstep.plugins.host_skills import SkillsCatalog, disabled_paths, to_wire
 from rootstep.protocol.catalog import (
     AppsListParams,
     AppsListResponse,
@@ -39,6 +38,7 @@ from rootstep.protocol.catalog import (
 
 if TYPE_CHECKING:
     from rootstep.app_server.server import AppServer
+    from rootstep.plugins.host_skills import SkillsCatalog
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,14 @@ def _user_home() -> Path | None:
     return Path(os.path.realpath(value)) if value else None
 
 
-def _catalog(server: "AppServer") -> SkillsCatalog:
-    return server.services["skills_catalog"]
+def _catalog(server: "AppServer") -> "SkillsCatalog":
+    """The server's scan cache, made at the first ``skills/list`` (the scanner loads then too)."""
+    catalog = server.services.get("skills_catalog")
+    if catalog is None:
+        from rootstep.plugins.host_skills import SkillsCatalog
+
+        catalog = server.services["skills_catalog"] = SkillsCatalog(server.config.home, _user_home())
+    return catalog
 
 
 def _latest_raw_config(server: "AppServer") -> dict[str, Any]:
@@ -65,6 +71,8 @@ def _latest_raw_config(server: "AppServer") -> dict[str, Any]:
 
 
 async def skills_list(ctx: RequestContext, p: SkillsListParams) -> SkillsListResponse:
+    from rootstep.plugins.host_skills import disabled_paths, to_wire
+
     catalog = _catalog(ctx.server)
     raw = _latest_raw_config(ctx.server)
     cwds = p.cwds or [os.getcwd()]
@@ -126,6 +134,5 @@ async def app_list(ctx: RequestContext, p: AppsListParams) -> AppsListResponse:
 
 
 def register(server: "AppServer") -> None:
-    server.services["skills_catalog"] = SkillsCatalog(server.config.home, _user_home())
     server.methods.add("skills/list", skills_list, SkillsListParams)
     server.methods.add("app/list", app_list, AppsListParams, params_required=False)
