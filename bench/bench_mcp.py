@@ -1,7 +1,7 @@
 """MCP figures.
 
 * Warm ``mcpServer/tool/call`` round trip to a local stdio echo server through the app-server
-  (median of 8 alternating blocks of 25 calls, each after 5 warm-up calls), next to the same ``tools/call`` made directly with the
+  (median of 16 alternating blocks of 25 calls, each after 5 warm-up calls; also the median of the per-block ratios), next to the same ``tools/call`` made directly with the
   ``mcp`` SDK in one process (target ≤ 1.5×) and the reference ``codex app-server`` on the same
   config (target ≤ 1.0×).
 * Runtime start with 10 stdio servers: wall time until all are ready vs the slowest single
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ECHO = str(ROOT / "tests" / "fixtures" / "mcp_echo_server.py")
 WARMUP = 5
 CALLS = 50
-ROUNDS = 8
+ROUNDS = 16
 BLOCK = 25
 SERVERS = 10
 START_RUNS = 3
@@ -81,7 +81,19 @@ async def interleaved_round_trips(callers: dict[str, AppServerCaller]) -> dict[s
                 await session.call_tool("echo", {"message": "bench"}, meta={"threadId": "bench"})
                 if index >= WARMUP:
                     samples["sdk"].append((time.perf_counter() - t0) * 1000)
-    return {name: median(values) for name, values in samples.items()}
+    medians = {name: median(values) for name, values in samples.items()}
+    if "reference" in samples:
+        medians["paired"] = paired_ratio(samples["rootstep"], samples["reference"], BLOCK)
+    return medians
+
+
+def paired_ratio(ours: list[float], reference: list[float], block: int) -> float:
+    """Median over the alternating blocks of (our block median / the reference's next to it):
+    drift in machine load between blocks cancels out of each ratio."""
+    count = min(len(ours), len(reference)) // block
+    return median([
+        median(ours[i * block:(i + 1) * block]) / median(reference[i * block:(i + 1) * block]) for i in range(count)
+    ])
 
 
 async def sdk_call_ms() -> float:
@@ -172,7 +184,9 @@ def run() -> Section:
         manager = anyio.run(manager_call_ms)
         section.rows.append(Row("warm `mcpServer/tool/call` round trip (stdio echo)", ours, reference=ref,
                                 target="≤ 1.0× reference; ≤ 1.5× direct SDK",
-                                note=f"{ours / sdk:.2f}× the same call made directly with the mcp SDK in one process"))
+                                note=f"{ours / sdk:.2f}× the same call made directly with the mcp SDK in one process"
+                                     + (f"; {medians['paired']:.2f}× the reference as the median of per-block ratios"
+                                        if "paired" in medians else "")))
         section.rows.append(Row("same `tools/call` directly with the mcp SDK, one process", sdk))
         section.rows.append(Row("same call through rootstep's ConnectionManager, in process", manager,
                                 note=f"{manager / sdk:.2f}× the direct SDK call"))
