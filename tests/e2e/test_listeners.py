@@ -25,7 +25,8 @@ from websockets.sync.client import ClientConnection, connect, unix_connect
 from tests.conftest import descendants
 from tests.fixtures.app_server import AppServerProcess, checked_app_server
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
-from tests.fixtures.mock_model import MockModel, assistant_text, write_config
+from tests.fixtures.app_server import text
+from tests.fixtures.mock_model import MockModel, assistant_text, held_text, write_config
 
 pytestmark = pytest.mark.timeout(120)
 ELICIT = "mcpServer/elicitation/request"
@@ -58,12 +59,12 @@ class ListeningServer:
             self._cond.notify_all()
 
     def wait_line(self, prefix: str, timeout: float = 60.0) -> str:
-        """The first stderr line starting (after indentation) with ``prefix``."""
+        """The first stderr line starting (after indentation or a log prefix) with ``prefix``."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 for line in self.lines:
-                    if line.strip().startswith(prefix):
+                    if line.strip().startswith(prefix) or f": {prefix}" in line:
                         return line.strip()
                 if "<eof>" in self.lines or time.monotonic() > deadline:
                     raise AssertionError(f"no {prefix!r} line on stderr:\n" + "\n".join(self.lines))
@@ -320,6 +321,42 @@ def test_requests_past_the_capacity_are_answered_overloaded(tmp_path: Path, mode
         client.assert_schema_clean()
     finally:
         server.kill()
+
+
+def test_sigterm_lets_the_running_turn_finish_and_a_second_one_forces(home: Path, model: MockModel,
+                                                                    no_leaks: None) -> None:
+    """Like codex: the first SIGTERM waits (still serving) for running turns, a second stops now."""
+    drain = "shutdown requested: waiting for 1 running turn(s) to finish"
+    for forced in (False, True):
+        held = held_text("finished after the signal", deltas=["finished", " after the signal"])
+        model.queue(held)
+        server = start(home, "ws://127.0.0.1:0")
+        try:
+            client = WsClient(home, connect(server.url(), legacy=True))
+            client.initialize()
+            thread = client.call("thread/start", {"model": "mock-model"})["thread"]
+            turn = client.call("turn/start", {"threadId": thread["id"], "input": [text("go")]})["turn"]
+            client.wait_notification("item/agentMessage/delta")
+            assert held.reached_hold.wait(30)
+
+            server.proc.send_signal(signal.SIGTERM)
+            server.wait_line(drain)
+            assert server.proc.poll() is None
+            assert client.call("model/list", {})["data"], "requests are still served while draining"
+            if forced:
+                server.proc.send_signal(signal.SIGTERM)
+            else:
+                held.release()
+                done = client.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
+                assert done["params"]["turn"]["status"] == "completed"
+            assert server.proc.wait(timeout=30) == 0
+            client.wait_closed()
+            client.assert_schema_clean()
+            if forced:
+                assert not client.notifications("turn/completed"), "a forced stop does not wait for the turn"
+                held.release()
+        finally:
+            server.kill()
 
 
 def test_off_serves_nothing_until_sigterm(home: Path, no_leaks: None) -> None:

@@ -18,8 +18,9 @@ Like codex 0.169 (``codex-rs/app-server-transport/src/transport/``):
 Every client gets its own :class:`~rootstep.app_server.connection.Connection` (its own
 handshake, opt-outs and backpressure) on ONE :class:`AppServer`: threads are shared, and thread
 notifications go to every initialized client. A client that leaves does not stop the server;
-SIGTERM/SIGINT do: the listener closes, every connection is closed, every thread is unloaded
-and its children reaped.
+SIGTERM/SIGINT do, as in codex: the first signal waits (still serving) until no turn is
+running, a second one stops at once; then the listener closes, every connection is closed,
+every thread is unloaded and its children reaped.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ import signal
 import socket
 import stat
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.abc
@@ -244,7 +245,7 @@ async def _close(ws_server: object) -> None:
         await ws_server.wait_closed()  # type: ignore[attr-defined]
 
 
-async def _serve_ws(server: "AppServer", listen: Listen, stop: anyio.Event) -> None:
+async def _serve_ws(server: "AppServer", listen: Listen, stop: "Shutdown") -> None:
     from websockets.asyncio.server import serve
 
     ws_server = await serve(
@@ -255,12 +256,12 @@ async def _serve_ws(server: "AppServer", listen: Listen, stop: anyio.Event) -> N
     try:
         bound = next(iter(ws_server.sockets)).getsockname()
         _print_stderr(websocket_banner(bound[0], bound[1]))
-        await stop.wait()
+        await stop.wait(server)
     finally:
         await _close(ws_server)
 
 
-async def _serve_unix(server: "AppServer", listen: Listen, stop: anyio.Event) -> None:
+async def _serve_unix(server: "AppServer", listen: Listen, stop: "Shutdown") -> None:
     from websockets.asyncio.server import unix_serve
 
     assert listen.path is not None
@@ -277,7 +278,7 @@ async def _serve_unix(server: "AppServer", listen: Listen, stop: anyio.Event) ->
     try:
         os.chmod(path, 0o600)
         _print_stderr(f"rootstep app-server (unix socket)\n  listening on: unix://{path}\n")
-        await stop.wait()
+        await stop.wait(server)
     finally:
         await _close(ws_server)
         try:
@@ -288,13 +289,47 @@ async def _serve_unix(server: "AppServer", listen: Listen, stop: anyio.Event) ->
             log.warning("failed to remove app-server control socket file %s: %s", path, exc)
 
 
-async def _stop_on_signal(stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        task_status.started()  # the banner is printed after this: a client's SIGTERM is never lost
-        async for signum in signals:
-            log.info("received signal %s; shutting down", signum)
-            stop.set()
-            return
+def running_turns(threads: Iterable[Any]) -> list[Any]:
+    """The active turns of the loaded threads (what a signal-initiated shutdown waits for)."""
+    return [thread.active for thread in threads if getattr(thread, "active", None) is not None]
+
+
+class Shutdown:
+    """codex's signal handling for multi-client listeners: the first SIGTERM/SIGINT starts a
+    drain (requests are still served until no turn is running, then the server stops), a
+    second one forces the stop (running turns are interrupted)."""
+
+    def __init__(self) -> None:
+        self.requested = anyio.Event()
+        self.forced = anyio.Event()
+
+    async def watch_signals(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()  # the banner is printed after this: a client's SIGTERM is never lost
+            async for signum in signals:
+                if self.requested.is_set():
+                    log.warning("received a second shutdown signal (%s); stopping now", signum)
+                    self.forced.set()
+                    return
+                log.info("received signal %s; shutting down", signum)
+                self.requested.set()
+
+    async def wait(self, server: "AppServer") -> None:
+        """Until a signal asked for the stop and the running turns finished (or it was forced)."""
+        await self.requested.wait()
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+
+                async def force() -> None:
+                    await self.forced.wait()
+                    scope.cancel()
+
+                group.start_soon(force)
+                while running := running_turns(server.manager.threads.values()):
+                    log.warning("shutdown requested: waiting for %d running turn(s) to finish "
+                                "(signal again to stop now)", len(running))
+                    await running[0].done.wait()
+                group.cancel_scope.cancel()
 
 
 async def serve_listener(listen: Listen, overrides: list[str]) -> None:
@@ -305,17 +340,17 @@ async def serve_listener(listen: Listen, overrides: list[str]) -> None:
 
     server = AppServer(load_startup_config(overrides), overrides=overrides)
     install_tools(server)
-    stop = anyio.Event()
+    stop = Shutdown()
     async with server.running():
         async with anyio.create_task_group() as group:
-            await group.start(_stop_on_signal, stop)
+            await group.start(stop.watch_signals)
             if listen.kind == "ws":
                 await _serve_ws(server, listen, stop)
             elif listen.kind == "unix":
                 await _serve_unix(server, listen, stop)
             else:
                 _print_stderr("rootstep app-server (no listener)\n  listening on: off\n")
-                await stop.wait()
+                await stop.wait(server)
             group.cancel_scope.cancel()
 
 
