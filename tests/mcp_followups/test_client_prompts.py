@@ -96,6 +96,8 @@ def test_on_request_asks_the_client_before_a_non_read_only_call(app: AppServerPr
         "mode": "form",
         "_meta": {
             "codex_approval_kind": "mcp_tool_call",
+            "persist": ["session", "always"],
+            "tool_name": "slow",
             "tool_description": "Sleep for `seconds`, then answer.",
             "tool_params": {"seconds": 0},
             "tool_params_display": [{"name": "seconds", "value": 0, "display_name": "seconds"}],

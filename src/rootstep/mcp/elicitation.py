@@ -8,7 +8,9 @@ Both become one server→client request, ``mcpServer/elicitation/request``, answ
 - a tool call that needs approval (policy ``on-request``/``untrusted``, a tool that is not
   read-only) is asked as a form elicitation with an empty schema and
   ``_meta.codex_approval_kind = "mcp_tool_call"``, like codex 0.169 with its default
-  ``tool_call_mcp_elicitation`` feature.
+  ``tool_call_mcp_elicitation`` feature. ``_meta.persist`` advertises "allow for this session"
+  / "always" when the tool has a stable identity; the thread's router remembers session
+  approvals and writes "always" to ``config.toml`` (:mod:`rootstep.mcp.approval_memory`).
 
 :class:`ElicitationRouter` is one per thread. Every connection manager the thread builds gets
 the same router, so a manager that outlives a runtime rebuild (an in-flight call waiting on an
@@ -19,11 +21,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import mcp_types as types
 from pydantic import Field, ValidationError
 
+from rootstep.mcp.approval_memory import (
+    ApprovalMemory,
+    Decision,
+    PersistError,
+    normalize,
+    parse_decision,
+    persist_options,
+    persist_tool_approval,
+    persistent_key,
+    question_id,
+    session_key,
+)
 from rootstep.protocol.base import WireModel
 
 log = logging.getLogger(__name__)
@@ -31,11 +46,12 @@ log = logging.getLogger(__name__)
 METHOD = "mcpServer/elicitation/request"
 APPROVAL_KIND_KEY = "codex_approval_kind"
 APPROVAL_KIND_MCP_TOOL_CALL = "mcp_tool_call"
+TOOL_NAME_KEY = "tool_name"
 TOOL_TITLE_KEY = "tool_title"
 TOOL_DESCRIPTION_KEY = "tool_description"
 TOOL_PARAMS_KEY = "tool_params"
 TOOL_PARAMS_DISPLAY_KEY = "tool_params_display"
-PERSIST_KEY = "persist"
+PERSIST_KEY = "persist"  # same key as approval_memory.PERSIST_KEY
 USER_REJECTED = "user rejected MCP tool call"
 USER_CANCELLED = "user cancelled MCP tool call"
 
@@ -95,9 +111,14 @@ def approval_request(
     server: str,
     tool: types.Tool,
     arguments: Mapping[str, Any] | None,
+    persist: str | list[str] | None = None,
 ) -> ElicitationRequestParams:
-    """The approval prompt codex 0.169 sends for an MCP tool call (``build_mcp_tool_approval_*``)."""
+    """The approval prompt codex 0.169 sends for an MCP tool call (``build_mcp_tool_approval_*``);
+    ``persist`` is the ``_meta.persist`` offer (:func:`~rootstep.mcp.approval_memory.persist_options`)."""
     meta: dict[str, Any] = {APPROVAL_KIND_KEY: APPROVAL_KIND_MCP_TOOL_CALL}
+    if persist is not None:
+        meta[PERSIST_KEY] = list(persist) if isinstance(persist, list) else persist
+    meta[TOOL_NAME_KEY] = tool.name  # the 0.169 binary sends it (guardian reviews read it)
     if tool.title:
         meta[TOOL_TITLE_KEY] = tool.title
     if tool.description:
@@ -123,6 +144,20 @@ def approval_refusal(response: ElicitationResponse) -> str | None:
     if response.action == "accept":
         return None
     return USER_REJECTED if response.action == "decline" else USER_CANCELLED
+
+
+def approval_decision(response: ElicitationResponse, call_id: str, approval_mode: str) -> Decision:
+    """What the client chose, remembering options included (``_meta.persist`` or an option
+    label in ``content``), normalized for the tool's approval mode."""
+    decision = parse_decision(response.action, response.content, response.meta, question_id(call_id))
+    return normalize(decision, approval_mode)
+
+
+def decision_refusal(decision: Decision) -> str | None:
+    """None for every accept; else the error text the call fails with."""
+    if decision.accepted:
+        return None
+    return USER_REJECTED if decision is Decision.DECLINE else USER_CANCELLED
 
 
 # --- forwarding a server's elicitation/create (pure) --------------------------------------
@@ -168,10 +203,21 @@ class ElicitationRouter:
     ``ask`` cannot prompt: approvals are declined and elicitations answered ``decline``.
     """
 
-    def __init__(self, thread_id: str, ask: AskClient | None = None, turn_id: TurnLookup | None = None) -> None:
+    def __init__(
+        self,
+        thread_id: str,
+        ask: AskClient | None = None,
+        turn_id: TurnLookup | None = None,
+        *,
+        config_path: Path | None = None,
+    ) -> None:
         self.thread_id = thread_id
         self.ask = ask
         self._turn_id = turn_id
+        # "Allow for this session" approvals: this thread's only (one router per thread).
+        self.approvals = ApprovalMemory()
+        # Where "always" is written; None: ``$CODEX_HOME/config.toml`` at the time of writing.
+        self._config_path = config_path
 
     @property
     def can_prompt(self) -> bool:
@@ -189,12 +235,45 @@ class ElicitationRouter:
             log.info("elicitation request failed (declined): %s", exc)
             return DECLINE
 
+    @property
+    def config_path(self) -> Path:
+        if self._config_path is not None:
+            return self._config_path
+        from rootstep.config.home import codex_home
+
+        return codex_home() / "config.toml"
+
     async def approve_tool_call(
-        self, server: str, tool: types.Tool, arguments: Mapping[str, Any] | None, *, turn_id: str | None
+        self,
+        server: str,
+        tool: types.Tool,
+        arguments: Mapping[str, Any] | None,
+        *,
+        turn_id: str | None,
+        call_id: str = "",
+        approval_mode: str = "auto",
+        connector_id: str | None = None,
+        selected_root: bool = False,
     ) -> str | None:
-        """Ask the client; None when approved, else why the call is refused."""
-        params = approval_request(thread_id=self.thread_id, turn_id=turn_id, server=server, tool=tool, arguments=arguments)
-        return approval_refusal(await self.request(params))
+        """None when approved (remembered for this thread, or the client accepts now), else why
+        the call is refused. The client's "session" / "always" choice is remembered here."""
+        session = session_key(server, tool.name, approval_mode, connector_id)
+        if session is not None and session in self.approvals:
+            return None
+        persistent = persistent_key(server, tool.name, approval_mode, connector_id, selected_root=selected_root)
+        params = approval_request(
+            thread_id=self.thread_id, turn_id=turn_id, server=server, tool=tool, arguments=arguments,
+            persist=persist_options(session, persistent),
+        )
+        decision = approval_decision(await self.request(params), call_id, approval_mode)
+        if decision is Decision.ACCEPT_AND_REMEMBER and persistent is not None:
+            try:
+                persist_tool_approval(self.config_path, server, tool.name)
+            except PersistError as exc:
+                log.warning("failed to persist MCP tool approval for %s/%s (this session only): %s", server, tool.name, exc)
+        if decision in (Decision.ACCEPT_FOR_SESSION, Decision.ACCEPT_AND_REMEMBER) and session is not None:
+            self.approvals.remember(session)
+        return decision_refusal(decision)
 
     def callback_for(self, server: str) -> Callable[..., Awaitable[types.ElicitResult | types.ErrorData]]:
         """The ``elicitation_callback`` of ``server``'s ``ClientSession``."""

@@ -165,7 +165,11 @@ class McpStepTools:
             router = self._elicitation
             if reason == DECLINED_NO_PROMPT and router is not None and router.can_prompt:
                 # on-request / untrusted: ask the client (mcpServer/elicitation/request).
-                reason = await router.approve_tool_call(info.server, info.tool, arguments, turn_id=turn_id)
+                # A thread's "allow for this session" approvals are consulted first.
+                reason = await router.approve_tool_call(
+                    info.server, info.tool, arguments, turn_id=turn_id, call_id=call.call_id, approval_mode=mode,
+                    connector_id=info.connector_id, selected_root=info.plugin_id is not None,
+                )
             if reason is not None:
                 elapsed = time.monotonic() - started
                 done = item.model_copy(
