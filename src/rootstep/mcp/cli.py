@@ -247,13 +247,14 @@ def _split_scopes(value: str | None) -> list[str] | None:
 
 
 async def _login(name: str, server: McpServerConfig, settings: OAuthSettings, scopes: list[str] | None,
-                 timeout: float | None, out: Any) -> tuple[bool, str | None]:
+                 timeout: float | None, out: Any, registration: str | None = None) -> tuple[bool, str | None]:
     import httpx2
 
     from rootstep.mcp.oauth import perform_login
 
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=True) as http:
-        login = await perform_login(name, server, http_client=http, settings=settings, scopes=scopes, timeout_secs=timeout)
+        login = await perform_login(name, server, http_client=http, settings=settings, scopes=scopes, timeout_secs=timeout,
+                                    client_registration=registration)  # type: ignore[arg-type]
         async with login:
             out.write(f"Authorize `{name}` by opening this URL in your browser:\n{login.authorization_url}\n")
             out.flush()
@@ -269,7 +270,10 @@ def cmd_login(args: argparse.Namespace, out: Any, overrides: Sequence[str] = ())
 
     settings, server = _oauth_target(args.name, overrides)
     try:
-        success, error = anyio.run(_login, args.name, server, settings, _split_scopes(args.scopes), args.timeout, out)
+        success, error = anyio.run(
+            _login, args.name, server, settings, _split_scopes(args.scopes), args.timeout, out,
+            getattr(args, "oauth_client_registration", None),
+        )
     except OAuthError as exc:
         raise CliError(f"failed to login to MCP server '{args.name}': {exc}") from None
     if not success:
@@ -317,6 +321,9 @@ def _parser() -> argparse.ArgumentParser:
     p_login.add_argument("--scopes", help="comma-separated OAuth scopes to request")
     p_login.add_argument("--timeout", type=float, default=None, metavar="SECS",
                          help="how long to wait for the browser callback (default 300)")
+    p_login.add_argument("--oauth-client-registration", dest="oauth_client_registration", choices=("auto", "cimd", "dcr"),
+                         type=str.lower, default=None,
+                         help="OAuth client-registration strategy for this login only (as codex 0.169)")
     p_logout = sub.add_parser("logout", help="remove stored OAuth credentials of a server")
     p_logout.add_argument("name")
     return parser

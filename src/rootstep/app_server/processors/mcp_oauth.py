@@ -4,6 +4,9 @@ With ``threadId`` the server is looked up in the thread's published runtime afte
 capture (so a ready selected root's HTTP server is found, and its OAuth traffic goes through its
 environment's HTTP client); without, in the latest config.toml servers. The response carries the
 authorization URL at once; ``mcpServer/oauthLogin/completed`` is broadcast when the flow ends.
+``clientRegistration`` (0.169) picks CIMD / dynamic registration for this login only
+(:mod:`rootstep.mcp.oauth.registration`); a server in an executor environment gets its tokens
+under the executor-namespaced credential name (:mod:`rootstep.mcp.oauth.credential_names`).
 """
 
 from __future__ import annotations
@@ -99,14 +102,14 @@ async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpS
     try:
         login = await perform_login(
             p.name, config, http_client=client, settings=settings, store=service.tokens.store,
-            scopes=p.scopes, timeout_secs=p.timeout_secs,
+            scopes=p.scopes, timeout_secs=p.timeout_secs, client_registration=p.client_registration,
         )
     except OAuthUnsupportedServerError:
         await client.aclose()
         raise JsonRpcError(INVALID_REQUEST, "OAuth login is only supported for streamable HTTP servers.") from None
-    except OAuthLoginError as exc:
+    except OAuthLoginError as exc:  # e.g. `clientRegistration: "cimd"` on a server without CIMD
         await client.aclose()
-        raise JsonRpcError(INTERNAL_ERROR, str(exc)) from None
+        raise JsonRpcError(INTERNAL_ERROR, f"failed to login to MCP server '{p.name}': {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a setup failure is the request's error
         await client.aclose()
         raise JsonRpcError(INTERNAL_ERROR, f"failed to login to MCP server '{p.name}': {exc}") from None

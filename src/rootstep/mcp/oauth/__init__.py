@@ -14,10 +14,13 @@ Public surface::
     tokens.needs_login(name, url)                          # why a server needs login, or None
 
     await auth_status(name, config, store=tokens.store, http_client=env_client)
+    perform_login(..., client_registration="auto" | "cimd" | "dcr")   # 0.169's strategy (registration.py)
+    credential_name(name, environment_id)   # an executor's server: "executor:<b64 env>:<b64 name>"
     await delete_credentials(settings, name, url); tokens.forget(name, url)   # logout
 """
 
 from .callback import CallbackListener, classify_callback
+from .credential_names import credential_name, display_name, is_executor_owned
 from .discovery import OAuthDiscovery, configured_headers, discover
 from .errors import (
     CredentialStoreError,
@@ -39,12 +42,14 @@ from .store import (
     keyring_available,
     open_credential_store,
 )
+from .registration import ClientRegistration, client_metadata_url
 from .sdk import SdkTokenStorage
 from .tokens import OAuthBearerAuth, TokenManager
 from .urls import callback_id, store_key
 
 __all__ = [
     "CallbackListener",
+    "ClientRegistration",
     "CredentialStore",
     "CredentialStoreError",
     "CredentialsStoreMode",
@@ -67,9 +72,13 @@ __all__ = [
     "auth_status",
     "callback_id",
     "classify_callback",
+    "client_metadata_url",
+    "credential_name",
     "configured_headers",
     "delete_credentials",
     "discover",
+    "display_name",
+    "is_executor_owned",
     "keyring_available",
     "open_credential_store",
     "perform_login",

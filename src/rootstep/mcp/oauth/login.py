@@ -41,7 +41,9 @@ from .callback import (
     CallbackReply,
 )
 from .discovery import OAuthDiscovery, configured_headers, discover
+from .credential_names import credential_name, is_executor_owned
 from .errors import OAuthError, OAuthLoginError, OAuthUnsupportedServerError
+from .registration import ClientRegistration, choose_client
 from .settings import DEFAULT_LOGIN_TIMEOUT_SECS, OAuthSettings
 from .store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from .urls import authorization_url, redirect_uri, select_scopes
@@ -144,6 +146,7 @@ def credentials_from_token(
         token_endpoint=token_endpoint,
         client_secret=client_secret,
         token_endpoint_auth_method=auth_method if client_secret else None,  # only matters with a secret
+        executor_owned=True if is_executor_owned(server_name) else None,
         **extra,
     )
 
@@ -167,8 +170,11 @@ class OAuthLogin:
         http_client: httpx2.AsyncClient,
         store: CredentialStore,
         timeout_secs: float,
+        credential: str | None = None,
     ) -> None:
         self.server_name = server_name
+        # The name the tokens are stored under (executor-namespaced for an executor's server).
+        self.credential_name = credential if credential is not None else server_name
         self.server_url = server_url
         self.authorization_url = authorization_url
         self.redirect_uri = redirect
@@ -294,7 +300,7 @@ class OAuthLogin:
             raise OAuthError("token endpoint returned an invalid token response") from None
         credentials = credentials_from_token(
             token,
-            server_name=self.server_name,
+            server_name=self.credential_name,
             server_url=self.server_url,
             client_id=self._client.client_id,
             requested_scopes=self.scopes,
@@ -343,6 +349,7 @@ async def perform_login(
     scopes: Sequence[str] | None = None,
     timeout_secs: float | None = None,
     client_name: str = DEFAULT_CLIENT_NAME,
+    client_registration: ClientRegistration | None = None,
 ) -> OAuthLogin:
     """Start a login; the returned object has ``authorization_url`` and ``await wait()``.
 
@@ -351,6 +358,8 @@ async def perform_login(
     ``failed to login to MCP server '<name>': ``). The listener is closed on any failure here.
     ``http_client`` (the server's environment's client, without MCP auth) is used again by
     ``wait()`` for the code exchange, so it must stay open until ``wait()`` returns.
+    ``client_registration`` picks the client strategy (:mod:`.registration`); the tokens are
+    stored under :func:`~.credential_names.credential_name` of the server's environment.
     """
     transport = config.transport
     if not isinstance(transport, HttpTransport):
@@ -385,8 +394,12 @@ async def perform_login(
         chosen, source = select_scopes(scopes, transport.scopes, discovery.scopes_supported)
         logger.debug("OAuth scopes for `%s` from %s", server_name, source)
         configured_id = transport.oauth.client_id if transport.oauth is not None else None
-        if configured_id and configured_id.strip():
-            client = _Client(configured_id.strip())
+        choice = choose_client(
+            client_registration, configured_client_id=configured_id, metadata=metadata, redirect=redirect, server_url=server_url
+        )
+        logger.debug("OAuth client for `%s` from %s", server_name, choice.source)
+        if choice.client_id is not None:
+            client = _Client(choice.client_id)
         else:
             try:
                 client = await _register(http_client, discovery, redirect=redirect, scopes=chosen, client_name=client_name)
@@ -418,6 +431,7 @@ async def perform_login(
             http_client=http_client,
             store=store if store is not None else open_credential_store(settings),
             timeout_secs=timeout,
+            credential=credential_name(server_name, config.environment_id),
         )
     except BaseException:
         with anyio.CancelScope(shield=True):

@@ -16,6 +16,7 @@ import anyio
 import httpx2
 
 from ..server_config import HttpTransport, McpServerConfig
+from .credential_names import credential_name
 from .discovery import configured_headers, discover
 from .errors import OAuthError
 from .store import CredentialStore
@@ -43,7 +44,7 @@ async def auth_status_before_discovery(
         return "unsupported"
     if has_configured_bearer(transport, environ):
         return "bearerToken"
-    stored = await store.load(server_name, transport.url)
+    stored = await store.load(credential_name(server_name, config.environment_id), transport.url)
     if stored is not None:
         return "oAuth" if stored.is_usable() else "notLoggedIn"
     return None

@@ -55,6 +55,8 @@ class StoredCredentials(BaseModel):
     token_endpoint: str | None = None
     client_secret: str | None = Field(default=None, repr=False)
     token_endpoint_auth_method: str | None = None
+    # codex 0.169: set on entries whose server_name is executor-namespaced (credential_names).
+    executor_owned: bool | None = None
 
     @property
     def key(self) -> str:

@@ -37,6 +37,7 @@ from mcp.shared.auth import OAuthToken
 from pydantic import ValidationError
 
 from ..server_config import HttpTransport
+from .credential_names import display_name
 from .discovery import configured_headers, discovery_flow, read_metadata_response
 from .errors import CredentialStoreError, OAuthError, OAuthLoginRequiredError
 from .locks import locked_async, refresh_lock_path
@@ -101,7 +102,10 @@ class TokenManager:
 
     def auth_lookup(self, server_name: str, transport: HttpTransport) -> OAuthBearerAuth | None:
         """The ``AuthLookup`` of ``rootstep.mcp.transports.factory``: OAuth for servers without a
-        configured bearer (``bearer_token_env_var`` or an ``Authorization`` header), else None."""
+        configured bearer (``bearer_token_env_var`` or an ``Authorization`` header), else None.
+
+        ``server_name`` is the credential name (the factory namespaces an executor's server, see
+        :mod:`.credential_names`), so its tokens are the ones its login stored."""
         if transport.auth != "oauth" or has_configured_bearer(transport):
             return None
         return self.auth(server_name, transport.url, discovery_headers=configured_headers(transport))
@@ -124,7 +128,7 @@ class TokenManager:
         st = self.state(server_name, server_url)
         credentials = await drive(self.transaction(st), http_client)
         if credentials is None:
-            raise OAuthLoginRequiredError(server_name, st.login_required or NOT_LOGGED_IN)
+            raise OAuthLoginRequiredError(display_name(server_name), st.login_required or NOT_LOGGED_IN)
         return credentials.access_token
 
     @contextlib.asynccontextmanager
@@ -299,7 +303,7 @@ class OAuthBearerAuth(httpx2.Auth):
     def _after(self, response: httpx2.Response) -> None:
         st = self.state
         if response.status_code == 401 and st.login_required is not None:
-            self.login_error = OAuthLoginRequiredError(st.server_name, st.login_required, reauthentication=st.cached is not None)
+            self.login_error = OAuthLoginRequiredError(display_name(st.server_name), st.login_required, reauthentication=st.cached is not None)
         elif response.status_code != 401:
             self.login_error = None
 

@@ -17,6 +17,7 @@ import httpx2
 from mcp.client._transport import TransportStreams
 
 from rootstep.environments.base import Environment, StdioLaunch
+from rootstep.mcp.oauth.credential_names import credential_name
 from rootstep.mcp.server_config import HttpTransport, McpServerConfig, StdioTransport
 from rootstep.mcp.transports.http import http_transport, local_client
 from rootstep.mcp.transports.local_stdio import local_stdio_transport, server_env
@@ -66,7 +67,8 @@ class DefaultTransports:
 
     def __call__(self, name: str, config: McpServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
         transport = config.transport
-        auth = self.auth(name, transport) if self.auth and isinstance(transport, HttpTransport) else None
+        # OAuth tokens of a server in an executor environment are stored under an executor-namespaced name.
+        auth = self.auth(credential_name(name, config.environment_id), transport) if self.auth and isinstance(transport, HttpTransport) else None
         if config.environment_id == LOCAL:
             if isinstance(transport, StdioTransport):
                 remote = [v.name for v in transport.env_vars if v.source == "remote"]
