@@ -153,12 +153,14 @@ async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) ->
         env = manager.get("devbox")
         assert isinstance(env, RemoteEnvironment)
         first = (await env.client()).session_id
-        # The server goes away and comes back on the same port: the next use reconnects.
+        # The server goes away and comes back on the same port: the link tries to resume its
+        # session there, the new server does not know it (-32600), the link fails for good
+        # and the next use reconnects with a fresh session.
         proc = ws_servers.procs[0]
         proc.kill()
         await proc.wait()
-        await until(lambda: manager.status("devbox").status == "disconnected")
         await ws_servers.start(int(url.rsplit(":", 1)[1]))
+        await until(lambda: manager.status("devbox").status == "disconnected")
         assert await env.read_file("/etc/hostname")
         assert (await env.client()).session_id != first and manager.is_ready("devbox")
         assert manager.generation("devbox") == 2  # first link, then the reconnect

@@ -5,6 +5,13 @@ over the incoming messages (one task per link). Interest in a process is registe
 ``process/start`` is sent, because the reference may push output ahead of the start response;
 events are re-ordered by their per-process ``seq``. When the link ends, every pending request
 fails at once and every process session and body stream gets a terminal failure.
+
+A websocket link may instead *lose its connection* and recover it (:meth:`lose_connection`,
+:meth:`install`, :meth:`resume_session`, :meth:`finish_recovery`, driven by
+:func:`~rootstep.environments.links.open_websocket_link`): requests in flight fail, body
+streams fail, new requests wait for the outcome, process sessions survive and get the events
+they missed replayed (:mod:`.exec_recovery`). Process writes, reads and terminates that were
+cut off are sent again once recovered (write ids make a repeated write harmless).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pydantic import BaseModel, ValidationError
 
+from rootstep.environments.exec_recovery import RecoveryGap, plan_replay
 from rootstep.jsonrpc.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, ConnectionClosed, JsonRpcError
 from rootstep.jsonrpc.messages import ErrorResponse, Notification, Request, Response, parse_message
 from rootstep.jsonrpc.peer import Peer
@@ -57,6 +65,12 @@ class ProcessSession:
         self._write_ids = itertools.count(1)
         self.exit_code: int | None = None
         self.finished = False
+        self.started = False  # process/start answered: the executor knows it, recovery may read it
+        self._exit_known = False
+
+    @property
+    def last_delivered(self) -> int:
+        return self._next - 1
 
     @property
     def events(self) -> MemoryObjectReceiveStream[ProcessEvent]:
@@ -66,6 +80,8 @@ class ProcessSession:
         if self.finished or event.seq < self._next or event.seq in self._held:
             return  # duplicate or stale
         self._held[event.seq] = event
+        if event.kind == "exited":
+            self._exit_known = True
         while self._next in self._held:
             ready = self._held.pop(self._next)
             self._next += 1
@@ -94,7 +110,7 @@ class ProcessSession:
 
     async def write(self, data: bytes) -> str:
         """Write to stdin; returns the server's status (``accepted`` on success)."""
-        result = await self.client.call(
+        result = await self.client.call_surviving_recovery(
             p.PROCESS_WRITE,
             p.ProcessWriteParams(process_id=self.id, chunk=p.b64encode(data), write_id=str(next(self._write_ids))),
             p.ProcessWriteResult,
@@ -102,13 +118,32 @@ class ProcessSession:
         return result.status
 
     async def terminate(self) -> bool:
-        result = await self.client.call(p.PROCESS_TERMINATE, p.ProcessTerminateParams(process_id=self.id), p.ProcessTerminateResult)
+        result = await self.client.call_surviving_recovery(
+            p.PROCESS_TERMINATE, p.ProcessTerminateParams(process_id=self.id), p.ProcessTerminateResult
+        )
         return result.running
 
     async def read(self, after_seq: int = 0, *, wait_ms: int = 0, max_bytes: int | None = None) -> p.ProcessReadResult:
-        return await self.client.call(
+        return await self.client.call_surviving_recovery(
             p.PROCESS_READ, p.ProcessReadParams(process_id=self.id, after_seq=after_seq, max_bytes=max_bytes, wait_ms=wait_ms), p.ProcessReadResult
         )
+
+    def _replay(self, result: p.ProcessReadResult) -> None:
+        """Deliver what a ``process/read`` after a resume says we missed; a gap raises."""
+        if result.failure is not None:
+            raise RecoveryGap(f"process failed while recovering: {result.failure}")
+        missed = plan_replay(
+            last_delivered=self.last_delivered,
+            held=self._held,
+            exit_known=self._exit_known,
+            chunks=[(c.seq, c.stream, p.b64decode(c.chunk)) for c in result.chunks],
+            next_seq=result.next_seq,
+            exited=result.exited,
+            exit_code=result.exit_code,
+            closed=result.closed,
+        )
+        for m in missed:
+            self._deliver(ProcessEvent(m.kind, m.seq, m.stream, m.data, exit_code=m.exit_code))  # type: ignore[arg-type]
 
 
 class HttpBodyStream:
@@ -169,6 +204,14 @@ class ExecServerClient:
         self.environment_info: dict[str, Any] | None = None
         self.failure: str | None = None
         self.closed_event = anyio.Event()
+        self._recovered: anyio.Event | None = None  # set while a lost connection is being recovered
+        self._orphans: set[str] = set()  # process ids whose start was cut off by a lost connection
+        self.connection_losses = 0
+        self._installs = 0
+
+    @property
+    def recovering(self) -> bool:
+        return self._recovered is not None and self.failure is None
 
     @property
     def closed(self) -> bool:
@@ -184,10 +227,25 @@ class ExecServerClient:
             raise JsonRpcError(INTERNAL_ERROR, f"malformed {method} result from {self.name}: {exc.errors()[0]['msg']}") from None
 
     async def request(self, method: str, params: BaseModel | dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
-        if self.failure is not None:
-            raise ConnectionClosed(self.failure)
+        """Send on the current connection; while a lost one is being recovered, wait for it."""
         wire_params = p.wire(params) if isinstance(params, BaseModel) else params
-        return await self.peer.request(method, wire_params, timeout=timeout)
+        while True:
+            if self.failure is not None:
+                raise ConnectionClosed(self.failure)
+            if self._recovered is None:
+                return await self.peer.request(method, wire_params, timeout=timeout)
+            await self._recovered.wait()
+
+    async def call_surviving_recovery(self, method: str, params: BaseModel, result_model: type[M]) -> M:
+        """``call`` for idempotent process requests: one cut off by a lost connection is sent
+        again once the session is resumed (fails as usual if recovery fails)."""
+        while True:
+            losses = self.connection_losses
+            try:
+                return await self.call(method, params, result_model)
+            except ConnectionClosed:
+                if self.failure is not None or self.connection_losses == losses:
+                    raise
 
     async def initialize(self, timeout: float | None = 10.0) -> p.InitializeResult:
         """Handshake: ``initialize`` (accepting 0.169's extra ``environmentInfo``), then ``initialized``."""
@@ -210,10 +268,13 @@ class ExecServerClient:
         self._processes[params.process_id] = session  # before start: output may come first
         try:
             await self.call(p.PROCESS_START, params, p.ProcessStartResult)
-        except BaseException:
+        except BaseException as exc:
             if self._processes.get(params.process_id) is session:
                 del self._processes[params.process_id]
+            if isinstance(exc, ConnectionClosed) and self.recovering:
+                self._orphans.add(params.process_id)  # it may have started: terminate it on resume
             raise
+        session.started = True
         return session
 
     # --- http -------------------------------------------------------------------------------
@@ -236,7 +297,13 @@ class ExecServerClient:
 
     async def run(self, messages: AsyncIterator[bytes | str]) -> None:
         """Owner loop of the link: route every incoming message until the link ends."""
-        reason = DISCONNECTED
+        try:
+            await self.read_messages(messages)
+        finally:
+            self.close(DISCONNECTED)
+
+    async def read_messages(self, messages: AsyncIterator[bytes | str]) -> None:
+        """Route every incoming message of one connection until it ends (never raises)."""
         try:
             async for line in messages:
                 try:
@@ -254,8 +321,6 @@ class ExecServerClient:
                     await self.peer.respond_error(message.id, JsonRpcError(METHOD_NOT_FOUND, f"client does not implement `{message.method}`"))
         except Exception as exc:
             log.info("%s link failed: %r", self.name, exc)
-        finally:
-            self.close(reason)
 
     def _route(self, n: Notification) -> None:
         try:
@@ -289,4 +354,71 @@ class ExecServerClient:
             session._fail(self.failure)
         for stream in list(self._http_streams.values()):
             stream._fail(self.failure)
+        if self._recovered is not None:
+            self._recovered.set()  # waiters wake up and see the failure
         self.closed_event.set()
+
+    # --- recovery of a lost connection (websocket) --------------------------------------------
+
+    def lose_connection(self, reason: str = DISCONNECTED) -> None:
+        """The connection dropped but the session may be resumed: fail requests in flight and
+        body streams (as the reference does), keep process sessions, hold new requests."""
+        if self.failure is not None or self._recovered is not None:
+            return
+        self._recovered = anyio.Event()
+        self.connection_losses += 1
+        self.peer.close(reason)
+        for stream in list(self._http_streams.values()):
+            stream._fail(reason)
+
+    def install(self, write_line: Callable[[bytes], Awaitable[None]]) -> None:
+        """A new connection to try resuming over; responses now resolve against its peer."""
+        self.peer.close(DISCONNECTED)
+        # Ids stay unique across attempts, so a late answer on an abandoned connection can
+        # never resolve a request of the new one.
+        self._installs += 1
+        self.peer = Peer(write_line, first_id=self._installs * 1_000_000 + 1)
+
+    async def resume_session(self) -> None:
+        """Over the installed connection: ``initialize{resumeSessionId}``, then terminate the
+        processes whose start was cut off and replay what every followed process missed.
+
+        A JsonRpcError from ``initialize`` (``-32010`` is worth a retry, ``-32600`` is not) and
+        ConnectionClosed propagate; a process that cannot be recovered fails on its own.
+        """
+        raw = await self.peer.request(p.INITIALIZE, {"clientName": CLIENT_NAME, "resumeSessionId": self.session_id})
+        result = p.InitializeResult.model_validate(raw)
+        if result.session_id != self.session_id:
+            raise JsonRpcError(INTERNAL_ERROR, "exec-server returned a different session id")
+        await self.peer.notify(p.INITIALIZED, {})
+        for process_id in sorted(self._orphans):
+            try:
+                await self.peer.request(p.PROCESS_TERMINATE, p.wire(p.ProcessTerminateParams(process_id=process_id)))
+            except ConnectionClosed:
+                raise
+            except JsonRpcError:
+                pass
+            self._orphans.discard(process_id)
+        for session in [s for s in self._processes.values() if s.started and not s.finished]:
+            params = p.ProcessReadParams(process_id=session.id, after_seq=session.last_delivered, max_bytes=None, wait_ms=0)
+            try:
+                read = p.ProcessReadResult.model_validate(await self.peer.request(p.PROCESS_READ, p.wire(params)))
+                session._replay(read)
+            except ConnectionClosed:
+                raise
+            except (JsonRpcError, ValidationError, RecoveryGap) as exc:
+                message = exc.message if isinstance(exc, JsonRpcError) else str(exc)
+                log.warning("%s: failed to recover process %s: %s", self.name, session.id, message)
+                try:
+                    await self.peer.request(p.PROCESS_TERMINATE, p.wire(p.ProcessTerminateParams(process_id=session.id)))
+                except ConnectionClosed:
+                    raise
+                except JsonRpcError:
+                    pass
+                session._fail(f"failed to recover process {session.id}: {message}")
+
+    def finish_recovery(self) -> None:
+        """The session is resumed: release the requests that waited."""
+        recovered, self._recovered = self._recovered, None
+        if recovered is not None:
+            recovered.set()

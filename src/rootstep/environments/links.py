@@ -12,15 +12,17 @@ import logging
 import os
 import signal
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
-from rootstep.environments.exec_client import ExecServerClient
+from rootstep.environments.exec_client import DISCONNECTED, ExecServerClient
+from rootstep.environments.exec_recovery import RECOVERY_RETRY_INTERVAL_S, RECOVERY_TIMEOUT_S
 from rootstep.environments.local_fs import os_error_text
-from rootstep.jsonrpc.errors import ConnectionClosed, JsonRpcError
+from rootstep.jsonrpc.errors import SESSION_ALREADY_ATTACHED, ConnectionClosed, JsonRpcError
 from rootstep.jsonrpc.framing import LineReader
 
 log = logging.getLogger(__name__)
@@ -153,40 +155,129 @@ async def _handshake(client: ExecServerClient, timeout: float) -> None:
         raise ExecutorStartError(exc.message) from None
 
 
-@asynccontextmanager
-async def open_websocket_link(
-    url: str, *, connect_timeout: float = 10.0, initialize_timeout: float = 10.0, name: str = "exec-server"
-) -> AsyncIterator[ExecServerClient]:
-    """Connect to ``ws://…`` (one JSON-RPC message per text frame) and handshake."""
+async def _ws_connect(url: str, timeout: float) -> Any:
     from websockets.asyncio.client import connect
 
+    with anyio.fail_after(timeout):
+        return await connect(url, max_size=MAX_LINE, open_timeout=None, ping_interval=None)
+
+
+async def _ws_frames(ws: Any, name: str) -> AsyncIterator[bytes | str]:
     try:
-        with anyio.fail_after(connect_timeout):
-            ws = await connect(url, max_size=MAX_LINE, open_timeout=None, ping_interval=None)
+        async for message in ws:
+            yield message
+    except Exception as exc:
+        log.info("%s websocket closed: %r", name, exc)
+
+
+async def _ws_close(ws: Any) -> None:
+    with anyio.CancelScope(shield=True):
+        try:
+            await ws.close()
+        except Exception:
+            pass
+
+
+@asynccontextmanager
+async def open_websocket_link(
+    url: str,
+    *,
+    connect_timeout: float = 10.0,
+    initialize_timeout: float = 10.0,
+    name: str = "exec-server",
+    recovery_timeout: float = RECOVERY_TIMEOUT_S,
+) -> AsyncIterator[ExecServerClient]:
+    """Connect to ``ws://…`` (one JSON-RPC message per text frame) and handshake.
+
+    When the connection drops after the handshake, the link recovers it like the reference's
+    ``client_recovery.rs``: every 100 ms, for up to ``recovery_timeout`` seconds, it reconnects
+    and resumes the session (``initialize{resumeSessionId}``; ``-32010`` — the executor has
+    not noticed the old connection is gone yet — is retried). The client object stays the
+    same throughout; only if recovery fails does it close, as a link without recovery would.
+    """
+    try:
+        ws = await _ws_connect(url, connect_timeout)
     except TimeoutError:
         raise ExecutorStartError(f"timed out connecting to {url} after {connect_timeout:g}s") from None
     except Exception as exc:
         raise ExecutorStartError(f"failed to connect to {url}: {exc}") from None
 
-    async def write_line(line: bytes) -> None:
-        try:
-            await ws.send(line.rstrip(b"\n").decode("utf-8"))
-        except Exception:
-            client.close()
-            raise ConnectionClosed(client.failure or "exec-server transport disconnected") from None
+    def writer(conn: Any) -> Callable[[bytes], Awaitable[None]]:
+        async def write_line(line: bytes) -> None:
+            try:
+                await conn.send(line.rstrip(b"\n").decode("utf-8"))
+            except Exception:
+                if conn is current:
+                    client.lose_connection()  # the reader will notice too; recovery decides
+                raise ConnectionClosed(client.failure or DISCONNECTED) from None
 
-    async def frames() -> AsyncIterator[bytes | str]:
-        try:
-            async for message in ws:
-                yield message
-        except Exception as exc:
-            log.info("%s websocket closed: %r", name, exc)
+        return write_line
 
-    client = ExecServerClient(write_line, name=name)
+    current = ws
+    client = ExecServerClient(writer(ws), name=name)
+
+    async def serve(conn: Any, ended: anyio.Event) -> None:
+        try:
+            await client.read_messages(_ws_frames(conn, name))
+        finally:
+            ended.set()
+
+    async def recover() -> bool:
+        """Reconnect and resume until it works, is refused for good, or time runs out."""
+        nonlocal current
+        deadline = anyio.current_time() + recovery_timeout
+        error = "recovery timed out"
+        while True:
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                break
+            candidate = None
+            try:
+                candidate = await _ws_connect(url, min(connect_timeout, remaining))
+                current = candidate
+                client.install(writer(candidate))
+                ended = anyio.Event()
+                tg.start_soon(serve, candidate, ended)
+                with anyio.fail_after(max(deadline - anyio.current_time(), 0.001)):
+                    await client.resume_session()
+                if not ended.is_set():
+                    client.finish_recovery()
+                    await ended.wait()  # serve the resumed connection until it drops
+                    return True
+            except TimeoutError:
+                error = f"recovery timed out after {recovery_timeout:g}s"
+            except ConnectionClosed as exc:
+                error = exc.message
+            except JsonRpcError as exc:
+                error = exc.message
+                if exc.code != SESSION_ALREADY_ATTACHED:
+                    if candidate is not None:
+                        await _ws_close(candidate)
+                    break
+            except Exception as exc:  # connect refused / reset: the executor may be back soon
+                error = str(exc) or repr(exc)
+            if candidate is not None:
+                await _ws_close(candidate)
+            await anyio.sleep(min(RECOVERY_RETRY_INTERVAL_S, max(deadline - anyio.current_time(), 0)))
+        client.close(f"{DISCONNECTED}; failed to resume exec-server session: {error}")
+        return False
+
+    async def supervise(first_ended: anyio.Event) -> None:
+        await first_ended.wait()
+        while client.failure is None and client.session_id is not None:
+            log.info("%s: websocket connection lost; resuming session %s", name, client.session_id)
+            client.lose_connection()
+            await _ws_close(current)
+            if not await recover():
+                return
+        client.close(DISCONNECTED)
+
     error: Exception | None = None
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(client.run, frames())
+            first_ended = anyio.Event()
+            tg.start_soon(serve, ws, first_ended)
+            tg.start_soon(supervise, first_ended)
             try:
                 await _handshake(client, initialize_timeout)
                 yield client
@@ -196,7 +287,8 @@ async def open_websocket_link(
                 client.close("exec-server link closed")
                 tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            await ws.close()
+        await _ws_close(current)
+        if current is not ws:
+            await _ws_close(ws)
     if error is not None:
         raise error
