@@ -161,16 +161,22 @@ def test_accept_for_session_runs_that_tool_again_without_a_prompt_in_that_thread
 
 
 def test_always_writes_config_toml_and_a_new_process_does_not_ask(app: AppServerProcess, model: MockModel, home: Path):
-    model.queue(slow("c1"), slow("c2"), assistant_text("Done"))
+    model.queue(slow("c1"), slow("c2"), assistant_text("Done"), slow("c3"), assistant_text("Done"))
     thread_id = start_thread(app)
     turn = start_turn(app, thread_id)
     answer(app, next_prompt(app), {"action": "accept", "_meta": {"persist": "always"}})
     assert wait_turn(app, turn)["status"] == "completed"
-    # the same thread does not ask again (c2), and the setting is in config.toml, comments kept
+    # the same thread does not ask again (c2), nor a new thread of this process (c3), like the
+    # reference (its threads re-read config.toml)
     assert mcp_items(app, thread_id) == [("slow", "completed", None)] * 2
+    other = start_thread(app)
+    assert wait_turn(app, start_turn(app, other))["status"] == "completed"
+    assert mcp_items(app, other) == [("slow", "completed", None)]
     assert len(prompts(app)) == 1
+    # the setting is in config.toml, comments kept where they were
     written = (home / "config.toml").read_text()
-    assert COMMENT in written and "# same python" in written and "# a trailing table" in written
+    assert COMMENT in written and "# same python" in written
+    assert "# a trailing table\n[shell_environment_policy]" in written  # still above its table
     assert approval_mode_in(home, "slow") == "approve"
     assert approval_mode_in(home, "big") is None
 
@@ -311,12 +317,27 @@ def test_keys_and_offers_follow_the_approval_mode_and_the_server_origin():
 # --- the reference ---------------------------------------------------------------------------------
 
 
+def decline_until_done(app: AppServerProcess, turn: str) -> list[dict[str, Any]]:
+    """Decline every prompt until ``turn`` completes; the prompts."""
+    asked = []
+    while True:
+        message = app.wait_for(
+            lambda m: (m.get("method") == ELICIT and "id" in m)
+            or (m.get("method") == "turn/completed" and m["params"]["turn"]["id"] == turn),
+            timeout=60, what="a prompt or turn/completed")
+        if message["method"] == "turn/completed":
+            return asked
+        asked.append(message)
+        answer(app, message, {"action": "decline"})
+
+
 def _differential(persist: str | None):
     """One thread calls `slow` twice and `big` once; the first prompt is answered with
     ``persist``, any later one declined. What was asked, what ran, what config.toml holds."""
 
     def scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
-        model.queue(slow("call-1"), slow("call-2"), big("call-3"), assistant_text("Done"))
+        model.queue(slow("call-1"), slow("call-2"), big("call-3"), assistant_text("Done"),
+                    slow("call-4"), assistant_text("Done"))
         with AppServerProcess(home, command=command) as app:
             app.initialize()
             thread_id = start_thread(app)
@@ -326,17 +347,12 @@ def _differential(persist: str | None):
             turn = start_turn(app, thread_id)
             first = next_prompt(app)
             answer(app, first, {"action": "accept", **({"_meta": {"persist": persist}} if persist else {})})
-            asked = [first]
-            while True:
-                request = app.wait_for(
-                    lambda m: (m.get("method") == ELICIT and "id" in m)
-                    or (m.get("method") == "turn/completed" and m["params"]["turn"]["id"] == turn),
-                    timeout=60, what="a prompt or turn/completed")
-                if request["method"] == "turn/completed":
-                    break
-                asked.append(request)
-                answer(app, request, {"action": "decline"})
+            asked = [first, *decline_until_done(app, turn)]
             items = mcp_items(app, thread_id)
+            # a new thread of the same process
+            other = start_thread(app)
+            other_asked = decline_until_done(app, start_turn(app, other))
+            other_items = mcp_items(app, other)
             app.close()
         params = first["params"]
         return {
@@ -344,6 +360,8 @@ def _differential(persist: str | None):
             "requestedSchema": params.get("requestedSchema"),
             "asked": [r["params"]["message"] for r in asked],
             "items": items,
+            "new_thread_asked": [r["params"]["message"] for r in other_asked],
+            "new_thread_items": other_items,
             "approval_modes": {tool: approval_mode_in(home, tool) for tool in ("slow", "big")},
         }
 

@@ -17,7 +17,8 @@ codex 0.169 offers more than a one-off accept when it asks before an MCP tool ca
 - "always" writes ``[mcp_servers.<server>.tools.<tool>] approval_mode = "approve"`` into
   ``config.toml`` when that server is configured there, and remembers the key for the session
   too; when it cannot be written (selected-root server, server only in ``-c``, unreadable file)
-  the approval is remembered for the session only.
+  the approval is remembered for the session only. Every thread of the process then runs the
+  tool unasked (:func:`persisted`), as the reference's threads do after re-reading config.toml.
 
 Everything but :class:`ApprovalMemory` and :func:`persist_tool_approval` is a pure function.
 """
@@ -182,6 +183,29 @@ class PersistError(Exception):
     """The approval could not be written (the caller remembers it for the session instead)."""
 
 
+# "Always" approvals this process wrote, per config.toml. Threads read their servers' settings
+# when they start, so a thread started before the write (or any thread of a process that loaded
+# config.toml earlier) would still ask; the reference re-reads config.toml for every new thread.
+# Consulting this record gives every thread of the process what config.toml now says.
+_PERSISTED: dict[Path, set[ApprovalKey]] = {}
+
+
+def persisted(path: Path, server: str, tool: str) -> bool:
+    """Whether this process wrote "always" for ``server``'s ``tool`` into ``path``."""
+    return ApprovalKey(server=server, tool=tool) in _PERSISTED.get(path, ())
+
+
+def _trailing_trivia(table: Any) -> list[Any]:
+    """Pop the comments and blank lines that end ``table``'s body (tomlkit keeps the comment
+    above the next table there): a table appended after it goes before them, so they stay
+    with the table they describe."""
+    body = table.value.body
+    trailing: list[Any] = []
+    while body and body[-1][0] is None and type(body[-1][1]).__name__ in ("Comment", "Whitespace"):
+        trailing.insert(0, body.pop()[1])
+    return trailing
+
+
 def persist_tool_approval(path: Path, server: str, tool: str) -> None:
     """Write ``[mcp_servers.<server>.tools.<tool>] approval_mode = "approve"`` into ``path``,
     keeping everything else (tomlkit, through the ``rootstep mcp`` CLI's helpers). Only a server
@@ -200,22 +224,27 @@ def persist_tool_approval(path: Path, server: str, tool: str) -> None:
     if not isinstance(entry, Mapping):
         raise PersistError(f"MCP server `{server}` is not configured in {path}")
     tools = entry.get("tools")
+    if tools is not None and not isinstance(tools, Mapping):
+        raise PersistError(f"`mcp_servers.{server}.tools` in {path} is not a table")
+    setting = tools.get(tool) if tools is not None else None
+    if setting is not None and not isinstance(setting, Mapping):
+        raise PersistError(f"`mcp_servers.{server}.tools.{tool}` in {path} is not a table")
+    trailing: list[Any] = []
+    if setting is None and isinstance(entry, Table) and (tools is None or isinstance(tools, Table)):
+        # a new [mcp_servers.<server>.tools.<tool>] table, after the last table it follows
+        previous = [t for t in (tools or {}).values() if isinstance(t, Table)]
+        trailing = _trailing_trivia(previous[-1] if previous else entry)
     if tools is None:
         tools = tomlkit.table(is_super_table=True) if isinstance(entry, Table) else tomlkit.inline_table()
         entry["tools"] = tools
-    elif not isinstance(tools, Mapping):
-        raise PersistError(f"`mcp_servers.{server}.tools` in {path} is not a table")
-    setting = tools.get(tool)
-    fresh_table = setting is None and isinstance(tools, Table)
     if setting is None:
-        setting = tomlkit.inline_table() if not isinstance(tools, Table) else tomlkit.table()
+        setting = tomlkit.table() if isinstance(tools, Table) else tomlkit.inline_table()
         tools[tool] = setting
-    elif not isinstance(setting, Mapping):
-        raise PersistError(f"`mcp_servers.{server}.tools.{tool}` in {path} is not a table")
     setting["approval_mode"] = APPROVE
-    if fresh_table:
-        setting.add(tomlkit.nl())  # a blank line before whatever table follows
+    for item in trailing:
+        setting.value.append(None, item)
     try:
         save_document(path, doc)
     except OSError as exc:
         raise PersistError(f"failed to write {path}: {exc}") from None
+    _PERSISTED.setdefault(path, set()).add(ApprovalKey(server=server, tool=tool))

@@ -35,6 +35,7 @@ from rootstep.mcp.approval_memory import (
     parse_decision,
     persist_options,
     persist_tool_approval,
+    persisted,
     persistent_key,
     question_id,
     session_key,
@@ -261,6 +262,8 @@ class ElicitationRouter:
         if session is not None and session in self.approvals:
             return None
         persistent = persistent_key(server, tool.name, approval_mode, connector_id, selected_root=selected_root)
+        if persistent is not None and persisted(self.config_path, server, tool.name):
+            return None  # "always", written by this process after the thread read config.toml
         params = approval_request(
             thread_id=self.thread_id, turn_id=turn_id, server=server, tool=tool, arguments=arguments,
             persist=persist_options(session, persistent),
