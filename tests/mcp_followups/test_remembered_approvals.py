@@ -211,6 +211,38 @@ def test_a_plain_accept_or_a_decline_remembers_nothing(app: AppServerProcess, mo
     assert (home / "config.toml").read_text() == config_before
 
 
+def test_a_selected_root_server_offers_session_only_and_always_is_remembered_for_the_thread(tmp_path: Path):
+    """A plugin's server is not in config.toml: the reference offers "session" only and an
+    "always" answer is kept for the session; config.toml is not written."""
+    from tests.selected_roots.helpers import CONNECTED, ROOTSTEP_EXECUTOR, root, write_environments, write_plugin
+
+    home = tmp_path / "home"
+    with MockModel() as model:
+        write_config(home, model)
+        write_environments(home, ROOTSTEP_EXECUTOR)
+        config_before = (home / "config.toml").read_text()
+        plugin = write_plugin(tmp_path / "plugin", pid_file=tmp_path / "pids.txt", skill=False)
+        with checked_app_server(home, env={"ROOTSTEP_LOG": "INFO"}) as app:
+            thread_id = app.call("thread/start", {
+                "model": "mock-model", "approvalPolicy": "on-request",
+                "selectedCapabilityRoots": [root("executor-demo@1", "executor-1", plugin)],
+            })["thread"]["id"]
+            app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
+            call = json.dumps({"seconds": 0})
+            model.queue(function_call_response("p1", "slow", call, namespace="mcp__executor_demo"),
+                        function_call_response("p2", "slow", call, namespace="mcp__executor_demo"),
+                        assistant_text("Done"))
+            turn = start_turn(app, thread_id)
+            request = next_prompt(app)
+            assert request["params"]["serverName"] == "executor_demo"
+            assert request["params"]["_meta"]["persist"] == PERSIST_SESSION
+            answer(app, request, {"action": "accept", "_meta": {"persist": "always"}})
+            assert wait_turn(app, turn)["status"] == "completed"
+            assert mcp_items(app, thread_id) == [("slow", "completed", None)] * 2
+            assert len(prompts(app)) == 1
+        assert (home / "config.toml").read_text() == config_before
+
+
 # --- the router (one thread's memory), with an in-process client --------------------------------
 
 TOOL = types.Tool(name="write", description="Writes.", input_schema={"type": "object"})
