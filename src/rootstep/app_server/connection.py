@@ -84,6 +84,8 @@ class Connection:
         self.peer = Peer(send.send, stamp_notifications=True)
         self.session = session
         self._scopes: dict[str, anyio.Lock] = {}
+        # Threads whose notifications this client follows (see ``AppServer.emit``).
+        self.subscriptions: set[str] = set()
         self.capacity = max_in_flight() if capacity is None else capacity
         self.in_flight = 0
 

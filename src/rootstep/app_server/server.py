@@ -25,6 +25,21 @@ from rootstep.protocol.notifications import ConfigWarning, Notification
 log = logging.getLogger(__name__)
 
 
+def audience(connections: list[Connection], thread_id: Any) -> list[Connection]:
+    """Who hears a notification: the connections subscribed to its thread (the ones that
+    started, resumed, forked or ran a turn on it) when it has any; else every connection (a
+    thread nobody follows, and notifications about no thread)."""
+    if isinstance(thread_id, str):
+        subscribed = [c for c in connections if thread_id in c.subscriptions]
+        if subscribed:
+            return subscribed
+    return list(connections)
+
+
+def subscribed_elsewhere(connections: list[Connection], thread_id: str, connection: Connection) -> bool:
+    return any(thread_id in c.subscriptions for c in connections if c is not connection)
+
+
 class AppServer:
     def __init__(
         self,
@@ -48,15 +63,17 @@ class AppServer:
         history.register(self)  # thread/turns/list, thread/items/list, thread/items/read
 
     async def emit(self, notification: Notification) -> None:
-        """Broadcast a notification model (any pydantic model with a ``METHOD`` class var)."""
+        """Send a notification model (any pydantic model with a ``METHOD`` class var) to its
+        audience (:func:`audience`)."""
         method = type(notification).METHOD
-        for connection in list(self.connections):
+        for connection in audience(self.connections, getattr(notification, "thread_id", None)):
             if connection.initialized:
                 await connection.notify(method, notification)
 
     async def notify(self, method: str, params: Any) -> None:
-        """Broadcast a notification that has no model class here (other layers' extras)."""
-        for connection in list(self.connections):
+        """The same for a notification that has no model class here (other layers' extras)."""
+        thread_id = params.get("threadId") if isinstance(params, dict) else getattr(params, "thread_id", None)
+        for connection in audience(self.connections, thread_id):
             if connection.initialized:
                 await connection.notify(method, params)
 

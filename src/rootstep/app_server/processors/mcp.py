@@ -92,11 +92,15 @@ class McpService:
         return DefaultTransports(environments=self._environment, default_cwd=cwd, auth=self._auth, elicitation=elicitation)
 
     async def ask_client(self, params: ElicitationRequestParams) -> ElicitationResponse:
-        """Send ``mcpServer/elicitation/request`` to the initialized clients; the first answer
-        wins. No client, a client that disconnects or answers an error: decline."""
+        """Send ``mcpServer/elicitation/request`` to the clients following the thread (all of
+        them when none does); the first answer wins. No client, a client that disconnects or
+        answers an error: decline."""
+        from rootstep.app_server.server import audience
         from rootstep.mcp.elicitation import DECLINE, parse_response
 
-        connections = [c for c in self.server.connections if c.initialized and not c.peer.closed]
+        connections = [
+            c for c in audience(self.server.connections, params.thread_id) if c.initialized and not c.peer.closed
+        ]
         if not connections:
             return DECLINE
         answer: list[ElicitationResponse] = []

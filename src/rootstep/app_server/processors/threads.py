@@ -110,6 +110,7 @@ async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
     thread = ctx.server.manager.start_thread(
         overrides_of(p), ephemeral=bool(p.ephemeral), selected_capability_roots=roots, environments=p.environments
     )
+    ctx.connection.subscriptions.add(thread.id)
     validate = getattr(thread.tools, "validate_required_servers", None)  # MCP `required` servers
     if validate is not None:
         try:
@@ -130,6 +131,7 @@ async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> None:
     manager = ctx.server.manager
     was_loaded = p.thread_id in manager.threads
     thread = manager.resume_thread(p.thread_id, overrides_of(p), path=p.path)
+    ctx.connection.subscriptions.add(thread.id)
     if was_loaded:
         await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
         return
@@ -148,6 +150,7 @@ async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> None:
 @_errors
 async def thread_fork(ctx: RequestContext, p: ThreadForkParams) -> None:
     thread = ctx.server.manager.fork_thread(p.thread_id, overrides_of(p), path=p.path, ephemeral=p.ephemeral)
+    ctx.connection.subscriptions.add(thread.id)
     await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
     await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))
 
@@ -193,7 +196,17 @@ async def thread_set_name(ctx: RequestContext, p: ThreadSetNameParams) -> None:
 
 @_errors
 async def thread_unsubscribe(ctx: RequestContext, p: ThreadIdParams) -> None:
-    """One connection (stdio): unsubscribing unloads the thread and closes its resources."""
+    """This client stops following the thread; when no other client follows it, it is
+    unloaded and its resources closed (one client, stdio: always)."""
+    from rootstep.app_server.server import subscribed_elsewhere
+
+    was_subscribed = p.thread_id in ctx.connection.subscriptions
+    ctx.connection.subscriptions.discard(p.thread_id)
+    if p.thread_id in ctx.server.manager.threads and subscribed_elsewhere(
+        ctx.server.connections, p.thread_id, ctx.connection
+    ):
+        await ctx.respond(ThreadUnsubscribeResponse(status="unsubscribed" if was_subscribed else "notSubscribed"))
+        return
     unloaded = await ctx.server.manager.unload_thread(p.thread_id)
     await ctx.respond(ThreadUnsubscribeResponse(status="unsubscribed" if unloaded else "notLoaded"))
     if unloaded:

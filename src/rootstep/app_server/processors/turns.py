@@ -39,6 +39,7 @@ def _loaded(ctx: RequestContext, thread_id: str) -> "Thread":
 
 async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
     thread = _loaded(ctx, p.thread_id)
+    ctx.connection.subscriptions.add(thread.id)  # whoever runs a turn follows its events
     if thread.active is not None:
         # Input for a thread that is mid-turn joins the running turn (like turn/steer).
         thread.active.steer_queue.append(list(p.input))
