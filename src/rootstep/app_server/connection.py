@@ -38,22 +38,26 @@ from rootstep.jsonrpc import (
     Response,
     parse_message,
 )
-from rootstep.protocol.base import wire
+from rootstep.jsonrpc.messages import encode_response_json
+from rootstep.protocol.base import wire, wire_json
 
 if TYPE_CHECKING:
     from rootstep.app_server.server import AppServer
 
 log = logging.getLogger(__name__)
 
-# codex's CHANNEL_CAPACITY (app-server-transport/src/transport/mod.rs): the inbound queue whose
-# overflow answers a request with -32001.
-MAX_IN_FLIGHT = 128
+# codex answers -32001 when its inbound queue (CHANNEL_CAPACITY = 128 messages,
+# app-server-transport/src/transport/mod.rs) is full, i.e. when requests arrive faster than they
+# are dispatched; long calls it has dispatched do not count. rootstep dispatches every request
+# at once, so its bound is on requests in flight, set well above what a client runs
+# concurrently (the reliability suite keeps 1,000 tool calls in flight on one connection).
+MAX_IN_FLIGHT = 4096
 MAX_IN_FLIGHT_ENV = "ROOTSTEP_MAX_IN_FLIGHT_REQUESTS"
 OVERLOADED_MESSAGE = "Server overloaded; retry later."
 
 
 def max_in_flight(environ: Mapping[str, str] = os.environ) -> int:
-    """The per-connection request capacity: the env override (a positive integer) or 128."""
+    """The per-connection request capacity: the env override (a positive integer) or :data:`MAX_IN_FLIGHT`."""
     raw = environ.get(MAX_IN_FLIGHT_ENV, "").strip()
     try:
         value = int(raw) if raw else MAX_IN_FLIGHT
@@ -81,7 +85,7 @@ class Connection:
         self._send = send
         # Message-framed transports (websocket) hand whole messages instead of a byte stream.
         self._messages = messages
-        self.peer = Peer(send.send, stamp_notifications=True)
+        self.peer = Peer(send.send, stamp_notifications=True, atomic_lines=getattr(send, "atomic_lines", False))
         self.session = session
         self._scopes: dict[str, anyio.Lock] = {}
         # Threads whose notifications this client follows (see ``AppServer.emit``).
@@ -96,6 +100,10 @@ class Connection:
     # --- outgoing -------------------------------------------------------------------------
 
     async def send_result(self, request_id: Any, result: Any) -> None:
+        payload = wire_json(result)
+        if payload is not None:  # a model: serialized once, straight to JSON
+            await self._safe(self.peer.send_line(encode_response_json(request_id, payload)))
+            return
         await self._safe(self.peer.respond(request_id, {} if result is None else wire(result)))
 
     async def send_error(self, request_id: Any, code: int, message: str, data: Any = None) -> None:
@@ -105,7 +113,11 @@ class Connection:
         """Send a notification unless the client is not initialized or opted out of it."""
         if self.session is None or method in self.session.opt_out or self.peer.closed:
             return
-        await self._safe(self.peer.notify(method, wire(params)))
+        payload = wire_json(params)
+        if payload is not None:
+            await self._safe(self.peer.notify_json(method, payload))
+            return
+        await self._safe(self.peer.notify(method, params))
 
     async def request(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
         """A server→client request (elicitation, user input); returns the client's result."""

@@ -84,6 +84,18 @@ def encode_response(id: RequestId, result: Any) -> bytes:
     return _line({"id": id, "result": {} if dumped is None else dumped})
 
 
+def encode_response_json(id: RequestId, result_json: bytes) -> bytes:
+    """A response whose result is already JSON (a model serialized by pydantic in one pass)."""
+    return b'{"id":' + json.dumps(id, ensure_ascii=False).encode() + b',"result":' + result_json + b"}\n"
+
+
+def encode_notification_json(method: str, params_json: bytes, **extra: Any) -> bytes:
+    """A notification whose params are already JSON; ``extra`` members follow ``params``."""
+    tail = b"".join(b"," + json.dumps(k).encode() + b":" + json.dumps(v, ensure_ascii=False).encode()
+                    for k, v in extra.items())
+    return b'{"method":' + json.dumps(method, ensure_ascii=False).encode() + b',"params":' + params_json + tail + b"}\n"
+
+
 def encode_error(id: RequestId | None, code: int, message: str, data: Any = None) -> bytes:
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not None:

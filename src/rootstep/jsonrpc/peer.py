@@ -22,6 +22,7 @@ from rootstep.jsonrpc.messages import (
     Response,
     encode_error,
     encode_notification,
+    encode_notification_json,
     encode_request,
     encode_response,
 )
@@ -39,9 +40,13 @@ class _Pending:
 
 
 class Peer:
-    def __init__(self, write_line: WriteLine, *, first_id: int = 0, stamp_notifications: bool = False) -> None:
+    def __init__(
+        self, write_line: WriteLine, *, first_id: int = 0, stamp_notifications: bool = False, atomic_lines: bool = False
+    ) -> None:
         self._write_line = write_line
         self._lock = anyio.Lock(fast_acquire=True)  # no loop turn when uncontended (hot path)
+        # A writer that puts each line out in one piece, in call order, needs no lock.
+        self._atomic = atomic_lines
         self._ids = itertools.count(first_id)
         self._pending: dict[RequestId, _Pending] = {}
         self._stamp = stamp_notifications
@@ -54,6 +59,9 @@ class Peer:
     async def send_line(self, line: bytes) -> None:
         if self._closed is not None:
             raise self._closed
+        if self._atomic:
+            await self._write_line(line)
+            return
         async with self._lock:
             await self._write_line(line)
 
@@ -78,8 +86,14 @@ class Peer:
         return pending.result
 
     async def notify(self, method: str, params: Any = None) -> None:
-        extra = {"emittedAtMs": int(time.time() * 1000)} if self._stamp else {}
-        await self.send_line(encode_notification(method, params, **extra))
+        await self.send_line(encode_notification(method, params, **self._stamps()))
+
+    async def notify_json(self, method: str, params_json: bytes) -> None:
+        """:meth:`notify` with params already serialized to JSON."""
+        await self.send_line(encode_notification_json(method, params_json, **self._stamps()))
+
+    def _stamps(self) -> dict[str, Any]:
+        return {"emittedAtMs": int(time.time() * 1000)} if self._stamp else {}
 
     async def respond(self, req_id: RequestId, result: Any) -> None:
         await self.send_line(encode_response(req_id, result))

@@ -49,6 +49,8 @@ class _ThreadReceive(ByteReceiveStream):
 
 
 class _AsyncioSend(ByteSendStream):
+    atomic_lines = True  # one write() per line into the transport's buffer: lines never interleave
+
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
 

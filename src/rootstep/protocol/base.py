@@ -42,3 +42,11 @@ def wire(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     return value
+
+
+def wire_json(value: Any) -> bytes | None:
+    """A model's wire form as JSON text in one pass (same content as :func:`wire`); None for
+    anything that is not a model."""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json(by_alias=True).encode()
+    return None
