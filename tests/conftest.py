@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 import shutil
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.fixtures.mock_model import MockModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +41,10 @@ def python_exe() -> str:
 
 def descendants() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.fixture
+def model() -> Iterator[MockModel]:
+    """A mock Responses API on loopback (``tests/fixtures/mock_model.py``) for the test's app-server."""
+    with MockModel() as server:
+        yield server

@@ -11,11 +11,6 @@ from tests.fixtures.app_server import AppServerProcess, checked_app_server
 from tests.fixtures.mock_model import MockModel, write_config
 
 
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as server:
-        yield server
-
 
 @pytest.fixture
 def codex_home(tmp_path: Path, model: MockModel) -> Path:

@@ -131,11 +131,6 @@ class WsClient(AppServerProcess):
         return 0
 
 
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as server:
-        yield server
-
 
 @pytest.fixture
 def home(tmp_path: Path, model: MockModel) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.e2e.test_listeners import WsClient, home, model, no_leaks, start  # noqa: F401 - fixtures
+from tests.e2e.test_listeners import WsClient, home, no_leaks, start  # noqa: F401 - fixtures
 from tests.fixtures.mock_model import MockModel, assistant_text
 
 pytestmark = pytest.mark.timeout(120)

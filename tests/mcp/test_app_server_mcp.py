@@ -27,11 +27,6 @@ def server_toml(name: str, pid_file: Path, **extra: str) -> str:
     )
 
 
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as server:
-        yield server
-
 
 @pytest.fixture
 def home(tmp_path: Path, model: MockModel) -> Path:

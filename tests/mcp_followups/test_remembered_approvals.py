@@ -58,11 +58,6 @@ def echo_toml() -> str:
     )
 
 
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as server:
-        yield server
-
 
 @pytest.fixture
 def home(tmp_path: Path, model: MockModel) -> Path:
