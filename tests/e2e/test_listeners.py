@@ -102,15 +102,7 @@ class WsClient(AppServerProcess):
     def _read_ws(self) -> None:
         try:
             for frame in self.ws:
-                message = json.loads(frame)
-                try:
-                    self.checker.check(message, request_method=self._methods.get(message.get("id"))
-                                       if "method" not in message else None)
-                except AssertionError as exc:
-                    self.schema_errors.append(str(exc))
-                with self._cond:
-                    self.messages.append(message)
-                    self._cond.notify_all()
+                self.received(json.loads(frame))
         except ConnectionClosed:
             pass
         finally:
