@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Row, Section
+from bench.common import ROOT, Row, Section, process_tree
 
 THREADS = int(os.environ.get("BENCH_SHARING_THREADS", "50"))
 STUB = str(ROOT / "bench" / "mcp_stub_server.py")
@@ -31,25 +31,6 @@ def write_plugin(base: Path, shareable: bool) -> Path:
                               "shareable": shareable}
     (root / ".mcp.json").write_text(json.dumps({"mcpServers": {"probe": server}}))
     return root
-
-
-def tree(pid: int) -> tuple[int, float]:
-    """(processes, summed RSS in MiB) of ``pid`` and all its descendants."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0, 0.0
-    count, rss = 0, 0
-    for proc in procs:
-        try:
-            rss += proc.memory_info().rss
-            count += 1
-        except psutil.NoSuchProcess:
-            pass
-    return count, rss / 2**20
 
 
 def one_run(shareable: bool) -> tuple[int, float, float]:
@@ -80,7 +61,7 @@ def one_run(shareable: bool) -> tuple[int, float, float]:
                 app.wait_response(req, timeout=180)
             elapsed = time.perf_counter() - t0
             time.sleep(0.5)  # let the tree settle (exited helpers reaped)
-            count, rss = tree(app.proc.pid)
+            count, rss = process_tree(app.proc.pid)
             app.close(timeout=60)
     return count, rss, elapsed
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Row, Section, median, reference_codex
+from bench.common import ROOT, Row, Section, median, process_tree, reference_codex
 
 RUNS = int(os.environ.get("BENCH_SIDE_RUNS", "2"))
 PLAIN_RUNS = 2 * RUNS + 1  # cheap (one cold start each): more samples for the start-up figures
@@ -204,26 +204,6 @@ def status_run(command: list[str], out: dict[str, list[float]]) -> None:
                     out["turn50"].append(overhead)
 
 
-def tree(pid: int) -> tuple[int, float]:
-    """(processes, summed RSS in MiB) of ``pid`` and all its descendants."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0, 0.0
-    rss = 0
-    count = 0
-    for proc in procs:
-        try:
-            rss += proc.memory_info().rss
-            count += 1
-        except psutil.NoSuchProcess:
-            pass
-    return count, rss / 2**20
-
-
 def threads_run(command: list[str], executor: list[str]) -> dict[int, tuple[int, float]]:
     from tests.fixtures.app_server import AppServerProcess
     from tests.fixtures.mock_model import MockModel, assistant_text, write_config
@@ -254,15 +234,15 @@ def threads_run(command: list[str], executor: list[str]) -> dict[int, tuple[int,
                             raise RuntimeError("a thread never got the executor plugin's tool")
                         time.sleep(0.1)
                         app.run_turn(thread, "warm again")
-                settled = tree(app.proc.pid)
+                settled = process_tree(app.proc.pid)
                 stable_since = time.monotonic()
                 deadline = time.monotonic() + 30
                 while time.monotonic() - stable_since < 1.0 and time.monotonic() < deadline:
                     time.sleep(0.2)
-                    now = tree(app.proc.pid)
+                    now = process_tree(app.proc.pid)
                     if now[0] != settled[0]:
                         settled, stable_since = now, time.monotonic()
-                found[level] = tree(app.proc.pid)
+                found[level] = process_tree(app.proc.pid)
             app.close(timeout=60)
     return found
 

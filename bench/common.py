@@ -136,3 +136,22 @@ def reference_codex() -> Path | None:
         return Path(env)
     local = ROOT / ".reference" / "node_modules" / ".bin" / "codex"
     return local if local.exists() else None
+
+
+def process_tree(pid: int) -> tuple[int, float]:
+    """(processes, summed RSS in MiB) of ``pid`` and all its descendants."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0, 0.0
+    count, rss = 0, 0
+    for proc in procs:
+        try:
+            rss += proc.memory_info().rss
+            count += 1
+        except psutil.NoSuchProcess:
+            pass
+    return count, rss / 2**20
