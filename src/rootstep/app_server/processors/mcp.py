@@ -11,6 +11,7 @@ Thread tools providers are duck-typed: any provider with ``servers``, ``runtime`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -120,6 +121,20 @@ class McpService:
                 group.start_soon(ask, connection, group.cancel_scope)
         return answer[0] if answer else DECLINE
 
+    def policy_for(self, thread_id: str, config: Any) -> Callable[[], tuple[Any, str | None]]:
+        """The thread's current (approval policy, sandbox mode), read at each call; the thread's
+        config until the thread is loaded."""
+        manager = self.server.manager
+        default = (getattr(config, "approval_policy", None), getattr(config, "sandbox_mode", None))
+
+        def policy() -> tuple[Any, str | None]:
+            thread = manager.threads.get(thread_id)
+            if thread is None:
+                return default
+            return thread.settings.approval_policy, thread.settings.sandbox_mode
+
+        return policy
+
     def router_for(self, thread_id: str) -> ElicitationRouter:
         """The thread's way to ask the client (approvals, servers' elicitations)."""
         from rootstep.mcp.elicitation import ElicitationRouter
@@ -143,14 +158,8 @@ class McpService:
         extra = context.extra if isinstance(context.extra, dict) else {}
         config = extra.get("config")
         servers = parse_mcp_servers(config.raw) if config is not None else self.servers
-        manager, thread_id = self.server.manager, context.thread_id
-        default_policy = (getattr(config, "approval_policy", None), getattr(config, "sandbox_mode", None))
-
-        def policy() -> tuple[Any, str | None]:
-            thread = manager.threads.get(thread_id)
-            if thread is None:
-                return default_policy
-            return thread.settings.approval_policy, thread.settings.sandbox_mode
+        thread_id = context.thread_id
+        policy = self.policy_for(thread_id, config)
 
         from rootstep.mcp.step_tools import McpToolsProvider
 

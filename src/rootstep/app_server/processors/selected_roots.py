@@ -118,13 +118,7 @@ def provider_factory(server: AppServer) -> Any:
             log.error("requirements.toml ignored: %s", exc)
             from rootstep.config.requirements import EMPTY_REQUIREMENTS as requirements  # noqa: N811
         manager, thread_id = server.manager, context.thread_id
-        default_policy = (getattr(config, "approval_policy", None), getattr(config, "sandbox_mode", None))
-
-        def policy() -> tuple[Any, str | None]:
-            thread = manager.threads.get(thread_id)
-            if thread is None:
-                return default_policy
-            return thread.settings.approval_policy, thread.settings.sandbox_mode
+        policy = mcp_service.policy_for(thread_id, config)
 
         def persist(names: list[list[str]]) -> None:
             thread = manager.threads.get(thread_id)
