@@ -4,7 +4,6 @@ reload adding a server, and no MCP child left after shutdown."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,20 +11,14 @@ import pytest
 
 from tests.conftest import descendants
 from tests.fixtures.app_server import AppServerProcess, text, checked_app_server
-from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
+from tests.fixtures.mcp_helpers import alive, echo_server_toml, read_pids
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def server_toml(name: str, pid_file: Path, **extra: str) -> str:
-    env = {"MCP_TEST_PID_FILE": str(pid_file), "MARK": "marked", **extra}
-    env_toml = ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())
-    return (
-        f"\n[mcp_servers.{name}]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(ECHO_SERVER)}]\n"
-        f"env = {{ {env_toml} }}\n"
-    )
-
+    return echo_server_toml(name, env={"MCP_TEST_PID_FILE": str(pid_file), "MARK": "marked", **extra})
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ may outlive the module.
 from __future__ import annotations
 
 import base64
-import json
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from tests.conftest import descendants
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.differential import assert_same_keys, run_both
 from tests.fixtures.mcp_echo_server import GREETING, PNG_1X1
-from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
+from tests.fixtures.mcp_helpers import alive, echo_server_toml, read_pids
 from tests.fixtures.mock_model import MockModel, write_config
 from tests.selected_roots.helpers import CONNECTED, ROOTSTEP_EXECUTOR, root, write_environments, write_plugin
 
@@ -35,12 +33,10 @@ PLUGIN_SERVER = "executor_demo"
 
 
 def config_toml(pid_file: Path) -> str:
-    return (
-        f"\n[mcp_servers.echo]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(ECHO_SERVER)}]\n"
-        f"env = {{ MCP_TEST_PID_FILE = {json.dumps(str(pid_file))} }}\n"
+    return echo_server_toml("echo", env={"MCP_TEST_PID_FILE": str(pid_file)}, extra=(
         '\n[mcp_servers.broken]\ncommand = "/nonexistent/rootstep-resource-read-test"\n'
         '\n[mcp_servers.off]\ncommand = "/nonexistent/never-started"\nenabled = false\n'
-    )
+    ))
 
 
 class Setup:

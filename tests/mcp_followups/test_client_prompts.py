@@ -5,7 +5,6 @@ reach the server, and a server's ``tools/list_changed`` shows up at the next ste
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.app_server import AppServerProcess, text, checked_app_server
-from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
+from tests.fixtures.mcp_helpers import alive, echo_server_toml, read_pids
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
 pytestmark = pytest.mark.timeout(120)
@@ -22,13 +21,7 @@ ELICIT = "mcpServer/elicitation/request"
 
 
 def server_toml(name: str, pid_file: Path, **extra: str) -> str:
-    env = {"MCP_TEST_PID_FILE": str(pid_file), "MCP_TEST_FOLLOWUP_TOOLS": "1", **extra}
-    env_toml = ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())
-    return (
-        f"\n[mcp_servers.{name}]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(ECHO_SERVER)}]\n"
-        f"env = {{ {env_toml} }}\n"
-    )
-
+    return echo_server_toml(name, env={"MCP_TEST_PID_FILE": str(pid_file), "MCP_TEST_FOLLOWUP_TOOLS": "1", **extra})
 
 
 @pytest.fixture

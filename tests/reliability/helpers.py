@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from tests.fixtures.mcp_helpers import ECHO_SERVER, echo_server_toml
 
-from tests.fixtures.mcp_helpers import ECHO_SERVER
-
-
-def echo_server_toml(name: str, *, env: dict[str, str] | None = None, env_vars: list[str] | None = None,
-                     extra: str = "") -> str:
-    """A ``[mcp_servers.<name>]`` table running the SDK echo server over stdio."""
-    text = (f"\n[mcp_servers.{name}]\ncommand = {json.dumps(sys.executable)}\n"
-            f"args = [{json.dumps(ECHO_SERVER)}]\n")
-    if env:
-        text += "env = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items()) + " }\n"
-    if env_vars is not None:
-        text += f"env_vars = {json.dumps(env_vars)}\n"
-    return text + extra
+__all__ = ["describe", "echo_pids", "echo_server_toml", "wait_until"]
 
 
 def echo_pids(app_pid: int) -> set[int]:

@@ -30,18 +30,6 @@ FULL_EVERY = 10
 WORKERS = 8
 
 
-def tree(pid: int) -> set[int]:
-    """Live processes under ``pid`` (zombies hold nothing and are not counted)."""
-    out = set()
-    for child in psutil.Process(pid).children(recursive=True):
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                out.add(child.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
 def fds(pid: int) -> int:
     return psutil.Process(pid).num_fds()
 
@@ -52,7 +40,7 @@ def settle(app_pid: int, processes: int, descriptors: int, timeout: float = 30.0
 
     deadline = time.monotonic() + timeout
     while True:
-        now = (len(tree(app_pid)), fds(app_pid))
+        now = (len(live_children(app_pid)), fds(app_pid))
         if now == (processes, descriptors) or time.monotonic() > deadline:
             return now
         time.sleep(0.05)
