@@ -27,7 +27,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +136,12 @@ def plain_run(command: list[str], out: dict[str, list[float]]) -> None:
                     out["turn"].append(overhead)
 
 
-def executor_run(command: list[str], executor: list[str], out: dict[str, list[float]]) -> None:
+@contextmanager
+def executor_app(command: list[str], executor: list[str]) -> Iterator[tuple[Any, Any, Path]]:
+    """``(app, model, plugin)``: an initialized app-server on a fresh home whose environment
+    ``executor-1`` is ``executor``, its mock model, and the probe plugin to select."""
     from tests.fixtures.app_server import AppServerProcess
-    from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+    from tests.fixtures.mock_model import MockModel, assistant_text, write_config
 
     with tempfile.TemporaryDirectory(prefix="bench-side-") as tmp, MockModel(default=assistant_text("ok")) as model:
         base = Path(tmp)
@@ -147,32 +151,46 @@ def executor_run(command: list[str], executor: list[str], out: dict[str, list[fl
         plugin = write_plugin(base)
         with AppServerProcess(home, command=command, validate=False) as app:
             app.initialize()
-            thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": selected_root(plugin)},
-                              timeout=120)["thread"]["id"]
-            # The executor and the plugin's server start in the background (the reference: with
-            # the first turn); warm turns until the model is offered the server's tool.
-            deadline = time.monotonic() + 120
-            while not model.requests or "mcp__probe" not in json.dumps(model.requests[-1].body.get("tools")):
-                app.run_turn(thread, "warm")
-                time.sleep(0.2)
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the executor plugin's tool never reached the model")
-            for index in range(1 + TOOL_TURNS):
-                model.queue(function_call_response(f"call-{index}", "echo", json.dumps({"message": f"m{index}"}),
-                                                   namespace="mcp__probe"), assistant_text("done"))
-                overhead = timed_turn(app, model, thread, f"call {index}")
-                item = app.wait_notification("item/completed", lambda m: m["params"]["item"]["type"] == "mcpToolCall"
-                                             and m["params"]["item"]["id"] == f"call-{index}", timeout=30)
-                if item["params"]["item"]["status"] != "completed":
-                    raise RuntimeError(f"executor tool call failed: {item['params']['item']}")
-                if index:
-                    out["tool_turn"].append(overhead)
-            params = {"threadId": thread, "server": "probe", "tool": "echo", "arguments": {"message": "direct"}}
-            app.call("mcpServer/tool/call", params, timeout=60)
-            for _ in range(DIRECT_CALLS):
-                t0 = time.perf_counter()
-                app.call("mcpServer/tool/call", params)
-                out["direct"].append(ms_since(t0))
+            yield app, model, plugin
+
+
+def start_with_plugin(app: Any, model: Any, plugin: Path) -> str:
+    """A thread selecting the plugin, after the turns it takes until the model is offered the
+    plugin's tool: the executor and the server (or its share of one) start in the background
+    (the reference: with the first turn)."""
+    thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": selected_root(plugin)},
+                      timeout=120)["thread"]["id"]
+    deadline = time.monotonic() + 120
+    app.run_turn(thread, "warm")
+    while "mcp__probe" not in json.dumps(model.requests[-1].body.get("tools")):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the executor plugin's tool never reached the model")
+        time.sleep(0.1)
+        app.run_turn(thread, "warm again")
+    return thread
+
+
+def executor_run(command: list[str], executor: list[str], out: dict[str, list[float]]) -> None:
+    from tests.fixtures.mock_model import assistant_text, function_call_response
+
+    with executor_app(command, executor) as (app, model, plugin):
+        thread = start_with_plugin(app, model, plugin)
+        for index in range(1 + TOOL_TURNS):
+            model.queue(function_call_response(f"call-{index}", "echo", json.dumps({"message": f"m{index}"}),
+                                               namespace="mcp__probe"), assistant_text("done"))
+            overhead = timed_turn(app, model, thread, f"call {index}")
+            item = app.wait_notification("item/completed", lambda m: m["params"]["item"]["type"] == "mcpToolCall"
+                                         and m["params"]["item"]["id"] == f"call-{index}", timeout=30)
+            if item["params"]["item"]["status"] != "completed":
+                raise RuntimeError(f"executor tool call failed: {item['params']['item']}")
+            if index:
+                out["tool_turn"].append(overhead)
+        params = {"threadId": thread, "server": "probe", "tool": "echo", "arguments": {"message": "direct"}}
+        app.call("mcpServer/tool/call", params, timeout=60)
+        for _ in range(DIRECT_CALLS):
+            t0 = time.perf_counter()
+            app.call("mcpServer/tool/call", params)
+            out["direct"].append(ms_since(t0))
 
 
 def status_run(command: list[str], out: dict[str, list[float]]) -> None:
@@ -205,45 +223,23 @@ def status_run(command: list[str], out: dict[str, list[float]]) -> None:
 
 
 def threads_run(command: list[str], executor: list[str]) -> dict[int, tuple[int, float]]:
-    from tests.fixtures.app_server import AppServerProcess
-    from tests.fixtures.mock_model import MockModel, assistant_text, write_config
-
     found: dict[int, tuple[int, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-side-") as tmp, MockModel(default=assistant_text("ok")) as model:
-        base = Path(tmp)
-        home = base / "home"
-        write_config(home, model)
-        write_executor(home, executor)
-        plugin = write_plugin(base)
-        with AppServerProcess(home, command=command, validate=False) as app:
-            app.initialize()
-            assert app.proc is not None
-            threads: list[str] = []
-            for level in THREAD_LEVELS:
-                while len(threads) < level:
-                    thread = app.call("thread/start", {"model": "mock-model",
-                                                       "selectedCapabilityRoots": selected_root(plugin)},
-                                      timeout=120)["thread"]["id"]
-                    threads.append(thread)
-                    # Each thread's turns until the model is offered the plugin's tool: its
-                    # server (or its share of one) is up.
-                    deadline = time.monotonic() + 120
-                    app.run_turn(thread, "warm")
-                    while "mcp__probe" not in json.dumps(model.requests[-1].body.get("tools")):
-                        if time.monotonic() > deadline:
-                            raise RuntimeError("a thread never got the executor plugin's tool")
-                        time.sleep(0.1)
-                        app.run_turn(thread, "warm again")
-                settled = process_tree(app.proc.pid)
-                stable_since = time.monotonic()
-                deadline = time.monotonic() + 30
-                while time.monotonic() - stable_since < 1.0 and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                    now = process_tree(app.proc.pid)
-                    if now[0] != settled[0]:
-                        settled, stable_since = now, time.monotonic()
-                found[level] = process_tree(app.proc.pid)
-            app.close(timeout=60)
+    with executor_app(command, executor) as (app, model, plugin):
+        assert app.proc is not None
+        threads: list[str] = []
+        for level in THREAD_LEVELS:
+            while len(threads) < level:
+                threads.append(start_with_plugin(app, model, plugin))
+            settled = process_tree(app.proc.pid)
+            stable_since = time.monotonic()
+            deadline = time.monotonic() + 30
+            while time.monotonic() - stable_since < 1.0 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                now = process_tree(app.proc.pid)
+                if now[0] != settled[0]:
+                    settled, stable_since = now, time.monotonic()
+            found[level] = process_tree(app.proc.pid)
+        app.close(timeout=60)
     return found
 
 
