@@ -82,6 +82,18 @@ def finish(app: AppServerProcess, before: set[int]) -> None:
         raise AssertionError(f"leaked: {describe(live_children() - before)}") from None
 
 
+@contextmanager
+def running_app(home: Path, **kw: Any) -> Iterator[AppServerProcess]:
+    """An initialized app-server on ``home``; on the way out its messages must have been
+    schema-clean, it must exit 0, and every process it started must be gone (:func:`finish`)."""
+    before = live_children()
+    app = started_app(home, **kw)
+    try:
+        yield app
+    finally:
+        finish(app, before)
+
+
 # --- the model endpoint -------------------------------------------------------------------
 
 
@@ -93,9 +105,7 @@ def text_events(text: str) -> list[dict[str, Any]]:
 def test_model_drops_the_stream_mid_event_then_recovers(tmp_path: Path, flaky: FlakyModel) -> None:
     home = tmp_path / "home"
     write_config(home, flaky)  # no retries: the drop is the turn's error
-    before = live_children()
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         flaky.queue(CutStream(events=text_events("half an answer"), cut_at=3))
         turn = app.run_turn(thread["id"], "hello")
@@ -107,8 +117,6 @@ def test_model_drops_the_stream_mid_event_then_recovers(tmp_path: Path, flaky: F
         # the failed turn is part of the thread's history, the next one too
         read = app.call("thread/read", {"threadId": thread["id"], "includeTurns": True})["thread"]
         assert [t["status"] for t in read["turns"]] == ["failed", "completed"]
-    finally:
-        finish(app, before)
 
 
 def test_model_drop_before_any_output_is_retried(tmp_path: Path, flaky: FlakyModel) -> None:
@@ -116,25 +124,19 @@ def test_model_drop_before_any_output_is_retried(tmp_path: Path, flaky: FlakyMod
     write_config(home, flaky)
     config = (home / "config.toml").read_text().replace("stream_max_retries = 0", "stream_max_retries = 2")
     (home / "config.toml").write_text(config)
-    before = live_children()
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         flaky.queue(CutStream(events=text_events("never seen"), cut_at=0), assistant_text("second try"))
         turn = app.run_turn(thread["id"], "hello")
         assert turn["status"] == "completed", turn
         assert agent_texts(app, turn["id"]) == ["second try"]
         assert len(flaky.requests) == 2
-    finally:
-        finish(app, before)
 
 
 def test_model_500s_fail_the_turn_then_recovery_answers(tmp_path: Path, flaky: FlakyModel) -> None:
     home = tmp_path / "home"
     write_config(home, flaky)
-    before = live_children()
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         flaky.queue(http_error(500, "upstream exploded"))
         turn = app.run_turn(thread["id"], "hello")
@@ -146,8 +148,6 @@ def test_model_500s_fail_the_turn_then_recovery_answers(tmp_path: Path, flaky: F
         answers_next_turn(app, flaky, thread["id"])
         # the next request carries the conversation, not the failures' debris
         assert flaky.requests[-1].input_texts() == ["hello", "again", "and now?"]
-    finally:
-        finish(app, before)
 
 
 def test_model_500s_are_retried_within_one_turn(tmp_path: Path, flaky: FlakyModel) -> None:
@@ -155,9 +155,7 @@ def test_model_500s_are_retried_within_one_turn(tmp_path: Path, flaky: FlakyMode
     write_config(home, flaky)
     config = (home / "config.toml").read_text().replace("request_max_retries = 0", "request_max_retries = 3")
     (home / "config.toml").write_text(config)
-    before = live_children()
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         flaky.queue(http_error(500, "blip"), http_error(500, "blip"), assistant_text("recovered"))
         turn = app.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "hello"}]})["turn"]
@@ -165,8 +163,6 @@ def test_model_500s_are_retried_within_one_turn(tmp_path: Path, flaky: FlakyMode
         assert done["params"]["turn"]["status"] == "completed"
         assert agent_texts(app, turn["id"]) == ["recovered"]
         assert len(flaky.requests) == 3
-    finally:
-        finish(app, before)
 
 
 # --- MCP servers --------------------------------------------------------------------------
@@ -204,9 +200,7 @@ def assert_restarted(app: AppServerProcess, thread_id: str) -> None:
 
 
 def test_mcp_server_killed_mid_call(mcp_home: Path, flaky: FlakyModel) -> None:
-    before = live_children()
-    app = started_app(mcp_home)
-    try:
+    with running_app(mcp_home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         assert app.proc is not None
         wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
@@ -225,14 +219,10 @@ def test_mcp_server_killed_mid_call(mcp_home: Path, flaky: FlakyModel) -> None:
         assert_restarted(app, thread["id"])
         assert echo_pids(app.proc.pid) and pid not in echo_pids(app.proc.pid)
         answers_next_turn(app, flaky, thread["id"])
-    finally:
-        finish(app, before)
 
 
 def test_mcp_server_exiting_mid_call(mcp_home: Path, flaky: FlakyModel) -> None:
-    before = live_children()
-    app = started_app(mcp_home)
-    try:
+    with running_app(mcp_home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         turn, _ = call_in_turn(app, flaky, thread["id"], "crash", {"code": 9})
         done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
@@ -241,14 +231,10 @@ def test_mcp_server_exiting_mid_call(mcp_home: Path, flaky: FlakyModel) -> None:
         assert item["status"] == "failed"
         assert_restarted(app, thread["id"])
         answers_next_turn(app, flaky, thread["id"])
-    finally:
-        finish(app, before)
 
 
 def test_mcp_server_that_hangs_times_out(mcp_home: Path, flaky: FlakyModel) -> None:
-    before = live_children()
-    app = started_app(mcp_home)
-    try:
+    with running_app(mcp_home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         turn, call_id = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 3600})
         done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"], timeout=60)
@@ -266,8 +252,6 @@ def test_mcp_server_that_hangs_times_out(mcp_home: Path, flaky: FlakyModel) -> N
                                                        "arguments": {"seconds": 3600}}, timeout=60)
         assert error.code == -32603 and "timed out" in error.message.lower()
         answers_next_turn(app, flaky, thread["id"])
-    finally:
-        finish(app, before)
 
 
 def test_tool_call_in_flight_survives_nothing_when_the_app_server_is_killed(mcp_home: Path, flaky: FlakyModel) -> None:
@@ -371,9 +355,7 @@ def test_read_only_home(tmp_path: Path, flaky: FlakyModel) -> None:
 def test_disk_full_mid_turn_leaves_a_resumable_thread(tmp_path: Path, flaky: FlakyModel) -> None:
     home = tmp_path / "home"
     write_config(home, flaky)
-    before = live_children()
-    app = started_app(home, command=file_size_limit_command(64 * 1024))
-    try:
+    with running_app(home, command=file_size_limit_command(64 * 1024)) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         answers_next_turn(app, flaky, thread["id"], "fits on disk")
         flaky.queue(assistant_text("answer to a big prompt"))
@@ -382,29 +364,21 @@ def test_disk_full_mid_turn_leaves_a_resumable_thread(tmp_path: Path, flaky: Fla
         warning = app.wait_notification("warning", lambda m: m["params"].get("threadId") == thread["id"])
         assert "could not save the thread" in warning["params"]["message"]
         assert "File too large" in warning["params"]["message"]
-    finally:
-        finish(app, before)
     [rollout] = list((home / "sessions").rglob("rollout-*.jsonl"))
     assert rollout.stat().st_size <= 64 * 1024
     assert not rollout.read_bytes().endswith(b"\n"), "expected a torn last record (the limit cut a write)"
 
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         resumed = app.call("thread/resume", {"threadId": thread["id"]})["thread"]
         first = resumed["turns"][0]
         assert first["status"] == "completed"
         assert [i.get("text") for i in first["items"] if i["type"] == "agentMessage"] == ["fits on disk"]
         answers_next_turn(app, flaky, thread["id"], "after the disk was freed")
-    finally:
-        finish(app, before)
     # the torn record stays isolated: a second resume reads the new turn too
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         resumed = app.call("thread/resume", {"threadId": thread["id"]})["thread"]
         texts = [i.get("text") for t in resumed["turns"] for i in t["items"] if i["type"] == "agentMessage"]
         assert texts[0] == "fits on disk" and texts[-1] == "after the disk was freed"
-    finally:
-        finish(app, before)
 
 
 # --- executors ----------------------------------------------------------------------------
@@ -442,9 +416,7 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
 
     (plugin / ".mcp.json").write_text(json.dumps({"mcpServers": {"executor_demo": {
         "command": sys.executable, "args": [ECHO_SERVER], "default_tools_approval_mode": "approve"}}}))
-    before = live_children()
-    app = started_app(home, env={"ROOTSTEP_LOG": "INFO"})
-    try:
+    with running_app(home, env={"ROOTSTEP_LOG": "INFO"}) as app:
         thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": [
             root("executor-demo@1", "executor-1", plugin)]})["thread"]
         app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
@@ -482,8 +454,6 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
                                                       "tool": "echo", "arguments": {"message": "back"}})
             assert result["content"][0]["text"] == "ECHOING: back"
             app.call("thread/unsubscribe", {"threadId": thread["id"]})
-    finally:
-        finish(app, before)
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -510,9 +480,7 @@ def test_interrupt_mid_call_keeps_the_server(tmp_path: Path, flaky: FlakyModel) 
     process is not lost (same pid, no restart) and answers the next call."""
     home = tmp_path / "home"
     write_config(home, flaky, extra=echo_server_toml("echo", extra='default_tools_approval_mode = "approve"\n'))
-    before = live_children()
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         thread = app.call("thread/start", {"model": "mock-model"})["thread"]
         assert app.proc is not None
         wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
@@ -531,8 +499,6 @@ def test_interrupt_mid_call_keeps_the_server(tmp_path: Path, flaky: FlakyModel) 
         assert result["content"][0]["text"] == "ECHOING: after interrupt"
         assert echo_pids(app.proc.pid) == pids
         answers_next_turn(app, flaky, thread["id"])
-    finally:
-        finish(app, before)
 
 
 def test_client_gone_with_calls_in_flight(tmp_path: Path, flaky: FlakyModel) -> None:
@@ -566,9 +532,7 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
     and the resumed thread works; thread/archive mid-call likewise leaves nothing running."""
     home = tmp_path / "home"
     write_config(home, flaky, extra=echo_server_toml("echo", extra='default_tools_approval_mode = "approve"\n'))
-    before = live_children()
-    app = started_app(home)
-    try:
+    with running_app(home) as app:
         assert app.proc is not None
         for action in ("thread/unsubscribe", "thread/archive"):
             thread = app.call("thread/start", {"model": "mock-model"})["thread"]
@@ -596,5 +560,3 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
             answers_next_turn(app, flaky, thread["id"], f"alive after {action}")
             app.call("thread/unsubscribe", {"threadId": thread["id"]})
             wait_until(lambda: not echo_pids(app.proc.pid), timeout=15, what="servers gone")
-    finally:
-        finish(app, before)
