@@ -127,6 +127,7 @@ def reuse_path_us() -> tuple[float, int]:
 
     from rootstep.environments.local import LocalEnvironment
     from rootstep.extensions.selected_plugins import SelectedCapabilityRoot
+    from rootstep.extensions.selected_plugins.root import AlwaysUp
     from rootstep.extensions.selected_plugins.runtime_provider import SelectedRootsToolsProvider
     from rootstep.mcp.config import McpServersConfig
     from rootstep.mcp.transports.factory import DefaultTransports
@@ -145,10 +146,10 @@ def reuse_path_us() -> tuple[float, int]:
                 roots.append(SelectedCapabilityRoot.create(f"p{i}@1", "local", str(root)))
             provider = SelectedRootsToolsProvider(
                 "bench", roots=roots, config_servers=McpServersConfig(), transports=DefaultTransports(),
-                environments=lambda e: env, is_ready=lambda e: e == "local",
+                environments=lambda e: env, step_environments=AlwaysUp(),
             )
             # Publish the 100-root key without starting anything, then time the reuse path.
-            await provider.state.step(provider.ready_roots(), lambda e: env)
+            await provider.state.step(await provider.ready_roots(), lambda e: env)
             provider._runtime = object()  # type: ignore[assignment]  # any published runtime
             samples = []
             for _ in range(2000):

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import descendants
 from tests.fixtures.app_server import AppServerProcess
+from tests.fixtures.loopback import free_port
 from tests.fixtures.mcp_helpers import alive
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 from tests.selected_roots.helpers import (
@@ -61,12 +62,24 @@ def ws_executor() -> Iterator[str]:
             process.wait()
 
 
-def test_selected_capabilities_become_available_between_samples_in_one_turn(tmp_path: Path) -> None:
+@pytest.mark.parametrize("deferred", [True, False], ids=["deferred_executor", "waiting"])
+def test_selected_capabilities_become_available_between_samples_in_one_turn(tmp_path: Path, deferred: bool) -> None:
+    """As in 0.169: the root's environment is in the thread's selection but cannot be reached
+    (its URL is dead); ``environment/add`` points the same id at a live executor while step 1
+    streams, and step 2 has the plugin. Without ``deferred_executor`` step 1 waited for the dead
+    environment (bounded by its connect timeout) and left it out."""
     home = tmp_path / "home"
     pid_file = tmp_path / "pids.txt"
     before = descendants()
     with MockModel() as model, ws_executor() as url:
         write_config(home, model)
+        if deferred:
+            config = home / "config.toml"
+            config.write_text(config.read_text().replace("[features]\n", "[features]\ndeferred_executor = true\n", 1))
+        (home / "environments.toml").write_text(
+            f'include_local = true\n\n[[environments]]\nid = "executor-ws"\nurl = "ws://127.0.0.1:{free_port()}"\n'
+            "connect_timeout_sec = 0.2\n"
+        )
         plugin = write_plugin(tmp_path / "plugin", pid_file=pid_file)
         with AppServerProcess(home, env={"ROOTSTEP_LOG": "INFO"}) as app:
             app.initialize()

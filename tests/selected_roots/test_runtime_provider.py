@@ -53,14 +53,22 @@ class World:
     def get(self, env_id: str) -> LocalEnvironment:
         return self._envs.setdefault(env_id, LocalEnvironment(env_id))
 
-    def is_ready(self, env_id: str) -> bool:
-        return env_id in self.ready
+    # StepEnvironments: the thread selected every environment its roots name.
+    def selected(self) -> list[str]:
+        return list(self.selection)
+
+    def start(self, env_ids: Any) -> None:
+        pass
+
+    async def capture(self, env_ids: Any) -> frozenset[str]:
+        return frozenset(e for e in env_ids if e in self.ready)
 
     def provider(self, roots: list[SelectedCapabilityRoot], names: StableToolNames | None = None,
                  persisted: list[Any] | None = None) -> SelectedRootsToolsProvider:
+        self.selection = list(dict.fromkeys(r.environment_id for r in roots))
         return SelectedRootsToolsProvider(
             "thread-1", roots=roots, config_servers=McpServersConfig(),
-            transports=DefaultTransports(environments=self.get), environments=self.get, is_ready=self.is_ready,
+            transports=DefaultTransports(environments=self.get), environments=self.get, step_environments=self,
             tool_names=names, persist_names=(persisted.append if persisted is not None else None),
         )
 

@@ -5,8 +5,8 @@
   ``RemoteEnvironment``). If it fails to start, or dies later, it stays failed and is
   reported (``status``); it is never respawned — only ``add_websocket``/a new manager replaces
   it.
-* A websocket executor starts connecting at once; a startup failure is final for that
-  instance, but a link that was up and dropped is re-opened (fresh session) by the next use.
+* A websocket executor starts connecting at once; a link that failed to start, or was up and
+  dropped, is dialled again by the next use (as codex 0.169 does at every step that needs it).
 * ``add_websocket`` adds or replaces an id with a new instance (``environment/add``).
 
 Each remote instance has one owner task in the manager's task group; ``aclose`` stops them
@@ -79,8 +79,28 @@ class _Instance:
             return False
         if not self.ever_started:
             return True
-        # Only a websocket link that was up once is re-opened; everything else is final.
-        return self.spec.url is not None and not self.startup_failed
+        # A stdio executor is spawned once (a failure is final, as in 0.169); a websocket link
+        # is dialled again whenever it is needed and down.
+        return self.spec.url is not None
+
+    @property
+    def startup_budget(self) -> float:
+        """How long one start-up attempt may take: the link's own timeouts, plus a margin."""
+        s = self.spec
+        connect = s.connect_timeout_sec if s.url is not None else 0.0
+        return connect + s.initialize_timeout_sec + 1.0
+
+    async def settle(self) -> bool:
+        """Start if needed and wait for the attempt to finish (bounded); True if connected."""
+        if self.connected:
+            return True
+        if self.stop.is_set():
+            return False
+        self.start()
+        if self.running:
+            with anyio.move_on_after(self.startup_budget):
+                await self.attempt_done.wait()
+        return self.connected
 
     def start(self) -> None:
         if self.can_start():
@@ -225,11 +245,14 @@ class EnvironmentManager:
         return ([LOCAL_ID] if self._local is not None else []) + list(self._instances)
 
     def default_environment_ids(self) -> list[str]:
-        """Default first, then the others (what a thread gets when it names none)."""
+        """What a thread gets when it names none: the default first, then every other
+        configured environment; nothing at all when there is no default (``default = "none"``,
+        or ``include_local = false`` without a ``default``), as in 0.169."""
         ids = self.ids
-        if self.default_id in ids:
-            ids.remove(self.default_id)
-            ids.insert(0, self.default_id)
+        if self.default_id not in ids:
+            return []
+        ids.remove(self.default_id)
+        ids.insert(0, self.default_id)
         return ids
 
     def __contains__(self, env_id: object) -> bool:
@@ -271,6 +294,14 @@ class EnvironmentManager:
         if instance is not None:
             await instance.acquire()
         return env
+
+    async def settle(self, env_id: str) -> bool:
+        """Wait until ``env_id`` has finished starting (starting it if needed), bounded by its
+        start-up timeouts; True when it is connected. Unknown ids are never ready."""
+        if env_id == LOCAL_ID and self._local is not None:
+            return True
+        instance = self._instances.get(env_id)
+        return instance is not None and await instance.settle()
 
     def ready_for_step(self, env_id: str) -> bool:
         """Is it ready *now*? If it never started, start it in the background (mirror §5.2):

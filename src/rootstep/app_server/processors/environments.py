@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from pydantic import Field
 
 from rootstep.app_server.context import RequestContext
@@ -114,6 +116,36 @@ class EnvironmentsService:
             self._early.add(env_id)  # started as soon as the manager is up
             return env_id == "local" and self.manager.is_ready(env_id)
         return self.manager.ready_for_step(env_id)
+
+    def start_in_background(self, env_ids: Iterable[str]) -> None:
+        """Start these environments now without waiting (thread start: the first step then
+        finds them up, or waits only for the rest of their start-up)."""
+        self.start()
+        for env_id in env_ids:
+            if self._entered is not None and self._entered.is_set():
+                self.manager.ensure_started(env_id)
+            else:
+                self._early.add(env_id)
+
+    async def capture(self, env_ids: Iterable[str], *, wait: bool) -> frozenset[str]:
+        """The environments of ``env_ids`` a step may use: with ``wait`` each is started if
+        needed and awaited until its start-up is over (bounded by its timeouts; a failed one is
+        left out), as 0.169 does for a thread's selected environments; without it (the
+        ``deferred_executor`` feature), those ready now, the others started for a later step."""
+        ids = list(dict.fromkeys(env_ids))
+        if not wait:
+            return frozenset(env_id for env_id in ids if self.ready_for_step(env_id))
+        manager = await self.ready()
+        ready = set()
+        async with anyio.create_task_group() as group:
+
+            async def settle(env_id: str) -> None:
+                if await manager.settle(env_id):
+                    ready.add(env_id)
+
+            for env_id in ids:
+                group.start_soon(settle, env_id)
+        return frozenset(ready)
 
     def generation(self, env_id: str) -> int:
         return self.manager.generation(env_id)

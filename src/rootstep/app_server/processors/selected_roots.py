@@ -10,6 +10,7 @@ rollout.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rootstep.core.rollout import find_rollout, iter_records
@@ -65,6 +66,45 @@ def stored_tool_names(server: AppServer, thread_id: str) -> StableToolNames | No
         return None
 
 
+class ThreadEnvironments:
+    """A thread's ``StepEnvironments``: its current selection (``turn/start.environments``
+    replaces it) over the server's environments. Steps wait for the selected environments
+    unless ``[features] deferred_executor`` is on."""
+
+    def __init__(self, server: AppServer, thread_id: str, initial: Sequence[str], *, wait: bool) -> None:
+        self._server, self._thread_id, self._initial, self._wait = server, thread_id, tuple(initial), wait
+
+    def _service(self) -> Any:
+        return self._server.services.get("environments")
+
+    def selected(self) -> Sequence[str]:
+        thread = self._server.manager.threads.get(self._thread_id)
+        if thread is None or thread.environments is None:
+            return self._initial
+        return [e.environment_id for e in thread.environments]
+
+    def start(self, env_ids: Iterable[str]) -> None:
+        service = self._service()
+        if service is not None:
+            service.start_in_background(env_id for env_id in env_ids if env_id in service)
+
+    async def capture(self, env_ids: Sequence[str]) -> frozenset[str]:
+        service = self._service()
+        if service is None:
+            return frozenset(e for e in env_ids if e == "local")
+        return await service.capture([e for e in env_ids if e in service], wait=self._wait)
+
+
+def initial_selection(environments: Any, service: Any) -> list[str]:
+    """The thread's selection when it was built; a thread that stored none (forks, older
+    rollouts) gets the default selection."""
+    if environments is not None:
+        return [e.environment_id for e in environments]
+    if service is None:
+        return ["local"]
+    return service.manager.default_environment_ids()
+
+
 def _feature(config: Any, name: str) -> bool:
     features = (getattr(config, "raw", None) or {}).get("features")
     return isinstance(features, dict) and features.get(name) is True
@@ -85,13 +125,6 @@ def provider_factory(server: AppServer) -> Any:
     def environment(env_id: str) -> Any:
         return environments.get(env_id) if environments is not None else None
 
-    def is_ready(env_id: str) -> bool:
-        if environments is None:
-            return env_id == "local"
-        if env_id not in environments:
-            return False
-        return environments.ready_for_step(env_id)
-
     def generation(env_id: str) -> int:
         return environments.generation(env_id) if environments is not None else 0
 
@@ -106,6 +139,7 @@ def provider_factory(server: AppServer) -> Any:
         return build(context, config, servers)
 
     def build(context: ThreadToolsContext, config: Any, servers: Any) -> SelectedRootsToolsProvider:
+        extra = context.extra if isinstance(context.extra, dict) else {}
         from rootstep.extensions import connectors
         from rootstep.mcp import shared_servers
         from rootstep.extensions.selected_plugins.runtime_provider import TOOL_NAMES_RECORD, SelectedRootsToolsProvider
@@ -131,7 +165,10 @@ def provider_factory(server: AppServer) -> Any:
             config_servers=servers,
             transports=mcp_service.transports(context.cwd, mcp_service.router_for(thread_id)),
             environments=environment,
-            is_ready=is_ready,
+            step_environments=ThreadEnvironments(
+                server, thread_id, initial_selection(extra.get("environments"), environments),
+                wait=not _feature(config, "deferred_executor"),
+            ),
             generation=generation,
             emit=server.emit,
             policy=policy,

@@ -8,9 +8,9 @@ environment is a different entry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from rootstep.plugins.path_uri import PathUri, PathUriError
 
@@ -73,6 +73,51 @@ def dedupe_candidates(roots: list[SelectedCapabilityRoot]) -> list[SelectedCapab
                 root.id, kept.to_wire()["location"], root.to_wire()["location"],
             )
     return out
+
+
+def selected_candidates(
+    candidates: Iterable[SelectedCapabilityRoot], selected_environments: Iterable[str]
+) -> list[SelectedCapabilityRoot]:
+    """Keep the candidates whose environment the thread selected (``thread/start`` /
+    ``turn/start`` ``environments``, or the default selection), in order. As in 0.169, a root in
+    an environment outside the selection never joins, even when that environment is up."""
+    selected = set(selected_environments)
+    return [root for root in candidates if root.environment_id in selected]
+
+
+class StepEnvironments(Protocol):
+    """A thread's environments as its steps see them."""
+
+    def selected(self) -> Sequence[str]:
+        """The thread's current environment selection (ids, in order)."""
+        ...
+
+    def start(self, env_ids: Iterable[str]) -> None:
+        """Start these environments in the background (never waits, never raises)."""
+        ...
+
+    async def capture(self, env_ids: Sequence[str]) -> frozenset[str]:
+        """Those of ``env_ids`` this step may use: awaited until their start-up is over
+        (bounded by its timeouts) unless the thread defers executors, in which case those
+        ready now."""
+        ...
+
+
+@dataclass(frozen=True)
+class AlwaysUp:
+    """``StepEnvironments`` whose selected environments are always up (the local machine;
+    in-process use such as benchmarks)."""
+
+    ids: tuple[str, ...] = ("local",)
+
+    def selected(self) -> Sequence[str]:
+        return self.ids
+
+    def start(self, env_ids: Iterable[str]) -> None:
+        return None
+
+    async def capture(self, env_ids: Sequence[str]) -> frozenset[str]:
+        return frozenset(e for e in env_ids if e in self.ids)
 
 
 def ready_roots(

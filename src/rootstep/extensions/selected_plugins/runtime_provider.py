@@ -2,8 +2,10 @@
 
 At every model step (and every thread-scoped direct request) :class:`SelectedRootsToolsProvider`
 
-1. takes the thread's candidate roots and keeps those whose environment is ready *now* (an
-   executor that never started is started in the background and is ready at a later step);
+1. takes the thread's candidate roots in the environments the thread selected, waits for those
+   environments to finish starting (bounded by their timeouts; not with the
+   ``deferred_executor`` feature, where one still starting is ready at a later step) and keeps
+   the roots whose environment is up;
 2. same ready-root key as the published runtime → reuses it as is (no projection at all);
 3. otherwise asks :meth:`SelectedPluginsThread.step` (projection → requirements → merge with
    the ``config.toml`` servers by the precedence table): KEEP_MANAGER publishes the new key with
@@ -33,7 +35,13 @@ from rootstep.extensions import skills as skills_ext
 from rootstep.extensions.selected_plugins.cache import EnvironmentLookup
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay
 from rootstep.extensions.selected_plugins.reuse import RuntimeDecision, same_ready_roots
-from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot, dedupe_candidates, ready_roots
+from rootstep.extensions.selected_plugins.root import (
+    SelectedCapabilityRoot,
+    StepEnvironments,
+    dedupe_candidates,
+    ready_roots,
+    selected_candidates,
+)
 from rootstep.extensions.selected_plugins.server_pool import ServerPool
 from rootstep.mcp.shared_servers import SharedServers
 from rootstep.extensions.selected_plugins.thread_state import SelectedPluginsThread
@@ -52,7 +60,6 @@ log = logging.getLogger(__name__)
 
 TOOL_NAMES_RECORD = "selected_roots_tool_names"
 
-ReadyFn = Callable[[str], bool]
 CatalogHook = Callable[[ToolCatalog, McpProjection], ToolCatalog]
 
 
@@ -139,7 +146,7 @@ class SelectedRootsToolsProvider:
         config_servers: McpServersConfig,
         transports: TransportFactory,
         environments: EnvironmentLookup,
-        is_ready: ReadyFn,
+        step_environments: StepEnvironments,
         generation: Callable[[str], int] = lambda env_id: 0,
         emit: Emit | None = None,
         policy: PolicyLookup | None = None,
@@ -156,7 +163,7 @@ class SelectedRootsToolsProvider:
         self._requirements = requirements
         self._config = self._gated(config_servers)
         self._environments = environments
-        self._is_ready = is_ready
+        self._step_environments = step_environments
         self._emit = emit
         self._policy = policy
         self._overlays = overlays
@@ -171,10 +178,9 @@ class SelectedRootsToolsProvider:
         self._closed = False
         self._scanned: int | None = None
         self.decisions: list[RuntimeDecision] = []  # observability (tests, bench)
-        # Beyond the reference: ask the roots' executors to start now (in the background), so
-        # the first step more often finds them ready. Readiness stays a per-step fact.
-        for root in self.candidate_roots():
-            is_ready(root.environment_id)
+        # The roots' executors start now, in the background: thread/start answers at once and
+        # the first step waits only for what is left of their start-up.
+        step_environments.start(dict.fromkeys(r.environment_id for r in self.candidate_roots()))
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -182,11 +188,16 @@ class SelectedRootsToolsProvider:
         return McpServersConfig(self._requirements.apply_to_config_servers(servers.servers), dict(servers.errors))
 
     def candidate_roots(self) -> list[SelectedCapabilityRoot]:
-        return dedupe_candidates(list(self.state.roots))
+        """The thread's roots in the environments it selected (first occurrence of an id)."""
+        return selected_candidates(dedupe_candidates(list(self.state.roots)), self._step_environments.selected())
 
-    def ready_roots(self) -> list[SelectedCapabilityRoot]:
-        """This step's ready roots (a fact; may start an executor for a later step)."""
-        return ready_roots(self.candidate_roots(), self._is_ready)
+    async def ready_roots(self) -> list[SelectedCapabilityRoot]:
+        """This step's ready roots: the candidates whose environment this step captured."""
+        candidates = self.candidate_roots()
+        if not candidates:
+            return []
+        captured = await self._step_environments.capture(list(dict.fromkeys(r.environment_id for r in candidates)))
+        return ready_roots(candidates, captured.__contains__)
 
     async def _on_status(self, status: StartupStatus) -> None:
         if self._emit is not None:
@@ -235,7 +246,7 @@ class SelectedRootsToolsProvider:
         """Spec §5.9: the projection for the roots ready now, with the latest config, without
         publishing anything."""
         projection = await self.state.preview(
-            self.ready_roots(),
+            await self.ready_roots(),
             self._environments,
             config_servers=self._config.servers,
             overlays=self._overlays(),
@@ -267,7 +278,7 @@ class SelectedRootsToolsProvider:
 
     async def _resolve(self) -> None:
         """Spec §5.7 for one capture; leaves the runtime to use in ``self._runtime``."""
-        ready = self.ready_roots()
+        ready = await self.ready_roots()
         if self._runtime is not None and not self._force and same_ready_roots(self.state.published.ready_roots, ready):
             self.decisions.append(RuntimeDecision.REUSE)
             return
