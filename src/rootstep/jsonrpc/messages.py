@@ -18,7 +18,7 @@ RequestId = Union[int, str]
 
 
 class _Msg(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Request(_Msg):

@@ -1,6 +1,6 @@
 """What a model step yields, independent of the SDK's event classes.
 
-:func:`map_event` is a pure function from one Responses stream event (an ``openai`` SDK model)
+:func:`map_event` is a pure function from one Responses stream event (its JSON object)
 to zero or one of these; the turn loop only ever sees these.
 """
 

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 class WireModel(BaseModel):
     """camelCase aliases, construction by either name, unknown input fields ignored."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
 
     __omit_none__: ClassVar[frozenset[str]] = frozenset()
 

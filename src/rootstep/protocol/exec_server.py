@@ -55,7 +55,7 @@ CAPABILITY_ROOTS_DISCOVER_V1 = "capabilityRoots/discoverV1"
 class WireModel(BaseModel):
     """Base of every wire object: camelCase on the wire, unknown members ignored."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
 
 
 def wire(model: BaseModel) -> dict[str, Any]:
