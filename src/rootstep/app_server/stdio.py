@@ -7,31 +7,13 @@ import signal
 from typing import Any
 
 import anyio
-from anyio.abc import ByteReceiveStream
 
 from rootstep.app_server.server import AppServer
 from rootstep.config import Config, ConfigError, load_config
 from rootstep.config.home import codex_home
-from rootstep.jsonrpc.stdio import open_stdio
+from rootstep.jsonrpc.stdio import Replay, open_stdio
 
 log = logging.getLogger(__name__)
-
-
-class _Replay(ByteReceiveStream):
-    """Bytes read ahead (by the fast handshake) first, then the real stream."""
-
-    def __init__(self, first: bytes, rest: ByteReceiveStream) -> None:
-        self._first = first
-        self._rest = rest
-
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        if self._first:
-            chunk, self._first = self._first[:max_bytes], self._first[max_bytes:]
-            return chunk
-        return await self._rest.receive(max_bytes)
-
-    async def aclose(self) -> None:
-        await self._rest.aclose()
 
 
 def load_startup_config(overrides: list[str]) -> Config:
@@ -65,5 +47,5 @@ async def serve_stdio(overrides: list[str], session: Any = None, replay: bytes =
                     return
 
         group.start_soon(stop_on_signal)
-        await server.serve(_Replay(replay, receive) if replay else receive, send, session=session)
+        await server.serve(Replay(replay, receive) if replay else receive, send, session=session)
         group.cancel_scope.cancel()

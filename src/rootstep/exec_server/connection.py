@@ -73,9 +73,11 @@ class ExecServerConnection:
         *,
         transport: str = "stdio",
         registry: SessionRegistry | None = None,
+        announced_session: str | None = None,
     ) -> None:
         """``registry`` (websocket) keeps sessions across connections; without one (stdio)
-        the session is private to this connection and dies with it."""
+        the session is private to this connection and dies with it. ``announced_session``:
+        the fast start already answered ``initialize`` with this session id."""
         self._peer = Peer(write_line)
         self._transport = transport
         self._registry = registry
@@ -83,6 +85,7 @@ class ExecServerConnection:
         self._session: Session | None = None
         self._fs = FileSystemHandler()
         self._http: HttpHandler | None = None
+        self._announced = announced_session
 
     @property
     def session_id(self) -> str | None:
@@ -156,6 +159,11 @@ class ExecServerConnection:
         async with anyio.create_task_group() as tg:
             self._http = HttpHandler(tg, self._notify)
             routes = self._routes()
+            if self._announced is not None:
+                assert self._registry is not None
+                self._session = await self._registry.attach(None, new_id=self._announced)
+                self._state = _State.INITIALIZING
+                self._session.connect(self._notify)
             try:
                 while True:
                     try:

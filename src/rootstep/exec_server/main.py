@@ -1,7 +1,9 @@
 """Entry point of ``rootstep exec-server --listen stdio|stdio://|ws://IP:PORT``.
 
 stdout carries protocol only (stdio) or the one line with the bound URL (websocket); logs go
-to stderr.
+to stderr. Over stdio the first ``initialize`` is answered by :mod:`.fast_start` before anyio,
+pydantic and the handlers are imported, so a client that spawns an executor on demand is not
+kept waiting for them.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import sys
 import urllib.parse
 from collections.abc import AsyncIterator
 
-import anyio
+from typing import TYPE_CHECKING
 
-from rootstep.exec_server.connection import ExecServerConnection
-from rootstep.exec_server.sessions import DETACHED_SESSION_TTL_S, SessionRegistry
-from rootstep.jsonrpc.framing import LineReader
+if TYPE_CHECKING:
+    import anyio
+
+    from rootstep.exec_server.fast_start import Handshake
+    from rootstep.exec_server.sessions import SessionRegistry
 
 log = logging.getLogger("rootstep.exec_server")
 
@@ -28,6 +32,8 @@ SESSION_TTL_ENV = "ROOTSTEP_EXEC_SERVER_SESSION_TTL_S"
 
 def session_ttl(environ: dict[str, str] | os._Environ[str] = os.environ) -> float:
     """The detached-session TTL: the environment's override if it is a positive number, else 30 s."""
+    from rootstep.exec_server.sessions import DETACHED_SESSION_TTL_S
+
     try:
         value = float(environ.get(SESSION_TTL_ENV, ""))
     except ValueError:
@@ -45,23 +51,33 @@ def parse_listen(listen: str) -> tuple[str, str, int]:
     return "ws", parsed.hostname, parsed.port
 
 
-async def serve_stdio() -> None:
-    from rootstep.jsonrpc.stdio import open_stdio
+async def serve_stdio(handshake: Handshake | None = None) -> None:
+    from rootstep.exec_server.connection import ExecServerConnection
+    from rootstep.jsonrpc.framing import LineReader
+    from rootstep.jsonrpc.stdio import Replay, open_stdio
 
     receive, send = await open_stdio()
-    connection = ExecServerConnection(send.send, transport="stdio")
+    announced = handshake.session_id if handshake is not None else None
+    if handshake is not None and handshake.replay:
+        receive = Replay(handshake.replay, receive)
+    connection = ExecServerConnection(send.send, transport="stdio", announced_session=announced)
     await connection.serve(LineReader(receive, max_line=MAX_LINE))
 
 
 async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = None, ttl: float | None = None) -> None:
     """Serve websocket connections until cancelled; one ``ExecServerConnection`` each, all
     sharing one session registry so a reconnecting client can resume its session."""
+    from rootstep.exec_server.sessions import SessionRegistry
+
     async with SessionRegistry.open(ttl=session_ttl() if ttl is None else ttl) as registry:
         await _serve_websocket(host, port, registry, ready)
 
 
 async def _serve_websocket(host: str, port: int, registry: SessionRegistry, ready: anyio.Event | None) -> None:
+    import anyio
     from websockets.asyncio.server import ServerConnection, serve
+
+    from rootstep.exec_server.connection import ExecServerConnection
     from websockets.http11 import Request, Response
 
     def process_request(conn: ServerConnection, request: Request) -> Response | None:
@@ -109,12 +125,21 @@ def run(listen: str = "ws://127.0.0.1:0") -> int:
     except ValueError as exc:
         print(f"rootstep exec-server: {exc}", file=sys.stderr)
         return 2
+    handshake = None
+    if kind == "stdio":
+        from rootstep.exec_server.fast_start import handshake as fast_handshake
+
+        handshake = fast_handshake()
+        if handshake.eof and handshake.session_id is None and not handshake.replay.strip():
+            return 0
+    import anyio
+
     from rootstep.exec_server import reaper
 
     reaper.start()
     try:
         if kind == "stdio":
-            anyio.run(serve_stdio)
+            anyio.run(serve_stdio, handshake)
         else:
             anyio.run(serve_websocket, host, port)
     except KeyboardInterrupt:

@@ -138,10 +138,11 @@ class SessionRegistry:
     def get(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
 
-    async def attach(self, resume_session_id: str | None) -> Session:
-        """A new session, or the detached one named by ``resume_session_id`` re-attached."""
+    async def attach(self, resume_session_id: str | None, *, new_id: str | None = None) -> Session:
+        """A new session (with ``new_id`` when one was already announced), or the detached one
+        named by ``resume_session_id`` re-attached."""
         if resume_session_id is None:
-            session = Session(str(uuid.uuid4()))
+            session = Session(new_id or str(uuid.uuid4()))
             await self._tg.start(session.run)
             self._sessions[session.id] = session
         else:

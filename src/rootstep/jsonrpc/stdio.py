@@ -97,3 +97,20 @@ async def open_stdio() -> tuple[ByteReceiveStream, ByteSendStream]:
     else:
         send = _ThreadSend(out_fd)
     return receive, send
+
+
+class Replay(ByteReceiveStream):
+    """Bytes already read (by a start-up fast path) first, then the real stream."""
+
+    def __init__(self, first: bytes, rest: ByteReceiveStream) -> None:
+        self._first = first
+        self._rest = rest
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        if self._first:
+            chunk, self._first = self._first[:max_bytes], self._first[max_bytes:]
+            return chunk
+        return await self._rest.receive(max_bytes)
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from rootstep.file_uri import path_to_uri
 from rootstep.jsonrpc.errors import INVALID_PARAMS, JsonRpcError
 
 # --- method names ---------------------------------------------------------------------------
@@ -402,15 +403,6 @@ class DiscoverV1Result(WireModel):
 
 # Everything the WHATWG path percent-encode set leaves alone, minus '%', which is encoded so
 # that a literal percent in a file name survives the round trip.
-_SAFE = "!$&'()*+,-./:;=@[\\]^_|~"
-
-
-def path_to_uri(path: str | os.PathLike[str]) -> str:
-    """``/a b/ü.txt`` → ``file:///a%20b/%C3%BC.txt`` (absolute POSIX paths only)."""
-    raw = os.fsencode(os.fspath(path))
-    if not raw.startswith(b"/"):
-        raise ValueError(f"not an absolute path: {path!r}")
-    return "file://" + urllib.parse.quote_from_bytes(raw, safe=_SAFE)
 
 
 def uri_to_path(uri: str) -> str:
