@@ -7,7 +7,7 @@ REFERENCE := .reference/node_modules/.bin/codex
 CODEX_VERSION := 0.169.0
 SDK_VERSION := 0.163.0
 
-.PHONY: install bytecode demo test bench reference clean
+.PHONY: install bytecode demo test bench reference sandbox clean
 
 install: $(STAMP)
 
@@ -25,6 +25,16 @@ $(STAMP): pyproject.toml
 bytecode: $(STAMP)
 	$(PY) -m compileall -q src
 
+# Bubblewrap enforces the command sandbox (rootstep.sandbox); without it sandboxed commands are
+# refused, never run bare. Installed from Debian's packages when missing and we may.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+		else \
+			echo "bubblewrap not installed: sandboxed commands will be refused" >&2; \
+		fi; }
+
 # The reference Codex binary, for wire-compatibility tests and side-by-side benchmarks.
 reference: $(REFERENCE)
 
@@ -38,10 +48,10 @@ $(REFERENCE):
 demo: $(STAMP) bytecode
 	$(VENV)/bin/rootstep demo
 
-test: $(STAMP) bytecode reference
+test: $(STAMP) bytecode reference sandbox
 	$(PY) -m pytest -q
 
-bench: $(STAMP) bytecode reference
+bench: $(STAMP) bytecode reference sandbox
 	$(PY) -m bench
 
 clean:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import httpx2
 
 if TYPE_CHECKING:
+    from rootstep.environments.processes import ProcessHandle, ProcessSpec
     from mcp.client._transport import TransportStreams  # the mcp SDK is imported at first use
 
 
@@ -59,6 +60,9 @@ class Environment(Protocol):
 
     # --- processes: an MCP stdio server as an SDK transport (stream pair) ---
     def open_stdio_transport(self, launch: StdioLaunch) -> AbstractAsyncContextManager[TransportStreams]: ...
+
+    # --- processes: any command, with a sandbox policy (see rootstep.environments.processes) ---
+    async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> ProcessHandle: ...
 
     # --- HTTP: a client whose requests leave from the environment (its proxies apply) ---
     def http_client(self, *, headers: dict[str, str] | None = None, timeout: float | None = None, auth: httpx2.Auth | None = None) -> httpx2.AsyncClient: ...

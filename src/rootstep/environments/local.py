@@ -9,6 +9,7 @@ and HTTP goes out directly. It is always ready.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from rootstep.environments.base import FileMetadata, StdioLaunch
 from rootstep.environments.discovery import discover_root
 from rootstep.environments.env_policy import host_stdio_env
 from rootstep.environments.host_info import host_environment_info
+from rootstep.environments.local_process import LocalProcess
+from rootstep.environments.processes import ProcessSpec
 from rootstep.protocol import exec_server as p
 
 if TYPE_CHECKING:  # the mcp SDK is imported when a server is first launched
@@ -28,6 +31,7 @@ if TYPE_CHECKING:  # the mcp SDK is imported when a server is first launched
     from mcp.client.stdio import StdioServerParameters
 
 LOCAL_ENVIRONMENT_ID = "local"
+_process_ids = itertools.count(1)
 
 
 def _native(path: str) -> str:
@@ -100,6 +104,10 @@ class LocalEnvironment:
             command=launch.command, args=list(launch.args), env=env, cwd=launch.cwd or self._default_cwd
         )
         return _host_stdio(params)
+
+    async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> LocalProcess:
+        """Run a command on this host (see :mod:`rootstep.environments.processes`)."""
+        return await LocalProcess.start(spec, process_id or f"local-{next(_process_ids)}")
 
     def http_client(
         self, *, headers: dict[str, str] | None = None, timeout: float | None = None, auth: httpx2.Auth | None = None

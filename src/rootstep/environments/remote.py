@@ -20,6 +20,8 @@ import httpx2
 from rootstep.environments.base import FileMetadata, StdioLaunch
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import open_stdio_link, open_websocket_link
+from rootstep.environments.processes import ProcessSpec
+from rootstep.environments.remote_process import RemoteProcess
 from rootstep.jsonrpc.errors import INVALID_REQUEST, NOT_FOUND, ConnectionClosed, JsonRpcError
 from rootstep.protocol import exec_server as p
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 Acquire = Callable[[], Awaitable[ExecServerClient]]
 READ_BLOCK = 1024 * 1024
 _handle_ids = itertools.count(1)
+_process_ids = itertools.count(1)
 
 
 class EnvironmentUnavailable(ConnectionError):
@@ -177,6 +180,11 @@ class RemoteEnvironment:
         from rootstep.mcp.transports.executor_process import executor_process_transport
 
         return executor_process_transport(self.client, launch)
+
+    async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> RemoteProcess:
+        """Run a command in the executor (see :mod:`rootstep.environments.processes`)."""
+        client = await self.client()
+        return await RemoteProcess.start(client, spec, process_id or f"rs-{os.getpid()}-{next(_process_ids)}")
 
     # --- http -------------------------------------------------------------------------------
 

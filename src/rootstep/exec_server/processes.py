@@ -32,6 +32,9 @@ from anyio.abc import TaskGroup
 from rootstep.environments.env_policy import child_env, resolve_program
 from rootstep.exec_server import reaper
 from rootstep.environments.local_fs import os_error_text
+from rootstep.sandbox.bwrap import SandboxLaunch, SandboxUnavailable, sandbox_type, wrap
+from rootstep.sandbox.denial import is_likely_sandbox_denied
+from rootstep.sandbox.exec_context import UnenforceableSandbox, permissions_from_context
 from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.exec_server import (
     PROCESS_CLOSED,
@@ -124,6 +127,7 @@ class ManagedProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.protocol: _Protocol | None = None
         self.pty_master: int | None = None
+        self.sandboxed = False
 
     @property
     def next_seq(self) -> int:
@@ -217,7 +221,7 @@ class ManagedProcess:
             self.exit_code = exit_code_of(proc.returncode)
             await self._emit(
                 PROCESS_EXITED,
-                lambda seq: ProcessExitedNotification(process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=False),
+                lambda seq: ProcessExitedNotification(process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=self.sandbox_denied()),
             )
         self.closed = True
         if self.pty_master is not None:
@@ -228,6 +232,13 @@ class ManagedProcess:
         if transport is not None:
             transport.close()
         on_closed()
+
+    def sandbox_denied(self) -> bool:
+        """0.169's heuristic over the retained output of a sandboxed process that failed."""
+        if not self.sandboxed or not self.exit_code:
+            return False
+        text = b"".join(c.data for c in self.chunks).decode("utf-8", "replace")
+        return is_likely_sandbox_denied(sandboxed=True, exit_code=self.exit_code, output=text)
 
     def kill(self, sig: int = signal.SIGKILL) -> bool:
         if self.proc is None or self.exited:
@@ -272,6 +283,18 @@ class ManagedProcess:
         await self._changed.wait()
 
 
+def _sandbox_launch(params: ProcessStartParams, program: str, cwd: str, env: dict[str, str]) -> SandboxLaunch:
+    """The launch of a ``process/start``: as asked when ``sandbox`` is null or grants full access,
+    else wrapped in the sandbox; one that cannot be enforced here is refused (never run bare)."""
+    if params.sandbox is None:
+        return SandboxLaunch([params.arg0 or params.argv[0], *params.argv[1:]])
+    try:
+        permissions = permissions_from_context(params.sandbox, cwd=cwd, env=env)
+        return wrap([program, *params.argv[1:]], cwd, permissions, tty=params.tty)
+    except (UnenforceableSandbox, SandboxUnavailable) as exc:
+        raise JsonRpcError(INVALID_PARAMS, f"sandbox intent cannot be enforced on this executor: {exc}") from None
+
+
 class ProcessTable:
     """All processes of one session. Handlers run one at a time (the server is sequential)."""
 
@@ -289,8 +312,6 @@ class ProcessTable:
     async def start(self, params: ProcessStartParams) -> ProcessStartResult:
         if not params.argv:
             raise JsonRpcError(INVALID_PARAMS, "argv must not be empty")
-        if params.sandbox is not None:
-            raise JsonRpcError(INVALID_PARAMS, "sandbox intent cannot be enforced on this executor")
         if params.enforce_managed_network or params.managed_network is not None:
             raise JsonRpcError(INVALID_PARAMS, "managed network cannot be enforced on this executor")
         if params.process_id in self._procs:
@@ -300,7 +321,9 @@ class ProcessTable:
         program = resolve_program(params.argv[0], cwd, env)
         if program is None:
             raise JsonRpcError(INTERNAL_ERROR, "No such file or directory (os error 2)")
+        launch = _sandbox_launch(params, program, cwd, env)
         managed = ManagedProcess(params.process_id, self._notify)
+        managed.sandboxed = launch.sandboxed
         managed.pipe_stdin = params.pipe_stdin
         self._procs[params.process_id] = managed
         loop = asyncio.get_running_loop()
@@ -313,21 +336,28 @@ class ProcessTable:
             stdin = asyncio.subprocess.PIPE if params.pipe_stdin else asyncio.subprocess.DEVNULL
             stdio = dict(stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
         try:
-            transport, protocol = await loop.subprocess_exec(
-                lambda: _Protocol(limit=2**16, loop=loop),
-                params.arg0 or params.argv[0],
-                *params.argv[1:],
-                executable=program,
-                env=env,
-                cwd=cwd,
-                **stdio,
-            )
+            if launch.sandboxed:
+                transport, protocol = await loop.subprocess_exec(
+                    lambda: _Protocol(limit=2**16, loop=loop), *launch.argv, env=env, cwd=cwd,
+                    pass_fds=launch.pass_fds, **stdio,
+                )
+            else:
+                transport, protocol = await loop.subprocess_exec(
+                    lambda: _Protocol(limit=2**16, loop=loop),
+                    params.arg0 or params.argv[0],
+                    *params.argv[1:],
+                    executable=program,
+                    env=env,
+                    cwd=cwd,
+                    **stdio,
+                )
         except OSError as exc:
             del self._procs[params.process_id]
             if managed.pty_master is not None:
                 os.close(managed.pty_master)
             raise JsonRpcError(INTERNAL_ERROR, os_error_text(exc)) from None
         finally:
+            launch.close()
             if slave is not None:
                 os.close(slave)
         managed.proc = asyncio.subprocess.Process(transport, protocol, loop)
@@ -335,7 +365,7 @@ class ProcessTable:
         managed.protocol = protocol
         managed.starting = False
         self._tg.start_soon(managed.supervise, lambda: self._tg.start_soon(self._expire, managed))
-        return ProcessStartResult(process_id=params.process_id, sandbox_type="none")
+        return ProcessStartResult(process_id=params.process_id, sandbox_type=sandbox_type() if launch.sandboxed else "none")
 
     async def _expire(self, managed: ManagedProcess) -> None:
         await anyio.sleep(CLOSED_RETENTION_S)
