@@ -113,7 +113,7 @@ async def sdk_call_ms() -> float:
 
 
 async def manager_call_ms() -> float:
-    from rootstep.mcp.config import parse_mcp_servers
+    from rootstep.config.mcp_servers import parse_mcp_servers
     from rootstep.mcp.manager import ConnectionManager
     from rootstep.mcp.transports.factory import DefaultTransports
 
@@ -135,7 +135,7 @@ STUB_DELAY_S = "0.5"
 
 async def start_ms(count: int, args: list[str]) -> float:
     """Wall time from start to all ``count`` servers (``python <args>``) ready (ms)."""
-    from rootstep.mcp.config import parse_mcp_servers
+    from rootstep.config.mcp_servers import parse_mcp_servers
     from rootstep.mcp.runtime import McpRuntime
     from rootstep.mcp.transports.factory import DefaultTransports
 

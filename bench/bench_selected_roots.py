@@ -129,7 +129,7 @@ def reuse_path_us() -> tuple[float, int]:
     from rootstep.extensions.selected_plugins import SelectedCapabilityRoot
     from rootstep.extensions.selected_plugins.root import AlwaysUp
     from rootstep.extensions.selected_plugins.runtime_provider import SelectedRootsToolsProvider
-    from rootstep.mcp.config import McpServersConfig
+    from rootstep.config.mcp_servers import McpServersConfig
     from rootstep.mcp.transports.factory import DefaultTransports
 
     async def main() -> tuple[float, int]:

@@ -9,7 +9,7 @@ import anyio
 
 from rootstep.config import load_config
 from rootstep.core.manager import SettingsOverrides, ThreadManager
-from rootstep.core.step_tools import EmptyStepToolsProvider, ThreadToolsContext
+from rootstep.tools import EmptyStepToolsProvider, ThreadToolsContext
 
 
 def test_only_loaded_threads_get_a_tools_provider(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ import anyio
 import pytest
 
 from rootstep.config.model_provider import ModelProviderInfo
-from rootstep.model import ModelError, ModelRequest, ResponsesClient, TextDelta
+from rootstep.model.client import ResponsesClient
+from rootstep.model.events import ModelError, TextDelta
+from rootstep.model.request import ModelRequest
 from tests.fixtures.mock_model import (
     MockModel,
     MockResponse,

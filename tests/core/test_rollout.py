@@ -88,7 +88,7 @@ def test_disk_full_is_recorded_not_raised(tmp_path: Path) -> None:
     import anyio
 
     from rootstep.config import load_config
-    from rootstep.core.step_tools import EmptyStepToolsProvider
+    from rootstep.tools import EmptyStepToolsProvider
     from rootstep.core.thread import Thread, ThreadSettings
 
     if not Path("/dev/full").exists():

@@ -11,7 +11,7 @@ import pytest
 
 from rootstep.config import load_config
 from rootstep.core.manager import SettingsOverrides, ThreadManager
-from rootstep.core.step_tools import FunctionCall, ItemSink, StepTools, ThreadToolsContext
+from rootstep.tools import FunctionCall, ItemSink, StepTools, ThreadToolsContext
 from rootstep.protocol.base import wire
 from rootstep.protocol.items import McpToolCallItem, McpToolCallResult
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config

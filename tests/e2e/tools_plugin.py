@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rootstep.core.step_tools import FunctionCall, ItemSink, StepTools, ThreadToolsContext
+from rootstep.tools import FunctionCall, ItemSink, StepTools, ThreadToolsContext
 from rootstep.protocol.items import McpToolCallItem, McpToolCallResult
 
 

@@ -21,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from rootstep.environments import LocalEnvironment, RemoteEnvironment, StdioLaunch
 from rootstep.jsonrpc.framing import LineReader
+from rootstep.mcp.transports.factory import stdio_transport
 from tests.exec_server.helpers import ECHO_SERVER, MARKER, executor_argv, wait_gone
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -34,7 +35,7 @@ async def executor(which: str) -> AsyncIterator[RemoteEnvironment]:
 
 
 async def call_echo(env: LocalEnvironment | RemoteEnvironment, launch: StdioLaunch, env_var: str) -> dict:
-    async with env.open_stdio_transport(launch) as (read, write):
+    async with stdio_transport(env, launch) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
             tools = await session.list_tools()
@@ -64,7 +65,7 @@ async def test_local_stdio_server_ignoring_sigterm_is_killed(tmp_path: Path) -> 
     env = LocalEnvironment()
     launch = StdioLaunch(command=sys.executable, args=(str(script),), cwd=str(tmp_path))
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    async with env.open_stdio_transport(launch) as (read, write):
+    async with stdio_transport(env, launch) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
             server = {p.pid for p in psutil.Process().children(recursive=True)} - before
@@ -85,7 +86,7 @@ async def test_executor_stdio_server_sees_executor_env(executor: RemoteEnvironme
 
 async def test_executor_mcp_server_crash_ends_the_session(executor: RemoteEnvironment, tmp_path: Path) -> None:
     launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path))
-    async with executor.open_stdio_transport(launch) as (read, write):
+    async with stdio_transport(executor, launch) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
             with pytest.raises(Exception):
@@ -99,7 +100,7 @@ async def test_executor_dying_ends_the_mcp_session(which: str, tmp_path: Path) -
     argv = executor_argv(which)
     async with RemoteEnvironment.connect_stdio(which, argv[0], argv[1:]) as env:
         launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path))
-        async with env.open_stdio_transport(launch) as (read, write):
+        async with stdio_transport(env, launch) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 executors = [p for p in psutil.Process().children(recursive=True) if "exec-server" in " ".join(p.cmdline())]
@@ -147,7 +148,7 @@ async def test_streamable_http_mcp_through_an_executor(executor: RemoteEnvironme
 async def test_an_over_long_mcp_line_closes_the_transport(executor: RemoteEnvironment, tmp_path: Path) -> None:
     """A stdout line over 8 MiB from an executor MCP server ends that session, not the executor."""
     launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path))
-    async with executor.open_stdio_transport(launch) as (read, write):
+    async with stdio_transport(executor, launch) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
             ok = await session.call_tool("big", {"bytes": 1024 * 1024})

@@ -21,6 +21,7 @@ from mcp.client.session import ClientSession
 from rootstep.environments import RemoteEnvironment, StdioLaunch
 from rootstep.environments.links import open_websocket_link
 from rootstep.jsonrpc.framing import LineReader
+from rootstep.mcp.transports.factory import stdio_transport
 from rootstep.protocol import exec_server as p
 from tests.exec_server.helpers import ECHO_SERVER, MARKER, wait_gone
 from tests.exec_server.test_websocket import ws_argv
@@ -123,7 +124,7 @@ async def test_an_mcp_server_survives_a_dropped_connection(executor: tuple[int, 
         client = await env.client()
         session_id = client.session_id
         launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path), remote_env_vars=(MARKER,))
-        async with env.open_stdio_transport(launch) as (read, write):
+        async with stdio_transport(env, launch) as (read, write):
             async with ClientSession(read, write) as mcp:
                 await mcp.initialize()
                 before = await mcp.call_tool("echo", {"message": "before"})

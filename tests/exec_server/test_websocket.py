@@ -17,6 +17,7 @@ from mcp.client.session import ClientSession
 
 from rootstep.environments import RemoteEnvironment, StdioLaunch
 from rootstep.jsonrpc.framing import LineReader
+from rootstep.mcp.transports.factory import stdio_transport
 from tests.conftest import reference_codex_path
 from tests.exec_server.helpers import ECHO_SERVER, MARKER
 
@@ -63,7 +64,7 @@ async def test_full_session_over_websocket(ws_url: str, tmp_path: Path) -> None:
     async with RemoteEnvironment.connect_websocket("ws", ws_url) as env:
         assert await env.read_file(str(tmp_path / "f.txt")) == b"over ws"
         launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path), remote_env_vars=(MARKER,))
-        async with env.open_stdio_transport(launch) as (read, write):
+        async with stdio_transport(env, launch) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 result = await session.call_tool("echo", {"message": "ws", "env_var": MARKER})

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from rootstep.extensions.selected_plugins import McpServerSource, ResolvedMcpCatalog, ResolvedMcpServer
 from rootstep.extensions.selected_plugins.catalog import ConflictAction, McpServerConflict
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 
 def server(url: str, enabled: bool = True) -> McpServerConfig:

@@ -21,7 +21,7 @@ from rootstep.extensions.selected_plugins import (
     plan_server_changes,
     project_ready_roots,
 )
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.plugins import PathUri, PluginManifest, PluginPackage
 
 ENVS = ["local", "executor-1", "executor-2"]

@@ -14,7 +14,7 @@ from rootstep.config.requirements import (
     parse_requirements,
     requirements_path,
 )
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 
 def stdio(command: str, *args: str) -> McpServerConfig:

@@ -6,7 +6,7 @@ import mcp_types as types
 import pytest
 
 from rootstep.mcp.approval import DECLINED_NEVER, DECLINED_NO_PROMPT, approval_mode_for, decline_reason, requires_approval
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 READ_ONLY = types.ToolAnnotations(read_only_hint=True)
 DESTRUCTIVE_READ_ONLY = types.ToolAnnotations(read_only_hint=True, destructive_hint=True)

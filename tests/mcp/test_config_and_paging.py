@@ -6,12 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rootstep.mcp.config import parse_mcp_servers
-from rootstep.mcp.server_config import HttpTransport, StdioTransport
+from rootstep.config.mcp_servers import parse_mcp_servers
+from rootstep.config.mcp_servers import HttpTransport, StdioTransport
 from rootstep.mcp.status import McpRequestError, http_origin, meta_with_thread, page_bounds
 from rootstep.mcp.transports.factory import stdio_launch
 from rootstep.mcp.transports.http import MissingBearerToken, request_headers
-from rootstep.mcp.transports.local_stdio import parse_line, server_env
+from rootstep.environments.env_policy import host_stdio_env
+from rootstep.mcp.transports.local_stdio import parse_line
 
 
 def test_a_bad_server_is_reported_and_the_others_survive():
@@ -104,7 +105,7 @@ def test_request_headers():
 
 def test_stdio_env_is_cleared_to_defaults_plus_named_plus_literal():
     parent = {"PATH": "/bin", "HOME": "/h", "SECRET": "s", "NAMED": "n", "LANG": "C"}
-    env = server_env(["NAMED", "MISSING"], {"LIT": "1", "PATH": "/override"}, parent)
+    env = host_stdio_env(["NAMED", "MISSING"], {"LIT": "1", "PATH": "/override"}, parent)
     assert env == {"PATH": "/override", "HOME": "/h", "LANG": "C", "NAMED": "n", "LIT": "1"}
 
 

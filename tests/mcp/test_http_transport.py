@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rootstep.mcp.config import parse_mcp_servers
+from rootstep.config.mcp_servers import parse_mcp_servers
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.status import call_server_tool, list_server_status
 from rootstep.mcp.step_tools import McpToolsProvider

@@ -10,8 +10,8 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from rootstep.core.step_tools import FunctionCall
-from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
+from rootstep.tools import FunctionCall
+from rootstep.config.mcp_servers import McpServersConfig, parse_mcp_servers
 from rootstep.mcp.status import McpRequestError, call_server_tool, list_server_status
 from rootstep.mcp.step_tools import McpToolsProvider
 from rootstep.mcp.transports.factory import DefaultTransports

@@ -8,7 +8,7 @@ import anyio
 import httpx2
 
 from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings, perform_login
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from tests.fixtures.oauth_server import OAuthTestServer
 
 

@@ -16,7 +16,7 @@ from rootstep.mcp.oauth import (
     TokenManager,
     perform_login,
 )
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse, complete, http_config, settings
 

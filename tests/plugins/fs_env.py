@@ -8,12 +8,11 @@ that resolution errors are retried rather than cached.
 from __future__ import annotations
 
 import os
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
 
-from rootstep.environments.base import FileMetadata, StdioLaunch
+from rootstep.environments.base import FileMetadata
 
 
 class FsEnvironment:
@@ -58,9 +57,6 @@ class FsEnvironment:
             assert meta is not None
             out.append((name, meta))
         return out
-
-    def open_stdio_transport(self, launch: StdioLaunch) -> AbstractAsyncContextManager[Any]:
-        raise NotImplementedError("discovery tests never start processes")
 
     def http_client(self, **kwargs: Any) -> Any:
         raise NotImplementedError("discovery tests never make HTTP requests")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rootstep.mcp.server_config import EnvVar, McpServerConfig, OAuthConfig
+from rootstep.config.mcp_servers import EnvVar, McpServerConfig, OAuthConfig
 from rootstep.plugins import McpConfigError, PathUri, ServerParseError, parse_executor_plugin_mcp_config
 
 ROOT = PathUri.from_native("/work/plugin-root")

@@ -100,7 +100,7 @@ def test_server_pool_starts_only_what_changed(sets: list[dict[str, str]]) -> Non
     from contextlib import asynccontextmanager
 
     from rootstep.extensions.selected_plugins.server_pool import ServerPool
-    from rootstep.mcp.server_config import McpServerConfig
+    from rootstep.config.mcp_servers import McpServerConfig
 
     @asynccontextmanager
     async def no_transport(name: str, config: McpServerConfig):  # type: ignore[no-untyped-def]

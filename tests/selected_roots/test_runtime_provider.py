@@ -13,13 +13,13 @@ from typing import Any
 import anyio
 import pytest
 
-from rootstep.core.step_tools import FunctionCall
+from rootstep.tools import FunctionCall
 from rootstep.environments.local import LocalEnvironment
 from rootstep.extensions.selected_plugins.reuse import RuntimeDecision
 from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
 from rootstep.extensions.selected_plugins.runtime_provider import SelectedRootsToolsProvider
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
-from rootstep.mcp.config import McpServersConfig
+from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.mcp.transports.factory import DefaultTransports
 from tests.fixtures.mcp_helpers import alive, live_children, read_pids
 from tests.selected_roots.helpers import write_plugin

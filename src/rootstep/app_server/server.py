@@ -19,7 +19,7 @@ from rootstep.app_server.handshake import ClientSession
 from rootstep.app_server.methods import MethodTable
 from rootstep.config import Config
 from rootstep.core.manager import ThreadManager
-from rootstep.core.step_tools import StepToolsProviderFactory, empty_provider_factory
+from rootstep.tools import StepToolsProviderFactory, empty_provider_factory
 from rootstep.protocol.notifications import ConfigWarning, Notification
 
 log = logging.getLogger(__name__)

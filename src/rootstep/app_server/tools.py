@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rootstep.core.step_tools import StepToolsProviderFactory, empty_provider_factory
+from rootstep.tools import StepToolsProviderFactory, empty_provider_factory
 
 if TYPE_CHECKING:
     from rootstep.app_server.server import AppServer

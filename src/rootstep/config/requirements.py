@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rootstep.mcp.server_config import HttpTransport, McpServerConfig, StdioTransport
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
 
 SYSTEM_REQUIREMENTS_PATH = Path("/etc/codex/requirements.toml")
 MANAGED_CONFIG_ENV = "CODEX_APP_SERVER_MANAGED_CONFIG_PATH"

@@ -31,7 +31,7 @@ from rootstep.core.rollout import (
     summarize_rollout,
     thread_id_of,
 )
-from rootstep.core.step_tools import (
+from rootstep.tools import (
     EmptyStepToolsProvider,
     StepToolsProviderFactory,
     ThreadToolsContext,

@@ -19,7 +19,7 @@ import anyio
 from rootstep import CODEX_COMPAT_VERSION
 from rootstep.config import Config
 from rootstep.core.rollout import RolloutContents, RolloutWriter
-from rootstep.core.step_tools import StepToolsProvider
+from rootstep.tools import StepToolsProvider
 from rootstep.protocol.base import wire
 from rootstep.protocol.notifications import Notification, ThreadTokenUsage, TokenUsageBreakdown
 from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn, TurnError

@@ -19,9 +19,19 @@ import anyio
 from pydantic import BaseModel
 
 from rootstep.core.ids import uuid7
-from rootstep.core.step_tools import FunctionCall, StepTools, unsupported_call_output
+from rootstep.tools import FunctionCall, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
 from rootstep.core.user_input import to_response_items, user_message
+from rootstep.model.events import (
+    Completed,
+    FunctionCallDone,
+    MessageDone,
+    MessageStarted,
+    ModelError,
+    OtherItemDone,
+    TextDelta,
+)
+from rootstep.model.request import ModelRequest
 from rootstep.protocol.base import wire
 from rootstep.protocol.items import AgentMessageItem, ContextCompactionItem, UserMessageItem
 from rootstep.protocol.notifications import (
@@ -148,9 +158,7 @@ class TurnRunner:
         self.thread.history.append(item)
         self.thread.record("response_item", item)
 
-    def _request(self, tools: list[dict[str, Any]]) -> Any:
-        from rootstep.model.client import ModelRequest
-
+    def _request(self, tools: list[dict[str, Any]]) -> ModelRequest:
         settings = self.thread.settings
         prefix = [_developer_message(settings.developer_instructions)] if settings.developer_instructions else []
         reasoning = None
@@ -180,8 +188,6 @@ class TurnRunner:
                     await self._loop()
                 turn.status = "completed"
         except Exception as exc:  # noqa: BLE001 - any failure is the turn's failure, never the server's
-            from rootstep.model.events import ModelError
-
             message = exc.message if isinstance(exc, ModelError) else f"turn failed: {exc}"
             if not isinstance(exc, ModelError):
                 log.exception("thread %s turn %s failed", self.thread.id, turn.id)
@@ -201,8 +207,6 @@ class TurnRunner:
 
     async def _compact(self) -> None:
         """One request asking the model to summarize; the summary replaces the history."""
-        from rootstep.model.events import Completed, MessageDone
-
         item = ContextCompactionItem(id=uuid7())
         await self.sink.started(item)
         prompt = self.thread.config.raw.get("compact_prompt") or COMPACT_PROMPT
@@ -248,15 +252,6 @@ class TurnRunner:
                 return
 
     async def _step(self, tools: StepTools) -> list[FunctionCall]:
-        from rootstep.model.events import (
-            Completed,
-            FunctionCallDone,
-            MessageDone,
-            MessageStarted,
-            OtherItemDone,
-            TextDelta,
-        )
-
         calls: list[FunctionCall] = []
         streaming: dict[str, list[str]] = {}  # agent message item id -> deltas so far
         request = self._request(tools.model_tools())

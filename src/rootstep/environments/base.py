@@ -7,7 +7,6 @@ transports, OAuth) never know which one they hold.
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -15,7 +14,6 @@ import httpx2
 
 if TYPE_CHECKING:
     from rootstep.environments.processes import ProcessHandle, ProcessSpec
-    from mcp.client._transport import TransportStreams  # the mcp SDK is imported at first use
 
 
 @dataclass(frozen=True)
@@ -57,9 +55,6 @@ class Environment(Protocol):
         ...
 
     async def read_directory(self, path: str) -> list[tuple[str, FileMetadata]]: ...
-
-    # --- processes: an MCP stdio server as an SDK transport (stream pair) ---
-    def open_stdio_transport(self, launch: StdioLaunch) -> AbstractAsyncContextManager[TransportStreams]: ...
 
     # --- processes: any command, with a sandbox policy (see rootstep.environments.processes) ---
     async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> ProcessHandle: ...

@@ -11,24 +11,19 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import httpx2
 
 from rootstep.environments import local_fs
-from rootstep.environments.base import FileMetadata, StdioLaunch
+from rootstep.environments.base import FileMetadata
 from rootstep.environments.discovery import discover_root
-from rootstep.environments.env_policy import host_stdio_env
 from rootstep.environments.host_info import host_environment_info
 from rootstep.environments.local_process import LocalProcess
 from rootstep.environments.processes import ProcessSpec
 from rootstep.protocol import exec_server as p
 
-if TYPE_CHECKING:  # the mcp SDK is imported when a server is first launched
-    from mcp.client._transport import TransportStreams
-    from mcp.client.stdio import StdioServerParameters
 
 LOCAL_ENVIRONMENT_ID = "local"
 _process_ids = itertools.count(1)
@@ -42,6 +37,11 @@ class LocalEnvironment:
     def __init__(self, env_id: str = LOCAL_ENVIRONMENT_ID, *, default_cwd: str | None = None) -> None:
         self._id = env_id
         self._default_cwd = default_cwd
+
+    @property
+    def default_cwd(self) -> str | None:
+        """Where a process starts when its launch names no folder (None: this process's)."""
+        return self._default_cwd
 
     @property
     def id(self) -> str:
@@ -94,17 +94,6 @@ class LocalEnvironment:
             truncated=outcome.truncated,
         )
 
-    def open_stdio_transport(self, launch: StdioLaunch) -> AbstractAsyncContextManager[TransportStreams]:
-        if launch.remote_env_vars:
-            raise ValueError("`remote` env_vars are only valid for servers that run in an executor")
-        env = host_stdio_env((), dict(launch.env))
-        from mcp.client.stdio import StdioServerParameters
-
-        params = StdioServerParameters(
-            command=launch.command, args=list(launch.args), env=env, cwd=launch.cwd or self._default_cwd
-        )
-        return _host_stdio(params)
-
     async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> LocalProcess:
         """Run a command on this host (see :mod:`rootstep.environments.processes`)."""
         return await LocalProcess.start(spec, process_id or f"local-{next(_process_ids)}")
@@ -121,11 +110,3 @@ class LocalEnvironment:
             found = await anyio.to_thread.run_sync(discover_root, root_id, uri, _native(path))
             out.append(p.wire(found))
         return out
-
-
-@asynccontextmanager
-async def _host_stdio(params: StdioServerParameters) -> AsyncIterator[TransportStreams]:
-    from mcp.client.stdio import stdio_client
-
-    async with stdio_client(params) as streams:
-        yield streams

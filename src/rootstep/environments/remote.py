@@ -12,21 +12,20 @@ import errno
 import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx2
 
-from rootstep.environments.base import FileMetadata, StdioLaunch
+from rootstep.environments.base import FileMetadata
 from rootstep.environments.exec_client import ExecServerClient
+from rootstep.environments.http_egress import EnvironmentHttpTransport
 from rootstep.environments.links import open_stdio_link, open_websocket_link
 from rootstep.environments.processes import ProcessSpec
 from rootstep.environments.remote_process import RemoteProcess
 from rootstep.jsonrpc.errors import INVALID_REQUEST, NOT_FOUND, ConnectionClosed, JsonRpcError
 from rootstep.protocol import exec_server as p
 
-if TYPE_CHECKING:
-    from mcp.client._transport import TransportStreams  # the mcp SDK is imported at first use
 
 Acquire = Callable[[], Awaitable[ExecServerClient]]
 READ_BLOCK = 1024 * 1024
@@ -176,11 +175,6 @@ class RemoteEnvironment:
 
     # --- processes --------------------------------------------------------------------------
 
-    def open_stdio_transport(self, launch: StdioLaunch) -> AbstractAsyncContextManager[TransportStreams]:
-        from rootstep.mcp.transports.executor_process import executor_process_transport
-
-        return executor_process_transport(self.client, launch)
-
     async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> RemoteProcess:
         """Run a command in the executor (see :mod:`rootstep.environments.processes`)."""
         client = await self.client()
@@ -191,8 +185,6 @@ class RemoteEnvironment:
     def http_client(
         self, *, headers: dict[str, str] | None = None, timeout: float | None = None, auth: httpx2.Auth | None = None
     ) -> httpx2.AsyncClient:
-        from rootstep.mcp.transports.environment_http import EnvironmentHttpTransport
-
         return httpx2.AsyncClient(
             transport=EnvironmentHttpTransport(self.client), headers=headers, timeout=httpx2.Timeout(timeout), auth=auth,
             follow_redirects=True,

@@ -25,7 +25,7 @@ from typing import Any
 
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay, RemoveServer, SetServer
 from rootstep.mcp.runtime import ToolCatalog
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.tools import sanitize_name
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """MCP servers of a thread: configuration, transports, connections, tool catalog, OAuth.
 
 Built on the official ``mcp`` SDK. (Inside this package ``import mcp`` still means the SDK:
-imports are absolute.) Nothing is re-exported here, so importing ``rootstep.mcp.server_config``
+imports are absolute.) Nothing is re-exported here, so importing ``rootstep.config.mcp_servers``
 stays cheap; the public surface, by module:
 
 - :mod:`.config` — ``parse_mcp_servers(config_mapping) -> McpServersConfig(servers, errors)``.

@@ -13,7 +13,7 @@ from typing import Any
 
 import mcp_types as types
 
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 DECLINED_NEVER = "MCP tool call requires approval, but approval policy is never"
 DECLINED_NO_PROMPT = "MCP tool call requires approval, and rootstep cannot ask for approval yet"

@@ -23,8 +23,8 @@ import tomlkit
 from tomlkit.items import Table
 
 from rootstep.config.home import codex_home
-from rootstep.mcp.config import parse_mcp_servers
-from rootstep.mcp.server_config import SERVER_NAME_RE, HttpTransport, McpServerConfig, StdioTransport
+from rootstep.config.mcp_servers import parse_mcp_servers
+from rootstep.config.mcp_servers import SERVER_NAME_RE, HttpTransport, McpServerConfig, StdioTransport
 
 if TYPE_CHECKING:
     from rootstep.mcp.oauth import OAuthSettings

@@ -23,7 +23,7 @@ from mcp import ClientSession
 from mcp.client.session import MCP_NAME_HEADER, _later_revision_fields, encode_header_value
 
 from rootstep.mcp.elicitation import ElicitationRouter
-from rootstep.mcp.server_config import SERVER_NAME_RE, McpServerConfig
+from rootstep.config.mcp_servers import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.telemetry import quiet_sdk_tracing_once
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.transports.read_wrapper import ReadStreamWrapper

@@ -26,7 +26,7 @@ from mcp.shared.exceptions import MCPError
 
 from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus, describe_error
 from rootstep.mcp.elicitation import ElicitationRouter
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.transports.factory import TransportFactory
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from rootstep.jsonrpc import INTERNAL_ERROR
-from rootstep.mcp.config import McpServersConfig
+from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.mcp.connection import McpConnection, ServerGone, describe_error
 from rootstep.mcp.manager import ConnectionManager, ToolCallTimeout
 from rootstep.mcp.runtime import McpRuntime

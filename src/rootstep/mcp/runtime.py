@@ -19,7 +19,7 @@ import mcp_types as types
 from rootstep.mcp.connection import StartupStatus, startup_failure_text
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ConnectionManager, StatusCallback
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.tools import ToolInfo, namespace_tools, normalize_tools_for_model, tool_is_model_visible
 from rootstep.mcp.transports.factory import TransportFactory
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import anyio
 
-from rootstep.mcp.server_config import HttpTransport, McpServerConfig, StdioTransport
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The turn seam (``rootstep.core.step_tools``) served by an :class:`McpRuntime` snapshot.
+"""The turn seam (``rootstep.tools``) served by an :class:`McpRuntime` snapshot.
 
 :class:`McpStepTools` is one step's view: the catalog computed once, the same runtime for
 every call of the step. :class:`McpToolsProvider` holds a thread's current runtime, builds it
@@ -19,9 +19,9 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from rootstep.core.step_tools import FunctionCall, ItemSink, unsupported_call_output
+from rootstep.tools import FunctionCall, ItemSink, unsupported_call_output
 from rootstep.mcp.approval import DECLINED_NO_PROMPT, approval_mode_for, decline_reason
-from rootstep.mcp.config import McpServersConfig
+from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.mcp.connection import ServerGone, StartupStatus, describe_error
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ToolCallTimeout

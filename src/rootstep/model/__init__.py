@@ -1,30 +1,3 @@
-"""The Responses API client and the events a model step yields."""
-
-from rootstep.model.client import ModelRequest, ResponsesClient
-from rootstep.model.events import (
-    Completed,
-    FunctionCallDone,
-    MessageDone,
-    MessageStarted,
-    ModelError,
-    ModelEvent,
-    OtherItemDone,
-    TextDelta,
-    Usage,
-    map_event,
-)
-
-__all__ = [
-    "Completed",
-    "FunctionCallDone",
-    "MessageDone",
-    "MessageStarted",
-    "ModelError",
-    "ModelEvent",
-    "ModelRequest",
-    "OtherItemDone",
-    "ResponsesClient",
-    "TextDelta",
-    "Usage",
-    "map_event",
-]
+"""The model: one Responses API request (:mod:`.request`), the events a step yields
+(:mod:`.events`) and the streaming client (:mod:`.client`, which loads httpx2 — imported where a
+request is actually sent, not with the turn loop)."""

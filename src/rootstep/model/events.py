@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rootstep.core.step_tools import FunctionCall
+from rootstep.tools import FunctionCall
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 
 from rootstep.environments.base import Environment
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.plugins.app_config import AppConfigError, parse_plugin_app_config
 from rootstep.plugins.manifest import MANIFEST_PATHS, ManifestError, PluginManifest, parse_manifest, skill_directories
 from rootstep.plugins.mcp_config import (

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from rootstep.file_uri import path_to_uri
+from rootstep.file_uri import path_to_uri as path_to_uri
 from rootstep.jsonrpc.errors import INVALID_PARAMS, JsonRpcError
 
 # --- method names ---------------------------------------------------------------------------

@@ -18,9 +18,9 @@ import anyio
 
 from rootstep.app_server.context import RequestContext
 from rootstep.core.manager import ThreadError
-from rootstep.core.step_tools import ThreadToolsContext, empty_provider_factory
+from rootstep.tools import ThreadToolsContext, empty_provider_factory
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
-from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
+from rootstep.config.mcp_servers import McpServersConfig, parse_mcp_servers
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpResourceReadParams, McpServerToolCallParams
 from rootstep.protocol.thread import EmptyResponse
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from rootstep.app_server.context import RequestContext
 from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
-from rootstep.mcp.server_config import HttpTransport, McpServerConfig
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
 from rootstep.protocol.base import Params, WireModel
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rootstep.core.rollout import find_rollout, iter_records
-from rootstep.core.step_tools import ThreadToolsContext
-from rootstep.mcp.config import parse_mcp_servers
+from rootstep.tools import ThreadToolsContext
+from rootstep.config.mcp_servers import parse_mcp_servers
 
 if TYPE_CHECKING:
     from rootstep.app_server.server import AppServer
@@ -188,7 +188,7 @@ def register(server: AppServer) -> None:
     """Selected roots serve every thread (a thread without roots sees config.toml servers only)."""
     from rootstep.app_server import tools
     from rootstep.app_server.processors import mcp
-    from rootstep.core.step_tools import empty_provider_factory
+    from rootstep.tools import empty_provider_factory
 
     factory = provider_factory(server)
     service = server.services.get("mcp")

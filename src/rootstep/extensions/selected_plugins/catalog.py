@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements
 from rootstep.extensions.selected_plugins.catalog import McpCatalogBuilder, ResolvedMcpCatalog
 from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.plugins.discovery import PluginPackage
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rootstep.extensions.selected_plugins.projection import McpProjection
 from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 
 class RuntimeDecision(enum.Enum):

@@ -30,7 +30,7 @@ from typing import Any
 import anyio
 
 from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements
-from rootstep.core.step_tools import FunctionCall, ItemSink
+from rootstep.tools import FunctionCall, ItemSink
 from rootstep.extensions import skills as skills_ext
 from rootstep.extensions.selected_plugins.cache import EnvironmentLookup
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay
@@ -46,7 +46,7 @@ from rootstep.extensions.selected_plugins.server_pool import ServerPool
 from rootstep.mcp.shared_servers import SharedServers
 from rootstep.extensions.selected_plugins.thread_state import SelectedPluginsThread
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
-from rootstep.mcp.config import McpServersConfig
+from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.mcp.connection import ServerGone, StartupStatus, startup_failure_text
 from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
 from rootstep.mcp.step_tools import Emit, McpStepTools, PolicyLookup, check_required_servers, required_servers

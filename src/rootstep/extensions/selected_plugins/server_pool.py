@@ -24,7 +24,7 @@ import mcp_types as types
 
 from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus
 from rootstep.mcp.manager import ConnectionManager, StatusCallback
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.shared_servers import Lease, SharedServers, share_key
 from rootstep.mcp.transports.factory import TransportFactory
 

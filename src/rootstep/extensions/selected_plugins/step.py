@@ -14,7 +14,7 @@ from rootstep.extensions.selected_plugins.projection import (
 )
 from rootstep.extensions.selected_plugins.reuse import PublishedInputs, RuntimeDecision, decide_runtime, same_ready_roots
 from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 
 async def project_step(

@@ -27,7 +27,7 @@ from rootstep.extensions.selected_plugins.reuse import (
 from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
 from rootstep.extensions.selected_plugins.step import project_step, resolve_step
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
-from rootstep.mcp.server_config import McpServerConfig
+from rootstep.config.mcp_servers import McpServerConfig
 
 EMPTY_INPUTS = PublishedInputs((), McpProjection(ResolvedMcpCatalog()))
 

@@ -19,10 +19,14 @@ Public surface::
     await delete_credentials(settings, name, url); tokens.forget(name, url)   # logout
 """
 
-from .callback import CallbackListener, classify_callback
-from .credential_names import credential_name, display_name, is_executor_owned
-from .discovery import OAuthDiscovery, configured_headers, discover
-from .errors import (
+from rootstep.mcp.oauth.callback import CallbackListener, classify_callback
+from rootstep.mcp.oauth.credential_names import (
+    credential_name,
+    display_name,
+    is_executor_owned,
+)
+from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
+from rootstep.mcp.oauth.errors import (
     CredentialStoreError,
     OAuthDiscoveryError,
     OAuthError,
@@ -30,10 +34,12 @@ from .errors import (
     OAuthLoginRequiredError,
     OAuthUnsupportedServerError,
 )
-from .login import LoginResult, OAuthLogin, perform_login
-from .settings import CredentialsStoreMode, OAuthSettings
-from .status import McpAuthStatus, auth_status
-from .store import (
+from rootstep.mcp.oauth.login import LoginResult, OAuthLogin, perform_login
+from rootstep.mcp.oauth.registration import ClientRegistration, client_metadata_url
+from rootstep.mcp.oauth.sdk import SdkTokenStorage
+from rootstep.mcp.oauth.settings import CredentialsStoreMode, OAuthSettings
+from rootstep.mcp.oauth.status import McpAuthStatus, auth_status
+from rootstep.mcp.oauth.store import (
     CredentialStore,
     FileCredentialStore,
     KeyringCredentialStore,
@@ -42,10 +48,8 @@ from .store import (
     keyring_available,
     open_credential_store,
 )
-from .registration import ClientRegistration, client_metadata_url
-from .sdk import SdkTokenStorage
-from .tokens import OAuthBearerAuth, TokenManager
-from .urls import callback_id, store_key
+from rootstep.mcp.oauth.tokens import OAuthBearerAuth, TokenManager
+from rootstep.mcp.oauth.urls import callback_id, store_key
 
 __all__ = [
     "CallbackListener",

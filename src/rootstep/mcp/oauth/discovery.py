@@ -25,9 +25,9 @@ from mcp.shared.auth import OAuthMetadata
 from mcp_types import LATEST_PROTOCOL_VERSION
 from pydantic import ValidationError
 
-from ..server_config import HttpTransport
-from .errors import OAuthDiscoveryError
-from .urls import (
+from rootstep.config.mcp_servers import HttpTransport
+from rootstep.mcp.oauth.errors import OAuthDiscoveryError
+from rootstep.mcp.oauth.urls import (
     authorization_server_candidates,
     issuer_matches,
     normalize_scopes,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import anyio
 
-from .errors import CredentialStoreError
+from rootstep.mcp.oauth.errors import CredentialStoreError
 
 LOCK_DIR = "mcp-oauth-locks"
 FILE_STORE_LOCK = "file-store.lock"

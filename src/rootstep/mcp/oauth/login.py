@@ -27,12 +27,15 @@ import anyio
 import httpx2
 from mcp.client.auth import OAuthFlowError, PKCEParameters
 from mcp.client.auth.oauth2 import check_registration_usable
-from mcp.client.auth.utils import handle_registration_response, validate_authorization_response_iss
+from mcp.client.auth.utils import (
+    handle_registration_response,
+    validate_authorization_response_iss,
+)
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import BaseModel, ValidationError
 
-from ..server_config import HttpTransport, McpServerConfig
-from .callback import (
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
+from rootstep.mcp.oauth.callback import (
     SUCCESS_TEXT,
     CallbackCode,
     CallbackListener,
@@ -40,13 +43,22 @@ from .callback import (
     CallbackProviderError,
     CallbackReply,
 )
-from .discovery import OAuthDiscovery, configured_headers, discover
-from .credential_names import credential_name, is_executor_owned
-from .errors import OAuthError, OAuthLoginError, OAuthUnsupportedServerError
-from .registration import ClientRegistration, choose_client
-from .settings import DEFAULT_LOGIN_TIMEOUT_SECS, OAuthSettings
-from .store import CredentialStore, StoredCredentials, now_ms, open_credential_store
-from .urls import authorization_url, redirect_uri, select_scopes
+from rootstep.mcp.oauth.credential_names import credential_name, is_executor_owned
+from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
+from rootstep.mcp.oauth.errors import (
+    OAuthError,
+    OAuthLoginError,
+    OAuthUnsupportedServerError,
+)
+from rootstep.mcp.oauth.registration import ClientRegistration, choose_client
+from rootstep.mcp.oauth.settings import DEFAULT_LOGIN_TIMEOUT_SECS, OAuthSettings
+from rootstep.mcp.oauth.store import (
+    CredentialStore,
+    StoredCredentials,
+    now_ms,
+    open_credential_store,
+)
+from rootstep.mcp.oauth.urls import authorization_url, redirect_uri, select_scopes
 
 logger = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from mcp.client.auth.utils import (
 from mcp.shared.auth import OAuthMetadata
 from pydantic import AnyUrl
 
-from .errors import OAuthLoginError
-from .urls import CALLBACK_PATH, callback_id
+from rootstep.mcp.oauth.errors import OAuthLoginError
+from rootstep.mcp.oauth.urls import CALLBACK_PATH, callback_id
 
 ClientRegistration = Literal["auto", "cimd", "dcr"]
 ClientSource = Literal["configured", "cimd", "dcr"]

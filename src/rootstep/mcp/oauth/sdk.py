@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-from .errors import CredentialStoreError
-from .login import credentials_from_token
-from .store import CredentialStore, now_ms
+from rootstep.mcp.oauth.errors import CredentialStoreError
+from rootstep.mcp.oauth.login import credentials_from_token
+from rootstep.mcp.oauth.store import CredentialStore, now_ms
 
 
 class SdkTokenStorage:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import OAuthLoginError
+from rootstep.mcp.oauth.errors import OAuthLoginError
 
 CredentialsStoreMode = Literal["auto", "file", "keyring"]
 

@@ -15,11 +15,11 @@ from typing import Literal
 import anyio
 import httpx2
 
-from ..server_config import HttpTransport, McpServerConfig
-from .credential_names import credential_name
-from .discovery import configured_headers, discover
-from .errors import OAuthError
-from .store import CredentialStore
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
+from rootstep.mcp.oauth.credential_names import credential_name
+from rootstep.mcp.oauth.discovery import configured_headers, discover
+from rootstep.mcp.oauth.errors import OAuthError
+from rootstep.mcp.oauth.store import CredentialStore
 
 logger = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from typing import Any, Protocol
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import CredentialStoreError
-from .locks import locked, store_lock_path
-from .settings import OAuthSettings
-from .urls import store_key
+from rootstep.mcp.oauth.errors import CredentialStoreError
+from rootstep.mcp.oauth.locks import locked, store_lock_path
+from rootstep.mcp.oauth.settings import OAuthSettings
+from rootstep.mcp.oauth.urls import store_key
 
 logger = logging.getLogger(__name__)
 

@@ -36,16 +36,29 @@ import httpx2
 from mcp.shared.auth import OAuthToken
 from pydantic import ValidationError
 
-from ..server_config import HttpTransport
-from .credential_names import display_name
-from .discovery import configured_headers, discovery_flow, read_metadata_response
-from .errors import CredentialStoreError, OAuthError, OAuthLoginRequiredError
-from .locks import locked_async, refresh_lock_path
-from .login import apply_client_auth, credentials_from_token
-from .settings import OAuthSettings
-from .status import has_configured_bearer
-from .store import CredentialStore, StoredCredentials, now_ms, open_credential_store
-from .urls import store_key
+from rootstep.config.mcp_servers import HttpTransport
+from rootstep.mcp.oauth.credential_names import display_name
+from rootstep.mcp.oauth.discovery import (
+    configured_headers,
+    discovery_flow,
+    read_metadata_response,
+)
+from rootstep.mcp.oauth.errors import (
+    CredentialStoreError,
+    OAuthError,
+    OAuthLoginRequiredError,
+)
+from rootstep.mcp.oauth.locks import locked_async, refresh_lock_path
+from rootstep.mcp.oauth.login import apply_client_auth, credentials_from_token
+from rootstep.mcp.oauth.settings import OAuthSettings
+from rootstep.mcp.oauth.status import has_configured_bearer
+from rootstep.mcp.oauth.store import (
+    CredentialStore,
+    StoredCredentials,
+    now_ms,
+    open_credential_store,
+)
+from rootstep.mcp.oauth.urls import store_key
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from mcp.client.auth.utils import issuers_match
 
-from .credential_names import is_executor_owned
+from rootstep.mcp.oauth.credential_names import is_executor_owned
 
 CALLBACK_PATH = "/callback"
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -1,8 +1,10 @@
 """Which stream pair a server gets: decided from its config and where it runs.
 
 ``environment_id == "local"``: a host child process (:mod:`.local_stdio`) or a host HTTP client
-(:mod:`.http`). Any other environment: ``Environment.open_stdio_transport`` /
-``Environment.http_client`` — the session above never knows the difference.
+(:mod:`.http`). Any other environment: a process inside that executor over its ``process/*``
+methods (:mod:`.executor_process`), or its ``http_client`` — the session above never knows
+the difference. Environments only hand over a launch (:class:`StdioLaunch`); MCP framing stays
+here.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import httpx2
 from mcp.client._transport import TransportStreams
 
 from rootstep.environments.base import Environment, StdioLaunch
+from rootstep.environments.env_policy import host_stdio_env
+from rootstep.environments.local import LocalEnvironment
+from rootstep.environments.remote import RemoteEnvironment
 from rootstep.mcp.oauth.credential_names import credential_name
-from rootstep.mcp.server_config import HttpTransport, McpServerConfig, StdioTransport
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
+from rootstep.mcp.transports.executor_process import executor_process_transport
 from rootstep.mcp.transports.http import http_transport, local_client
-from rootstep.mcp.transports.local_stdio import local_stdio_transport, server_env
+from rootstep.mcp.transports.local_stdio import local_stdio_transport
 
 LOCAL = "local"
 
@@ -53,6 +59,21 @@ def stdio_launch(transport: StdioTransport, environ: Mapping[str, str] | None = 
     )
 
 
+def stdio_transport(
+    environment: Environment, launch: StdioLaunch, *, label: str = "mcp"
+) -> AbstractAsyncContextManager[TransportStreams]:
+    """A stdio server started inside ``environment``: a process in an executor, or a child of
+    this host (default pass-through variables plus the launch's literal ones)."""
+    if isinstance(environment, RemoteEnvironment):
+        return executor_process_transport(environment.client, launch)
+    if isinstance(environment, LocalEnvironment):
+        if launch.remote_env_vars:
+            raise TransportError("`remote` env_vars are only valid for servers that run in an executor")
+        env = host_stdio_env((), dict(launch.env))
+        return local_stdio_transport(launch.command, launch.args, env=env, cwd=launch.cwd or environment.default_cwd, label=label)
+    raise TransportError(f"environment `{environment.id}` cannot run a stdio MCP server")
+
+
 @dataclass(frozen=True)
 class DefaultTransports:
     """The standard :data:`TransportFactory`: local processes/HTTP, or an environment's."""
@@ -74,7 +95,7 @@ class DefaultTransports:
                 remote = [v.name for v in transport.env_vars if v.source == "remote"]
                 if remote:
                     raise TransportError(f"env_vars {remote} have source `remote` but the server runs locally")
-                env = server_env([v.name for v in transport.env_vars], transport.env, self.environ)
+                env = host_stdio_env([v.name for v in transport.env_vars], dict(transport.env), self.environ)
                 return local_stdio_transport(
                     transport.command, transport.args, env=env, cwd=transport.cwd or self.default_cwd, label=f"mcp[{name}]"
                 )
@@ -83,7 +104,7 @@ class DefaultTransports:
         if environment is None:
             raise TransportError(f"environment `{config.environment_id}` is not available")
         if isinstance(transport, StdioTransport):
-            return environment.open_stdio_transport(stdio_launch(transport, self.environ))
+            return stdio_transport(environment, stdio_launch(transport, self.environ), label=f"mcp[{name}]")
         return http_transport(
             transport,
             client_factory=lambda headers, auth_: environment.http_client(headers=headers, auth=auth_),

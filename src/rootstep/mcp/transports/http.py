@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 from mcp_types import ErrorData, JSONRPCError
 
-from rootstep.mcp.server_config import HttpTransport
+from rootstep.config.mcp_servers import HttpTransport
 from rootstep.mcp.transports.read_wrapper import ReadStreamWrapper
 
 # Same defaults as the SDK: 30 s to connect/write, a long read for held-open SSE streams.

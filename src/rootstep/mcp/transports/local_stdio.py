@@ -33,23 +33,10 @@ from rootstep.mcp.transports.read_wrapper import MessageStream
 
 log = logging.getLogger(__name__)
 
-# Default pass-through variables of a host-launched stdio server (Codex's list on Unix).
-DEFAULT_ENV_VARS = ("HOME", "LOGNAME", "PATH", "SHELL", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ")
 TERMINATE_GRACE_S = 2.0
 STDIN_CLOSE_GRACE_S = 0.5
 MAX_LINE_BYTES = 64 * 1024 * 1024
 _ID_RE = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)')
-
-
-def server_env(
-    env_vars: Iterable[str], literal: Mapping[str, str] | Iterable[tuple[str, str]], parent: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The child's whole environment: defaults + named host vars + the literal table (wins)."""
-    source = os.environ if parent is None else parent
-    env = {k: source[k] for k in DEFAULT_ENV_VARS if k in source}
-    env.update({k: source[k] for k in env_vars if k in source})
-    env.update(dict(literal))
-    return env
 
 
 def parse_line(line: bytes) -> SessionMessage | Exception:

@@ -1,16 +1,21 @@
-"""``[mcp_servers.<name>]`` — one MCP server's configuration (spec §3.2).
+"""``[mcp_servers.<name>]``: the MCP servers a configuration declares.
 
-The same shape is used for config.toml servers and for the per-server objects of a plugin's
-``.mcp.json``. Parsing is strict about the transport (stdio by ``command``, streamable HTTP by
-``url``) and lenient about unknown keys, like the reference.
+One server's configuration (:class:`McpServerConfig`) has the same shape in config.toml and in
+the per-server objects of a plugin's ``.mcp.json``. Parsing is strict about the transport (stdio
+by ``command``, streamable HTTP by ``url``) and lenient about unknown keys, like the reference.
+A bad server never takes the others down: :func:`parse_mcp_servers` reports it (name → reason)
+and skips it, the way the reference reports an invalid server as a failed startup while the
+thread works.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_STARTUP_TIMEOUT_SEC = 30.0
 DEFAULT_TOOL_TIMEOUT_SEC = 300.0
@@ -169,9 +174,9 @@ class _RawServer(BaseModel):
             kind, foreign = "streamable_http", _STDIO_ONLY
         else:
             raise ValueError("invalid transport: set `command` (stdio) or `url` (streamable HTTP)")
-        for field in foreign:
-            if getattr(self, field) is not None:
-                raise ValueError(f"{field} is not supported for {kind}")
+        for key in foreign:
+            if getattr(self, key) is not None:
+                raise ValueError(f"{key} is not supported for {kind}")
         return self
 
     def to_config(self) -> dict[str, Any]:
@@ -215,3 +220,46 @@ class _RawServer(BaseModel):
             "tools": tuple(sorted((self.tools or {}).items())),
             "shareable": self.shareable,
         }
+
+
+@dataclass(frozen=True)
+class McpServersConfig:
+    """Parsed servers (in config order) and the reasons the others were rejected."""
+
+    servers: dict[str, McpServerConfig] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p != "__root__")
+            message = str(error.get("msg", "")).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if where else message)
+        return "; ".join(parts)
+    return str(exc)
+
+
+def parse_mcp_servers(config: Mapping[str, Any] | None) -> McpServersConfig:
+    """Parse ``config["mcp_servers"]`` (the whole config.toml mapping is accepted)."""
+    table = (config or {}).get("mcp_servers")
+    if table is None:
+        return McpServersConfig()
+    if not isinstance(table, Mapping):
+        return McpServersConfig(errors={"mcp_servers": "`mcp_servers` must be a table"})
+    servers: dict[str, McpServerConfig] = {}
+    errors: dict[str, str] = {}
+    for name in table:
+        raw = table[name]
+        if not SERVER_NAME_RE.match(name):
+            errors[name] = f"invalid server name '{name}': must match pattern ^[a-zA-Z0-9_-]+$"
+            continue
+        if not isinstance(raw, Mapping):
+            errors[name] = f"mcp_servers.{name} must be a table"
+            continue
+        try:
+            servers[name] = McpServerConfig.from_toml(dict(raw))
+        except (ValidationError, ValueError) as exc:
+            errors[name] = f"invalid config for MCP server `{name}`: {_reason(exc)}"
+    return McpServersConfig(servers=servers, errors=errors)
