@@ -139,6 +139,7 @@ class ExecServerConnection:
             p.FS_CREATE_DIRECTORY: _Route("filesystem", p.FsCreateDirectoryParams, fs.create_directory),
             p.FS_REMOVE: _Route("filesystem", p.FsRemoveParams, fs.remove),
             p.FS_COPY: _Route("filesystem", p.FsCopyParams, fs.copy),
+            p.FS_RENAME: _Route("filesystem", p.FsRenameParams, fs.rename),
             p.HTTP_REQUEST: _Route("http", p.HttpRequestParams, http.request),
             p.CAPABILITY_ROOTS_DISCOVER_V1: _Route("capability discovery", p.DiscoverV1Params, discover),
         }

@@ -1,4 +1,4 @@
-"""``fs/*`` handlers: host filesystem reads with the reference executor's error codes.
+"""``fs/*`` handlers: host filesystem access with the reference executor's error codes.
 
 NotFound → -32004, invalid input / permission denied → -32600, anything else → -32603, a bad
 URI → -32602. Plugin discovery on the orchestrator treats -32004 as "absent", so these codes
@@ -22,6 +22,7 @@ from rootstep.protocol.exec_server import (
     FsCloseParams,
     FsCopyParams,
     FsCreateDirectoryParams,
+    FsRenameParams,
     FsRemoveParams,
     FsWriteFileParams,
     b64decode,
@@ -229,6 +230,12 @@ class FileSystemHandler:
                 shutil.copy2(source, destination, follow_symlinks=False)
 
         await _run(_copy)
+        return {}
+
+    async def rename(self, p: FsRenameParams) -> dict[str, Any]:
+        """rootstep's ``fs/rename``: ``rename(2)`` semantics (atomic, replaces a file destination)."""
+        _check_sandbox(p.sandbox)
+        await _run(os.replace, uri_to_path(p.source_path), uri_to_path(p.destination_path))
         return {}
 
     def close_all(self) -> None:

@@ -47,6 +47,8 @@ FS_WRITE_FILE = "fs/writeFile"
 FS_CREATE_DIRECTORY = "fs/createDirectory"
 FS_REMOVE = "fs/remove"
 FS_COPY = "fs/copy"
+# rootstep extension (0.169 has no rename): an atomic same-filesystem rename, for patch commits.
+FS_RENAME = "fs/rename"
 HTTP_REQUEST = "http/request"
 HTTP_BODY_DELTA = "http/request/bodyDelta"
 CAPABILITY_ROOTS_DISCOVER_V1 = "capabilityRoots/discoverV1"
@@ -319,6 +321,12 @@ class FsCopyParams(WireModel):
     source_path: str
     destination_path: str
     recursive: bool
+    sandbox: Any = None
+
+
+class FsRenameParams(WireModel):
+    source_path: str
+    destination_path: str
     sandbox: Any = None
 
 
