@@ -129,7 +129,8 @@ class _Commit:
         for path, content in self.plan.writes().items():
             try:
                 if self.atomic:
-                    await self.env.rename(self.temps.pop(path), path)
+                    await self.env.rename(self.temps[path], path)
+                    del self.temps[path]
                 else:
                     await self.env.write_file(path, content.encode())
             except OSError:
@@ -170,9 +171,14 @@ class _Commit:
                 clean = False
         for temp in self.temps.values():
             try:
-                await self.env.remove(temp, force=True)
+                exists = await self.env.get_metadata(temp) is not None
             except OSError:
-                clean = False
+                exists = False  # e.g. its parent is a file: the temp never existed
+            if exists:
+                try:
+                    await self.env.remove(temp, force=True)
+                except OSError:
+                    clean = False
         for directory in reversed(self.created_dirs):
             try:
                 await self.env.remove(directory, recursive=False, force=True)
