@@ -143,7 +143,8 @@ def test_turn_diff_equals_git_diff(tmp_path):
         tracker.track("local", plan.changes)
 
     anyio.run(main)
-    subprocess.run(["git", "-C", str(tmp_path), "add", "-A", "--intent-to-add"], check=True)
+    untracked = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "--others"], check=True, capture_output=True, text=True).stdout.split()
+    subprocess.run(["git", "-C", str(tmp_path), "add", "--intent-to-add", *untracked], check=True)
     git = subprocess.run(["git", "-C", str(tmp_path), "diff", "--full-index", "--no-renames", "--no-color", "--no-ext-diff"],
                          check=True, capture_output=True, text=True).stdout
     git = "\n".join(line[: -len(" 100644")] if line.startswith("index ") and line.endswith(" 100644") else line
