@@ -135,6 +135,7 @@ class ExecServerConnection:
             p.FS_OPEN: _Route("filesystem", p.FsOpenParams, fs.open),
             p.FS_READ_BLOCK: _Route("filesystem", p.FsReadBlockParams, fs.read_block),
             p.FS_CLOSE: _Route("filesystem", p.FsCloseParams, fs.close),
+            p.FS_WRITE_BLOCK: _Route("filesystem", p.FsWriteBlockParams, fs.write_block),
             p.FS_WRITE_FILE: _Route("filesystem", p.FsWriteFileParams, fs.write_file),
             p.FS_CREATE_DIRECTORY: _Route("filesystem", p.FsCreateDirectoryParams, fs.create_directory),
             p.FS_REMOVE: _Route("filesystem", p.FsRemoveParams, fs.remove),

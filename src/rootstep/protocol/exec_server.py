@@ -43,6 +43,7 @@ FS_WALK = "fs/walk"
 FS_OPEN = "fs/open"
 FS_READ_BLOCK = "fs/readBlock"
 FS_CLOSE = "fs/close"
+FS_WRITE_BLOCK = "fs/writeBlock"
 FS_WRITE_FILE = "fs/writeFile"
 FS_CREATE_DIRECTORY = "fs/createDirectory"
 FS_REMOVE = "fs/remove"
@@ -276,6 +277,7 @@ class FsWalkResult(WireModel):
 class FsOpenParams(WireModel):
     handle_id: str
     path: str
+    mode: Literal["read", "replace"] = "read"  # replace: create or truncate, for fs/writeBlock
     sandbox: Any = None
 
 
@@ -292,6 +294,12 @@ class FsReadBlockParams(WireModel):
 class FsReadBlockResult(WireModel):
     chunk: str
     eof: bool
+
+
+class FsWriteBlockParams(WireModel):
+    handle_id: str
+    offset: int = Field(ge=0)
+    chunk: str
 
 
 class FsCloseParams(WireModel):
