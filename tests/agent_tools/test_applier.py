@@ -151,3 +151,64 @@ def test_turn_diff_equals_git_diff(tmp_path):
                     for line in git.split("\n"))
     git = re.sub(r"^(@@ -\S+ \+\S+ @@).*$", r"\1", git, flags=re.M)
     assert tracker.unified_diff() == git
+
+
+# --- property: generated file trees and patches ----------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from rootstep.agent_tools.apply_patch import AddFile, DeleteFile, Patch, UpdateChunk, UpdateFile, render_patch  # noqa: E402
+
+_names = st.sampled_from(["a.txt", "b.txt", "d/c.txt", "d/e/f.txt"])
+_lines = st.lists(st.sampled_from(["x", "y", "z", "w", ""]), min_size=1, max_size=6)
+
+
+@st.composite
+def tree_and_patch(draw):
+    files = draw(st.dictionaries(_names, _lines.map(lambda ls: "\n".join(ls) + "\n"), min_size=1, max_size=4))
+    existing = sorted(files)
+    hunks = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["add", "delete", "update", "move"]))
+        target = draw(st.sampled_from(existing))
+        if kind == "add":
+            hunks.append(AddFile(draw(st.sampled_from(["new.txt", "n/new.txt", target])), "".join(l + "\n" for l in draw(_lines))))
+        elif kind == "delete":
+            hunks.append(DeleteFile(draw(st.sampled_from([*existing, "missing.txt"]))))
+        else:
+            old = draw(st.lists(st.sampled_from(["x", "y", "z", "q"]), min_size=1, max_size=2))
+            new = draw(st.lists(st.sampled_from(["X", "Y"]), max_size=2))
+            move = draw(st.sampled_from(["moved/m.txt", None])) if kind == "move" else None
+            hunks.append(UpdateFile(target, move, (UpdateChunk(None, tuple(old), tuple(new)),)))
+    return files, render_patch(Patch(tuple(hunks)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree_and_patch())
+def test_generated_patches_apply_fully_or_not_at_all(tmp_path_factory, case):
+    files, patch = case
+    root = tmp_path_factory.mktemp("tree")
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    before = tree(root)
+
+    async def main():
+        env = LocalEnvironment()
+        try:
+            plan = await verify_patch(env, patch, str(root))
+        except PatchVerificationError:
+            return None
+        await commit_plan(env, plan)
+        return plan
+
+    plan = anyio.run(main)
+    after = tree(root)
+    if plan is None:
+        assert after == before  # a patch that does not apply changes nothing
+        return
+    for path, content in plan.final.items():  # the files are what the pure plan said
+        rel = os.path.relpath(path, root)
+        assert after.get(rel) == (content.encode() if content is not None else None)
+    assert not [name for name in after if ".rootstep-patch-" in name]
