@@ -101,7 +101,12 @@ class _Commit:
     async def _ensure_parent(self, path: str) -> None:
         parent = posixpath.dirname(path)
         missing: list[str] = []
-        while parent and parent != "/" and await self.env.get_metadata(parent) is None:
+        while parent and parent != "/":
+            try:
+                if await self.env.get_metadata(parent) is not None:
+                    break
+            except OSError:
+                break  # e.g. an ancestor is a file: the write itself will fail and say so
             missing.append(parent)
             parent = posixpath.dirname(parent)
         for directory in reversed(missing):
