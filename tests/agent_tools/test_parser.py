@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from rootstep.agent_tools.apply_patch import (
     AddFile, DeleteFile, Patch, PatchParseError, UpdateChunk, UpdateFile, parse_patch, render_patch,
 )
+from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 PARSE_CASES = ["no_begin", "no_end", "bad_header", "empty_update", "bad_update_line"]
 

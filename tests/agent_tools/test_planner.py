@@ -12,6 +12,7 @@ from rootstep.agent_tools.apply_patch import (
 from rootstep.agent_tools.apply_patch.seek import seek_sequence
 from rootstep.agent_tools.file_changes import file_update_changes
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
+from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 CWD = "/w"
 MISSING = ReadFailure("No such file or directory (os error 2)", not_found=True)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from rootstep.environments.base import FileMetadata, RenameUnsupported, StdioLaunch
+from rootstep.environments.base import FileMetadata, StdioLaunch
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import open_stdio_link, open_websocket_link
-from rootstep.jsonrpc.errors import INVALID_REQUEST, METHOD_NOT_FOUND, NOT_FOUND, ConnectionClosed, JsonRpcError
+from rootstep.jsonrpc.errors import INVALID_REQUEST, NOT_FOUND, ConnectionClosed, JsonRpcError
 from rootstep.protocol import exec_server as p
 
 if TYPE_CHECKING:
@@ -195,6 +195,9 @@ class RemoteEnvironment:
 
     async def rename(self, source: str, destination: str) -> None:
         """rootstep's ``fs/rename``; an executor without it (0.169's) → :class:`RenameUnsupported`."""
+        from rootstep.environments.base import RenameUnsupported
+        from rootstep.jsonrpc.errors import METHOD_NOT_FOUND
+
         client = await self.client()
         params = p.FsRenameParams(source_path=to_uri(source), destination_path=to_uri(destination))
         try:

@@ -1,5 +1,6 @@
-"""Strings and shapes captured from codex 0.169 (``data/captured_0169.json``; ``{cwd}`` stands
-for the probe's working directory)."""
+"""The ``captured`` fixture: strings and shapes captured from codex 0.169
+(``data/captured_0169.json``; ``{cwd}`` stands for the probe's working directory). Test modules
+import it (``from tests.agent_tools.captured import captured``)."""
 
 from __future__ import annotations
 
