@@ -9,8 +9,6 @@ and HTTP goes out directly. It is always ready.
 from __future__ import annotations
 
 import functools
-import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -85,14 +83,10 @@ class LocalEnvironment:
         await anyio.to_thread.run_sync(local_fs.remove, _native(path), recursive, force)
 
     async def copy_file(self, source: str, destination: str) -> None:
-        def _copy() -> None:
-            shutil.copyfile(_native(source), _native(destination))
-            shutil.copymode(_native(source), _native(destination))
-
-        await anyio.to_thread.run_sync(_copy)
+        await anyio.to_thread.run_sync(local_fs.copy_file, _native(source), _native(destination))
 
     async def rename(self, source: str, destination: str) -> None:
-        await anyio.to_thread.run_sync(os.replace, _native(source), _native(destination))
+        await anyio.to_thread.run_sync(local_fs.rename, _native(source), _native(destination))
 
     async def walk(
         self, path: str, *, max_depth: int = 6, max_directories: int = 2000, max_entries: int = 20000,

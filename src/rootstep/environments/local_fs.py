@@ -96,6 +96,19 @@ def remove(path: str, recursive: bool = False, force: bool = False) -> None:
             raise
 
 
+def copy_file(source: str, destination: str) -> None:
+    """Content and permission bits."""
+    import shutil
+
+    shutil.copyfile(source, destination)
+    shutil.copymode(source, destination)
+
+
+def rename(source: str, destination: str) -> None:
+    """Atomic on one filesystem; replaces a file destination."""
+    os.replace(source, destination)
+
+
 def read_directory(path: str) -> list[tuple[str, bool, bool]]:
     """(name, is_directory, is_file) in OS order; symlinks followed, broken ones neither."""
     out: list[tuple[str, bool, bool]] = []
