@@ -212,3 +212,19 @@ def test_model_table_matches_the_reference_requests(captured):
         assert "apply_patch" not in names[slug] and not model_family(slug).known
     assert agent_tool_names("gpt-6.1-sol") == [] and names["gpt-6.1-sol"] == []
     assert model_family("gpt-6.1-sol").code_mode
+
+
+def test_writability_honours_read_only_carve_outs():
+    from dataclasses import dataclass
+
+    from rootstep.agent_tools.apply_patch.tool import can_write
+
+    @dataclass
+    class Root:
+        root: str
+        read_only_subpaths: tuple[str, ...] = ()
+
+    roots = [Root("/w", ("/w/.git", "/w/.codex")), "/tmp"]
+    assert can_write("/w/src/a.py", roots) and can_write("/tmp/x", roots)
+    assert not can_write("/w/.git/config", roots) and not can_write("/w/../etc/passwd", roots)
+    assert not can_write("/elsewhere/x", roots)

@@ -69,28 +69,39 @@ def _normalize(path: str) -> str:
     return posixpath.normpath(path)
 
 
-def _inside(path: str, roots: Sequence[str]) -> bool:
+def _under(path: str, root: str) -> bool:
+    root = _normalize(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def can_write(path: str, roots: Sequence[Any]) -> bool:
+    """Inside a writable root and not under one of its read-only carve-outs.
+
+    A root is a path, or an object with ``root`` and ``read_only_subpaths`` (the sandbox
+    policy's ``WritableRoot``: ``.git``, ``.codex``… under a workspace root stay read-only).
+    """
     path = _normalize(path)
-    for root in roots:
-        root = _normalize(root)
-        if path == root or path.startswith(root.rstrip("/") + "/"):
+    for entry in roots:
+        root = entry if isinstance(entry, str) else entry.root
+        protected = () if isinstance(entry, str) else tuple(getattr(entry, "read_only_subpaths", ()))
+        if _under(path, root) and not any(_under(path, sub) for sub in protected):
             return True
     return False
 
 
-def assess_patch_safety(plan: PatchPlan, approval_policy: str, writable_roots: Sequence[str] | None) -> str:
+def assess_patch_safety(plan: PatchPlan, approval_policy: str, writable_roots: Sequence[Any] | None) -> str:
     """``"auto"``, ``"ask"`` or ``"reject:<reason>"`` (0.169's decision for a patch).
 
-    ``writable_roots`` None means full write access; ``()`` a read-only sandbox. ``untrusted``
-    always asks; ``never`` rejects what the roots do not cover; ``on-request``/``on-failure``
-    ask for it.
+    ``writable_roots`` (paths or ``WritableRoot``-like objects, see :func:`can_write`): None
+    means full write access; ``()`` a read-only sandbox. ``untrusted`` always asks; ``never``
+    rejects what the roots do not cover; ``on-request``/``on-failure`` ask for it.
     """
     if plan.is_empty:
         return "reject:empty patch"
     if approval_policy == "untrusted":
         return "ask"
     paths = [c.path for c in plan.changes] + [c.move_path for c in plan.changes if c.move_path]
-    constrained = writable_roots is None or all(_inside(p, writable_roots) for p in paths)
+    constrained = writable_roots is None or all(can_write(p, writable_roots) for p in paths)
     if constrained:
         return "auto"
     if approval_policy == "never":
@@ -112,7 +123,7 @@ class PatchToolContext:
     thread_id: str
     turn_id: str
     approval_policy: str  # never | on-request | on-failure | untrusted
-    writable_roots: Sequence[str] | None  # None: full write access
+    writable_roots: Sequence[Any] | None  # paths or WritableRoot-like; None: full write access
     notify: Notify
     ask: Ask
     turn_diff: TurnDiffTracker
