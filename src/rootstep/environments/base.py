@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from rootstep.environments.processes import ProcessHandle, ProcessSpec
 
 
+class RenameUnsupported(NotImplementedError):
+    """The environment cannot rename atomically (an executor without ``fs/rename``)."""
+
+
 @dataclass(frozen=True)
 class FileMetadata:
     is_directory: bool
@@ -55,6 +59,29 @@ class Environment(Protocol):
         ...
 
     async def read_directory(self, path: str) -> list[tuple[str, FileMetadata]]: ...
+
+    # --- filesystem writes (file tools: apply_patch); failures are OSError ---
+    async def write_file(self, path: str, data: bytes) -> None:
+        """Create or truncate ``path`` (its parent must exist: FileNotFoundError otherwise)."""
+        ...
+
+    async def create_directory(self, path: str, *, recursive: bool = True) -> None: ...
+
+    async def remove(self, path: str, *, recursive: bool = False, force: bool = False) -> None:
+        """``force``: a missing path is not an error."""
+        ...
+
+    async def copy_file(self, source: str, destination: str) -> None:
+        """Copy a regular file with its permission bits."""
+        ...
+
+    async def rename(self, source: str, destination: str) -> None:
+        """Atomic same-filesystem rename replacing a file destination.
+
+        Raises :class:`RenameUnsupported` where the executor has no such primitive (the 0.169
+        exec-server has none); callers then write in place.
+        """
+        ...
 
     # --- processes: any command, with a sandbox policy (see rootstep.environments.processes) ---
     async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> ProcessHandle: ...

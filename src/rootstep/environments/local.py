@@ -77,6 +77,21 @@ class LocalEnvironment:
     async def canonicalize(self, path: str) -> str:
         return await anyio.to_thread.run_sync(local_fs.canonicalize, _native(path))
 
+    async def write_file(self, path: str, data: bytes) -> None:
+        await anyio.to_thread.run_sync(local_fs.write_file, _native(path), data)
+
+    async def create_directory(self, path: str, *, recursive: bool = True) -> None:
+        await anyio.to_thread.run_sync(local_fs.create_directory, _native(path), recursive)
+
+    async def remove(self, path: str, *, recursive: bool = False, force: bool = False) -> None:
+        await anyio.to_thread.run_sync(local_fs.remove, _native(path), recursive, force)
+
+    async def copy_file(self, source: str, destination: str) -> None:
+        await anyio.to_thread.run_sync(local_fs.copy_file, _native(source), _native(destination))
+
+    async def rename(self, source: str, destination: str) -> None:
+        await anyio.to_thread.run_sync(local_fs.rename, _native(source), _native(destination))
+
     async def walk(
         self, path: str, *, max_depth: int = 6, max_directories: int = 2000, max_entries: int = 20000,
         follow_directory_symlinks: bool = True, prune_hidden_directories: bool = False,

@@ -1,4 +1,4 @@
-"""Read-side filesystem primitives over the host, shared by ``LocalEnvironment`` and the exec-server.
+"""Filesystem primitives over the host, shared by ``LocalEnvironment`` and the exec-server.
 
 Plain synchronous functions (callers run them in a worker thread); failures are ``OSError``
 so each caller maps them to its own vocabulary (``None`` for "absent", or a JSON-RPC code).
@@ -65,6 +65,48 @@ def metadata(path: str) -> Metadata:
 def read_file(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+def write_file(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def create_directory(path: str, recursive: bool = True) -> None:
+    if recursive:
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.mkdir(path)
+
+
+def remove(path: str, recursive: bool = False, force: bool = False) -> None:
+    """A file, a symlink, or a directory (emptied first when ``recursive``)."""
+    import shutil
+
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            if recursive:
+                shutil.rmtree(path)
+            else:
+                os.rmdir(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        if not force:
+            raise
+
+
+def copy_file(source: str, destination: str) -> None:
+    """Content and permission bits."""
+    import shutil
+
+    shutil.copyfile(source, destination)
+    shutil.copymode(source, destination)
+
+
+def rename(source: str, destination: str) -> None:
+    """Atomic on one filesystem; replaces a file destination."""
+    os.replace(source, destination)
 
 
 def read_directory(path: str) -> list[tuple[str, bool, bool]]:

@@ -77,6 +77,13 @@ class RemoteEnvironment:
         except JsonRpcError as exc:
             raise _os_error(exc, path) from None
 
+    async def _request(self, method: str, params: Any, path: str) -> Any:
+        client = await self.client()
+        try:
+            return await client.request(method, params)
+        except JsonRpcError as exc:
+            raise _os_error(exc, path) from None
+
     # --- standalone links -------------------------------------------------------------------
 
     @classmethod
@@ -172,6 +179,35 @@ class RemoteEnvironment:
             follow_directory_symlinks=follow_directory_symlinks, prune_hidden_directories=prune_hidden_directories,
         )
         return await self._call(p.FS_WALK, p.FsWalkParams(path=to_uri(path), options=options), p.FsWalkResult, path)
+
+    # --- filesystem writes ---------------------------------------------------------------------
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        await self._request(p.FS_WRITE_FILE, p.FsWriteFileParams(path=to_uri(path), data_base64=p.b64encode(data)), path)
+
+    async def create_directory(self, path: str, *, recursive: bool = True) -> None:
+        await self._request(p.FS_CREATE_DIRECTORY, p.FsCreateDirectoryParams(path=to_uri(path), recursive=recursive), path)
+
+    async def remove(self, path: str, *, recursive: bool = False, force: bool = False) -> None:
+        await self._request(p.FS_REMOVE, p.FsRemoveParams(path=to_uri(path), recursive=recursive, force=force), path)
+
+    async def copy_file(self, source: str, destination: str) -> None:
+        params = p.FsCopyParams(source_path=to_uri(source), destination_path=to_uri(destination), recursive=False)
+        await self._request(p.FS_COPY, params, source)
+
+    async def rename(self, source: str, destination: str) -> None:
+        """rootstep's ``fs/rename``; an executor without it (0.169's) → :class:`RenameUnsupported`."""
+        from rootstep.environments.base import RenameUnsupported
+        from rootstep.jsonrpc.errors import METHOD_NOT_FOUND
+
+        client = await self.client()
+        params = p.FsRenameParams(source_path=to_uri(source), destination_path=to_uri(destination))
+        try:
+            await client.request(p.FS_RENAME, params)
+        except JsonRpcError as exc:
+            if exc.code == METHOD_NOT_FOUND:
+                raise RenameUnsupported(exc.message) from None
+            raise _os_error(exc, source) from None
 
     # --- processes --------------------------------------------------------------------------
 

@@ -138,10 +138,12 @@ class ExecServerConnection:
             p.FS_OPEN: _Route("filesystem", p.FsOpenParams, fs.open),
             p.FS_READ_BLOCK: _Route("filesystem", p.FsReadBlockParams, fs.read_block),
             p.FS_CLOSE: _Route("filesystem", p.FsCloseParams, fs.close),
+            p.FS_WRITE_BLOCK: _Route("filesystem", p.FsWriteBlockParams, fs.write_block),
             p.FS_WRITE_FILE: _Route("filesystem", p.FsWriteFileParams, fs.write_file),
             p.FS_CREATE_DIRECTORY: _Route("filesystem", p.FsCreateDirectoryParams, fs.create_directory),
             p.FS_REMOVE: _Route("filesystem", p.FsRemoveParams, fs.remove),
             p.FS_COPY: _Route("filesystem", p.FsCopyParams, fs.copy),
+            p.FS_RENAME: _Route("filesystem", p.FsRenameParams, fs.rename),
             p.HTTP_REQUEST: _Route("http", p.HttpRequestParams, http.request),
             p.CAPABILITY_ROOTS_DISCOVER_V1: _Route("capability discovery", p.DiscoverV1Params, discover),
         }

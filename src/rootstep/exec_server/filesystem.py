@@ -1,4 +1,4 @@
-"""``fs/*`` handlers: host filesystem reads with the reference executor's error codes.
+"""``fs/*`` handlers: host filesystem access with the reference executor's error codes.
 
 NotFound → -32004, invalid input / permission denied → -32600, anything else → -32603, a bad
 URI → -32602. Plugin discovery on the orchestrator treats -32004 as "absent", so these codes
@@ -22,6 +22,8 @@ from rootstep.protocol.exec_server import (
     FsCloseParams,
     FsCopyParams,
     FsCreateDirectoryParams,
+    FsRenameParams,
+    FsWriteBlockParams,
     FsRemoveParams,
     FsWriteFileParams,
     b64decode,
@@ -77,7 +79,7 @@ class _NotAFile(Exception):
 
 
 class FileSystemHandler:
-    """Per-connection state: open read handles for streamed reads."""
+    """Per-connection state: open handles for streamed reads and block writes."""
 
     def __init__(self) -> None:
         self._handles: dict[str, IO[bytes]] = {}
@@ -137,6 +139,15 @@ class FileSystemHandler:
         if len(self._handles) >= MAX_HANDLES:
             raise JsonRpcError(INVALID_REQUEST, f"too many open file handles (at most {MAX_HANDLES})")
         path = uri_to_path(p.path)
+        if p.mode == "replace":
+            # Create or truncate for fs/writeBlock (0.169: a directory is -32603, like a write error).
+            try:
+                self._handles[p.handle_id] = await anyio.to_thread.run_sync(lambda: open(path, "wb"))  # noqa: SIM115
+            except IsADirectoryError as exc:
+                raise JsonRpcError(INTERNAL_ERROR, local_fs.os_error_text(exc)) from None
+            except OSError as exc:
+                raise map_os_error(exc) from None
+            return FsOpenResult(handle_id=p.handle_id)
 
         def _open() -> IO[bytes]:
             os.stat(path)
@@ -150,10 +161,14 @@ class FileSystemHandler:
             raise JsonRpcError(INVALID_REQUEST, f"path `{path}` is not a file") from None
         return FsOpenResult(handle_id=p.handle_id)
 
-    async def read_block(self, p: FsReadBlockParams) -> FsReadBlockResult:
-        f = self._handles.get(p.handle_id)
+    def _handle(self, handle_id: str) -> IO[bytes]:
+        f = self._handles.get(handle_id)
         if f is None:
-            raise JsonRpcError(INVALID_REQUEST, f"unknown file handle {p.handle_id}")
+            raise JsonRpcError(NOT_FOUND, f"unknown file handle `{handle_id}`")
+        return f
+
+    async def read_block(self, p: FsReadBlockParams) -> FsReadBlockResult:
+        f = self._handle(p.handle_id)
         if not 1 <= p.len <= MAX_BLOCK:
             raise JsonRpcError(INVALID_REQUEST, f"file read block length must be between 1 and {MAX_BLOCK}")
         length = p.len
@@ -165,11 +180,20 @@ class FileSystemHandler:
         data, eof = await _run(_read)
         return FsReadBlockResult(chunk=b64encode(data), eof=eof)
 
+    async def write_block(self, p: FsWriteBlockParams) -> dict[str, Any]:
+        """``fs/writeBlock``: ``pwrite`` at ``offset`` into a ``replace`` handle (1 B to 1 MiB)."""
+        f = self._handle(p.handle_id)
+        data = b64decode(p.chunk)
+        if not 1 <= len(data) <= MAX_BLOCK:
+            raise JsonRpcError(INVALID_REQUEST, f"file write block length must be between 1 and {MAX_BLOCK}")
+        await _run(os.pwrite, f.fileno(), data, p.offset)
+        return {}
+
     async def close(self, p: FsCloseParams) -> dict[str, Any]:
+        """Closing an unknown handle is not an error (as the reference)."""
         f = self._handles.pop(p.handle_id, None)
-        if f is None:
-            raise JsonRpcError(INVALID_REQUEST, f"unknown file handle {p.handle_id}")
-        f.close()
+        if f is not None:
+            await anyio.to_thread.run_sync(f.close)
         return {}
 
     # --- write side ---------------------------------------------------------------------------
@@ -229,6 +253,12 @@ class FileSystemHandler:
                 shutil.copy2(source, destination, follow_symlinks=False)
 
         await _run(_copy)
+        return {}
+
+    async def rename(self, p: FsRenameParams) -> dict[str, Any]:
+        """rootstep's ``fs/rename``: ``rename(2)`` semantics (atomic, replaces a file destination)."""
+        _check_sandbox(p.sandbox)
+        await _run(os.replace, uri_to_path(p.source_path), uri_to_path(p.destination_path))
         return {}
 
     def close_all(self) -> None:

@@ -44,10 +44,13 @@ FS_WALK = "fs/walk"
 FS_OPEN = "fs/open"
 FS_READ_BLOCK = "fs/readBlock"
 FS_CLOSE = "fs/close"
+FS_WRITE_BLOCK = "fs/writeBlock"
 FS_WRITE_FILE = "fs/writeFile"
 FS_CREATE_DIRECTORY = "fs/createDirectory"
 FS_REMOVE = "fs/remove"
 FS_COPY = "fs/copy"
+# rootstep extension (0.169 has no rename): an atomic same-filesystem rename, for patch commits.
+FS_RENAME = "fs/rename"
 HTTP_REQUEST = "http/request"
 HTTP_BODY_DELTA = "http/request/bodyDelta"
 CAPABILITY_ROOTS_DISCOVER_V1 = "capabilityRoots/discoverV1"
@@ -275,6 +278,7 @@ class FsWalkResult(WireModel):
 class FsOpenParams(WireModel):
     handle_id: str
     path: str
+    mode: Literal["read", "replace"] = "read"  # replace: create or truncate, for fs/writeBlock
     sandbox: Any = None
 
 
@@ -291,6 +295,12 @@ class FsReadBlockParams(WireModel):
 class FsReadBlockResult(WireModel):
     chunk: str
     eof: bool
+
+
+class FsWriteBlockParams(WireModel):
+    handle_id: str
+    offset: int = Field(ge=0)
+    chunk: str
 
 
 class FsCloseParams(WireModel):
@@ -320,6 +330,12 @@ class FsCopyParams(WireModel):
     source_path: str
     destination_path: str
     recursive: bool
+    sandbox: Any = None
+
+
+class FsRenameParams(WireModel):
+    source_path: str
+    destination_path: str
     sandbox: Any = None
 
 
