@@ -1,8 +1,9 @@
 """The loaded configuration: typed, immutable; reloading builds a new value.
 
-``config.toml`` is read with the stdlib ``tomllib`` (fast; tomlkit is for editing). Keys this
-module does not type (``mcp_servers``, ``features``, ...) stay reachable through ``raw`` for the
-layers that own them.
+``config.toml`` is read with the stdlib ``tomllib`` (fast; tomlkit is for editing) and parsed
+once here: the model and its provider, policies, ``[mcp_servers]`` (:attr:`Config.mcp_servers`),
+``[features]`` and the ``mcp_oauth_*`` settings. The few keys no layer types yet stay reachable
+through ``raw``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rootstep.config.features import Features
 from rootstep.config.home import codex_home
+from rootstep.config.mcp_oauth import OAuthSettings, oauth_settings
+from rootstep.config.mcp_servers import McpServersConfig, parse_mcp_servers
 from rootstep.config.model_provider import ModelProviderInfo, parse_providers
 from rootstep.config.overrides import apply_overrides
 
@@ -41,8 +45,16 @@ class Config:
     sandbox_mode: str = DEFAULT_SANDBOX
     base_instructions: str | None = None
     developer_instructions: str | None = None
+    mcp_servers: McpServersConfig = field(default_factory=McpServersConfig)
+    features: Features = field(default_factory=Features)
+    mcp_oauth: OAuthSettings | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    @property
+    def oauth(self) -> OAuthSettings:
+        """The ``mcp_oauth_*`` settings (defaults when the config was built without them)."""
+        return self.mcp_oauth if self.mcp_oauth is not None else OAuthSettings(codex_home=self.home)
 
     @property
     def provider(self) -> ModelProviderInfo:
@@ -56,11 +68,6 @@ class Config:
     def archived_sessions_dir(self) -> Path:
         return self.home / "archived_sessions"
 
-    @property
-    def features(self) -> dict[str, bool]:
-        raw = self.raw.get("features")
-        return {k: bool(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-
     def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> "Config":
         """A new config with extra dotted overrides (e.g. ``thread/start.config``)."""
         if not overrides:
@@ -68,6 +75,8 @@ class Config:
         return from_document(self.home, apply_overrides(self.raw, overrides))
 
     def evolve(self, **changes: Any) -> "Config":
+        if "home" in changes and "mcp_oauth" not in changes and self.mcp_oauth is not None:
+            changes["mcp_oauth"] = replace(self.mcp_oauth, codex_home=changes["home"])
         return replace(self, **changes)
 
 
@@ -138,6 +147,9 @@ def from_document(home: Path, doc: dict[str, Any]) -> Config:
         developer_instructions=doc.get("developer_instructions")
         if isinstance(doc.get("developer_instructions"), str)
         else None,
+        mcp_servers=parse_mcp_servers(doc),
+        features=Features.from_table(doc.get("features")),
+        mcp_oauth=oauth_settings(home, doc),
         raw=doc,
         warnings=tuple(warnings),
     )

@@ -21,8 +21,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from rootstep.config.config import Config
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay, RemoveServer, SetServer
 from rootstep.mcp.runtime import ToolCatalog
 from rootstep.config.mcp_servers import McpServerConfig
@@ -85,16 +85,13 @@ class HostedApps:
     server: McpServerConfig | None = None
 
     @classmethod
-    def from_config(cls, config: Any) -> HostedApps:
-        raw: Mapping[str, Any] = getattr(config, "raw", None) or {}
-        features = raw.get("features")
-        if not (isinstance(features, Mapping) and features.get("apps") is True):
+    def from_config(cls, config: Config) -> HostedApps:
+        if not config.features.enabled("apps"):
             return cls()
-        home = getattr(config, "home", None)
-        auth = read_auth(Path(home)) if home is not None else None
+        auth = read_auth(config.home)
         if auth is None:
             return cls()  # codex_apps needs ChatGPT auth
-        base = raw.get("chatgpt_base_url")
+        base = config.raw.get("chatgpt_base_url")
         headers = {"Authorization": f"Bearer {auth.access_token}", "X-OpenAI-Product-Sku": "codex", "originator": "rootstep"}
         if auth.account_id:
             headers["chatgpt-account-id"] = auth.account_id

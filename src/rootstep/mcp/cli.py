@@ -209,26 +209,12 @@ def cmd_remove(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
-def oauth_settings(home: Path, raw: dict[str, Any]) -> OAuthSettings:
-    """The ``mcp_oauth_*`` keys of the effective config as :class:`OAuthSettings`."""
-    from rootstep.mcp.oauth import OAuthSettings
-
-    mode = raw.get("mcp_oauth_credentials_store", "auto")
-    port, url = raw.get("mcp_oauth_callback_port"), raw.get("mcp_oauth_callback_url")
-    return OAuthSettings(
-        codex_home=home,
-        credentials_store=mode if mode in ("auto", "file", "keyring") else "auto",
-        callback_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
-        callback_url=url if isinstance(url, str) else None,
-    )
-
-
 def _oauth_target(name: str, overrides: Sequence[str]) -> tuple[OAuthSettings, McpServerConfig]:
     """The effective config's server ``name`` (must be streamable HTTP) and the OAuth settings."""
     from rootstep.config.config import load_config
 
     config = load_config(codex_home(), overrides)
-    parsed = parse_mcp_servers(config.raw)
+    parsed = config.mcp_servers
     if name in parsed.errors:
         raise CliError(parsed.errors[name])
     server = parsed.servers.get(name)
@@ -236,7 +222,7 @@ def _oauth_target(name: str, overrides: Sequence[str]) -> tuple[OAuthSettings, M
         raise CliError(f"No MCP server named '{name}' found.")
     if not isinstance(server.transport, HttpTransport):
         raise CliError("OAuth login is only supported for streamable HTTP servers.")
-    return oauth_settings(config.home, config.raw), server
+    return config.mcp_oauth, server
 
 
 def _split_scopes(value: str | None) -> list[str] | None:

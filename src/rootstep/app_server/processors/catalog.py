@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
+from rootstep.config.config import Config
 from rootstep.app_server.context import RequestContext
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import ThreadError
@@ -59,13 +59,13 @@ def _catalog(server: "AppServer") -> "SkillsCatalog":
     return catalog
 
 
-def _latest_raw_config(server: "AppServer") -> dict[str, Any]:
+def _latest_config(server: "AppServer") -> Config:
     """config.toml as it is now (the reference reloads it per request)."""
     from rootstep.config.config import ConfigError, load_config
     from rootstep.config.overrides import OverrideError
 
     try:
-        return load_config(server.config.home, server.overrides).raw
+        return load_config(server.config.home, server.overrides)
     except (ConfigError, OverrideError) as exc:
         raise JsonRpcError(INTERNAL_ERROR, f"failed to reload config: {exc}") from None
 
@@ -74,7 +74,7 @@ async def skills_list(ctx: RequestContext, p: SkillsListParams) -> SkillsListRes
     from rootstep.plugins.host_skills import disabled_paths, to_wire
 
     catalog = _catalog(ctx.server)
-    raw = _latest_raw_config(ctx.server)
+    raw = _latest_config(ctx.server).raw
     cwds = p.cwds or [os.getcwd()]
     entries = []
     for cwd in cwds:
@@ -92,11 +92,6 @@ async def skills_list(ctx: RequestContext, p: SkillsListParams) -> SkillsListRes
 
 
 # --- app/list ------------------------------------------------------------------------------------
-
-
-def apps_enabled(features: Mapping[str, Any]) -> bool:
-    """The ``apps`` feature flag; on unless turned off (Codex's default is enabled)."""
-    return features.get("apps", True) is not False
 
 
 async def app_list(ctx: RequestContext, p: AppsListParams) -> AppsListResponse:
@@ -117,10 +112,9 @@ async def app_list(ctx: RequestContext, p: AppsListParams) -> AppsListResponse:
             thread = server.manager.loaded(p.thread_id)
         except ThreadError:
             raise JsonRpcError(INVALID_REQUEST, f"thread not found: {p.thread_id}") from None
-        features = thread.config.raw.get("features")
+        enabled = thread.config.features.enabled("apps")
     else:
-        features = _latest_raw_config(server).get("features")
-    enabled = apps_enabled(features if isinstance(features, Mapping) else {})
+        enabled = _latest_config(server).features.enabled("apps")
     if not enabled or read_auth(server.config.home) is None:
         return AppsListResponse(data=[], next_cursor=None)
     if p.cursor is not None:

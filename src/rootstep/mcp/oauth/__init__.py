@@ -37,7 +37,7 @@ from rootstep.mcp.oauth.errors import (
 from rootstep.mcp.oauth.login import LoginResult, OAuthLogin, perform_login
 from rootstep.mcp.oauth.registration import ClientRegistration, client_metadata_url
 from rootstep.mcp.oauth.sdk import SdkTokenStorage
-from rootstep.mcp.oauth.settings import CredentialsStoreMode, OAuthSettings
+from rootstep.config.mcp_oauth import CredentialsStoreMode, OAuthSettings
 from rootstep.mcp.oauth.status import McpAuthStatus, auth_status
 from rootstep.mcp.oauth.store import (
     CredentialStore,

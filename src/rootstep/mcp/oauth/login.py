@@ -51,7 +51,7 @@ from rootstep.mcp.oauth.errors import (
     OAuthUnsupportedServerError,
 )
 from rootstep.mcp.oauth.registration import ClientRegistration, choose_client
-from rootstep.mcp.oauth.settings import DEFAULT_LOGIN_TIMEOUT_SECS, OAuthSettings
+from rootstep.config.mcp_oauth import DEFAULT_LOGIN_TIMEOUT_SECS, InvalidCallbackPort, OAuthSettings
 from rootstep.mcp.oauth.store import (
     CredentialStore,
     StoredCredentials,
@@ -378,7 +378,10 @@ async def perform_login(
         raise OAuthUnsupportedServerError()
     server_url = transport.url
     timeout = max(1.0, float(timeout_secs)) if timeout_secs is not None else DEFAULT_LOGIN_TIMEOUT_SECS
-    port = settings.resolved_callback_port()
+    try:
+        port = settings.resolved_callback_port()
+    except InvalidCallbackPort as exc:
+        raise OAuthLoginError(str(exc)) from None
     try:
         listener = await CallbackListener.bind(port)
     except OSError as exc:

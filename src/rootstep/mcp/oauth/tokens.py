@@ -50,7 +50,7 @@ from rootstep.mcp.oauth.errors import (
 )
 from rootstep.mcp.oauth.locks import locked_async, refresh_lock_path
 from rootstep.mcp.oauth.login import apply_client_auth, credentials_from_token
-from rootstep.mcp.oauth.settings import OAuthSettings
+from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.status import has_configured_bearer
 from rootstep.mcp.oauth.store import (
     CredentialStore,
