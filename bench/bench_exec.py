@@ -15,7 +15,11 @@ from typing import Any
 import anyio
 
 from bench.common import Row, Section
-from rootstep.agent_tools.unified_exec import ExecContext, UnifiedExecManager, parse_approval_policy
+from rootstep.agent_tools.unified_exec import (
+    ExecContext,
+    UnifiedExecManager,
+    parse_approval_policy,
+)
 from rootstep.environments.local import LocalEnvironment
 from rootstep.environments.remote import RemoteEnvironment
 from rootstep.sandbox import policy_from_mode, probe

@@ -81,7 +81,12 @@ def status_run(kind: str, reference: Path | None, out: dict[str, list[float]]) -
 def turn_run(kind: str, reference: Path | None, out: dict[str, list[float]]) -> None:
     """The first turn, sent right after thread/start, calls the executor-hosted tool."""
     from tests.fixtures.app_server import AppServerProcess
-    from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+    from tests.fixtures.mock_model import (
+        MockModel,
+        assistant_text,
+        function_call_response,
+        write_config,
+    )
 
     command = app_command(kind, reference)
     assert command is not None

@@ -136,21 +136,18 @@ STUB_DELAY_S = "0.5"
 async def start_ms(count: int, args: list[str]) -> float:
     """Wall time from start to all ``count`` servers (``python <args>``) ready (ms)."""
     from rootstep.config.mcp_servers import parse_mcp_servers
-    from rootstep.mcp.runtime import McpRuntime
+    from rootstep.mcp.manager import ConnectionManager
     from rootstep.mcp.transports.factory import DefaultTransports
 
     table = {f"s{i}": {"command": sys.executable, "args": args, "startup_timeout_sec": 120} for i in range(count)}
     servers = parse_mcp_servers({"mcp_servers": table})
     t0 = time.perf_counter()
-    runtime = await McpRuntime.start(servers.servers, transports=DefaultTransports())
-    try:
-        await runtime.wait_ready()
+    async with ConnectionManager(servers.servers, transports=DefaultTransports()) as manager:
+        await manager.wait_ready()
         elapsed = (time.perf_counter() - t0) * 1000
-        states = {c.state for c in runtime.manager.connections().values()}
+        states = {c.state for c in manager.connections().values()}
         assert states == {"ready"}, states
         return elapsed
-    finally:
-        await runtime.aclose()
 
 
 async def startup_figures(args: list[str]) -> tuple[float, float]:

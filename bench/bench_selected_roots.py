@@ -120,17 +120,22 @@ def _has(model: Any, i: int) -> bool:
     return bool(model.requests) and f"mcp__srv_{i:02d}" in _tool_names(model.requests[-1].body)
 
 
+class _Published:
+    """Stands in for a published runtime: the reuse path only acquires it."""
+
+    def acquire(self) -> _Published:
+        return self
+
+
 def reuse_path_us() -> tuple[float, int]:
     """Median of the provider's reuse path with 100 roots x 5 servers, and processes started."""
     import anyio
     import psutil
 
+    from rootstep.extensions.selected_plugins.reuse import RuntimeDecision
     from rootstep.environments.local import LocalEnvironment
-    from rootstep.extensions.selected_plugins import SelectedCapabilityRoot
-    from rootstep.extensions.selected_plugins.root import AlwaysUp
-    from rootstep.extensions.selected_plugins.runtime_provider import SelectedRootsToolsProvider
-    from rootstep.config.mcp_servers import McpServersConfig
-    from rootstep.mcp.transports.factory import DefaultTransports
+    from rootstep.protocol.capabilities import SelectedCapabilityRoot
+    from tests.fixtures.thread_mcp import mcp_for_tests
 
     async def main() -> tuple[float, int]:
         before = {p.pid for p in psutil.Process().children(recursive=True)}
@@ -144,21 +149,21 @@ def reuse_path_us() -> tuple[float, int]:
                 servers = {f"p{i}_s{j}": {"command": "python3", "args": ["-c", "pass"]} for j in range(5)}
                 (root / ".mcp.json").write_text(json.dumps({"mcpServers": servers}))
                 roots.append(SelectedCapabilityRoot.create(f"p{i}@1", "local", str(root)))
-            provider = SelectedRootsToolsProvider(
-                "bench", roots=roots, config_servers=McpServersConfig(), transports=DefaultTransports(),
-                environments=lambda e: env, step_environments=AlwaysUp(),
-            )
-            # Publish the 100-root key without starting anything, then time the reuse path.
-            await provider.state.step(await provider.ready_roots(), lambda e: env)
-            provider._runtime = object()  # type: ignore[assignment]  # any published runtime
-            samples = []
-            for _ in range(2000):
-                t = time.perf_counter_ns()
-                await provider._resolve()
-                samples.append(time.perf_counter_ns() - t)
-            started = {p.pid for p in psutil.Process().children(recursive=True)} - before
-            assert provider.pool.starts == 0
-            return median(samples) / 1000, len(started)
+            async with mcp_for_tests("bench", roots=roots, environments=lambda e: env) as under_test:
+                mcp = under_test.mcp
+                # Publish the 100-root key without starting anything, then time the reuse path.
+                ready = await mcp.ready_roots()
+                mcp.state.publish(ready, await mcp._project(ready))
+                mcp._runtime = _Published()  # type: ignore[assignment]  # any published runtime
+                samples = []
+                for _ in range(2000):
+                    t = time.perf_counter_ns()
+                    await mcp.resolve()
+                    samples.append(time.perf_counter_ns() - t)
+                started = {p.pid for p in psutil.Process().children(recursive=True)} - before
+                assert mcp.pool.starts == 0 and set(mcp.decisions) == {RuntimeDecision.REUSE}
+                mcp._runtime = None
+                return median(samples) / 1000, len(started)
 
     return anyio.run(main)
 

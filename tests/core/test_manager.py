@@ -9,15 +9,16 @@ import anyio
 
 from rootstep.config import load_config
 from rootstep.core.manager import SettingsOverrides, ThreadManager
-from rootstep.tools import EmptyStepToolsProvider, ThreadToolsContext
+from rootstep.tools import ThreadTools, ThreadToolsContext
 
 
 def test_only_loaded_threads_get_a_tools_provider(tmp_path: Path) -> None:
     made: list[str] = []
     closed: list[str] = []
 
-    class Provider(EmptyStepToolsProvider):
+    class Provider(ThreadTools):
         def __init__(self, thread_id: str) -> None:
+            super().__init__()
             self.thread_id = thread_id
 
         async def aclose(self) -> None:

@@ -88,7 +88,7 @@ def test_disk_full_is_recorded_not_raised(tmp_path: Path) -> None:
     import anyio
 
     from rootstep.config import load_config
-    from rootstep.tools import EmptyStepToolsProvider
+    from rootstep.tools import ThreadTools
     from rootstep.core.thread import Thread, ThreadSettings
 
     if not Path("/dev/full").exists():
@@ -103,7 +103,7 @@ def test_disk_full_is_recorded_not_raised(tmp_path: Path) -> None:
         thread_id="0199a000-0000-7000-8000-000000000009", config=load_config(tmp_path),
         settings=ThreadSettings(model="m", model_provider_id="openai", cwd=str(tmp_path),
                                 approval_policy="never", sandbox_mode="read-only"),
-        created_at=0, emit=emit, tools=EmptyStepToolsProvider(), writer=RolloutWriter(Path("/dev/full")),
+        created_at=0, emit=emit, tools=ThreadTools(), writer=RolloutWriter(Path("/dev/full")),
     )
     thread.record("response_item", {"type": "message"})
     assert thread.persist_error is not None and "No space left" in thread.persist_error

@@ -11,12 +11,16 @@ import pytest
 
 from rootstep.config import load_config
 from rootstep.core.manager import SettingsOverrides, ThreadManager
-from rootstep.tools import FunctionCall, ItemSink, StepTools, ThreadToolsContext
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
+from rootstep.tools import CallContext, FunctionCall, StepTools, ThreadToolsContext
 from rootstep.protocol.base import wire
 from rootstep.protocol.items import McpToolCallItem, McpToolCallResult
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
 pytestmark = pytest.mark.timeout(60)
+
+
+ROOT = SelectedCapabilityRoot.create("r@1", "local", "/plugins/r")
 
 
 class EchoTools:
@@ -33,7 +37,11 @@ class EchoTools:
     def handles(self, call: FunctionCall) -> bool:
         return call.namespace == "mcp__echo"
 
-    async def execute(self, call: FunctionCall, sink: ItemSink, *, thread_id: str, turn_id: str) -> str:
+    def context_items(self, history: Any) -> list[dict[str, Any]]:
+        return []
+
+    async def execute(self, call: FunctionCall, ctx: CallContext) -> str:
+        sink = ctx.items
         item = McpToolCallItem(id=call.call_id, server="echo", tool=call.name, arguments=json.loads(call.arguments))
         await sink.started(item)
         self.log.append(f"execute {call.call_id} step {self.step}")
@@ -103,13 +111,13 @@ def test_step_tools_seam(tmp_path: Path) -> None:
         )
 
         async def body(manager: ThreadManager, emitted: list[Any]) -> None:
-            thread = manager.start_thread(SettingsOverrides(), selected_capability_roots=[{"id": "r@1"}])
+            thread = manager.start_thread(SettingsOverrides(), selected_capability_roots=[ROOT])
             turn = await _turn(manager, thread, "use tools", emitted)
             assert turn.status == "completed"
 
         emitted = anyio.run(_run, tmp_path, factory, body)
 
-        assert contexts[0].selected_capability_roots == ({"id": "r@1"},)
+        assert contexts[0].selected_roots == (ROOT,)
         # capture before every model request, aclose after each step; provider closed on unload
         assert log == ["capture 1", "execute c1 step 1", "aclose step 1", "capture 2", "aclose step 2",
                        "capture 3", "aclose step 3", "provider closed"]
@@ -138,7 +146,7 @@ def test_calls_in_one_step_run_concurrently(tmp_path: Path) -> None:
     gate = Gate()
 
     class Tools(EchoTools):
-        async def execute(self, call: FunctionCall, sink: ItemSink, *, thread_id: str, turn_id: str) -> str:
+        async def execute(self, call: FunctionCall, ctx: CallContext) -> str:
             gate.inside += 1
             if gate.inside == 2:
                 gate.both.set()

@@ -139,6 +139,11 @@ def test_first_lines_in_one_write_and_garbage_first(codex_home) -> None:
         assert parse["id"] is None
         assert app.initialize()["userAgent"].startswith("rootstep-tests/")
         assert app.close() == 0
+    with AppServerProcess(codex_home) as app:  # nesting too deep for the start-up fast path
+        app.send_raw('{"id":1,"method":"initialize","params":' + "[" * 100_000)
+        app.wait_for(lambda m: m.get("error", {}).get("code") == -32700)
+        assert app.initialize()["userAgent"].startswith("rootstep-tests/")
+        assert app.close() == 0
 
 
 def test_hostile_lines_keep_the_server_serving(app: AppServerProcess, model) -> None:

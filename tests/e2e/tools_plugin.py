@@ -1,32 +1,34 @@
-"""A StepToolsProvider loaded into the app-server subprocess via ROOTSTEP_TOOLS_FACTORY."""
+"""A tool source loaded into the app-server subprocess via ROOTSTEP_TOOLS_FACTORY."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from rootstep.tools import FunctionCall, ItemSink, StepTools, ThreadToolsContext
+from rootstep.config import Config
 from rootstep.protocol.items import McpToolCallItem, McpToolCallResult
+from rootstep.tools import CallContext, FunctionCall, StepTools, ThreadToolsContext
 
 
 class _Step:
-    def __init__(self, thread_id: str) -> None:
-        self.thread_id = thread_id
-
     def model_tools(self) -> list[dict[str, Any]]:
         return [{"type": "namespace", "name": "mcp__pyecho", "description": "echo server",
                  "tools": [{"type": "function", "name": "echo", "description": "Echo a message",
                             "parameters": {"type": "object", "properties": {"message": {"type": "string"}}}}]}]
 
+    def context_items(self, history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return []
+
     def handles(self, call: FunctionCall) -> bool:
         return call.namespace == "mcp__pyecho" and call.name == "echo"
 
-    async def execute(self, call: FunctionCall, sink: ItemSink, *, thread_id: str, turn_id: str) -> str:
+    async def execute(self, call: FunctionCall, ctx: CallContext) -> str:
         args = json.loads(call.arguments or "{}")
         item = McpToolCallItem(id=call.call_id, server="pyecho", tool="echo", arguments=args, plugin_id="demo@1")
-        await sink.started(item)
+        await ctx.items.started(item)
         text = f"ECHOING: {args.get('message')}"
-        await sink.completed(item.model_copy(update={
+        await ctx.items.completed(item.model_copy(update={
             "status": "completed", "duration_ms": 1,
             "result": McpToolCallResult(content=[{"type": "text", "text": text}], structured_content={"echo": text}),
         }))
@@ -36,17 +38,17 @@ class _Step:
         return None
 
 
-class _Provider:
+class _Source:
     def __init__(self, context: ThreadToolsContext) -> None:
         self.context = context
 
-    async def capture_step(self) -> StepTools:
-        return _Step(self.context.thread_id)
+    async def capture(self) -> StepTools:
+        return _Step()
 
     async def aclose(self) -> None:
         return None
 
 
-def factory(server: Any):  # noqa: ANN201
-    assert server.config is not None
-    return _Provider
+def factory(config: Config):  # noqa: ANN201
+    assert config.home is not None
+    return _Source

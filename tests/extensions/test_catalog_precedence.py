@@ -5,9 +5,16 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rootstep.extensions.selected_plugins import McpServerSource, ResolvedMcpCatalog, ResolvedMcpServer
-from rootstep.extensions.selected_plugins.catalog import ConflictAction, McpServerConflict
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.extensions.selected_plugins import (
+    McpServerSource,
+    ResolvedMcpCatalog,
+    ResolvedMcpServer,
+)
+from rootstep.extensions.selected_plugins.catalog import (
+    ConflictAction,
+    McpServerConflict,
+)
 
 
 def server(url: str, enabled: bool = True) -> McpServerConfig:

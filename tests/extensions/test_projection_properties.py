@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.config.requirements import parse_requirements
 from rootstep.extensions.selected_plugins import (
     McpProjection,
@@ -18,10 +19,8 @@ from rootstep.extensions.selected_plugins import (
     build_projection,
     decide_runtime,
     dedupe_candidates,
-    plan_server_changes,
     project_ready_roots,
 )
-from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.plugins import PathUri, PluginManifest, PluginPackage
 
 ENVS = ["local", "executor-1", "executor-2"]
@@ -163,37 +162,6 @@ def test_wire_round_trip() -> None:
     root = SelectedCapabilityRoot.from_wire({"id": "executor-demo@1", "location": {"type": "environment", "environmentId": "executor-1", "path": "/abs/plugin root"}})
     assert root.to_wire() == {"id": "executor-demo@1", "location": {"type": "environment", "environmentId": "executor-1", "path": "file:///abs/plugin%20root"}}
     assert SelectedCapabilityRoot.from_wire(root.to_wire()) == root
-
-
-# ------------------------------------------------------------------ server plan
-
-server_maps = st.dictionaries(
-    st.sampled_from(SERVER_NAMES),
-    st.builds(config, st.sampled_from(["a", "b"]), st.sampled_from(ENVS), st.booleans()),
-    max_size=4,
-)
-
-
-@settings(max_examples=300)
-@given(server_maps, server_maps, st.frozensets(st.sampled_from(ENVS), max_size=1))
-def test_server_plan_restarts_only_what_changed(old: dict, new: dict, restarted: frozenset) -> None:  # type: ignore[type-arg]
-    plan = plan_server_changes(old, new, restarted)
-    running_old = {n for n, c in old.items() if c.enabled}
-    running_new = {n for n, c in new.items() if c.enabled}
-    assert set(plan.keep) | set(plan.start) == running_new and not set(plan.keep) & set(plan.start)
-    assert set(plan.keep) | set(plan.stop) == running_old and not set(plan.keep) & set(plan.stop)
-    for name in plan.keep:
-        assert old[name] == new[name] and new[name].environment_id not in restarted
-    for name in plan.start:
-        assert name not in running_old or old[name] != new[name] or new[name].environment_id in restarted
-    assert plan_server_changes(new, new) .start == ()  # same projection: nothing starts
-
-
-def test_adding_one_root_starts_only_its_servers() -> None:
-    old = {f"s{i}_{j}": config(f"cmd{i}", "executor-1") for i in range(20) for j in range(5)}
-    new = dict(old) | {f"new_{j}": config("new", "executor-2") for j in range(5)}
-    plan = plan_server_changes(old, new)
-    assert plan.start == tuple(sorted(f"new_{j}" for j in range(5))) and plan.stop == () and len(plan.keep) == 100
 
 
 # ------------------------------------------------------------------ stable tool names

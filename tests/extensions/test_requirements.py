@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.config.requirements import (
     McpServerRequirement,
     RequirementsError,
@@ -14,7 +15,6 @@ from rootstep.config.requirements import (
     parse_requirements,
     requirements_path,
 )
-from rootstep.config.mcp_servers import McpServerConfig
 
 
 def stdio(command: str, *args: str) -> McpServerConfig:

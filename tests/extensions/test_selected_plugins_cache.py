@@ -17,7 +17,6 @@ from rootstep.config.requirements import parse_requirements
 from rootstep.environments.base import Environment
 from rootstep.extensions.selected_plugins import (
     CapabilityDiscoveryCache,
-    PublishedInputs,
     RuntimeDecision,
     SelectedCapabilityRoot,
     SelectedPluginPackage,
@@ -26,10 +25,7 @@ from rootstep.extensions.selected_plugins import (
     build_projection,
     project_ready_roots,
     project_step,
-    resolve_step,
 )
-from rootstep.extensions.selected_plugins.projection import McpProjection
-from rootstep.extensions.selected_plugins.catalog import ResolvedMcpCatalog
 from tests.plugins.fs_env import FsEnvironment
 from tests.plugins.plugin_fixtures import bundle_for, write
 
@@ -245,59 +241,27 @@ async def test_discovery_path_projects_the_same_contributions(tmp_path: Path) ->
     assert cache.requests == 2
 
 
-async def test_project_step_and_resolve_step(tmp_path: Path) -> None:
+async def test_the_reuse_decision_over_published_inputs(tmp_path: Path) -> None:
+    from rootstep.extensions.selected_plugins import SelectedPluginsThread
+
     make_plugin(tmp_path / "a", "a", "A", servers={"srv": {"command": "x"}})
     make_plugin(tmp_path / "skills", "skills", "Skills", **{"skills/x/SKILL.md": "---\nname: x\ndescription: X.\n---\n"})
     env = FsEnvironment("executor-1")
     a = root_at(tmp_path / "a", "a", "executor-1")
     skill_only = root_at(tmp_path / "skills", "skills", "local")
-    state = SelectedPluginsState()
     environments = lookup(env, FsEnvironment("local"))
-    empty = PublishedInputs((), McpProjection(ResolvedMcpCatalog()))
+    thread = SelectedPluginsThread([a, skill_only])
 
-    decision, step1 = await resolve_step(empty, [a], state, environments)
-    assert decision is RuntimeDecision.REBUILD and list(step1.projection.catalog.servers) == ["srv"]
-    decision, step2 = await resolve_step(step1, [a], state, environments)
-    assert decision is RuntimeDecision.REUSE and step2 is step1
+    step1 = await thread.preview([a], environments)
+    assert thread.decide([a], step1) is RuntimeDecision.REBUILD and list(step1.catalog.servers) == ["srv"]
+    thread.publish([a], step1)
+    assert thread.decide([a], step1) is RuntimeDecision.REUSE
     # A skill-only root becoming ready flips plugins_available but keeps the manager.
-    decision, step3 = await resolve_step(step1, [a, skill_only], state, environments)
-    assert decision is RuntimeDecision.KEEP_MANAGER
-    assert step3.ready_roots == (a, skill_only) and step3.projection.catalog is step1.projection.catalog
+    step3 = await thread.preview([a, skill_only], environments)
+    assert thread.decide([a, skill_only], step3) is RuntimeDecision.KEEP_MANAGER
+    thread.publish([a, skill_only], step3)
     # The executor going away drops its enabled server: rebuild.
-    decision, step4 = await resolve_step(step3, [skill_only], state, environments)
-    assert decision is RuntimeDecision.REBUILD and step4.projection.catalog.servers == {}
-    assert (await project_step([], state, environments)).plugins_available is False
-
-
-async def test_thread_state_serializes_projection_and_plans_only_what_changed(tmp_path: Path) -> None:
-    from rootstep.extensions.selected_plugins import SelectedPluginsThread
-
-    make_plugin(tmp_path / "a", "a", "A", servers={"a1": {"command": "x"}, "a2": {"url": "https://a/mcp"}})
-    make_plugin(tmp_path / "b", "b", "B", servers={"b1": {"command": "y"}})
-    env = FsEnvironment("executor-1")
-    env.delay = 0.005
-    a = root_at(tmp_path / "a", "a", "executor-1")
-    b = root_at(tmp_path / "b", "b", "executor-1")
-    thread = SelectedPluginsThread([a, b])
-    outcomes = []
-
-    async def step() -> None:
-        outcomes.append(await thread.step([a], lookup(env)))
-
-    async with anyio.create_task_group() as tg:  # two concurrent steps with the same new key
-        for _ in range(2):
-            tg.start_soon(step)
-    assert thread.projections_computed == 1
-    assert sorted(o.decision.value for o in outcomes) == ["rebuild", "reuse"]
-    first = next(o for o in outcomes if o.decision is RuntimeDecision.REBUILD)
-    assert first.plan is not None and first.plan.start == ("a1", "a2") and first.plan.stop == ()
-
-    grown = await thread.step([a, b], lookup(env))
-    assert grown.decision is RuntimeDecision.REBUILD
-    assert grown.plan is not None and (grown.plan.keep, grown.plan.start, grown.plan.stop) == (("a1", "a2"), ("b1",), ())
-    assert thread.published is grown.inputs
-    restarted = await thread.step([b], lookup(env), restarted_environments=frozenset({"executor-1"}))
-    assert restarted.plan is not None and (restarted.plan.keep, restarted.plan.start) == ((), ("b1",))
-    assert sorted(restarted.plan.stop) == ["a1", "a2", "b1"]
-    preview = await thread.preview([a], lookup(env))
-    assert list(preview.catalog.servers) == ["a1", "a2"] and thread.published is restarted.inputs
+    step4 = await thread.preview([skill_only], environments)
+    assert thread.decide([skill_only], step4) is RuntimeDecision.REBUILD and step4.catalog.servers == {}
+    assert (await project_step([], thread.cache, environments)).plugins_available is False
+    assert thread.published.ready_roots == (a, skill_only)

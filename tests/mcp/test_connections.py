@@ -9,7 +9,7 @@ import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from rootstep.mcp.connection import StartupStatus
+from rootstep.mcp.startup import StartupStatus
 from rootstep.mcp.manager import ConnectionManager, ToolCallTimeout
 from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.step_tools import call_error_text
@@ -143,12 +143,13 @@ async def test_close_during_startup_reaps_the_child(tmp_path: Path):
     pid_file = tmp_path / "pids"
     servers = {"sleepy": echo_config(env={"MCP_TEST_PID_FILE": str(pid_file), "MCP_TEST_STARTUP_DELAY": "30"})}
     events, on_status = collector()
-    manager = ConnectionManager(servers, transports=DefaultTransports(), on_status=on_status)
-    await manager.start()
-    with anyio.fail_after(10):
-        while not read_pids(pid_file):
-            await anyio.sleep(0.05)
-    await manager.aclose()
+    async with anyio.create_task_group() as owner:
+        manager = ConnectionManager(servers, transports=DefaultTransports(), on_status=on_status, owner=owner)
+        await manager.start()
+        with anyio.fail_after(10):
+            while not read_pids(pid_file):
+                await anyio.sleep(0.05)
+        await manager.aclose()
     [pid] = read_pids(pid_file)
     assert not alive(pid)
     assert [e.status for e in events] == ["starting", "cancelled"]

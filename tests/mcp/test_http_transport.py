@@ -7,7 +7,7 @@ import pytest
 from rootstep.config.mcp_servers import parse_mcp_servers
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.status import call_server_tool, list_server_status
-from rootstep.mcp.step_tools import McpToolsProvider
+from tests.fixtures.thread_mcp import mcp_for_tests
 from rootstep.mcp.transports.factory import DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
 from tests.fixtures.mcp_http_server import echo_http_server
@@ -63,15 +63,14 @@ async def test_status_list_and_direct_call_over_http(http_url):
     assert entry.server_info is not None and entry.server_info.name == "rootstep-echo"
     assert [r["uri"] for r in entry.resources] == ["memo://readme"]
     assert entry.http_origin == http_url.rsplit("/", 1)[0]
-    provider = McpToolsProvider("thread-h", servers, transports=DefaultTransports())
-    runtime = await provider.current_runtime()
-    try:
-        result = await call_server_tool(
-            runtime, McpServerToolCallParams(thread_id="thread-h", server="web", tool="echo", arguments={"message": "direct"})
-        )
-    finally:
-        await runtime.release()
-        await provider.aclose()
+    async with mcp_for_tests("thread-h", servers) as provider:
+        runtime = await provider.current_runtime()
+        try:
+            result = await call_server_tool(
+                runtime, McpServerToolCallParams(thread_id="thread-h", server="web", tool="echo", arguments={"message": "direct"})
+            )
+        finally:
+            await runtime.release()
     assert result.structured_content == {"echo": "ECHOING: direct", "env": None, "threadId": "thread-h"}
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from rootstep.tools import FunctionCall
 from rootstep.config.mcp_servers import McpServersConfig, parse_mcp_servers
 from rootstep.mcp.status import McpRequestError, call_server_tool, list_server_status
-from rootstep.mcp.step_tools import McpToolsProvider
+from tests.fixtures.thread_mcp import mcp_for_tests
 from rootstep.mcp.transports.factory import DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
@@ -57,8 +57,7 @@ def call(name: str, args: Any, namespace: str = "mcp__echo", call_id: str = "cal
 
 async def test_a_step_sees_namespaced_tools_and_its_call_becomes_output_and_items(tmp_path):
     notes = Notifications()
-    provider = McpToolsProvider("thr-1", servers(tmp_path), transports=DefaultTransports(), emit=notes)
-    try:
+    async with mcp_for_tests("thr-1", servers(tmp_path), emit=notes) as provider:
         step = await provider.capture_step()
         [namespace] = step.model_tools()
         assert namespace["type"] == "namespace" and namespace["name"] == "mcp__echo"
@@ -78,16 +77,13 @@ async def test_a_step_sees_namespaced_tools_and_its_call_becomes_output_and_item
         assert completed["result"]["structuredContent"]["echo"] == "ECHOING: hello"
         assert completed["id"] == "call-1" and completed["arguments"] == {"message": "hello", "env_var": "MARK"}
         await step.aclose()
-    finally:
-        await provider.aclose()
     statuses = [(n["name"], n["status"]) for n in notes.seen if n["method"] == "mcpServer/startupStatus/updated"]
     assert statuses == [("echo", "starting"), ("echo", "ready")]
     assert all(n["threadId"] == "thr-1" for n in notes.seen)
 
 
 async def test_call_failures_reach_the_model_as_error_output(tmp_path):
-    provider = McpToolsProvider("thr-2", servers(tmp_path), transports=DefaultTransports())
-    try:
+    async with mcp_for_tests("thr-2", servers(tmp_path)) as provider:
         step = await provider.capture_step()
         sink = Sink()
         out = await step.execute(call("fail", {}), sink, thread_id="t", turn_id="u")
@@ -112,14 +108,13 @@ async def test_call_failures_reach_the_model_as_error_output(tmp_path):
         out = await step.execute(call("echo", {"message": "back"}), Sink(), thread_id="t", turn_id="u")
         assert "ECHOING: back" in out
         await step.aclose()
-    finally:
-        await provider.aclose()
 
 
 async def test_same_runtime_across_steps_and_reload_swaps_it_at_the_next_step(tmp_path):
-    provider = McpToolsProvider("thr-3", servers(tmp_path), transports=DefaultTransports())
+    """A reload publishes a new runtime at the next step; the in-flight step keeps its own.
+    Beyond the reference, a server whose config did not change keeps its process."""
     pids = tmp_path / "echo.pids"
-    try:
+    async with mcp_for_tests("thr-3", servers(tmp_path)) as provider:
         step1 = await provider.capture_step()
         await step1.aclose()
         step2 = await provider.capture_step()
@@ -138,12 +133,10 @@ async def test_same_runtime_across_steps_and_reload_swaps_it_at_the_next_step(tm
         assert [t["name"] for t in step3.model_tools()] == ["mcp__echo", "mcp__probe"]
         assert alive(pid), "the old runtime lives while a step holds it"
         await step2.aclose()
-        assert not alive(pid), "released by its last step, the old runtime reaps its children"
+        assert alive(pid) and read_pids(pids) == [pid], "the unchanged server kept its process"
         out = await step3.execute(call("echo", {"message": "probe"}, namespace="mcp__probe"), Sink(), thread_id="t", turn_id="u")
         assert "ECHOING: probe" in out
         await step3.aclose()
-    finally:
-        await provider.aclose()
     assert not any(alive(p) for p in read_pids(pids) + read_pids(tmp_path / "probe.pids"))
 
 
@@ -180,39 +173,35 @@ async def test_status_list_pages_sorted_names_with_failures_and_disabled(tmp_pat
 async def test_direct_tool_call_semantics(tmp_path):
     config = servers(tmp_path)
     config.servers["echo"] = config.servers["echo"].model_copy(update={"disabled_tools": ("slow",)})
-    provider = McpToolsProvider("thr-d", config, transports=DefaultTransports())
-    runtime = await provider.current_runtime()
-    try:
-        def params(**kw: Any) -> McpServerToolCallParams:
-            return McpServerToolCallParams.model_validate({"threadId": "thr-d", "server": "echo", "tool": "echo", **kw})
+    async with mcp_for_tests("thr-d", config) as provider:
+        runtime = await provider.current_runtime()
+        try:
+            def params(**kw: Any) -> McpServerToolCallParams:
+                return McpServerToolCallParams.model_validate({"threadId": "thr-d", "server": "echo", "tool": "echo", **kw})
 
-        result = await call_server_tool(runtime, params(arguments={"message": "direct", "env_var": "MARK"}, _meta={"k": 1}))
-        assert result.model_dump(by_alias=True, exclude_none=True) == {
-            "content": [{"type": "text", "text": "ECHOING: direct"}],
-            "structuredContent": {"echo": "ECHOING: direct", "env": "marked", "threadId": "thr-d"},
-            "isError": False,
-        }
-        with pytest.raises(McpRequestError, match="unknown MCP server 'nope'"):
-            await call_server_tool(runtime, params(server="nope"))
-        with pytest.raises(McpRequestError, match="tool 'slow' is disabled for MCP server 'echo'"):
-            await call_server_tool(runtime, params(tool="slow"))
-        result = await call_server_tool(runtime, params(tool="fail"))
-        assert result.is_error is True
-    finally:
-        await runtime.release()
-        await provider.aclose()
+            result = await call_server_tool(runtime, params(arguments={"message": "direct", "env_var": "MARK"}, _meta={"k": 1}))
+            assert result.model_dump(by_alias=True, exclude_none=True) == {
+                "content": [{"type": "text", "text": "ECHOING: direct"}],
+                "structuredContent": {"echo": "ECHOING: direct", "env": "marked", "threadId": "thr-d"},
+                "isError": False,
+            }
+            with pytest.raises(McpRequestError, match="unknown MCP server 'nope'"):
+                await call_server_tool(runtime, params(server="nope"))
+            with pytest.raises(McpRequestError, match="tool 'slow' is disabled for MCP server 'echo'"):
+                await call_server_tool(runtime, params(tool="slow"))
+            result = await call_server_tool(runtime, params(tool="fail"))
+            assert result.is_error is True
+        finally:
+            await runtime.release()
 
 
 async def test_progress_notifications_of_a_call_become_item_progress(tmp_path):
     notes = Notifications()
-    provider = McpToolsProvider("thr-p", servers(tmp_path), transports=DefaultTransports(), emit=notes)
-    try:
+    async with mcp_for_tests("thr-p", servers(tmp_path), emit=notes) as provider:
         step = await provider.capture_step()
         out = await step.execute(call("progress", {"steps": 3}, call_id="call-p"), Sink(), thread_id="thr-p", turn_id="turn-p")
         assert out[1]["text"] == "3 steps done"
         await step.aclose()
-    finally:
-        await provider.aclose()
     progress = [n for n in notes.seen if n["method"] == "item/mcpToolCall/progress"]
     assert [n["message"] for n in progress] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
     assert all((n["threadId"], n["turnId"], n["itemId"]) == ("thr-p", "turn-p", "call-p") for n in progress)
@@ -221,8 +210,7 @@ async def test_progress_notifications_of_a_call_become_item_progress(tmp_path):
 async def test_a_slow_call_returns_a_timeout_error_to_the_model_within_the_timeout(tmp_path):
     config = servers(tmp_path)
     config.servers["echo"] = config.servers["echo"].model_copy(update={"tool_timeout_sec": 0.5})
-    provider = McpToolsProvider("thr-t", config, transports=DefaultTransports())
-    try:
+    async with mcp_for_tests("thr-t", config) as provider:
         step = await provider.capture_step()
         sink = Sink()
         with anyio.fail_after(10):
@@ -233,14 +221,11 @@ async def test_a_slow_call_returns_a_timeout_error_to_the_model_within_the_timeo
         out = await step.execute(call("echo", {"message": "next"}), Sink(), thread_id="t", turn_id="u")
         assert "ECHOING: next" in out
         await step.aclose()
-    finally:
-        await provider.aclose()
 
 
 async def test_publishing_the_same_servers_keeps_the_runtime_and_its_processes(tmp_path):
     config = servers(tmp_path)
-    provider = McpToolsProvider("thr-s", config, transports=DefaultTransports())
-    try:
+    async with mcp_for_tests("thr-s", config) as provider:
         step1 = await provider.capture_step()
         await step1.aclose()
         provider.request_refresh(servers(tmp_path))  # equal value, new object
@@ -248,13 +233,3 @@ async def test_publishing_the_same_servers_keeps_the_runtime_and_its_processes(t
         assert step2.runtime is step1.runtime
         await step2.aclose()
         assert len(read_pids(tmp_path / "echo.pids")) == 1
-        from rootstep.mcp.runtime import ServerProvenance
-
-        provider.request_refresh(servers(tmp_path), {"echo": ServerProvenance(plugin_id="p@1", display_names=("P",))})
-        step3 = await provider.capture_step()
-        assert step3.runtime is not step1.runtime
-        echo = next(t for t in step3.model_tools()[0]["tools"] if t["name"] == "echo")
-        assert echo["description"].endswith("This tool is part of plugin `P`.")
-        await step3.aclose()
-    finally:
-        await provider.aclose()

@@ -9,7 +9,7 @@ import mcp_types as types
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rootstep.mcp.runtime import ListedServer, ServerProvenance, build_catalog
+from rootstep.mcp.catalog import ListedServer, ServerProvenance, build_catalog
 from rootstep.mcp.tools import (
     ToolInfo,
     add_plugin_provenance,

@@ -14,7 +14,7 @@ import pytest
 from rootstep.environments.discovery import discover_root
 from rootstep.environments.local import LocalEnvironment
 from rootstep.plugins.discovery import discover_plugin
-from rootstep.plugins.path_uri import PathUri
+from rootstep.protocol.path_uri import PathUri
 from rootstep.protocol.exec_server import path_to_uri
 
 SECRET = {"mcpServers": {"escaped": {"command": "secret-binary"}}}

@@ -22,7 +22,12 @@ from tests.conftest import descendants
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.loopback import free_port
 from tests.fixtures.mcp_helpers import alive
-from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+from tests.fixtures.mock_model import (
+    MockModel,
+    assistant_text,
+    function_call_response,
+    write_config,
+)
 from tests.selected_roots.helpers import (
     CONNECTED,
     MARKER,

@@ -19,7 +19,12 @@ from tests.conftest import descendants
 from tests.exec_server.helpers import executor_argv
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.mcp_http_server import echo_http_server
-from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+from tests.fixtures.mock_model import (
+    MockModel,
+    assistant_text,
+    function_call_response,
+    write_config,
+)
 from tests.selected_roots.helpers import (
     CONNECTED,
     MARKER_VALUE,

@@ -11,7 +11,6 @@ plugin is there the first time. Which environments a step waits for is checked a
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,12 @@ from tests.exec_server.helpers import executor_argv
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.differential import assert_same_keys, run_both
 from tests.fixtures.mcp_http_server import echo_http_server
-from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+from tests.fixtures.mock_model import (
+    MockModel,
+    assistant_text,
+    function_call_response,
+    write_config,
+)
 from tests.selected_roots.helpers import (
     MARKER,
     MARKER_VALUE,

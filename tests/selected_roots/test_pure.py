@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import mcp_types as types
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rootstep.extensions import skills
-from rootstep.extensions.connectors import apps_url, attribute_connectors, callable_tool_name
+from rootstep.extensions.connectors import (
+    apps_url,
+    attribute_connectors,
+    callable_tool_name,
+)
 from rootstep.extensions.selected_plugins.catalog import McpCatalogBuilder
-from rootstep.extensions.selected_plugins.projection import ConnectorSource, McpProjection
-from rootstep.extensions.selected_plugins.runtime_provider import stable_catalog
+from rootstep.extensions.selected_plugins.projection import (
+    ConnectorSource,
+    McpProjection,
+)
+from rootstep.extensions.thread_mcp import stable_catalog
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
-from rootstep.mcp.runtime import ListedServer, build_catalog
+from rootstep.mcp.catalog import ListedServer, build_catalog
 from rootstep.plugins.discovery import PluginPackage
 from rootstep.plugins.manifest import parse_manifest
-from rootstep.plugins.path_uri import PathUri
 from rootstep.plugins.skills import PluginSkill
+from rootstep.protocol.path_uri import PathUri
 
 
 def package(skill_names: tuple[str, ...] = ("deploy",)) -> PluginPackage:
@@ -96,11 +104,12 @@ def test_stable_names_are_kept_whatever_appears_later(servers: list[str], rnd: o
 def test_server_pool_starts_only_what_changed(sets: list[dict[str, str]]) -> None:
     """Publishing snapshots one after another (each leased before the previous is released):
     a server starts only when its name is new or its config changed."""
-    import anyio
     from contextlib import asynccontextmanager
 
-    from rootstep.extensions.selected_plugins.server_pool import ServerPool
+    import anyio
+
     from rootstep.config.mcp_servers import McpServerConfig
+    from rootstep.mcp.server_pool import ServerPool
 
     @asynccontextmanager
     async def no_transport(name: str, config: McpServerConfig):  # type: ignore[no-untyped-def]
@@ -111,24 +120,23 @@ def test_server_pool_starts_only_what_changed(sets: list[dict[str, str]]) -> Non
         return McpServerConfig.from_toml({"command": "srv", "args": [arg]})
 
     async def main() -> None:
-        pool = ServerPool(no_transport)
-        previous, expected, managers = None, 0, {}
-        last: dict[str, str] = {}
-        for servers in sets:
-            expected += sum(1 for n, c in servers.items() if last.get(n) != c)
-            current = await pool.build({n: config(c) for n, c in servers.items()})
-            for name, c in servers.items():
-                if last.get(name) == c:
-                    assert current._entries[name].manager is managers[name]  # kept client and process
-                managers[name] = current._entries[name].manager
-            if previous is not None:
-                await previous.aclose()
-            previous, last = current, servers
-            assert pool.starts == expected
-            assert set(pool.running()) == set(servers)
-        assert previous is not None
-        await previous.aclose()
-        assert pool.running() == {}
-        await pool.aclose()
+        async with ServerPool(no_transport) as pool:
+            previous, expected, managers = None, 0, {}
+            last: dict[str, str] = {}
+            for servers in sets:
+                expected += sum(1 for n, c in servers.items() if last.get(n) != c)
+                current = await pool.build({n: config(c) for n, c in servers.items()})
+                for name, c in servers.items():
+                    if last.get(name) == c:
+                        assert current._entries[name].manager is managers[name]  # kept client and process
+                    managers[name] = current._entries[name].manager
+                if previous is not None:
+                    await previous.aclose()
+                previous, last = current, servers
+                assert pool.starts == expected
+                assert set(pool.running()) == set(servers)
+            assert previous is not None
+            await previous.aclose()
+            assert pool.running() == {}
 
     anyio.run(main)

@@ -13,7 +13,12 @@ import pytest
 
 from tests.conftest import descendants
 from tests.fixtures.app_server import AppServerProcess
-from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
+from tests.fixtures.mock_model import (
+    MockModel,
+    assistant_text,
+    function_call_response,
+    write_config,
+)
 from tests.selected_roots.helpers import child_tool, namespace, pids, root, write_plugin
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,15 +13,15 @@ from typing import Any
 import anyio
 import pytest
 
-from rootstep.tools import FunctionCall
 from rootstep.environments.local import LocalEnvironment
 from rootstep.extensions.selected_plugins.reuse import RuntimeDecision
-from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
-from rootstep.extensions.selected_plugins.runtime_provider import SelectedRootsToolsProvider
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
-from rootstep.config.mcp_servers import McpServersConfig
+from rootstep.extensions.thread_mcp import TOOL_NAMES_RECORD
 from rootstep.mcp.transports.factory import DefaultTransports
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
+from rootstep.tools import FunctionCall
 from tests.fixtures.mcp_helpers import alive, live_children, read_pids
+from tests.fixtures.thread_mcp import FakeThread, mcp_for_tests
 from tests.selected_roots.helpers import write_plugin
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -64,13 +64,26 @@ class World:
         return frozenset(e for e in env_ids if e in self.ready)
 
     def provider(self, roots: list[SelectedCapabilityRoot], names: StableToolNames | None = None,
-                 persisted: list[Any] | None = None) -> SelectedRootsToolsProvider:
+                 persisted: list[Any] | None = None) -> Any:
+        """The thread's MCP (``async with``); names it gives are appended to ``persisted``."""
         self.selection = list(dict.fromkeys(r.environment_id for r in roots))
-        return SelectedRootsToolsProvider(
-            "thread-1", roots=roots, config_servers=McpServersConfig(),
-            transports=DefaultTransports(environments=self.get), environments=self.get, step_environments=self,
-            tool_names=names, persist_names=(persisted.append if persisted is not None else None),
+        thread = Recorder("thread-1", persisted)
+        return mcp_for_tests(
+            "thread-1", roots=roots, environments=self.get, step_environments=self, tool_names=names, thread=thread,
+            transports=DefaultTransports(environments=self.get),
         )
+
+
+class Recorder(FakeThread):
+    """A thread whose tool-name records go to a list (the rollout of the test)."""
+
+    def __init__(self, thread_id: str, names: list[Any] | None) -> None:
+        super().__init__(thread_id)
+        self._names = names
+
+    def record(self, kind: str, payload: Any) -> None:
+        if kind == TOOL_NAMES_RECORD and self._names is not None:
+            self._names.append(payload["names"])
 
 
 def names_of(tools: Any) -> set[tuple[str, str]]:
@@ -83,8 +96,7 @@ async def test_projection_change_restarts_only_the_new_roots_servers(tmp_path: P
     a = write_plugin(tmp_path / "a", pid_file=tmp_path / "a.pids", name="a", display="A", server="srv_a", skill=False, env_vars=False)
     b = write_plugin(tmp_path / "b", pid_file=tmp_path / "b.pids", name="b", display="B", server="srv_b", skill=False, env_vars=False)
     roots = [SelectedCapabilityRoot.create("a@1", "local", str(a)), SelectedCapabilityRoot.create("b@1", "env-b", str(b))]
-    provider = world.provider(roots)
-    try:
+    async with world.provider(roots) as provider:
         step = await provider.capture_step()
         assert ("mcp__srv_a", "echo") in names_of(step) and ("mcp__srv_b", "echo") not in names_of(step)
         await step.aclose()
@@ -116,8 +128,6 @@ async def test_projection_change_restarts_only_the_new_roots_servers(tmp_path: P
                 await anyio.sleep(0.02)
         assert alive(pid_a)
         await step.aclose()
-    finally:
-        await provider.aclose()
     with anyio.fail_after(10):
         while live_children() - before:
             await anyio.sleep(0.02)
@@ -130,8 +140,7 @@ async def test_tool_names_never_move_within_a_thread_or_across_resume(tmp_path: 
     b = write_plugin(tmp_path / "b", pid_file=tmp_path / "b.pids", name="b", server="srv_x", skill=False, env_vars=False)
     roots = [SelectedCapabilityRoot.create("a@1", "local", str(a)), SelectedCapabilityRoot.create("b@1", "env-b", str(b))]
     persisted: list[Any] = []
-    provider = world.provider(roots, persisted=persisted)
-    try:
+    async with world.provider(roots, persisted=persisted) as provider:
         step = await provider.capture_step()
         assert ("mcp__srv_x", "echo") in names_of(step)
         await step.aclose()
@@ -144,15 +153,10 @@ async def test_tool_names_never_move_within_a_thread_or_across_resume(tmp_path: 
         info = step.catalog.route(*b_name)
         assert info is not None and info.server == "srv_x"
         await step.aclose()
-    finally:
-        await provider.aclose()
 
     # Resume: a fresh provider with the persisted map; only B is ready now, and keeps its name.
     world.ready = {"env-b"}
-    resumed = world.provider(roots, names=StableToolNames.from_json(persisted[-1]))
-    try:
+    async with world.provider(roots, names=StableToolNames.from_json(persisted[-1])) as resumed:
         step = await resumed.capture_step()
         assert b_name in names_of(step) and ("mcp__srv_x", "echo") not in names_of(step)
         await step.aclose()
-    finally:
-        await resumed.aclose()

@@ -13,7 +13,6 @@ from rootstep.sandbox.policy import (
     PROTECTED_METADATA_NAMES,
     DangerFullAccessPolicy,
     ExternalSandboxPolicy,
-    ReadOnlyPolicy,
     WorkspaceWritePolicy,
     mode_of,
     network_enabled,

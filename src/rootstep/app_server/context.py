@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rootstep.jsonrpc import RequestId
+from rootstep.core.manager import ThreadError
+from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError, RequestId
 
 if TYPE_CHECKING:
     from rootstep.app_server.connection import Connection
     from rootstep.app_server.server import AppServer
+    from rootstep.core.thread import Thread
 
 
 @dataclass
@@ -32,3 +34,11 @@ class RequestContext:
             return
         self.responded = True
         await self.connection.send_error(self.request_id, code, message, data)
+
+
+def loaded_thread(ctx: RequestContext, thread_id: str) -> Thread:
+    """The loaded thread ``thread_id``, or ``-32600 thread not found: <id>``."""
+    try:
+        return ctx.server.manager.loaded(thread_id)
+    except ThreadError as exc:
+        raise JsonRpcError(INVALID_REQUEST, str(exc)) from None

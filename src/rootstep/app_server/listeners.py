@@ -334,12 +334,10 @@ class Shutdown:
 
 async def serve_listener(listen: Listen, overrides: list[str]) -> None:
     """Serve ``listen`` (not stdio) until SIGTERM/SIGINT, then stop in order."""
-    from rootstep.app_server.server import AppServer
     from rootstep.app_server.stdio import load_startup_config
-    from rootstep.app_server.tools import install_tools
+    from rootstep.app_server.wiring import build_app_server
 
-    server = AppServer(load_startup_config(overrides), overrides=overrides)
-    install_tools(server)
+    server = build_app_server(load_startup_config(overrides), overrides=overrides)
     stop = Shutdown()
     async with server.running():
         async with anyio.create_task_group() as group:

@@ -32,7 +32,7 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
     line, _, rest = buffer.partition(b"\n")
     try:
         message = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # the full server answers a bad line properly
         return None, buffer, False
     if not isinstance(message, dict) or message.get("method") != "initialize":
         return None, buffer, False

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from rootstep.app_server.server import AppServer
+from rootstep.app_server.wiring import build_app_server
 from rootstep.config import Config, ConfigError, load_config
 from rootstep.config.home import codex_home
 from rootstep.jsonrpc.stdio import Replay, open_stdio
@@ -29,10 +29,7 @@ def load_startup_config(overrides: list[str]) -> Config:
 
 async def serve_stdio(overrides: list[str], session: Any = None, replay: bytes = b"") -> None:
     config = load_startup_config(overrides)
-    from rootstep.app_server.tools import install_tools
-
-    server = AppServer(config, overrides=overrides)
-    install_tools(server)
+    server = build_app_server(config, overrides=overrides)
     receive, send = await open_stdio()
 
     async with anyio.create_task_group() as group:

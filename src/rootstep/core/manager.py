@@ -1,8 +1,9 @@
 """Loaded threads and the rollouts on disk: start, resume, fork, read, list, archive.
 
 One :class:`ThreadManager` per app-server process. It owns the task group the turn tasks run
-in (so shutdown cancels and awaits them), the model clients (one per provider), and the
-factory that gives each thread its :class:`StepToolsProvider`.
+in (so shutdown cancels and awaits them) and the model clients (one per provider); it is given
+the factory that equips each thread with its :class:`~rootstep.tools.ThreadTools` and the
+:class:`EnvironmentSelector` that says which environments a thread gets.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -31,12 +32,8 @@ from rootstep.core.rollout import (
     summarize_rollout,
     thread_id_of,
 )
-from rootstep.tools import (
-    EmptyStepToolsProvider,
-    StepToolsProviderFactory,
-    ThreadToolsContext,
-    empty_provider_factory,
-)
+from rootstep.protocol.capabilities import SelectedCapabilityRoot, roots_from_wire
+from rootstep.tools import ThreadToolsContext, ToolsFactory, no_tools
 from rootstep.core.thread import ActiveTurn, Emit, Thread, ThreadSettings
 from rootstep.core.turn import run_turn
 from rootstep.protocol.notifications import Notification
@@ -57,6 +54,28 @@ def _environments_of(meta: dict[str, Any]) -> list[EnvironmentSelection] | None:
 
 def local_environment(cwd: str) -> list[EnvironmentSelection]:
     return [EnvironmentSelection(environment_id="local", cwd=cwd, runtime_workspace_roots=[cwd])]
+
+
+class EnvironmentSelector(Protocol):
+    """Which environments a thread gets (``environments.toml``, ``environment/add``)."""
+
+    def default_selection(self, cwd: str) -> list[EnvironmentSelection]:
+        """A thread that names none: every configured environment, the default first."""
+        ...
+
+    def check(self, selection: list[EnvironmentSelection]) -> None:
+        """An explicit selection; raises :class:`ThreadError` for an unknown id."""
+        ...
+
+
+class LocalOnly:
+    """The selector of a process without environments: the local machine at the thread's cwd."""
+
+    def default_selection(self, cwd: str) -> list[EnvironmentSelection]:
+        return local_environment(cwd)
+
+    def check(self, selection: list[EnvironmentSelection]) -> None:
+        return None
 
 
 class ThreadError(Exception):
@@ -89,19 +108,16 @@ class ThreadManager:
         config: Config,
         *,
         emit: Emit,
-        tools_factory: StepToolsProviderFactory = empty_provider_factory,
+        tools_factory: ToolsFactory = no_tools,
+        environments: EnvironmentSelector | None = None,
         originator: str = "rootstep",
     ) -> None:
         self.config = config
         self._emit = emit
         self.tools_factory = tools_factory
+        self.environments: EnvironmentSelector = environments if environments is not None else LocalOnly()
         self.originator = originator
         self.threads: dict[str, Thread] = {}
-        # Which environments a thread gets when thread/start names none (the environments
-        # layer replaces this; the default is the local machine at the thread's cwd).
-        self.default_environments: Callable[[str], list[EnvironmentSelection]] = local_environment
-        # Validates an explicit selection (raise ThreadError for an unknown id).
-        self.check_environments: Callable[[list[EnvironmentSelection]], None] = lambda selection: None
         self._clients: dict[tuple[str, str], Any] = {}
         self._group: TaskGroup | None = None
 
@@ -184,32 +200,21 @@ class ThreadManager:
         created_at: int,
         ephemeral: bool,
         writer: RolloutWriter | None,
-        selected_capability_roots: list[dict[str, Any]] | None,
+        selected_capability_roots: Sequence[SelectedCapabilityRoot],
         environments: list[EnvironmentSelection] | None,
         forked_from_id: str | None = None,
         source: Any = "vscode",
         view_only: bool = False,
+        stored: dict[str, Any] | None = None,
     ) -> Thread:
-        """A thread object; ``view_only`` ones (read/list/fork sources) get no tools provider,
-        so looking at a stored thread never starts anything."""
-        if view_only:
-            tools: Any = EmptyStepToolsProvider()
-        else:
-            tools = self.tools_factory(
-                ThreadToolsContext(
-                    thread_id=thread_id,
-                    cwd=settings.cwd,
-                    selected_capability_roots=tuple(selected_capability_roots or ()),
-                    extra={"environments": environments, "config": config},
-                )
-            )
-        return Thread(
+        """A thread object; ``view_only`` ones (read/list/fork sources) get no tools, so looking
+        at a stored thread never starts anything."""
+        thread = Thread(
             thread_id=thread_id,
             config=config,
             settings=settings,
             created_at=created_at,
             emit=self._emit,
-            tools=tools,
             writer=writer,
             ephemeral=ephemeral,
             originator=self.originator,
@@ -218,6 +223,12 @@ class ThreadManager:
             forked_from_id=forked_from_id,
             source=source,
         )
+        if not view_only:
+            thread.tools = self.tools_factory(
+                ThreadToolsContext(thread=thread, config=config, selected_roots=thread.selected_capability_roots,
+                                   stored=stored or {})
+            )
+        return thread
 
     # --- threads --------------------------------------------------------------------------
 
@@ -226,7 +237,7 @@ class ThreadManager:
         overrides: SettingsOverrides,
         *,
         ephemeral: bool = False,
-        selected_capability_roots: list[dict[str, Any]] | None = None,
+        selected_capability_roots: Sequence[SelectedCapabilityRoot] = (),
         environments: list[EnvironmentSelection] | None = None,
     ) -> Thread:
         config = self._config_for(overrides.config)
@@ -256,8 +267,8 @@ class ThreadManager:
     ) -> list[EnvironmentSelection]:
         """The default selection when none is named; else the named one, checked and completed."""
         if requested is None:
-            return self.default_environments(cwd)
-        self.check_environments(requested)
+            return self.environments.default_selection(cwd)
+        self.environments.check(requested)
         return [
             e if e.runtime_workspace_roots is not None else e.model_copy(update={"runtime_workspace_roots": [e.cwd]})
             for e in requested
@@ -317,6 +328,8 @@ class ThreadManager:
         base = self._settings_from_meta(contents.meta, config)
         settings = self._settings(config, overrides, base)
         environments = _environments_of(contents.meta)
+        if environments is None:
+            environments = self.environments.default_selection(settings.cwd)
         thread = self._new_thread(
             thread_id=str(contents.meta.get("id") or thread_id),
             config=config,
@@ -324,8 +337,9 @@ class ThreadManager:
             created_at=int(contents.meta.get("created_at") or contents.updated_at),
             ephemeral=False,
             writer=RolloutWriter(contents.path),
-            selected_capability_roots=contents.meta.get("selected_capability_roots"),
+            selected_capability_roots=roots_from_wire(contents.meta.get("selected_capability_roots")),
             environments=environments,
+            stored=contents.extras,
             forked_from_id=contents.meta.get("forked_from_id"),
             source=contents.meta.get("source", "vscode"),
         )
@@ -352,7 +366,7 @@ class ThreadManager:
             contents = self._rollout_for(thread_id, path)
             temp = self._new_thread(
                 thread_id=thread_id, config=self.config, settings=self._settings_from_meta(contents.meta, self.config),
-                created_at=0, ephemeral=True, writer=None, selected_capability_roots=None, environments=None,
+                created_at=0, ephemeral=True, writer=None, selected_capability_roots=(), environments=None,
                 view_only=True,
             )
             temp.restore(contents)
@@ -370,8 +384,8 @@ class ThreadManager:
             created_at=created_at,
             ephemeral=ephemeral,
             writer=writer,
-            selected_capability_roots=contents.meta.get("selected_capability_roots"),
-            environments=None,
+            selected_capability_roots=roots_from_wire(contents.meta.get("selected_capability_roots")),
+            environments=self.environments.default_selection(settings.cwd),
             forked_from_id=thread_id,
         )
         thread.record("session_meta", thread.session_meta())
@@ -413,7 +427,7 @@ class ThreadManager:
             created_at=int(meta.get("created_at") or contents.updated_at),
             ephemeral=False,
             writer=None,
-            selected_capability_roots=None,
+            selected_capability_roots=(),
             environments=_environments_of(meta),
             forked_from_id=meta.get("forked_from_id"),
             source=meta.get("source", "vscode"),

@@ -136,6 +136,9 @@ class RolloutContents:
     preview: str = ""
     token_usage: dict[str, Any] | None = None
     updated_at: int = 0
+    # The last payload of each record kind core does not interpret (extensions' own state,
+    # such as the tool names a thread gave), handed back to them on resume.
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def read_rollout(path: Path) -> RolloutContents | None:
@@ -181,6 +184,8 @@ def read_rollout(path: Path) -> RolloutContents | None:
             contents.name = payload.get("name")
         elif kind == "token_usage":
             contents.token_usage = payload
+        elif isinstance(kind, str):
+            contents.extras[kind] = payload
     if contents is None:
         return None
     for turn in contents.turns:

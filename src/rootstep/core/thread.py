@@ -2,14 +2,15 @@
 
 The thread does not know about connections: it reports through an :data:`Emit` callback (the
 app-server fans notifications out), persists through its :class:`RolloutWriter`, and gets its
-tools through a :class:`StepToolsProvider`.
+tools through its :class:`~rootstep.tools.ThreadTools` (to which it is a
+:class:`~rootstep.tools.ThreadView`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ import anyio
 from rootstep import CODEX_COMPAT_VERSION
 from rootstep.config import Config
 from rootstep.core.rollout import RolloutContents, RolloutWriter
-from rootstep.tools import StepToolsProvider
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
+from rootstep.tools import ThreadTools
 from rootstep.protocol.base import wire
 from rootstep.protocol.notifications import Notification, ThreadTokenUsage, TokenUsageBreakdown
 from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn, TurnError
@@ -79,6 +81,8 @@ class ActiveTurn:
     # The in-flight model request while a steer may still preempt it (see turn.TurnRunner._step).
     sample_scope: anyio.CancelScope | None = None
     interrupt_requested: bool = False
+    # A call asked to end the turn (a client's `cancel`): it ends once the step is over.
+    interrupt_after_step: bool = False
     # Called (in order) after the turn stopped and before turn/completed is emitted.
     before_completed: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -93,12 +97,12 @@ class Thread:
         settings: ThreadSettings,
         created_at: int,
         emit: Emit,
-        tools: StepToolsProvider,
         writer: RolloutWriter | None,
+        tools: ThreadTools | None = None,
         ephemeral: bool = False,
         source: Any = "vscode",
         originator: str = "rootstep",
-        selected_capability_roots: list[dict[str, Any]] | None = None,
+        selected_capability_roots: Sequence[SelectedCapabilityRoot] = (),
         environments: list[EnvironmentSelection] | None = None,
         forked_from_id: str | None = None,
     ) -> None:
@@ -108,12 +112,12 @@ class Thread:
         self.created_at = created_at
         self.updated_at = created_at
         self.emit = emit
-        self.tools = tools
+        self.tools = tools if tools is not None else ThreadTools()
         self.writer = writer
         self.ephemeral = ephemeral
         self.source = source
         self.originator = originator
-        self.selected_capability_roots = list(selected_capability_roots or [])
+        self.selected_capability_roots: tuple[SelectedCapabilityRoot, ...] = tuple(selected_capability_roots)
         self.environments = environments
         self.forked_from_id = forked_from_id
         self.name: str | None = None
@@ -125,6 +129,29 @@ class Thread:
         self.closed = False
         # The last persistence failure not yet reported to clients (disk full, read-only home).
         self.persist_error: str | None = None
+
+    # --- what its tools read (rootstep.tools.ThreadView) -----------------------------------
+
+    @property
+    def cwd(self) -> str:
+        return self.settings.cwd
+
+    @property
+    def approval_policy(self) -> Any:
+        return self.settings.approval_policy
+
+    @property
+    def sandbox_mode(self) -> str | None:
+        return self.settings.sandbox_mode
+
+    @property
+    def environment_ids(self) -> Sequence[str]:
+        """The environments the thread selected, in order (``turn/start`` may change them)."""
+        return [e.environment_id for e in self.environments or ()]
+
+    @property
+    def active_turn_id(self) -> str | None:
+        return self.active.turn.id if self.active is not None else None
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -155,7 +182,7 @@ class Thread:
             **self.settings.to_meta(),
         }
         if self.selected_capability_roots:
-            meta["selected_capability_roots"] = self.selected_capability_roots
+            meta["selected_capability_roots"] = [root.to_wire() for root in self.selected_capability_roots]
         if self.environments is not None:
             meta["environments"] = [wire(e) for e in self.environments]
         return meta

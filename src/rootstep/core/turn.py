@@ -16,10 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from pydantic import BaseModel
 
 from rootstep.core.ids import uuid7
-from rootstep.tools import FunctionCall, StepTools, unsupported_call_output
+from rootstep.tools import CallContext, FunctionCall, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
 from rootstep.core.user_input import to_response_items, user_message
 from rootstep.model.events import (
@@ -232,10 +233,8 @@ class TurnRunner:
     async def _loop(self) -> None:
         while True:
             tools = await self.thread.tools.capture_step()
-            prepare = getattr(tools, "prepare_input", None)  # extensions' per-step context (skills)
-            if prepare is not None:
-                for item in prepare(self.thread.history):
-                    self._append_history(item)
+            for item in tools.context_items(self.thread.history):
+                self._append_history(item)
             try:
                 calls = await self._step(tools)
                 outputs = await self._execute(tools, calls)
@@ -243,7 +242,13 @@ class TurnRunner:
                 with anyio.CancelScope(shield=True):
                     await tools.aclose()
             for call, output in zip(calls, outputs):
-                self._append_history({"type": "function_call_output", "call_id": call.call_id, "output": output})
+                kind = "custom_tool_call_output" if call.custom else "function_call_output"
+                self._append_history({"type": kind, "call_id": call.call_id, "output": output})
+            if self.active.interrupt_after_step:
+                # A client answered `cancel` to a call's prompt: the turn ends here, interrupted.
+                self.active.interrupt_requested = True
+                self.active.scope.cancel()
+                await anyio.lowlevel.checkpoint()
             steered = False
             while self.active.steer_queue:
                 await self._emit_user_message(self.active.steer_queue.pop(0))
@@ -314,15 +319,22 @@ class TurnRunner:
                     )
         return calls
 
+    def _interrupt_after_step(self) -> None:
+        self.active.interrupt_after_step = True
+
     async def _execute(self, tools: StepTools, calls: list[FunctionCall]) -> list[Any]:
         outputs: list[Any] = [None] * len(calls)
+        ctx = CallContext(
+            thread_id=self.thread.id, turn_id=self.turn_id, items=self.sink, notify=self.thread.emit,
+            interrupt=self._interrupt_after_step,
+        )
 
         async def run_one(index: int, call: FunctionCall) -> None:
             if not tools.handles(call):
                 outputs[index] = unsupported_call_output(call)
                 return
             try:
-                outputs[index] = await tools.execute(call, self.sink, thread_id=self.thread.id, turn_id=self.turn_id)
+                outputs[index] = await tools.execute(call, ctx)
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as exc:  # noqa: BLE001 - a tool failure is the model's to read

@@ -53,7 +53,7 @@ def handshake(fd_in: int = 0, fd_out: int = 1) -> Handshake:
         return Handshake(None, buffer, eof)
     try:
         message = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # the full server answers a bad line properly
         return Handshake(None, buffer, eof)
     if not isinstance(message, dict) or message.get("method") != "initialize" or "result" in message:
         return Handshake(None, buffer, eof)

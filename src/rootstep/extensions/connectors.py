@@ -23,9 +23,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rootstep.config.config import Config
-from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay, RemoveServer, SetServer
-from rootstep.mcp.runtime import ToolCatalog
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.extensions.selected_plugins.projection import (
+    McpProjection,
+    Overlay,
+    RemoveServer,
+    SetServer,
+)
+from rootstep.mcp.catalog import ToolCatalog
 from rootstep.mcp.tools import sanitize_name
 
 log = logging.getLogger(__name__)

@@ -6,25 +6,26 @@ then ``ready``/``failed``) go to a callback. A server that crashed after it was 
 restarted on its next use. :meth:`aclose` closes every connection and waits until every
 transport is closed and every child reaped.
 
-The supervisor runs as its own asyncio task so a manager can outlive the step that built it
-(runtimes are snapshots shared by steps); ``aclose`` is the only way it ends.
+A manager outlives the step that built it (runtimes are snapshots shared by steps), so its
+supervisor runs in its *owner*'s task group — the app-server's, for the servers of threads — and
+``aclose`` is the only way it ends. ``async with ConnectionManager(...)`` owns it itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import mcp_types as types
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
-from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus, describe_error
+from rootstep.mcp.connection import McpConnection
+from rootstep.mcp.startup import ServerGone, StartupStatus, describe_error
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.transports.factory import TransportFactory
@@ -32,6 +33,12 @@ from rootstep.mcp.transports.factory import TransportFactory
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[StartupStatus], Awaitable[None] | None]
+
+
+class Owner(Protocol):
+    """Where a manager's supervisor runs: a task group (anyio's ``start``)."""
+
+    async def start(self, func: Callable[..., Awaitable[Any]], *args: Any, name: Any = None) -> Any: ...
 
 
 class ToolCallTimeout(TimeoutError):
@@ -48,8 +55,11 @@ class ConnectionManager:
         transports: TransportFactory,
         on_status: StatusCallback | None = None,
         elicitation: ElicitationRouter | None = None,
+        owner: Owner | None = None,
     ) -> None:
         self.servers = dict(servers)
+        self._owner: Owner | None = owner
+        self._own_group: TaskGroup | None = None
         self._transports = transports
         # The thread's router (shared with the managers that replace this one); a transports
         # factory may carry it too, so managers built by other layers forward elicitations.
@@ -58,41 +68,48 @@ class ConnectionManager:
         self._connections: dict[str, McpConnection] = {}
         self._restart_locks: dict[str, anyio.Lock] = {}
         self._group: TaskGroup | None = None
-        self._supervisor: asyncio.Task[None] | None = None
-        self._started = anyio.Event()
+        self._running = False
         self._stop = anyio.Event()
+        self._finished = anyio.Event()
         self._closed = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start every enabled server (returns at once; see :meth:`wait_ready`)."""
-        if self._supervisor is not None:
+        if self._running:
             return
-        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="mcp-connection-manager")
-        await self._started.wait()
+        if self._owner is None:
+            raise RuntimeError("a ConnectionManager needs an owner task group (owner=, or `async with`)")
+        self._running = True
+        await self._owner.start(self._supervise)
         for name, config in self.servers.items():  # config order, like the reference
             if config.enabled:
                 await self._spawn(name, config)
 
     async def __aenter__(self) -> ConnectionManager:
+        if self._owner is None:
+            self._own_group = self._owner = anyio.create_task_group()
+            await self._own_group.__aenter__()
         await self.start()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
+        if self._own_group is not None:
+            await self._own_group.__aexit__(None, None, None)
 
-    async def _supervise(self) -> None:
+    async def _supervise(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
-                self._started.set()
+                task_status.started()
                 await self._stop.wait()
                 for connection in self._connections.values():
                     connection.close()
         finally:
             self._group = None
-            self._started.set()
+            self._finished.set()
 
     async def aclose(self) -> None:
         """Close every connection; returns when every transport is closed and child reaped."""
@@ -100,9 +117,9 @@ class ConnectionManager:
             return
         self._closed = True
         self._stop.set()
-        if self._supervisor is not None:
+        if self._running:
             with anyio.CancelScope(shield=True):
-                await asyncio.wait({self._supervisor})
+                await self._finished.wait()
 
     @property
     def closed(self) -> bool:

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 
 from rootstep.jsonrpc import INTERNAL_ERROR
 from rootstep.config.mcp_servers import McpServersConfig
-from rootstep.mcp.connection import McpConnection, ServerGone, describe_error
+from rootstep.mcp.connection import McpConnection
+from rootstep.mcp.startup import ServerGone, describe_error
 from rootstep.mcp.manager import ConnectionManager, ToolCallTimeout
 from rootstep.mcp.runtime import McpRuntime
 from rootstep.mcp.transports.factory import TransportFactory

@@ -10,89 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import anyio
-import mcp_types as types
 
-from rootstep.mcp.connection import StartupStatus, startup_failure_text
-from rootstep.mcp.elicitation import ElicitationRouter
-from rootstep.mcp.manager import ConnectionManager, StatusCallback
+from rootstep.mcp.manager import ConnectionManager
 from rootstep.config.mcp_servers import McpServerConfig
-from rootstep.mcp.tools import ToolInfo, namespace_tools, normalize_tools_for_model, tool_is_model_visible
-from rootstep.mcp.transports.factory import TransportFactory
+from rootstep.mcp.catalog import ListedServer, ServerProvenance, ToolCatalog, build_catalog
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServerProvenance:
-    """Which plugin contributed a server (spec §6.6); empty for config.toml servers."""
-
-    plugin_id: str | None = None
-    display_names: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ListedServer:
-    """What a ready server told us at startup."""
-
-    tools: tuple[types.Tool, ...]
-    instructions: str | None = None
-
-
-@dataclass(frozen=True)
-class ToolCatalog:
-    """The model-visible tools of one step and the way back to (server, raw tool)."""
-
-    tools: tuple[ToolInfo, ...] = ()
-    _index: dict[tuple[str, str], ToolInfo] = field(default_factory=dict, compare=False)
-
-    def route(self, namespace: str | None, name: str) -> ToolInfo | None:
-        if namespace is None:
-            return None
-        return self._index.get((namespace, name))
-
-    def model_tools(self) -> list[dict[str, Any]]:
-        return namespace_tools(self.tools)
-
-    def find(self, server: str, raw_tool: str) -> ToolInfo | None:
-        for info in self.tools:
-            if info.server == server and info.tool.name == raw_tool:
-                return info
-        return None
-
-
-def build_catalog(
-    listed: Mapping[str, ListedServer],
-    provenance: Mapping[str, ServerProvenance] | None = None,
-    *,
-    prefix: bool = True,
-) -> ToolCatalog:
-    """Pure: listed tools of ready servers → normalized, routable catalog (spec §6.1–6.2)."""
-    provenance = provenance or {}
-    infos = []
-    for server in sorted(listed):
-        entry = listed[server]
-        origin = provenance.get(server, ServerProvenance())
-        description = (entry.instructions or "").strip() or None
-        for tool in entry.tools:
-            if not tool_is_model_visible(tool):
-                continue
-            infos.append(
-                ToolInfo(
-                    server=server,
-                    tool=tool,
-                    callable_namespace=server,
-                    callable_name=tool.name,
-                    namespace_description=description,
-                    plugin_id=origin.plugin_id,
-                    plugin_display_names=origin.display_names,
-                )
-            )
-    tools = tuple(normalize_tools_for_model(infos, prefix=prefix))
-    return ToolCatalog(tools=tools, _index={t.model_name: t for t in tools})
 
 
 class McpRuntime:
@@ -115,29 +40,6 @@ class McpRuntime:
         self._users = 0
         self._retired = False
         self._closed = False
-
-    @classmethod
-    async def start(
-        cls,
-        servers: Mapping[str, McpServerConfig],
-        *,
-        transports: TransportFactory,
-        on_status: StatusCallback | None = None,
-        provenance: Mapping[str, ServerProvenance] | None = None,
-        config_errors: Mapping[str, str] | None = None,
-        prefix_tool_names: bool = True,
-        elicitation: ElicitationRouter | None = None,
-    ) -> McpRuntime:
-        """Start every enabled server concurrently; returns before they are ready."""
-        manager = ConnectionManager(servers, transports=transports, on_status=on_status, elicitation=elicitation)
-        runtime = cls(
-            servers, manager, provenance=provenance, config_errors=config_errors, prefix_tool_names=prefix_tool_names
-        )
-        await manager.start()
-        for name, reason in sorted(runtime.config_errors.items()):
-            await manager._emit(StartupStatus(name, "starting"))
-            await manager._emit(StartupStatus(name, "failed", startup_failure_text(name, reason)))
-        return runtime
 
     # --- sharing ------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ server would read: ``env_vars``, ``bearer_token_env_var``, ``env_http_headers``;
 are keyed by name and URL in the process's one credential store, which name and config cover).
 Anything different is another key, hence another process.
 
-:class:`SharedServers` is the process-wide registry (one per app-server, in its services). A
-thread's :class:`~rootstep.extensions.selected_plugins.server_pool.ServerPool` *leases* a
+:class:`SharedServers` is the process-wide registry (one per app-server, in its services; the
+servers run in the app-server's task group, its *owner*). A
+thread's :class:`~rootstep.mcp.server_pool.ServerPool` *leases* a
 shared server instead of starting its own; the process starts with the first lease and stops
 when the last lease is released (thread unload, projection change, resume elsewhere).
 
@@ -28,15 +29,16 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from rootstep.mcp.manager import Owner
 
-SERVICE_NAME = "shared_mcp_servers"
+log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[Any], Awaitable[None] | None]
 
@@ -162,6 +164,7 @@ class Lease:
 class SharedServers:
     """The process-wide registry of shared servers (an app-server service)."""
 
+    owner: Owner | None = None  # where the servers' supervisors run
     _running: dict[ShareKey, SharedServer] = field(default_factory=dict)
     starts: int = 0  # observability (tests, bench)
 
@@ -175,6 +178,7 @@ class SharedServers:
             shared.manager = ConnectionManager(
                 {key.name: key.config}, transports=transports, on_status=shared.fan_out,
                 elicitation=_SharedElicitation(shared),  # type: ignore[arg-type]
+                owner=self.owner,
             )
             self._running[key] = shared
             self.starts += 1
@@ -221,11 +225,3 @@ class SharedServers:
         for shared in running:
             shared.leases.clear()
             await shared.manager.aclose()
-
-
-def of_services(services: dict[str, Any]) -> SharedServers:
-    """The app-server's registry (created on first use; closed with the services)."""
-    registry = services.get(SERVICE_NAME)
-    if not isinstance(registry, SharedServers):
-        registry = services[SERVICE_NAME] = SharedServers()
-    return registry

@@ -17,7 +17,8 @@ from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.mcp.connection import McpConnection
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.output import direct_call_response
-from rootstep.mcp.runtime import McpRuntime, ServerProvenance
+from rootstep.mcp.runtime import McpRuntime
+from rootstep.mcp.catalog import ServerProvenance
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
 from rootstep.mcp.tools import tool_json
 from rootstep.mcp.transports.factory import TransportFactory

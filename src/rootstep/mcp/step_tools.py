@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -19,16 +19,16 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from rootstep.tools import FunctionCall, ItemSink, unsupported_call_output
+from rootstep.tools import CallContext, FunctionCall, ItemSink, unsupported_call_output
 from rootstep.mcp.approval import DECLINED_NO_PROMPT, approval_mode_for, decline_reason
 from rootstep.config.mcp_servers import McpServersConfig
-from rootstep.mcp.connection import ServerGone, StartupStatus, describe_error
+from rootstep.mcp.startup import describe_error
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ToolCallTimeout
 from rootstep.mcp.output import FunctionOutput, function_call_output, item_result
-from rootstep.mcp.runtime import McpRuntime, ServerProvenance, ToolCatalog
-from rootstep.mcp.transports.factory import TransportFactory
-from rootstep.mcp.wire import McpServerStartupStatusUpdated, McpToolCallProgress
+from rootstep.mcp.runtime import McpRuntime
+from rootstep.mcp.catalog import ToolCatalog
+from rootstep.mcp.wire import McpToolCallProgress
 from rootstep.protocol.items import McpToolCallError, McpToolCallItem, McpToolCallResult
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,16 @@ class McpStepTools:
         return self._tools
 
     def handles(self, call: FunctionCall) -> bool:
-        return self.catalog.route(call.namespace, call.name) is not None
+        return not call.custom and self.catalog.route(call.namespace, call.name) is not None
 
-    async def execute(self, call: FunctionCall, sink: ItemSink, *, thread_id: str, turn_id: str) -> FunctionOutput:
+    def context_items(self, history: Any) -> list[dict[str, Any]]:
+        return []
+
+    async def execute(self, call: FunctionCall, ctx: CallContext) -> FunctionOutput:
+        return await self.run(call, ctx.items, thread_id=ctx.thread_id, turn_id=ctx.turn_id)
+
+    async def run(self, call: FunctionCall, sink: ItemSink, *, thread_id: str, turn_id: str) -> FunctionOutput:
+        """Approval, the call and its item (``sink``) for one model call of this step."""
         info = self.catalog.route(call.namespace, call.name)
         if info is None:
             return unsupported_call_output(call)
@@ -223,9 +230,6 @@ class McpStepTools:
             await self.runtime.release()
 
 
-ServersSource = Callable[[], McpServersConfig]
-
-
 class RequiredServersFailed(RuntimeError):
     """A ``required = true`` server did not start; the thread must not start either."""
 
@@ -251,123 +255,3 @@ async def check_required_servers(runtime: McpRuntime, required: list[str]) -> No
         await runtime.release()
     if failures:
         raise RequiredServersFailed("required MCP servers failed to initialize: " + "; ".join(failures))
-
-
-class McpToolsProvider:
-    """A thread's MCP tools (implements ``StepToolsProvider``).
-
-    ``servers`` gives the thread's server set; ``request_refresh`` swaps it in at the next
-    step (spec §2.5: a reload applies at the start of the next turn's step).
-    """
-
-    def __init__(
-        self,
-        thread_id: str,
-        servers: McpServersConfig,
-        *,
-        transports: TransportFactory,
-        emit: Emit | None = None,
-        provenance: Mapping[str, ServerProvenance] | None = None,
-        policy: PolicyLookup | None = None,
-        elicitation: ElicitationRouter | None = None,
-    ) -> None:
-        self.thread_id = thread_id
-        self._policy = policy
-        # One router for every runtime this thread builds: an old manager kept alive by an
-        # in-flight call still reaches the client after a rebuild.
-        self.elicitation = elicitation
-        self._servers = servers
-        self._transports = transports
-        self._emit = emit
-        self._provenance = dict(provenance or {})
-        self._runtime: McpRuntime | None = None
-        self._pending: McpServersConfig | None = None
-        self._lock = anyio.Lock()
-        self._closed = False
-
-    @property
-    def servers(self) -> McpServersConfig:
-        return self._pending or self._servers
-
-    @property
-    def runtime(self) -> McpRuntime | None:
-        """The latest published runtime (None before the first step)."""
-        return self._runtime
-
-    def request_refresh(
-        self, servers: McpServersConfig, provenance: Mapping[str, ServerProvenance] | None = None
-    ) -> None:
-        """Use ``servers`` from the next step on (the running step keeps its snapshot).
-
-        The same servers (and provenance) as the current runtime's are no change at all: the
-        runtime and its processes are kept, so callers may publish their server set every step.
-        """
-        provenance = dict(provenance) if provenance is not None else self._provenance
-        same = servers == self._servers and provenance == self._provenance
-        if same and self._runtime is not None:
-            self._pending = None
-            return
-        self._provenance = provenance
-        self._pending = servers
-
-    async def _on_status(self, status: StartupStatus) -> None:
-        if self._emit is None:
-            return
-        await self._emit(
-            McpServerStartupStatusUpdated(
-                thread_id=self.thread_id, name=status.name, status=status.status, error=status.error,
-                failure_reason=status.failure_reason,
-            )
-        )
-
-    async def current_runtime(self) -> McpRuntime:
-        """The runtime a step starting now would capture, acquired (``release()`` it)."""
-        if self._closed:
-            raise ServerGone("the thread's MCP runtime is closed")
-        async with self._lock:
-            if self._runtime is None or self._pending is not None:
-                if self._pending is not None:
-                    self._servers, self._pending = self._pending, None
-                fresh = await McpRuntime.start(
-                    self._servers.servers,
-                    transports=self._transports,
-                    on_status=self._on_status,
-                    elicitation=self.elicitation,
-                    provenance=self._provenance,
-                    config_errors=self._servers.errors,
-                )
-                old, self._runtime = self._runtime, fresh
-                if old is not None:
-                    await old.retire()
-            return self._runtime.acquire()
-
-    async def prestart(self) -> None:
-        """Start the servers now (thread start), like the reference; statuses follow at once."""
-        if not self._servers.servers and not self._servers.errors:
-            return
-        runtime = await self.current_runtime()
-        await runtime.release()
-
-    async def validate_required_servers(self) -> None:
-        """Start the runtime now if any server is ``required``; raise when one fails (thread
-        start fails with ``required MCP servers failed to initialize: <name>: <error>; ...``)."""
-        required = required_servers(self.servers)
-        if required:
-            await check_required_servers(await self.current_runtime(), required)
-
-    async def capture_step(self) -> McpStepTools:
-        runtime = await self.current_runtime()
-        try:
-            catalog = await runtime.catalog()
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await runtime.release()
-            raise
-        return McpStepTools(runtime, catalog, self._emit, self._policy, self.elicitation)
-
-    async def aclose(self) -> None:
-        self._closed = True
-        async with self._lock:
-            runtime, self._runtime = self._runtime, None
-        if runtime is not None:
-            await runtime.retire()

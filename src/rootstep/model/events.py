@@ -132,6 +132,12 @@ def map_event(event: Any) -> ModelEvent | None:
                 arguments=item.get("arguments") or "",
             )
             return FunctionCallDone(call=call, raw=item)
+        if item_type == "custom_tool_call":  # a freeform tool (apply_patch's grammar): raw input
+            call = FunctionCall(
+                call_id=str(item.get("call_id") or ""), name=str(item.get("name") or ""), namespace=None,
+                arguments=str(item.get("input") or ""), custom=True,
+            )
+            return FunctionCallDone(call=call, raw=item)
         return OtherItemDone(raw=item)
     if kind == "response.completed":
         response = _get(event, "response") or {}

@@ -14,7 +14,7 @@ from rootstep.plugins.mcp_config import (
     ServerParseError,
     parse_executor_plugin_mcp_config,
 )
-from rootstep.plugins.path_uri import PathUri, PathUriError
+from rootstep.protocol.path_uri import PathUri, PathUriError
 from rootstep.plugins.skills import PluginSkill, SkillParseError, parse_skill
 
 __all__ = [

@@ -31,7 +31,7 @@ from rootstep.plugins.mcp_config import (
     McpParseOutcome,
     parse_executor_plugin_mcp_config,
 )
-from rootstep.plugins.path_uri import PathUri, PathUriError
+from rootstep.protocol.path_uri import PathUri, PathUriError
 from rootstep.plugins.skills import SKILL_FILE, PluginSkill, SkillParseError, is_skill_file_under, parse_skill
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from rootstep.plugins.path_uri import PathUri
+from rootstep.protocol.path_uri import PathUri
 from rootstep.plugins.skills import SKILL_FILE, SkillParseError, parse_skill
 from rootstep.protocol.catalog import (
     SkillDependencies,

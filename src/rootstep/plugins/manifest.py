@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from rootstep.plugins.path_uri import PathUri, PathUriError
+from rootstep.protocol.path_uri import PathUri, PathUriError
 
 log = logging.getLogger(__name__)
 

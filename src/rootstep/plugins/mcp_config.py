@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rootstep.config.mcp_servers import EnvVar, HttpTransport, McpServerConfig
-from rootstep.plugins.path_uri import PathUri, PathUriError
+from rootstep.protocol.path_uri import PathUri, PathUriError
 
 log = logging.getLogger(__name__)
 

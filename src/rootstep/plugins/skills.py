@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from rootstep.plugins.path_uri import PathUri
+from rootstep.protocol.path_uri import PathUri
 
 SKILL_FILE = "SKILL.md"
 MAX_NAME_LEN = 64

@@ -13,7 +13,7 @@ approves (reason ``command failed; retry without sandbox?``), unless already app
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from rootstep.agent_tools.unified_exec.bash_words import extract_bash_script, plain_commands

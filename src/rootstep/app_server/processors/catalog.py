@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from rootstep.config.config import Config
 from rootstep.app_server.context import RequestContext
+from rootstep.config.config import Config
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
@@ -37,6 +37,8 @@ from rootstep.protocol.catalog import (
 )
 
 if TYPE_CHECKING:
+    from rootstep.app_server.methods import MethodTable
+    from rootstep.app_server.wiring import AppServices
     from rootstep.app_server.server import AppServer
     from rootstep.plugins.host_skills import SkillsCatalog
 
@@ -49,14 +51,23 @@ def _user_home() -> Path | None:
     return Path(os.path.realpath(value)) if value else None
 
 
-def _catalog(server: "AppServer") -> "SkillsCatalog":
-    """The server's scan cache, made at the first ``skills/list`` (the scanner loads then too)."""
-    catalog = server.services.get("skills_catalog")
-    if catalog is None:
-        from rootstep.plugins.host_skills import SkillsCatalog
+class HostSkills:
+    """``skills/list``: the server's scan cache, made at the first request (the scanner, with
+    its YAML parser, loads then too)."""
 
-        catalog = server.services["skills_catalog"] = SkillsCatalog(server.config.home, _user_home())
-    return catalog
+    def __init__(self, codex_home: Path) -> None:
+        self._codex_home = codex_home
+        self._catalog: SkillsCatalog | None = None
+
+    def catalog(self) -> SkillsCatalog:
+        if self._catalog is None:
+            from rootstep.plugins.host_skills import SkillsCatalog
+
+            self._catalog = SkillsCatalog(self._codex_home, _user_home())
+        return self._catalog
+
+    async def list(self, ctx: RequestContext, p: SkillsListParams) -> SkillsListResponse:
+        return await skills_list(ctx, p, self.catalog())
 
 
 def _latest_config(server: "AppServer") -> Config:
@@ -70,10 +81,9 @@ def _latest_config(server: "AppServer") -> Config:
         raise JsonRpcError(INTERNAL_ERROR, f"failed to reload config: {exc}") from None
 
 
-async def skills_list(ctx: RequestContext, p: SkillsListParams) -> SkillsListResponse:
+async def skills_list(ctx: RequestContext, p: SkillsListParams, catalog: SkillsCatalog) -> SkillsListResponse:
     from rootstep.plugins.host_skills import disabled_paths, to_wire
 
-    catalog = _catalog(ctx.server)
     raw = _latest_config(ctx.server).raw
     cwds = p.cwds or [os.getcwd()]
     entries = []
@@ -127,6 +137,6 @@ async def app_list(ctx: RequestContext, p: AppsListParams) -> AppsListResponse:
     raise JsonRpcError(INTERNAL_ERROR, HOSTED_DIRECTORY_UNSUPPORTED)
 
 
-def register(server: "AppServer") -> None:
-    server.methods.add("skills/list", skills_list, SkillsListParams)
-    server.methods.add("app/list", app_list, AppsListParams, params_required=False)
+def register(table: MethodTable, services: AppServices) -> None:
+    table.add("skills/list", HostSkills(services.config.home).list, SkillsListParams)
+    table.add("app/list", app_list, AppsListParams, params_required=False)

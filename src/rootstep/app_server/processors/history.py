@@ -15,7 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rootstep.app_server.context import RequestContext
-from rootstep.core.history import HistoryError, ItemEntry, items_page, read_items, turns_page
+from rootstep.core.history import (
+    HistoryError,
+    ItemEntry,
+    items_page,
+    read_items,
+    turns_page,
+)
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
@@ -31,6 +37,8 @@ from rootstep.protocol.history import (
 from rootstep.protocol.thread import Turn
 
 if TYPE_CHECKING:
+    from rootstep.app_server.methods import MethodTable
+    from rootstep.app_server.wiring import AppServices
     from rootstep.app_server.server import AppServer
 
 
@@ -102,8 +110,7 @@ async def thread_items_read(ctx: RequestContext, p: ThreadItemsReadParams) -> Th
     return ThreadItemsReadResponse(data=[_entry(e) for e in entries])
 
 
-def register(server: "AppServer") -> None:
-    table = server.methods
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("thread/turns/list", thread_turns_list, ThreadTurnsListParams)
     table.add("thread/items/list", thread_items_list, ThreadItemsListParams)
     table.add("thread/items/read", thread_items_read, ThreadItemsReadParams, experimental=True)

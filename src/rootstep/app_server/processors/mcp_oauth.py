@@ -11,22 +11,20 @@ under the executor-namespaced credential name (:mod:`rootstep.mcp.oauth.credenti
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from rootstep.app_server.context import RequestContext
-from rootstep.core.manager import ThreadError
-from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
+from rootstep.app_server.context import RequestContext, loaded_thread
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
+from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.base import Params, WireModel
 
 if TYPE_CHECKING:
-    from rootstep.app_server.server import AppServer
+    from rootstep.app_server.methods import MethodTable
+    from rootstep.app_server.wiring import AppServices
 
 log = logging.getLogger(__name__)
-_LOGINS: set[asyncio.Task[None]] = set()  # keep the background waits referenced
 
 
 class McpServerOauthLoginParams(Params):
@@ -52,17 +50,14 @@ class McpServerOauthLoginCompleted(WireModel):
 
 
 async def _server_config(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpServerConfig | None:
-    service = ctx.server.services["mcp"]
+    service = ctx.server.services.mcp
     if p.thread_id is None:
         return service.servers.servers.get(p.name)
-    try:
-        thread = ctx.server.manager.loaded(p.thread_id)
-    except ThreadError as exc:
-        raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
-    tools = thread.tools
-    if not hasattr(tools, "current_runtime"):
+    loaded_thread(ctx, p.thread_id)
+    mcp = service.for_thread(p.thread_id)
+    if mcp is None:
         return service.servers.servers.get(p.name)
-    runtime = await tools.current_runtime()
+    runtime = await mcp.resolve()  # the published snapshot after a capture, as a step sees it
     try:
         return runtime.servers.get(p.name)
     finally:
@@ -73,31 +68,26 @@ def _http_client(ctx: RequestContext, config: McpServerConfig) -> Any:
     import httpx2
 
     if config.environment_id != "local":
-        environments = ctx.server.services.get("environments")
-        env = environments.get(config.environment_id) if environments is not None else None
+        env = ctx.server.services.environments.get(config.environment_id)
         if env is not None:
             return env.http_client()
     return httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=True)
 
 
 async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpServerOauthLoginResponse:
-    from rootstep.mcp.oauth import OAuthLoginError, OAuthUnsupportedServerError, OAuthSettings, perform_login
+    from rootstep.mcp.oauth import (
+        OAuthLoginError,
+        OAuthUnsupportedServerError,
+        perform_login,
+    )
 
     config = await _server_config(ctx, p)
     if config is None:
         raise JsonRpcError(INVALID_REQUEST, f"No MCP server named '{p.name}' found.")
     if not isinstance(config.transport, HttpTransport):
         raise JsonRpcError(INVALID_REQUEST, "OAuth login is only supported for streamable HTTP servers.")
-    service = ctx.server.services["mcp"]
-    raw = ctx.server.config.raw
-    mode = raw.get("mcp_oauth_credentials_store", "auto")
-    port, url = raw.get("mcp_oauth_callback_port"), raw.get("mcp_oauth_callback_url")
-    settings = OAuthSettings(
-        codex_home=ctx.server.config.home,
-        credentials_store=mode if mode in ("auto", "file", "keyring") else "auto",
-        callback_port=port if isinstance(port, int) else None,
-        callback_url=url if isinstance(url, str) else None,
-    )
+    service = ctx.server.services.mcp
+    settings = ctx.server.config.oauth
     client = _http_client(ctx, config)
     try:
         login = await perform_login(
@@ -125,21 +115,14 @@ async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpS
         finally:
             await client.aclose()
         if success:
-            for thread in list(server.manager.threads.values()):
-                retry = getattr(thread.tools, "restart_after_login", None) or getattr(thread.tools, "retry_failed", None)
-                if retry is not None:
-                    retry(p.name)
+            service.after_login(p.name)
         await server.emit(
             McpServerOauthLoginCompleted(name=p.name, thread_id=p.thread_id, success=success, error=error, login_id=login_id)
         )
 
-    task = asyncio.get_running_loop().create_task(finish(), name=f"oauth-login:{p.name}")
-    _LOGINS.add(task)
-    task.add_done_callback(_LOGINS.discard)
+    ctx.server.services.background.start_soon(finish, name=f"oauth-login:{p.name}")
     return McpServerOauthLoginResponse(authorization_url=login.authorization_url, login_id=login_id)
 
 
-def register(server: AppServer) -> None:
-    """Only when no other layer serves the method already."""
-    if "mcpServer/oauth/login" not in server.methods.methods:
-        server.methods.add("mcpServer/oauth/login", oauth_login, McpServerOauthLoginParams)
+def register(table: MethodTable, services: AppServices) -> None:
+    table.add("mcpServer/oauth/login", oauth_login, McpServerOauthLoginParams)

@@ -6,10 +6,16 @@ from typing import TYPE_CHECKING
 
 from rootstep.app_server.context import RequestContext
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
-from rootstep.protocol.thread import ModelInfo, ModelListParams, ModelListResponse, ReasoningEffortOption
+from rootstep.protocol.thread import (
+    ModelInfo,
+    ModelListParams,
+    ModelListResponse,
+    ReasoningEffortOption,
+)
 
 if TYPE_CHECKING:
-    from rootstep.app_server.server import AppServer
+    from rootstep.app_server.methods import MethodTable
+    from rootstep.app_server.wiring import AppServices
 
 _EFFORTS = [
     ReasoningEffortOption(reasoning_effort="low", description="Fast responses with lighter reasoning"),
@@ -44,5 +50,5 @@ async def model_list(ctx: RequestContext, p: ModelListParams) -> ModelListRespon
     return ModelListResponse(data=page, next_cursor=str(offset + limit) if more else None)
 
 
-def register(server: "AppServer") -> None:
-    server.methods.add("model/list", model_list, ModelListParams, params_required=False)
+def register(table: MethodTable, services: AppServices) -> None:
+    table.add("model/list", model_list, ModelListParams, params_required=False)

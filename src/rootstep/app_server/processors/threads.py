@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rootstep.app_server.clients import subscribed_elsewhere
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
+from rootstep.protocol.capabilities import InvalidRootError, SelectedCapabilityRoot
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.notifications import (
     ThreadArchived,
@@ -38,7 +40,8 @@ from rootstep.protocol.thread import (
 )
 
 if TYPE_CHECKING:
-    from rootstep.app_server.server import AppServer
+    from rootstep.app_server.methods import MethodTable
+    from rootstep.app_server.wiring import AppServices
 
 
 def _invalid(message: str) -> JsonRpcError:
@@ -81,12 +84,10 @@ def session_response(thread: Thread, *, include_turns: bool = False) -> ThreadSe
     )
 
 
-def canonical_root(root: dict[str, Any]) -> dict[str, Any]:
-    """Roots are persisted and echoed with ``location.path`` as a canonical ``file:`` URI."""
-    from rootstep.extensions.selected_plugins.root import InvalidRootError, SelectedCapabilityRoot
-
+def parse_root(root: dict[str, Any]) -> SelectedCapabilityRoot:
+    """A wire root, parsed once (persisted and echoed with a canonical ``file:`` URI path)."""
     try:
-        return SelectedCapabilityRoot.from_wire(root).to_wire()
+        return SelectedCapabilityRoot.from_wire(root)
     except InvalidRootError as exc:
         raise _invalid(str(exc)) from None
 
@@ -106,24 +107,23 @@ def _errors(fn: Any) -> Any:
 
 @_errors
 async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
-    roots = [canonical_root(r) for r in p.selected_capability_roots or []]
+    roots = [parse_root(r) for r in p.selected_capability_roots or []]
     thread = ctx.server.manager.start_thread(
         overrides_of(p), ephemeral=bool(p.ephemeral), selected_capability_roots=roots, environments=p.environments
     )
     ctx.connection.subscriptions.add(thread.id)
-    validate = getattr(thread.tools, "validate_required_servers", None)  # MCP `required` servers
-    if validate is not None:
+    mcp = ctx.server.services.mcp.for_thread(thread.id)
+    if mcp is not None:
         try:
-            await validate()
+            await mcp.validate_required()  # a `required` config.toml server must start
         except Exception as exc:  # noqa: BLE001 - the thread does not start; its children go
             ctx.server.manager.threads.pop(thread.id, None)
             await thread.aclose()
             raise JsonRpcError(INTERNAL_ERROR, str(exc)) from None
     await ctx.respond(session_response(thread))
     await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))
-    prestart = getattr(thread.tools, "prestart", None)  # MCP servers start with the thread
-    if prestart is not None:
-        await prestart()
+    if mcp is not None:
+        await mcp.prestart()  # config.toml servers start with the thread
 
 
 @_errors
@@ -198,8 +198,6 @@ async def thread_set_name(ctx: RequestContext, p: ThreadSetNameParams) -> None:
 async def thread_unsubscribe(ctx: RequestContext, p: ThreadIdParams) -> None:
     """This client stops following the thread; when no other client follows it, it is
     unloaded and its resources closed (one client, stdio: always)."""
-    from rootstep.app_server.server import subscribed_elsewhere
-
     was_subscribed = p.thread_id in ctx.connection.subscriptions
     ctx.connection.subscriptions.discard(p.thread_id)
     if p.thread_id in ctx.server.manager.threads and subscribed_elsewhere(
@@ -226,11 +224,11 @@ async def thread_loaded_list(ctx: RequestContext, p: ThreadLoadedListParams) -> 
     return ThreadLoadedListResponse(data=ids[offset : offset + limit], next_cursor=str(offset + limit) if more else None)
 
 
-def register(server: "AppServer") -> None:
-    from rootstep.app_server.methods import global_scope
+def register(table: MethodTable, services: AppServices) -> None:
     from pydantic.alias_generators import to_camel
 
-    table = server.methods
+    from rootstep.app_server.methods import global_scope
+
     table.add(
         "thread/start", thread_start, ThreadStartParams, params_required=False,
         experimental_fields=tuple(to_camel(f) for f in EXPERIMENTAL_THREAD_START_FIELDS),

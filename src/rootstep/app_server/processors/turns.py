@@ -19,7 +19,8 @@ from rootstep.protocol.thread import (
 )
 
 if TYPE_CHECKING:
-    from rootstep.app_server.server import AppServer
+    from rootstep.app_server.methods import MethodTable
+    from rootstep.app_server.wiring import AppServices
     from rootstep.core.thread import Thread
 
 _SANDBOX_TYPES = {
@@ -110,8 +111,7 @@ async def thread_compact_start(ctx: RequestContext, p: ThreadIdParams) -> None:
     manager.launch(thread, [])
 
 
-def register(server: "AppServer") -> None:
-    table = server.methods
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("thread/compact/start", thread_compact_start, ThreadIdParams, scope=thread_scope())
     table.add("turn/start", turn_start, TurnStartParams, scope=thread_scope(),
               experimental_fields=("environments", "collaborationMode"))

@@ -31,25 +31,21 @@ from rootstep.extensions.selected_plugins.projection import (
 from rootstep.extensions.selected_plugins.reuse import (
     PublishedInputs,
     RuntimeDecision,
-    ServerPlan,
     decide_runtime,
-    plan_server_changes,
     same_ready_roots,
 )
-from rootstep.extensions.selected_plugins.root import (
-    InvalidRootError,
-    SelectedCapabilityRoot,
-    dedupe_candidates,
-    ready_roots,
+from rootstep.extensions.selected_plugins.root import dedupe_candidates, ready_roots
+from rootstep.extensions.selected_plugins.step import project_step
+from rootstep.extensions.selected_plugins.thread_state import (
+    EMPTY_INPUTS,
+    SelectedPluginsThread,
 )
-from rootstep.extensions.selected_plugins.step import project_step, resolve_step
-from rootstep.extensions.selected_plugins.thread_state import EMPTY_INPUTS, SelectedPluginsThread, StepOutcome
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
+from rootstep.protocol.capabilities import InvalidRootError, SelectedCapabilityRoot
 
 __all__ = [
     "EMPTY_INPUTS",
     "SelectedPluginsThread",
-    "StepOutcome",
     "CapabilityDiscoveryCache",
     "ConnectorSource",
     "Contribution",
@@ -69,16 +65,13 @@ __all__ = [
     "SelectedPluginPackage",
     "SelectedPluginServer",
     "SelectedPluginsState",
-    "ServerPlan",
     "SetServer",
     "StableToolNames",
     "build_projection",
     "decide_runtime",
     "dedupe_candidates",
-    "plan_server_changes",
     "project_ready_roots",
     "project_step",
     "ready_roots",
-    "resolve_step",
     "same_ready_roots",
 ]

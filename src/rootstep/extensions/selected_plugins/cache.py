@@ -20,9 +20,14 @@ from typing import Any
 import anyio
 
 from rootstep.environments.base import Environment
-from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
-from rootstep.plugins.discovery import PluginPackage, PluginResolutionError, discover_plugin, plugin_from_discovery
-from rootstep.plugins.path_uri import PathUri, PathUriError
+from rootstep.plugins.discovery import (
+    PluginPackage,
+    PluginResolutionError,
+    discover_plugin,
+    plugin_from_discovery,
+)
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
+from rootstep.protocol.path_uri import PathUri, PathUriError
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements
-from rootstep.extensions.selected_plugins.catalog import McpCatalogBuilder, ResolvedMcpCatalog
-from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements
+from rootstep.extensions.selected_plugins.catalog import (
+    McpCatalogBuilder,
+    ResolvedMcpCatalog,
+)
 from rootstep.plugins.discovery import PluginPackage
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
-"""Reuse or rebuild the thread's MCP runtime for a step (spec §5.7 steps 4–7), and — beyond the
-reference — which servers to keep, start and stop when it is rebuilt.
+"""Reuse or rebuild the thread's MCP runtime for a step.
 
 All pure: the caller holds the published runtime and its inputs, computes (or skips) the
-projection, and acts on the returned decision.
+projection, and acts on the returned decision. Which servers then keep their process is the
+server pool's business (:mod:`rootstep.mcp.server_pool`).
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rootstep.extensions.selected_plugins.projection import McpProjection
-from rootstep.extensions.selected_plugins.root import SelectedCapabilityRoot
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.extensions.selected_plugins.projection import McpProjection
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
 
 
 class RuntimeDecision(enum.Enum):
     REUSE = "reuse"  # same ready-root key: the published snapshot as is, no projection computed
     KEEP_MANAGER = "keep_manager"  # new key and plugins_available, same manager and processes
-    REBUILD = "rebuild"  # new manager (see plan_server_changes for what actually restarts)
+    REBUILD = "rebuild"  # a new runtime (its pool keeps every unchanged server's process)
 
 
 @dataclass(frozen=True)
@@ -67,35 +67,3 @@ def decide_runtime(
     ):
         return RuntimeDecision.KEEP_MANAGER
     return RuntimeDecision.REBUILD
-
-
-@dataclass(frozen=True)
-class ServerPlan:
-    """Names of *running* (enabled) servers to keep, start and stop, each sorted."""
-
-    keep: tuple[str, ...]
-    start: tuple[str, ...]
-    stop: tuple[str, ...]
-
-
-def plan_server_changes(
-    old: Mapping[str, McpServerConfig],
-    new: Mapping[str, McpServerConfig],
-    restarted_environments: frozenset[str] = frozenset(),
-) -> ServerPlan:
-    """Rebuild only what changed: a server keeps its client and process when its resolved config
-    (which includes its environment id) is equal and its environment was not restarted; a
-    changed config is a stop plus a start. Disabled servers never run."""
-    running_old = {n: c for n, c in old.items() if c.enabled}
-    running_new = {n: c for n, c in new.items() if c.enabled}
-    keep = sorted(
-        n
-        for n, c in running_new.items()
-        if running_old.get(n) == c and c.environment_id not in restarted_environments
-    )
-    kept = set(keep)
-    return ServerPlan(
-        keep=tuple(keep),
-        start=tuple(sorted(n for n in running_new if n not in kept)),
-        stop=tuple(sorted(n for n in running_old if n not in kept)),
-    )

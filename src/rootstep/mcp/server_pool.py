@@ -1,5 +1,8 @@
 """Rebuild only what changed: one thread's MCP connections, shared by its runtime snapshots.
 
+This pool is the one reuse mechanism: whether a server keeps its client and process is decided
+here, by config equality and environment generation, whatever the projection did.
+
 The reference builds a new connection manager (and so new processes) for every server whenever
 the projection changes. Here each running server has its own single-server
 :class:`~rootstep.mcp.manager.ConnectionManager`, leased by every runtime snapshot whose
@@ -18,15 +21,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import mcp_types as types
 
-from rootstep.mcp.connection import McpConnection, ServerGone, StartupStatus
-from rootstep.mcp.manager import ConnectionManager, StatusCallback
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.mcp.connection import McpConnection
+from rootstep.mcp.startup import ServerGone, StartupStatus
+from rootstep.mcp.manager import ConnectionManager, StatusCallback
 from rootstep.mcp.shared_servers import Lease, SharedServers, share_key
 from rootstep.mcp.transports.factory import TransportFactory
+
+if TYPE_CHECKING:
+    from rootstep.mcp.manager import Owner
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +62,26 @@ class ServerPool:
     # The app-server's registry: servers declared ``shareable`` are leased from it (one process
     # for every thread holding the identical server) instead of started per thread.
     shared: SharedServers | None = None
+    # Where the servers' supervisors run (the app-server's task group); None: each manager is
+    # owned by the pool's own ``async with``.
+    owner: Owner | None = None
     _current: dict[str, _Entry] = field(default_factory=dict)
     _closed: bool = False
+    _own: Any = None  # the task group ``async with`` opened when no owner was given
+
+    async def __aenter__(self) -> ServerPool:
+        """A pool that owns its servers' supervisors itself (without an app-server)."""
+        if self.owner is None:
+            self._own = anyio.create_task_group()
+            await self._own.__aenter__()
+            self.owner = self._own
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+        if self._own is not None:
+            own, self._own = self._own, None
+            await own.__aexit__(None, None, None)
 
     def _reusable(self, entry: _Entry | None, config: McpServerConfig) -> bool:
         return (
@@ -76,7 +102,9 @@ class ServerPool:
             entry = _Entry(name, config, generation, lease.manager, lease=lease)
             self._current[name] = entry
         elif not self._reusable(entry, config):
-            manager = ConnectionManager({name: config}, transports=self.transports, on_status=self.on_status)
+            manager = ConnectionManager(
+                {name: config}, transports=self.transports, on_status=self.on_status, owner=self.owner
+            )
             entry = _Entry(name, config, self.generation(config.environment_id), manager)
             self._current[name] = entry  # a replaced entry lives on until its last user goes
             self.starts += 1
