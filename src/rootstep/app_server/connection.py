@@ -20,6 +20,7 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 from pydantic import ValidationError
 
 from rootstep.app_server.context import RequestContext
+from rootstep.core.manager import ThreadError
 from rootstep.app_server.handshake import ClientSession, HandshakeError, initialize_result, parse_initialize
 from rootstep.app_server.methods import describe_validation_error
 from rootstep.app_server.workers import WorkerPool
@@ -243,6 +244,9 @@ class Connection:
                 result = await spec.handler(ctx, params)
         except JsonRpcError as exc:
             await ctx.respond_error(exc.code, exc.message, exc.data)
+            return
+        except ThreadError as exc:  # a request about threads that cannot be honoured: -32600
+            await ctx.respond_error(INVALID_REQUEST, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a handler bug answers -32603; the server keeps serving
             log.exception("%s failed", message.method)

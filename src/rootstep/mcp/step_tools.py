@@ -88,16 +88,6 @@ async def call_for_item(
         return None, call_error_text(server, tool, exc)
 
 
-def router_of(manager: Any) -> ElicitationRouter | None:
-    """The thread's elicitation router a manager was built with (a pooled manager's lives on
-    its pool's transports factory)."""
-    router = getattr(manager, "elicitation", None)
-    if router is None:
-        transports = getattr(getattr(manager, "pool", None), "transports", None)
-        router = getattr(transports, "elicitation", None)
-    return router if isinstance(router, ElicitationRouter) else None
-
-
 INTERRUPTED_CALL = "tool call interrupted: the turn was interrupted before the server answered"
 
 
@@ -116,9 +106,8 @@ class McpStepTools:
         self.catalog = catalog
         self._emit = emit
         self._policy = policy
-        # Who to ask when a call needs approval: the thread's router (the runtime's manager
-        # carries it when the provider did not pass one).
-        self._elicitation = elicitation if elicitation is not None else router_of(runtime.manager)
+        # Who to ask when a call needs approval: the thread's router (None: nobody, decline).
+        self._elicitation = elicitation
         self._tools = catalog.model_tools()
         self._released = False
 
