@@ -229,6 +229,10 @@ class McpServersConfig:
     servers: dict[str, McpServerConfig] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
+    def required(self) -> list[str]:
+        """Names of the enabled ``required = true`` servers, sorted."""
+        return sorted(n for n, c in self.servers.items() if c.enabled and c.required)
+
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):

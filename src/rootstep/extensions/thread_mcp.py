@@ -379,10 +379,10 @@ class ThreadMcp:
 
     async def validate_required(self) -> None:
         """A ``required`` config.toml server that cannot start fails ``thread/start``."""
-        from rootstep.mcp.step_tools import check_required_servers, required_servers
-
-        required = required_servers(self._config)
+        required = self._config.required()
         if required:
+            from rootstep.mcp.step_tools import check_required_servers
+
             await self.prestart()
             await check_required_servers(await self.resolve(), required)
 

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 
 from rootstep.tools import CallContext, FunctionCall, ItemSink, unsupported_call_output
 from rootstep.mcp.approval import DECLINED_NO_PROMPT, approval_mode_for, decline_reason
-from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.mcp.startup import describe_error
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ToolCallTimeout
@@ -221,11 +220,6 @@ class McpStepTools:
 
 class RequiredServersFailed(RuntimeError):
     """A ``required = true`` server did not start; the thread must not start either."""
-
-
-def required_servers(servers: McpServersConfig) -> list[str]:
-    """Names of the enabled ``required = true`` servers, sorted."""
-    return sorted(n for n, c in servers.servers.items() if c.enabled and c.required)
 
 
 async def check_required_servers(runtime: McpRuntime, required: list[str]) -> None:
