@@ -28,6 +28,7 @@ from rootstep.core.rollout import (
     find_rollout,
     read_rollout,
     rollout_path,
+    rollout_path_problem,
     summarize_rollout,
     thread_id_of,
 )
@@ -284,8 +285,15 @@ class ThreadManager:
 
     def _rollout_for(self, thread_id: str, path: str | None = None, *, archived_too: bool = False) -> RolloutContents:
         roots = [self.config.sessions_dir] + ([self.config.archived_sessions_dir] if archived_too else [])
+        if path:  # any file a client names: refuse what is not a readable rollout before reading
+            problem = rollout_path_problem(Path(path))
+            if problem is not None:
+                raise ThreadError(f"failed to resolve rollout path `{path}`: {problem}")
         found = Path(path) if path else find_rollout(thread_id, *roots)
-        contents = read_rollout(found) if found is not None and found.exists() else None
+        try:
+            contents = read_rollout(found) if found is not None and found.exists() else None
+        except OSError as exc:
+            raise ThreadError(f"failed to read rollout {found}: {exc.strerror or exc}") from None
         if contents is None:
             raise ThreadError(f"no rollout found for thread id {thread_id}")
         return contents
