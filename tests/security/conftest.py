@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.app_server import AppServerProcess, checked_app_server, rootstep_command
-from tests.fixtures.mock_model import MockModel, write_config
+from tests.fixtures.mock_model import MockModel, assistant_text, write_config
 
 # Far above what a healthy app-server or exec-server maps (~150 MiB), far below what the
 # attacks would take (gigabytes).
@@ -43,6 +43,13 @@ CAPPED_EXEC_SERVER = memory_capped([sys.executable, "-m", "rootstep", "exec-serv
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def model() -> Iterator[MockModel]:
+    """The mock Responses endpoint; every turn gets a plain answer unless a test scripts one."""
+    with MockModel(default=assistant_text("done")) as server:
+        yield server
 
 
 @pytest.fixture
