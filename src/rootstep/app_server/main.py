@@ -14,14 +14,24 @@ import os
 import sys
 
 
-def _fast_handshake() -> tuple[object | None, bytes, bool]:
-    """(session or None, bytes to replay, eof). Never raises on bad input: the full server
-    re-reads anything this path does not handle and answers it properly."""
-    from rootstep.app_server.handshake import HandshakeError, initialize_result, parse_initialize
-    from rootstep.config.home import codex_home_str
+# The line limit of the full server's framing (``rootstep.jsonrpc.framing.LineReader``; not
+# imported here, where only the standard library may load).
+MAX_LINE = 64 * 1024 * 1024
+# ``\uD800``-``\uDFFF``: a line that may hold a lone surrogate is left to the full parser.
+_SURROGATE_ESCAPE = rb"\\u[dD][89a-fA-F]"
 
-    buffer = b""
-    while b"\n" not in buffer:
+
+def _fast_handshake() -> tuple[object | None, bytes | bytearray, bool]:
+    """(session or None, bytes to replay, eof). Never raises on bad input: the full server
+    re-reads anything this path does not handle and answers it properly. The first line is
+    held to the same limit as every later one: past :data:`MAX_LINE` without a newline, the
+    bytes go to the full server, whose framing drops the line (``-32600``)."""
+    buffer = bytearray()
+    scanned = 0
+    while (newline := buffer.find(b"\n", scanned)) < 0:
+        scanned = len(buffer)
+        if scanned > MAX_LINE:
+            return None, buffer, False
         try:
             chunk = os.read(0, 65536)
         except OSError:
@@ -29,7 +39,16 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
         if not chunk:
             return None, buffer, not buffer.strip()
         buffer += chunk
-    line, _, rest = buffer.partition(b"\n")
+    line, rest = bytes(buffer[:newline]), bytes(buffer[newline + 1:])
+    if len(line) > MAX_LINE:
+        return None, buffer, False
+    import re
+
+    if re.search(_SURROGATE_ESCAPE, line):
+        return None, buffer, False
+    from rootstep.app_server.handshake import HandshakeError, initialize_result, parse_initialize
+    from rootstep.config.home import codex_home_str
+
     try:
         message = json.loads(line)
     except ValueError:

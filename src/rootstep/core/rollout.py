@@ -88,7 +88,10 @@ class RolloutWriter:
         line = json.dumps({"timestamp": now_rfc3339(), "type": kind, "payload": payload}, ensure_ascii=False)
         handle = self._handle()
         try:
-            handle.write(line + "\n")
+            try:
+                handle.write(line + "\n")
+            except UnicodeEncodeError:  # a lone surrogate (from a model or a server): stored as "?"
+                handle.write(line.encode("utf-8", "replace").decode("utf-8") + "\n")
             handle.flush()
         except OSError:
             # Whatever part reached the disk is a torn line; reopen next time so the next
