@@ -11,8 +11,11 @@ Like codex 0.169 (``codex-rs/app-server-transport/src/transport/``):
   addresses may be bound.
 - ``unix://PATH`` (relative to the cwd) or ``unix://`` (``$CODEX_HOME/app-server-control/
   app-server-control.sock``) serves the same websocket protocol over a unix socket (mode
-  0600). A live socket at the path is an error; a stale one is replaced; the file is removed
-  on shutdown.
+  0600). As in codex 0.169, the control folder is kept a real folder of mode 0700, and the
+  socket's folder must be one no other user can replace entries in (owned by us or root, not
+  group/other-writable unless sticky): otherwise another local user could put their socket in
+  ours' place and receive the client's handshake. A live socket at the path is an error; a
+  stale one is replaced; the file is removed on shutdown.
 - ``off`` listens nowhere; the server only waits for a signal.
 
 Every client gets its own :class:`~rootstep.app_server.connection.Connection` (its own
@@ -197,10 +200,41 @@ def _print_stderr(text: str) -> None:
 # --- unix socket path ----------------------------------------------------------------------
 
 
-def prepare_socket_path(path: Path) -> None:
-    """Make the private parent folder; refuse a live socket or a non-socket file at ``path``;
-    remove a stale socket (codex's ``prepare_control_socket_path``)."""
+SOCKET_PARENT_ERROR = (
+    "socket parent must be owned by the user or root and prevent other users from replacing socket entries"
+)
+
+
+def prepare_private_directory(path: Path) -> None:
+    """The control folder (``$CODEX_HOME/app-server-control``), as codex 0.169 keeps it: made
+    0700, or, when it exists, a real folder (not a symlink) whose mode is reset to 0700."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(errno.EEXIST, f"socket directory path exists and is not a directory: {path}")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def socket_parent_is_safe(uid: int, mode: int, euid: int) -> bool:
+    """Whether nobody but us (or root) can replace entries in a folder owned by ``uid`` with
+    ``mode``: owned by us or root, and not group/other-writable unless sticky (pure)."""
+    if uid not in (euid, 0):
+        return False
+    return not (mode & (stat.S_IWGRP | stat.S_IWOTH)) or bool(mode & stat.S_ISVTX)
+
+
+def prepare_socket_path(path: Path) -> None:
+    """Refuse a parent folder another user could swap the socket in (codex 0.169's rule), a live
+    socket or a non-socket file at ``path``; remove a stale socket (codex's
+    ``prepare_control_socket_path``)."""
+    st = os.stat(path.parent)  # a missing folder is an error, as in codex
+    if not socket_parent_is_safe(st.st_uid, st.st_mode, os.geteuid()):
+        raise OSError(errno.EPERM, SOCKET_PARENT_ERROR)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(str(path))
@@ -225,10 +259,11 @@ def prepare_socket_path(path: Path) -> None:
 
 
 def _lock_startup(lock_path: Path) -> int:
-    """Serialize concurrent start-ups on one control socket (codex's startup lock)."""
+    """Serialize concurrent start-ups on one control socket (codex's startup lock, in the
+    private control folder, which is prepared first as codex does)."""
     import fcntl
 
-    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    prepare_private_directory(lock_path.parent)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
