@@ -14,34 +14,32 @@ import os
 import sys
 
 
-# The line limit of the full server's framing (``rootstep.jsonrpc.framing.LineReader``; not
-# imported here, where only the standard library may load).
-MAX_LINE = 64 * 1024 * 1024
+# An ``initialize`` line is small: past this, the bytes go to the full server, whose framing
+# (``rootstep.jsonrpc.framing.LineReader``) holds every line, the first included, to its limit.
+FIRST_LINE_LIMIT = 1024 * 1024
 # ``\uD800``-``\uDFFF``: a line that may hold a lone surrogate is left to the full parser.
 _SURROGATE_ESCAPE = rb"\\u[dD][89a-fA-F]"
 
 
-def _fast_handshake() -> tuple[object | None, bytes | bytearray, bool]:
+def _fast_handshake() -> tuple[object | None, bytes, bool]:
     """(session or None, bytes to replay, eof). Never raises on bad input: the full server
-    re-reads anything this path does not handle and answers it properly. The first line is
-    held to the same limit as every later one: past :data:`MAX_LINE` without a newline, the
-    bytes go to the full server, whose framing drops the line (``-32600``)."""
+    re-reads anything this path does not handle and answers it properly. Past
+    :data:`FIRST_LINE_LIMIT` without a newline, the bytes read so far go to the full server,
+    whose framing caps the line like any other (``-32600`` past 64 MiB)."""
     buffer = bytearray()
     scanned = 0
     while (newline := buffer.find(b"\n", scanned)) < 0:
         scanned = len(buffer)
-        if scanned > MAX_LINE:
-            return None, buffer, False
+        if scanned > FIRST_LINE_LIMIT:
+            return None, bytes(buffer), False
         try:
             chunk = os.read(0, 65536)
         except OSError:
-            return None, buffer, True
+            return None, bytes(buffer), True
         if not chunk:
-            return None, buffer, not buffer.strip()
+            return None, bytes(buffer), not buffer.strip()
         buffer += chunk
-    line, rest = bytes(buffer[:newline]), bytes(buffer[newline + 1:])
-    if len(line) > MAX_LINE:
-        return None, buffer, False
+    line, rest, buffer = bytes(buffer[:newline]), bytes(buffer[newline + 1:]), bytes(buffer)
     import re
 
     if re.search(_SURROGATE_ESCAPE, line):

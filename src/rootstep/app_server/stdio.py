@@ -20,15 +20,13 @@ log = logging.getLogger(__name__)
 class _Replay(ByteReceiveStream):
     """Bytes read ahead (by the fast handshake) first, then the real stream."""
 
-    def __init__(self, first: bytes | bytearray, rest: ByteReceiveStream) -> None:
-        self._first = memoryview(first)  # up to a whole line: handed out without re-copying the rest
-        self._offset = 0
+    def __init__(self, first: bytes, rest: ByteReceiveStream) -> None:
+        self._first = first
         self._rest = rest
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
-        if self._offset < len(self._first):
-            chunk = bytes(self._first[self._offset:self._offset + max_bytes])
-            self._offset += len(chunk)
+        if self._first:
+            chunk, self._first = self._first[:max_bytes], self._first[max_bytes:]
             return chunk
         return await self._rest.receive(max_bytes)
 
@@ -47,7 +45,7 @@ def load_startup_config(overrides: list[str]) -> Config:
         return fallback.evolve(home=home, warnings=(f"config.toml ignored: {exc}",))
 
 
-async def serve_stdio(overrides: list[str], session: Any = None, replay: bytes | bytearray = b"") -> None:
+async def serve_stdio(overrides: list[str], session: Any = None, replay: bytes = b"") -> None:
     config = load_startup_config(overrides)
     from rootstep.app_server.tools import install_tools
 
