@@ -47,6 +47,7 @@ import anyio.abc
 from anyio.abc import ByteSendStream
 
 from rootstep.app_server.connection import Connection
+from rootstep.socket_addr import parse_socket_addr
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -103,22 +104,10 @@ def parse_listen(url: str, *, codex_home: Path, cwd: Path) -> Listen:
 
 def _socket_addr(text: str, url: str) -> tuple[str, int]:
     """``IP:PORT`` or ``[IPv6]:PORT``, as Rust's ``SocketAddr`` parses it (no host names)."""
-    invalid = ListenError(f"invalid websocket --listen URL `{url}`; expected `ws://IP:PORT`")
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-        version = 6
-    else:
-        host, sep, port = text.rpartition(":")
-        version = 4
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise invalid
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise invalid from None
-    if address.version != version:
-        raise invalid
-    return host, int(port)
+    parsed = parse_socket_addr(text)
+    if parsed is None:
+        raise ListenError(f"invalid websocket --listen URL `{url}`; expected `ws://IP:PORT`")
+    return parsed
 
 
 # --- websocket connections ---------------------------------------------------------------
@@ -232,7 +221,8 @@ def prepare_socket_path(path: Path) -> None:
     """Refuse a parent folder another user could swap the socket in (codex 0.169's rule), a live
     socket or a non-socket file at ``path``; remove a stale socket (codex's
     ``prepare_control_socket_path``)."""
-    st = os.stat(path.parent)  # a missing folder is an error, as in codex
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # a new folder is private (codex: an error)
+    st = os.stat(path.parent)
     if not socket_parent_is_safe(st.st_uid, st.st_mode, os.geteuid()):
         raise OSError(errno.EPERM, SOCKET_PARENT_ERROR)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
