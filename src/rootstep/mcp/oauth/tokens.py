@@ -42,6 +42,7 @@ from .discovery import configured_headers, discovery_flow, read_metadata_respons
 from .errors import CredentialStoreError, OAuthError, OAuthLoginRequiredError
 from .locks import locked_async, refresh_lock_path
 from .login import apply_client_auth, credentials_from_token
+from .response_limit import IDENTITY, OAuthResponseTooLarge, read_limited
 from .settings import OAuthSettings
 from .status import has_configured_bearer
 from .store import CredentialStore, StoredCredentials, now_ms, open_credential_store
@@ -221,12 +222,17 @@ class TokenManager:
                         "client_id": fresh.client_id,
                         "resource": st.server_url,
                     }
-                    headers = {"Accept": "application/json"}
+                    headers = {"Accept": "application/json", **IDENTITY}
                     apply_client_auth(form, headers, fresh.client_secret, fresh.token_endpoint_auth_method)
                     st.refreshes += 1
                     response = yield httpx2.Request("POST", endpoint, data=form, headers=headers)
-                    await response.aread()
-                    outcome, reason = await self._apply_refresh(st, fresh, endpoint, response)
+                    try:
+                        await read_limited(response)
+                    except OAuthResponseTooLarge as exc:  # a hostile token endpoint: no refresh
+                        st.last_error, outcome = f"token refresh failed: {exc}", fresh
+                        logger.warning("OAuth refresh for MCP server `%s` failed: %s", st.server_name, exc)
+                    else:
+                        outcome, reason = await self._apply_refresh(st, fresh, endpoint, response)
         yield self._settle(st, outcome, reason)
 
     async def _apply_refresh(
