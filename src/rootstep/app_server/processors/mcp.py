@@ -11,15 +11,18 @@ Thread tools providers are duck-typed: any provider with ``servers``, ``runtime`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from rootstep.app_server.connection import OVERLOADED_MESSAGE
 from rootstep.app_server.context import RequestContext
 from rootstep.core.manager import ThreadError
 from rootstep.core.step_tools import ThreadToolsContext, empty_provider_factory
-from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
+from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, OVERLOADED, JsonRpcError
 from rootstep.mcp.config import McpServersConfig, parse_mcp_servers
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpResourceReadParams, McpServerToolCallParams
 from rootstep.protocol.thread import EmptyResponse
@@ -37,6 +40,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# ``mcpServer/resource/read`` without a ``threadId`` starts a temporary copy of the server: at
+# most this many run at once in the process (codex 0.169 starts ~230 before its queue answers
+# -32001; 1,000 requests used to start 1,000 processes here), and a request that would wait
+# behind more than WAITING_PER_SLOT times as many is answered -32001 at once.
+MAX_TEMPORARY_SERVERS = 16
+MAX_TEMPORARY_SERVERS_ENV = "ROOTSTEP_MAX_TEMPORARY_MCP_SERVERS"
+WAITING_PER_SLOT = 8
+
+
+class TemporaryServerSlots:
+    """A process-wide bound on temporary MCP servers, with a bounded wait for a slot."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = anyio.Semaphore(limit)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TemporaryServerSlots:
+        raw = environ.get(MAX_TEMPORARY_SERVERS_ENV, "").strip()
+        limit = int(raw) if raw.isdigit() and int(raw) > 0 else MAX_TEMPORARY_SERVERS
+        return cls(limit)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a slot; ``-32001`` (codex's overload answer) when too many already wait."""
+        if self._slots.value == 0 and self._slots.statistics().tasks_waiting >= self.limit * WAITING_PER_SLOT:
+            raise JsonRpcError(OVERLOADED, OVERLOADED_MESSAGE)
+        async with self._slots:
+            yield
+
 
 class McpService:
     """The server-wide MCP state: latest config servers, how transports are made."""
@@ -49,6 +82,7 @@ class McpService:
         self.auth_lookup: AuthLookup | None = None
         self.auth_status: AuthStatusFn = self._oauth_status
         self._tokens: Any = None
+        self.temporary_servers = TemporaryServerSlots.from_environment()
 
     @property
     def tokens(self) -> Any:
@@ -245,9 +279,10 @@ async def read_resource(ctx: RequestContext, params: McpResourceReadParams) -> A
     service = _service(ctx)
     try:
         if params.thread_id is None:
-            return await read_resource_without_thread(
-                service.servers, params.server, params.uri, transports=service.transports(None), meta=params.meta
-            )
+            async with service.temporary_servers.slot():
+                return await read_resource_without_thread(
+                    service.servers, params.server, params.uri, transports=service.transports(None), meta=params.meta
+                )
         tools = _mcp_tools(_thread(ctx, params.thread_id))
         if tools is None:
             raise unknown_server(params.server)
