@@ -22,12 +22,14 @@ from tests.fixtures.mock_model import MockModel, assistant_text, write_config
 MEMORY_CEILING = 1024 * 1024 * 1024
 
 
-def memory_capped(argv: list[str], limit: int = MEMORY_CEILING) -> list[str]:
-    """``argv`` started under an address-space limit (set in the child, then ``exec``)."""
+def memory_capped(argv: list[str], limit: int = MEMORY_CEILING, *, nofile: int | None = None) -> list[str]:
+    """``argv`` started under an address-space limit (and, with ``nofile``, a descriptor limit),
+    set in the child, which then ``exec``s."""
     code = (
         "import os, resource, sys; "
         f"resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit})); "
-        "os.execvp(sys.argv[1], sys.argv[1:])"
+        + (f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); " if nofile else "")
+        + "os.execvp(sys.argv[1], sys.argv[1:])"
     )
     return [sys.executable, "-c", code, *argv]
 

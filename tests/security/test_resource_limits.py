@@ -12,7 +12,10 @@ items 12 and 13).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -20,9 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from websockets.sync.client import connect
+
+from rootstep.app_server.listeners import ACCEPT_EXHAUSTED, Throttle, quiet_accept_errors
+from tests.e2e.test_listeners import ListeningServer, WsClient
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.mock_model import MockModel, write_config
-from tests.security.conftest import capped_rootstep
+from tests.security.conftest import capped_rootstep, memory_capped
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -82,3 +89,58 @@ def test_temporary_resource_servers_are_bounded(tmp_path: Path, model: MockModel
         assert {r["error"]["message"] for r in answered} == {"failed to get client: MCP startup failed: Connection closed"}
         assert peak_running(log) == limit
         app.assert_schema_clean()
+
+
+def test_a_connection_flood_neither_exhausts_descriptors_nor_floods_the_log(tmp_path: Path, model: MockModel) -> None:
+    """150 idle TCP connections to a websocket listener allowed 128 descriptors: the server
+    holds at most 64 (half) and aborts the rest as they come, says so in a line or two, never
+    runs out of descriptors (no ``socket.accept() out of system resource``, which it used to log
+    thousands of times a second), and serves a real client once the flood is gone."""
+    home = tmp_path / "home"
+    write_config(home, model)
+    argv = memory_capped([sys.executable, "-m", "rootstep", "app-server", "--listen", "ws://127.0.0.1:0"], nofile=128)
+    server = ListeningServer(home, "ws://127.0.0.1:0", argv=argv)
+    flood: list[socket.socket] = []
+    try:
+        host, port = server.url().removeprefix("ws://").rsplit(":", 1)
+        for _ in range(150):
+            flood.append(socket.create_connection((host, int(port)), timeout=30))
+        server.wait_line("refusing connections:")
+        for conn in flood:
+            conn.close()
+        with connect(server.url(), open_timeout=30) as ws:
+            client = WsClient(home, ws)
+            client.initialize()
+            assert client.call("thread/start", {})["thread"]["id"]
+        assert server.terminate() == 0
+        stderr = "\n".join(server.lines)
+        assert "out of system resource" not in stderr
+        assert stderr.count("refusing connections:") <= 2, stderr
+    finally:
+        for conn in flood:
+            conn.close()
+        server.kill()
+
+
+def test_the_out_of_descriptors_log_is_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    """When descriptors do run out (for another reason), asyncio reports every failed accept:
+    one line gets through per 10 s, other loop errors are untouched."""
+    loop = asyncio.new_event_loop()
+    try:
+        quiet_accept_errors(loop)
+        with caplog.at_level(logging.ERROR):
+            for _ in range(1000):
+                loop.call_exception_handler({"message": ACCEPT_EXHAUSTED, "exception": OSError(24, "Too many open files")})
+            loop.call_exception_handler({"message": "something else"})
+        lines = [r.getMessage() for r in caplog.records]
+        assert len([line for line in lines if ACCEPT_EXHAUSTED in line]) == 1
+        assert any("something else" in line for line in lines)
+    finally:
+        loop.close()
+
+
+def test_throttle_counts_what_it_suppressed() -> None:
+    throttle = Throttle(interval=10.0)
+    assert throttle.due(100.0)
+    assert not throttle.due(105.0) and not throttle.due(109.9)
+    assert throttle.due(110.0) and throttle.take_suppressed() == 2

@@ -18,6 +18,10 @@ Like codex 0.169 (``codex-rs/app-server-transport/src/transport/``):
   stale one is replaced; the file is removed on shutdown.
 - ``off`` listens nowhere; the server only waits for a signal.
 
+A listener holds at most half of ``RLIMIT_NOFILE`` connections (more are aborted as they are
+accepted), so a flood never leaves the server without descriptors; asyncio's per-accept error
+when descriptors do run out is logged once every 10 s.
+
 Every client gets its own :class:`~rootstep.app_server.connection.Connection` (its own
 handshake, opt-outs and backpressure) on ONE :class:`AppServer`: threads are shared, and thread
 notifications go to every initialized client. A client that leaves does not stop the server;
@@ -259,6 +263,131 @@ def _lock_startup(lock_path: Path) -> int:
     return fd
 
 
+# --- file descriptors: a cap on connections, a quiet log when they run out -----------------
+
+
+def connection_cap(soft_nofile: int) -> int:
+    """How many client connections one listener holds at once: half the descriptors the process
+    may open (the other half: the listener, MCP servers' pipes, files, executor links), so a
+    flood of connections never leaves the server without descriptors (pure)."""
+    if soft_nofile <= 0 or soft_nofile >= 1 << 20:  # RLIM_INFINITY or absurdly large
+        return 1 << 16
+    return max(4, soft_nofile // 2)
+
+
+def accept_burst(soft_nofile: int) -> int:
+    """How many connections asyncio accepts in one go (its ``backlog``) before any of them is
+    seen, and refused past the cap: small enough that bursts cannot use up the descriptors
+    :func:`connection_cap` leaves (pure). The kernel's queue is widened again afterwards
+    (:func:`widen_listen_queue`), so clients are not made to retry."""
+    if soft_nofile <= 0 or soft_nofile >= 1 << 20:
+        return 100
+    return max(1, min(100, soft_nofile // 32))
+
+
+LISTEN_QUEUE = 128
+
+
+def widen_listen_queue(ws_server: Any, depth: int = LISTEN_QUEUE) -> None:
+    """``listen(depth)`` on the bound sockets: asyncio passed its (small) accept burst as the
+    kernel's queue length too."""
+    for bound in ws_server.sockets:
+        with socket.socket(fileno=os.dup(bound.fileno())) as same:
+            same.listen(depth)
+
+
+def _limits() -> dict[str, Any]:
+    """The websockets ``serve`` arguments that keep a listener within ``RLIMIT_NOFILE``."""
+    soft = _soft_nofile()
+    return {"create_connection": capped_connections(connection_cap(soft)), "backlog": accept_burst(soft)}
+
+
+def _soft_nofile() -> int:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class Throttle:
+    """At most one log line per ``interval`` seconds for a repeating event, with a count of what
+    was not logged since. ``due`` is a pure decision on the clock value it is given."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def due(self, now: float) -> bool:
+        if self.last is not None and now - self.last < self.interval:
+            self.suppressed += 1
+            return False
+        self.last = now
+        return True
+
+    def take_suppressed(self) -> int:
+        count, self.suppressed = self.suppressed, 0
+        return count
+
+
+def capped_connections(cap: int) -> type:
+    """A websockets ``ServerConnection`` class that refuses (aborts at once, before any byte is
+    read) the connections past ``cap`` open ones, logging that at most every 10 s."""
+    import time
+
+    from websockets.asyncio.server import ServerConnection
+
+    state = {"open": 0}
+    throttle = Throttle()
+
+    class CappedConnection(ServerConnection):
+        refused = False
+
+        def connection_made(self, transport: Any) -> None:
+            if state["open"] >= cap:
+                self.refused = True
+                if throttle.due(time.monotonic()):
+                    log.warning("refusing connections: %d are open, the limit (half of RLIMIT_NOFILE); "
+                                "%d more refused since the last warning", cap, throttle.take_suppressed())
+                transport.abort()
+                return
+            state["open"] += 1
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.refused:
+                return
+            state["open"] -= 1
+            super().connection_lost(exc)
+
+    return CappedConnection
+
+
+ACCEPT_EXHAUSTED = "socket.accept() out of system resource"
+
+
+def quiet_accept_errors(loop: Any) -> None:
+    """asyncio logs ``socket.accept() out of system resource`` for every accept that fails for
+    lack of descriptors (thousands a second, with a traceback each): let one through every
+    10 s, with a count, and hand every other error to the previous handler."""
+    import time
+
+    previous = loop.get_exception_handler()
+    throttle = Throttle()
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        if context.get("message") == ACCEPT_EXHAUSTED:
+            if throttle.due(time.monotonic()):
+                log.error("%s: %s (%d more since the last report)", ACCEPT_EXHAUSTED, context.get("exception"),
+                          throttle.take_suppressed())
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
 # --- serving ---------------------------------------------------------------------------------
 
 
@@ -276,8 +405,9 @@ async def _serve_ws(server: "AppServer", listen: Listen, stop: "Shutdown") -> No
     ws_server = await serve(
         _handler(server, "ws"), listen.host, listen.port,
         process_request=_process_request, max_size=MAX_MESSAGE, compression=None,
-        ping_interval=None, close_timeout=CLOSE_TIMEOUT,
+        ping_interval=None, close_timeout=CLOSE_TIMEOUT, **_limits(),
     )
+    widen_listen_queue(ws_server)
     try:
         bound = next(iter(ws_server.sockets)).getsockname()
         _print_stderr(websocket_banner(bound[0], bound[1]))
@@ -296,8 +426,9 @@ async def _serve_unix(server: "AppServer", listen: Listen, stop: "Shutdown") -> 
         prepare_socket_path(path)
         ws_server = await unix_serve(
             _handler(server, "unix"), str(path),
-            max_size=MAX_MESSAGE, compression=None, ping_interval=None, close_timeout=CLOSE_TIMEOUT,
+            max_size=MAX_MESSAGE, compression=None, ping_interval=None, close_timeout=CLOSE_TIMEOUT, **_limits(),
         )
+        widen_listen_queue(ws_server)
     finally:
         os.close(lock_fd)
     try:
@@ -363,6 +494,9 @@ async def serve_listener(listen: Listen, overrides: list[str]) -> None:
     from rootstep.app_server.stdio import load_startup_config
     from rootstep.app_server.tools import install_tools
 
+    import asyncio
+
+    quiet_accept_errors(asyncio.get_running_loop())
     server = AppServer(load_startup_config(overrides), overrides=overrides)
     install_tools(server)
     stop = Shutdown()
