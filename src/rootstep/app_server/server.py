@@ -36,6 +36,14 @@ def audience(connections: list[Connection], thread_id: Any) -> list[Connection]:
     return list(connections)
 
 
+def followers(connections: list[Connection], thread_id: str) -> list[Connection]:
+    """The initialized, open connections following ``thread_id``: the only ones a question about
+    the thread (an approval, a server's elicitation) may go to. Unlike a notification, a
+    question is never broadcast: a client that does not follow the thread must not answer for
+    it."""
+    return [c for c in connections if thread_id in c.subscriptions and c.initialized and not c.peer.closed]
+
+
 def subscribed_elsewhere(connections: list[Connection], thread_id: str, connection: Connection) -> bool:
     return any(thread_id in c.subscriptions for c in connections if c is not connection)
 

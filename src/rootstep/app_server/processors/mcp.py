@@ -127,16 +127,16 @@ class McpService:
         return DefaultTransports(environments=self._environment, default_cwd=cwd, auth=self._auth, elicitation=elicitation)
 
     async def ask_client(self, params: ElicitationRequestParams) -> ElicitationResponse:
-        """Send ``mcpServer/elicitation/request`` to the clients following the thread (all of
-        them when none does); the first answer wins. No client, a client that disconnects or
-        answers an error: decline."""
-        from rootstep.app_server.server import audience
+        """Send ``mcpServer/elicitation/request`` to the clients following the thread; the first
+        answer wins. No follower (e.g. the only one disconnected), a client that disconnects or
+        answers an error: decline. Never another client: it could approve a tool on a thread it
+        does not follow."""
+        from rootstep.app_server.server import followers
         from rootstep.mcp.elicitation import DECLINE, parse_response
 
-        connections = [
-            c for c in audience(self.server.connections, params.thread_id) if c.initialized and not c.peer.closed
-        ]
+        connections = followers(self.server.connections, params.thread_id)
         if not connections:
+            log.info("no client follows thread %s: %s declined", params.thread_id, params.METHOD)
             return DECLINE
         answer: list[ElicitationResponse] = []
 
