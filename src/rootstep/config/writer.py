@@ -29,6 +29,8 @@ from pathlib import Path
 
 import tomlkit
 
+from rootstep.config.home import make_private_dirs
+
 PRIVATE_MODE = 0o600
 
 
@@ -53,7 +55,7 @@ def new_file_mode(old_mode: int | None) -> int:
 
 def write_private(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically, keeping its mode (at most 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     try:
         old_mode: int | None = os.stat(path).st_mode
     except FileNotFoundError:
@@ -85,7 +87,7 @@ def lock_path(path: Path) -> Path:
 def _exclusive(path: Path) -> Iterator[None]:
     """Hold the writers' lock of ``path`` (blocking: call from a worker thread when async)."""
     target = lock_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(target.parent)
     fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -20,6 +20,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from rootstep.config import Config
+from rootstep.config.home import make_private_dirs
 from rootstep.core.ids import is_uuid, uuid7
 from rootstep.core.rollout import (
     RolloutContents,
@@ -493,7 +494,7 @@ class ThreadManager:
         if path is None:
             raise ThreadError(f"no rollout found for thread id {thread_id}")
         target = self.config.archived_sessions_dir / path.relative_to(self.config.sessions_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(target.parent)
         shutil.move(str(path), str(target))
 
     def unarchive_thread(self, thread_id: str) -> WireThread:
@@ -503,7 +504,7 @@ class ThreadManager:
         if path is None:
             raise ThreadError(f"no archived rollout found for thread id {thread_id}")
         target = self.config.sessions_dir / path.relative_to(self.config.archived_sessions_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(target.parent)
         shutil.move(str(path), str(target))
         os.utime(target)
         contents = read_rollout(target)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, IO
 
 from rootstep.bounded_read import DEFAULT_READ_LIMIT, FileTooLarge, NotARegularFile, open_regular_file
+from rootstep.config.home import make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class RolloutWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)  # conversations are private: new folders 0700, files 0600
         self._file: IO[str] | None = None
 
     def _handle(self) -> IO[str]:
@@ -79,7 +80,8 @@ class RolloutWriter:
                 with self.path.open("rb") as existing:
                     existing.seek(-1, os.SEEK_END)
                     needs_newline = existing.read(1) != b"\n"
-            self._file = self.path.open("a", encoding="utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
             if needs_newline:
                 self._file.write("\n")
         return self._file
