@@ -314,14 +314,22 @@ class ThreadManager:
             approvals_reviewer=meta.get("approvals_reviewer") or "user",
         )
 
-    def resume_thread(self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None) -> Thread:
+    def load_rollout(self, thread_id: str, path: str | None = None) -> RolloutContents:
+        """The rollout a resume or fork of an unloaded thread reads (blocking file IO: async
+        callers run it in a worker thread and pass the result as ``rollout``)."""
+        return self._rollout_for(thread_id, path)
+
+    def resume_thread(
+        self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None,
+        rollout: RolloutContents | None = None,
+    ) -> Thread:
         """Attach to a loaded thread, or load it from its rollout (history, settings, roots)."""
         if not path and not is_uuid(thread_id):
             raise ThreadError(f"invalid thread id: {thread_id}")
         loaded = self.threads.get(thread_id)
         if loaded is not None:
             return loaded
-        contents = self._rollout_for(thread_id, path)
+        contents = rollout if rollout is not None else self._rollout_for(thread_id, path)
         config = self._config_for(overrides.config)
         base = self._settings_from_meta(contents.meta, config)
         settings = self._settings(config, overrides, base)
@@ -345,7 +353,8 @@ class ThreadManager:
         return thread
 
     def fork_thread(
-        self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None, ephemeral: bool = False
+        self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None, ephemeral: bool = False,
+        rollout: RolloutContents | None = None,
     ) -> Thread:
         """A new thread whose history and turns are a copy of the source's."""
         source = self.threads.get(thread_id)
@@ -358,7 +367,7 @@ class ThreadManager:
         else:
             if not path and not is_uuid(thread_id):
                 raise ThreadError(f"invalid thread id: {thread_id}")
-            contents = self._rollout_for(thread_id, path)
+            contents = rollout if rollout is not None else self._rollout_for(thread_id, path)
             temp = self._new_thread(
                 thread_id=thread_id, config=self.config, settings=self._settings_from_meta(contents.meta, self.config),
                 created_at=0, ephemeral=True, writer=None, selected_capability_roots=None, environments=None,
