@@ -51,6 +51,7 @@ import anyio.abc
 from anyio.abc import ByteSendStream
 
 from rootstep.app_server.connection import Connection
+from rootstep.config.home import make_private_dirs
 from rootstep.socket_addr import parse_socket_addr
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ SOCKET_PARENT_ERROR = (
 def prepare_private_directory(path: Path) -> None:
     """The control folder (``$CODEX_HOME/app-server-control``), as codex 0.169 keeps it: made
     0700, or, when it exists, a real folder (not a symlink) whose mode is reset to 0700."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -225,7 +226,7 @@ def prepare_socket_path(path: Path) -> None:
     """Refuse a parent folder another user could swap the socket in (codex 0.169's rule), a live
     socket or a non-socket file at ``path``; remove a stale socket (codex's
     ``prepare_control_socket_path``)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # a new folder is private (codex: an error)
+    make_private_dirs(path.parent)  # a new folder is private (codex: an error)
     st = os.stat(path.parent)
     if not socket_parent_is_safe(st.st_uid, st.st_mode, os.geteuid()):
         raise OSError(errno.EPERM, SOCKET_PARENT_ERROR)

@@ -26,6 +26,9 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
     re-reads anything this path does not handle and answers it properly. Past
     :data:`FIRST_LINE_LIMIT` without a newline, the bytes read so far go to the full server,
     whose framing caps the line like any other (``-32600`` past 64 MiB)."""
+    from rootstep.app_server.handshake import HandshakeError, initialize_result, parse_initialize
+    from rootstep.config.home import codex_home_str
+
     buffer = bytearray()
     scanned = 0
     while (newline := buffer.find(b"\n", scanned)) < 0:
@@ -39,27 +42,25 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
         if not chunk:
             return None, bytes(buffer), not buffer.strip()
         buffer += chunk
-    line, rest, buffer = bytes(buffer[:newline]), bytes(buffer[newline + 1:]), bytes(buffer)
+    whole = bytes(buffer)
+    line, rest = whole[:newline], whole[newline + 1:]
     import re
 
     if re.search(_SURROGATE_ESCAPE, line):
-        return None, buffer, False
-    from rootstep.app_server.handshake import HandshakeError, initialize_result, parse_initialize
-    from rootstep.config.home import codex_home_str
-
+        return None, whole, False
     try:
         message = json.loads(line)
     except ValueError:
-        return None, buffer, False
+        return None, whole, False
     if not isinstance(message, dict) or message.get("method") != "initialize":
-        return None, buffer, False
+        return None, whole, False
     request_id = message.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
-        return None, buffer, False
+        return None, whole, False
     try:
         session = parse_initialize(message.get("params"))
     except HandshakeError:
-        return None, buffer, False
+        return None, whole, False
     response = {"id": request_id, "result": initialize_result(session, codex_home_str())}
     data = json.dumps(response, separators=(",", ":")).encode() + b"\n"
     while data:
