@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
 
     exe = sub.add_parser("exec-server", help="serve the exec-server protocol (an executor)")
     exe.add_argument("--listen", default="ws://127.0.0.1:0", help="stdio | stdio:// | ws://IP:PORT")
+    exe.add_argument("--ws-auth", choices=["capability-token", "signed-bearer-token"], default=None, metavar="MODE",
+                     help="authentication of incoming websocket connections (needed off loopback)")
+    exe.add_argument("--ws-token-file", default=None, metavar="PATH", help="the capability-token file")
+    exe.add_argument("--ws-token-sha256", default=None, metavar="HEX", help="SHA-256 of the capability token")
+    exe.add_argument("--ws-shared-secret-file", default=None, metavar="PATH", help="HS256 secret of signed bearer tokens")
+    exe.add_argument("--ws-issuer", default=None, metavar="ISSUER", help="expected issuer of signed bearer tokens")
+    exe.add_argument("--ws-audience", default=None, metavar="AUDIENCE", help="expected audience of signed bearer tokens")
+    exe.add_argument("--ws-max-clock-skew-seconds", type=int, default=None, metavar="SECONDS",
+                     help="clock skew allowed when checking signed bearer tokens (default 30)")
 
     demo = sub.add_parser("demo", help="run an offline demo conversation")
     demo.add_argument("--model", default=None, help="talk to the real API (needs OPENAI_API_KEY)")
@@ -101,7 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "exec-server":
         from rootstep.exec_server.main import run as run_exec_server
 
-        return run_exec_server(listen=args.listen)
+        auth = {key: getattr(args, key) for key in (
+            "ws_auth", "ws_token_file", "ws_token_sha256", "ws_shared_secret_file", "ws_issuer", "ws_audience",
+            "ws_max_clock_skew_seconds")}
+        return run_exec_server(listen=args.listen, auth_args=auth)
     if args.command == "demo":
         from rootstep.demo import run as run_demo
 

@@ -35,12 +35,13 @@ ELICIT = "mcpServer/elicitation/request"
 class ListeningServer:
     """``rootstep app-server --listen URL`` as a subprocess; stderr collected line by line."""
 
-    def __init__(self, codex_home: Path, listen: str, *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, codex_home: Path, listen: str, *, env: dict[str, str] | None = None,
+                 argv: list[str] | None = None) -> None:
         self.codex_home = codex_home
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rootstep", "app-server", "--listen", listen],
+            argv or [sys.executable, "-m", "rootstep", "app-server", "--listen", listen],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "CODEX_HOME": str(codex_home), "RUST_LOG": "warn", **(env or {})},
             cwd=codex_home,

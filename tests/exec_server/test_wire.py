@@ -150,10 +150,15 @@ async def test_notifications_use_the_documented_shapes(which: str, tmp_path: Pat
         assert json.loads(json.dumps(ex.notifications[0]))["params"]["chunk"] == "aGk="
 
 
-@pytest.mark.parametrize("listen", ["tcp://127.0.0.1:1", "ws://127.0.0.1", "stdio:///x"])
-def test_bad_listen_values_are_refused(listen: str) -> None:
+@pytest.mark.parametrize(("listen", "message"), [
+    ("tcp://127.0.0.1:1", "unsupported --listen URL `tcp://127.0.0.1:1`; expected `ws://IP:PORT` or `stdio`"),
+    ("ws://127.0.0.1", "invalid websocket --listen URL `ws://127.0.0.1`; expected `ws://IP:PORT`"),
+    ("stdio:///x", "unsupported --listen URL `stdio:///x`; expected `ws://IP:PORT` or `stdio`"),
+])
+def test_bad_listen_values_are_refused(listen: str, message: str) -> None:
+    """codex 0.169's messages (its exit code is 1; rootstep's usage errors exit 2)."""
     import subprocess
     import sys
 
     done = subprocess.run([sys.executable, "-m", "rootstep", "exec-server", "--listen", listen], capture_output=True, timeout=30)
-    assert done.returncode == 2 and done.stdout == b"" and b"unsupported --listen value" in done.stderr
+    assert done.returncode == 2 and done.stdout == b"" and message.encode() in done.stderr

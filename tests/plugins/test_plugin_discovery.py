@@ -74,7 +74,7 @@ async def test_missing_default_config_is_empty(tmp_path: Path) -> None:
     package = await discover(env, tmp_path)
     assert package.servers == ()
     assert package.warnings == ()
-    assert env.reads[-1] == str(tmp_path / ".mcp.json")
+    assert str(tmp_path / ".mcp.json") in env.probes  # looked for (a missing file is not read)
     assert package.name == tmp_path.name  # empty name falls back to the root's basename
 
 

@@ -7,10 +7,24 @@ the server runs (services are built first) is queued and started when the group 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 from anyio.abc import TaskGroup
+
+log = logging.getLogger(__name__)
+
+
+async def _guarded(func: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """A background failure is logged; it must not take the server (and every thread) down."""
+    try:
+        await func(*args)
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("background task %s failed", getattr(func, "__qualname__", func))
 
 
 class Background:
@@ -31,19 +45,20 @@ class Background:
         self._group = group
         queued, self._queued = self._queued, []
         for func, args, name in queued:
-            group.start_soon(func, *args, name=name)
+            group.start_soon(_guarded, func, *args, name=name)
 
     def detach(self) -> None:
         self._group = None
         self._closed = True
 
     def start_soon(self, func: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
+        """Run ``func(*args)`` in the server's task group (a failure is logged, not raised)."""
         if self._closed:
             raise RuntimeError("the app-server is shutting down")
         if self._group is None:
             self._queued.append((func, args, name))
         else:
-            self._group.start_soon(func, *args, name=name)
+            self._group.start_soon(_guarded, func, *args, name=name)
 
     async def start(self, func: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> Any:
         """Start ``func`` and wait until it calls ``task_status.started()``."""

@@ -27,6 +27,13 @@ def audience(connections: list[Connection], thread_id: Any) -> list[Connection]:
     return list(connections)
 
 
+def followers(connections: list[Connection], thread_id: str) -> list[Connection]:
+    """The initialized, open connections following ``thread_id``: the only ones a question about
+    the thread (an approval, a server's elicitation) may go to. Unlike a notification, a question
+    is never broadcast: a client that does not follow the thread must not answer for it."""
+    return [c for c in connections if thread_id in c.subscriptions and c.initialized and not c.peer.closed]
+
+
 def subscribed_elsewhere(connections: list[Connection], thread_id: str, connection: Connection) -> bool:
     return any(thread_id in c.subscriptions for c in connections if c is not connection)
 
@@ -52,10 +59,10 @@ class Clients:
                 await connection.notify(method, params)
 
     async def ask(self, thread_id: str | None, method: str, params: Any) -> Any | None:
-        """A server→client request to the clients following ``thread_id`` (all of them when none
-        does); the first answer wins. None when nobody answered (no client, a client that went
-        away or answered an error): the caller declines."""
-        connections = [c for c in audience(self.connections, thread_id) if c.initialized and not c.peer.closed]
+        """A server→client request to the clients following ``thread_id``; the first answer
+        wins. None when nobody answered (no follower, a client that went away or answered an
+        error): the caller declines."""
+        connections = followers(self.connections, thread_id) if isinstance(thread_id, str) else []
         answers: list[Any] = []
 
         async def ask_one(connection: Connection, scope: anyio.CancelScope) -> None:

@@ -10,6 +10,7 @@ under the peer's lock.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -39,7 +40,7 @@ from rootstep.jsonrpc import (
     Response,
     parse_message,
 )
-from rootstep.jsonrpc.messages import encode_response_json
+from rootstep.jsonrpc.messages import encode_response, encode_response_json, printable
 from rootstep.protocol.base import wire, wire_json
 
 if TYPE_CHECKING:
@@ -101,11 +102,21 @@ class Connection:
     # --- outgoing -------------------------------------------------------------------------
 
     async def send_result(self, request_id: Any, result: Any) -> None:
-        payload = wire_json(result)
-        if payload is not None:  # a model: serialized once, straight to JSON
-            await self._safe(self.peer.send_line(encode_response_json(request_id, payload)))
+        """Answer with ``result``; one that cannot be serialized (a lone surrogate that came from
+        a model, an MCP server or an old rollout) is answered ``-32603`` instead, and the
+        connection goes on."""
+        try:
+            payload = wire_json(result)
+            if payload is not None:  # a model: serialized once, straight to JSON
+                line = encode_response_json(request_id, payload)
+            else:
+                line = encode_response(request_id, {} if result is None else wire(result))
+        except (ValueError, TypeError) as exc:  # PydanticSerializationError is a ValueError
+            message = printable(str(exc))
+            log.error("connection %s: cannot serialize the response to request %r: %s", self.name, request_id, message)
+            await self.send_error(request_id, INTERNAL_ERROR, f"failed to serialize the response: {message}")
             return
-        await self._safe(self.peer.respond(request_id, {} if result is None else wire(result)))
+        await self._safe(self.peer.send_line(line))
 
     async def send_error(self, request_id: Any, code: int, message: str, data: Any = None) -> None:
         await self._safe(self.peer.respond_error(request_id, JsonRpcError(code, message, data)))
@@ -114,11 +125,22 @@ class Connection:
         """Send a notification unless the client is not initialized or opted out of it."""
         if self.session is None or method in self.session.opt_out or self.peer.closed:
             return
-        payload = wire_json(params)
-        if payload is not None:
-            await self._safe(self.peer.notify_json(method, payload))
-            return
-        await self._safe(self.peer.notify(method, params))
+        try:
+            payload = wire_json(params)
+            if payload is not None:
+                await self._safe(self.peer.notify_json(method, payload))
+                return
+            await self._safe(self.peer.notify(method, params))
+        except (ValueError, TypeError) as exc:
+            # A notification has no error channel, and dropping one (say an item/completed)
+            # would leave the client waiting: what UTF-8 cannot carry becomes "?".
+            log.warning("connection %s: %s notification holds text that is not UTF-8 (%s); sent with it replaced",
+                        self.name, method, printable(str(exc)))
+            try:
+                sanitized = json.loads(printable(json.dumps(wire(params), ensure_ascii=False)))
+                await self._safe(self.peer.notify(method, sanitized))
+            except (ValueError, TypeError) as again:
+                log.error("connection %s: dropping a %s notification: %s", self.name, method, printable(str(again)))
 
     async def request(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
         """A server→client request (elicitation, user input); returns the client's result."""

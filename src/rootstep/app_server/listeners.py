@@ -11,9 +11,16 @@ Like codex 0.169 (``codex-rs/app-server-transport/src/transport/``):
   addresses may be bound.
 - ``unix://PATH`` (relative to the cwd) or ``unix://`` (``$CODEX_HOME/app-server-control/
   app-server-control.sock``) serves the same websocket protocol over a unix socket (mode
-  0600). A live socket at the path is an error; a stale one is replaced; the file is removed
-  on shutdown.
+  0600). As in codex 0.169, the control folder is kept a real folder of mode 0700, and the
+  socket's folder must be one no other user can replace entries in (owned by us or root, not
+  group/other-writable unless sticky): otherwise another local user could put their socket in
+  ours' place and receive the client's handshake. A live socket at the path is an error; a
+  stale one is replaced; the file is removed on shutdown.
 - ``off`` listens nowhere; the server only waits for a signal.
+
+A listener holds at most half of ``RLIMIT_NOFILE`` connections (more are aborted as they are
+accepted), so a flood never leaves the server without descriptors; asyncio's per-accept error
+when descriptors do run out is logged once every 10 s.
 
 Every client gets its own :class:`~rootstep.app_server.connection.Connection` (its own
 handshake, opt-outs and backpressure) on ONE :class:`AppServer`: threads are shared, and thread
@@ -44,6 +51,8 @@ import anyio.abc
 from anyio.abc import ByteSendStream
 
 from rootstep.app_server.connection import Connection
+from rootstep.config.home import make_private_dirs
+from rootstep.socket_addr import parse_socket_addr
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -100,22 +109,10 @@ def parse_listen(url: str, *, codex_home: Path, cwd: Path) -> Listen:
 
 def _socket_addr(text: str, url: str) -> tuple[str, int]:
     """``IP:PORT`` or ``[IPv6]:PORT``, as Rust's ``SocketAddr`` parses it (no host names)."""
-    invalid = ListenError(f"invalid websocket --listen URL `{url}`; expected `ws://IP:PORT`")
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-        version = 6
-    else:
-        host, sep, port = text.rpartition(":")
-        version = 4
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise invalid
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise invalid from None
-    if address.version != version:
-        raise invalid
-    return host, int(port)
+    parsed = parse_socket_addr(text)
+    if parsed is None:
+        raise ListenError(f"invalid websocket --listen URL `{url}`; expected `ws://IP:PORT`")
+    return parsed
 
 
 # --- websocket connections ---------------------------------------------------------------
@@ -197,10 +194,42 @@ def _print_stderr(text: str) -> None:
 # --- unix socket path ----------------------------------------------------------------------
 
 
+SOCKET_PARENT_ERROR = (
+    "socket parent must be owned by the user or root and prevent other users from replacing socket entries"
+)
+
+
+def prepare_private_directory(path: Path) -> None:
+    """The control folder (``$CODEX_HOME/app-server-control``), as codex 0.169 keeps it: made
+    0700, or, when it exists, a real folder (not a symlink) whose mode is reset to 0700."""
+    make_private_dirs(path.parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(errno.EEXIST, f"socket directory path exists and is not a directory: {path}")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def socket_parent_is_safe(uid: int, mode: int, euid: int) -> bool:
+    """Whether nobody but us (or root) can replace entries in a folder owned by ``uid`` with
+    ``mode``: owned by us or root, and not group/other-writable unless sticky (pure)."""
+    if uid not in (euid, 0):
+        return False
+    return not (mode & (stat.S_IWGRP | stat.S_IWOTH)) or bool(mode & stat.S_ISVTX)
+
+
 def prepare_socket_path(path: Path) -> None:
-    """Make the private parent folder; refuse a live socket or a non-socket file at ``path``;
-    remove a stale socket (codex's ``prepare_control_socket_path``)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Refuse a parent folder another user could swap the socket in (codex 0.169's rule), a live
+    socket or a non-socket file at ``path``; remove a stale socket (codex's
+    ``prepare_control_socket_path``)."""
+    make_private_dirs(path.parent)  # a new folder is private (codex: an error)
+    st = os.stat(path.parent)
+    if not socket_parent_is_safe(st.st_uid, st.st_mode, os.geteuid()):
+        raise OSError(errno.EPERM, SOCKET_PARENT_ERROR)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(str(path))
@@ -225,13 +254,139 @@ def prepare_socket_path(path: Path) -> None:
 
 
 def _lock_startup(lock_path: Path) -> int:
-    """Serialize concurrent start-ups on one control socket (codex's startup lock)."""
+    """Serialize concurrent start-ups on one control socket (codex's startup lock, in the
+    private control folder, which is prepared first as codex does)."""
     import fcntl
 
-    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    prepare_private_directory(lock_path.parent)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
+
+
+# --- file descriptors: a cap on connections, a quiet log when they run out -----------------
+
+
+def connection_cap(soft_nofile: int) -> int:
+    """How many client connections one listener holds at once: half the descriptors the process
+    may open (the other half: the listener, MCP servers' pipes, files, executor links), so a
+    flood of connections never leaves the server without descriptors (pure)."""
+    if soft_nofile <= 0 or soft_nofile >= 1 << 20:  # RLIM_INFINITY or absurdly large
+        return 1 << 16
+    return max(4, soft_nofile // 2)
+
+
+def accept_burst(soft_nofile: int) -> int:
+    """How many connections asyncio accepts in one go (its ``backlog``) before any of them is
+    seen, and refused past the cap: small enough that bursts cannot use up the descriptors
+    :func:`connection_cap` leaves (pure). The kernel's queue is widened again afterwards
+    (:func:`widen_listen_queue`), so clients are not made to retry."""
+    if soft_nofile <= 0 or soft_nofile >= 1 << 20:
+        return 100
+    return max(1, min(100, soft_nofile // 32))
+
+
+LISTEN_QUEUE = 128
+
+
+def widen_listen_queue(ws_server: Any, depth: int = LISTEN_QUEUE) -> None:
+    """``listen(depth)`` on the bound sockets: asyncio passed its (small) accept burst as the
+    kernel's queue length too."""
+    for bound in ws_server.sockets:
+        with socket.socket(fileno=os.dup(bound.fileno())) as same:
+            same.listen(depth)
+
+
+def _limits() -> dict[str, Any]:
+    """The websockets ``serve`` arguments that keep a listener within ``RLIMIT_NOFILE``."""
+    soft = _soft_nofile()
+    return {"create_connection": capped_connections(connection_cap(soft)), "backlog": accept_burst(soft)}
+
+
+def _soft_nofile() -> int:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class Throttle:
+    """At most one log line per ``interval`` seconds for a repeating event, with a count of what
+    was not logged since. ``due`` is a pure decision on the clock value it is given."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def due(self, now: float) -> bool:
+        if self.last is not None and now - self.last < self.interval:
+            self.suppressed += 1
+            return False
+        self.last = now
+        return True
+
+    def take_suppressed(self) -> int:
+        count, self.suppressed = self.suppressed, 0
+        return count
+
+
+def capped_connections(cap: int) -> type:
+    """A websockets ``ServerConnection`` class that refuses (aborts at once, before any byte is
+    read) the connections past ``cap`` open ones, logging that at most every 10 s."""
+    import time
+
+    from websockets.asyncio.server import ServerConnection
+
+    state = {"open": 0}
+    throttle = Throttle()
+
+    class CappedConnection(ServerConnection):
+        refused = False
+
+        def connection_made(self, transport: Any) -> None:
+            if state["open"] >= cap:
+                self.refused = True
+                if throttle.due(time.monotonic()):
+                    log.warning("refusing connections: %d are open, the limit (half of RLIMIT_NOFILE); "
+                                "%d more refused since the last warning", cap, throttle.take_suppressed())
+                transport.abort()
+                return
+            state["open"] += 1
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.refused:
+                return
+            state["open"] -= 1
+            super().connection_lost(exc)
+
+    return CappedConnection
+
+
+ACCEPT_EXHAUSTED = "socket.accept() out of system resource"
+
+
+def quiet_accept_errors(loop: Any) -> None:
+    """asyncio logs ``socket.accept() out of system resource`` for every accept that fails for
+    lack of descriptors (thousands a second, with a traceback each): let one through every
+    10 s, with a count, and hand every other error to the previous handler."""
+    import time
+
+    previous = loop.get_exception_handler()
+    throttle = Throttle()
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        if context.get("message") == ACCEPT_EXHAUSTED:
+            if throttle.due(time.monotonic()):
+                log.error("%s: %s (%d more since the last report)", ACCEPT_EXHAUSTED, context.get("exception"),
+                          throttle.take_suppressed())
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 # --- serving ---------------------------------------------------------------------------------
@@ -251,8 +406,9 @@ async def _serve_ws(server: "AppServer", listen: Listen, stop: "Shutdown") -> No
     ws_server = await serve(
         _handler(server, "ws"), listen.host, listen.port,
         process_request=_process_request, max_size=MAX_MESSAGE, compression=None,
-        ping_interval=None, close_timeout=CLOSE_TIMEOUT,
+        ping_interval=None, close_timeout=CLOSE_TIMEOUT, **_limits(),
     )
+    widen_listen_queue(ws_server)
     try:
         bound = next(iter(ws_server.sockets)).getsockname()
         _print_stderr(websocket_banner(bound[0], bound[1]))
@@ -271,8 +427,9 @@ async def _serve_unix(server: "AppServer", listen: Listen, stop: "Shutdown") -> 
         prepare_socket_path(path)
         ws_server = await unix_serve(
             _handler(server, "unix"), str(path),
-            max_size=MAX_MESSAGE, compression=None, ping_interval=None, close_timeout=CLOSE_TIMEOUT,
+            max_size=MAX_MESSAGE, compression=None, ping_interval=None, close_timeout=CLOSE_TIMEOUT, **_limits(),
         )
+        widen_listen_queue(ws_server)
     finally:
         os.close(lock_fd)
     try:
@@ -337,6 +494,9 @@ async def serve_listener(listen: Listen, overrides: list[str]) -> None:
     from rootstep.app_server.stdio import load_startup_config
     from rootstep.app_server.wiring import build_app_server
 
+    import asyncio
+
+    quiet_accept_errors(asyncio.get_running_loop())
     server = build_app_server(load_startup_config(overrides), overrides=overrides)
     stop = Shutdown()
     async with server.running():

@@ -14,35 +14,53 @@ import os
 import sys
 
 
+# An ``initialize`` line is small: past this, the bytes go to the full server, whose framing
+# (``rootstep.jsonrpc.framing.LineReader``) holds every line, the first included, to its limit.
+FIRST_LINE_LIMIT = 1024 * 1024
+# ``\uD800``-``\uDFFF``: a line that may hold a lone surrogate is left to the full parser.
+_SURROGATE_ESCAPE = rb"\\u[dD][89a-fA-F]"
+
+
 def _fast_handshake() -> tuple[object | None, bytes, bool]:
     """(session or None, bytes to replay, eof). Never raises on bad input: the full server
-    re-reads anything this path does not handle and answers it properly."""
+    re-reads anything this path does not handle and answers it properly. Past
+    :data:`FIRST_LINE_LIMIT` without a newline, the bytes read so far go to the full server,
+    whose framing caps the line like any other (``-32600`` past 64 MiB)."""
     from rootstep.app_server.handshake import HandshakeError, initialize_result, parse_initialize
     from rootstep.config.home import codex_home_str
 
-    buffer = b""
-    while b"\n" not in buffer:
+    buffer = bytearray()
+    scanned = 0
+    while (newline := buffer.find(b"\n", scanned)) < 0:
+        scanned = len(buffer)
+        if scanned > FIRST_LINE_LIMIT:
+            return None, bytes(buffer), False
         try:
             chunk = os.read(0, 65536)
         except OSError:
-            return None, buffer, True
+            return None, bytes(buffer), True
         if not chunk:
-            return None, buffer, not buffer.strip()
+            return None, bytes(buffer), not buffer.strip()
         buffer += chunk
-    line, _, rest = buffer.partition(b"\n")
+    whole = bytes(buffer)
+    line, rest = whole[:newline], whole[newline + 1:]
+    import re
+
+    if re.search(_SURROGATE_ESCAPE, line):
+        return None, whole, False
     try:
         message = json.loads(line)
     except (ValueError, RecursionError):  # the full server answers a bad line properly
-        return None, buffer, False
+        return None, whole, False
     if not isinstance(message, dict) or message.get("method") != "initialize":
-        return None, buffer, False
+        return None, whole, False
     request_id = message.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
-        return None, buffer, False
+        return None, whole, False
     try:
         session = parse_initialize(message.get("params"))
     except HandshakeError:
-        return None, buffer, False
+        return None, whole, False
     response = {"id": request_id, "result": initialize_result(session, codex_home_str())}
     data = json.dumps(response, separators=(",", ":")).encode() + b"\n"
     while data:

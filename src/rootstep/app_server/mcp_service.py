@@ -10,13 +10,20 @@ projection of none.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
+from rootstep.app_server.connection import OVERLOADED_MESSAGE
 from rootstep.config.config import Config, ConfigError, load_config
 from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements, RequirementsError, load_requirements
 from rootstep.extensions.connectors import HostedApps
 from rootstep.extensions.thread_mcp import McpWiring, ThreadMcp, stored_tool_names
+from rootstep.jsonrpc import OVERLOADED, JsonRpcError
 from rootstep.tools import ThreadToolsContext, ThreadView
 
 if TYPE_CHECKING:
@@ -29,6 +36,36 @@ if TYPE_CHECKING:
     from rootstep.mcp.transports.factory import AuthLookup, DefaultTransports
 
 log = logging.getLogger(__name__)
+
+# ``mcpServer/resource/read`` without a ``threadId`` starts a temporary copy of the server: at
+# most this many run at once in the process (codex 0.169 starts ~230 before its queue answers
+# -32001; 1,000 requests used to start 1,000 processes here), and a request that would wait
+# behind more than WAITING_PER_SLOT times as many is answered -32001 at once.
+MAX_TEMPORARY_SERVERS = 16
+MAX_TEMPORARY_SERVERS_ENV = "ROOTSTEP_MAX_TEMPORARY_MCP_SERVERS"
+WAITING_PER_SLOT = 8
+
+
+class TemporaryServerSlots:
+    """A process-wide bound on temporary MCP servers, with a bounded wait for a slot."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = anyio.Semaphore(limit)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TemporaryServerSlots:
+        raw = environ.get(MAX_TEMPORARY_SERVERS_ENV, "").strip()
+        limit = int(raw) if raw.isdigit() and int(raw) > 0 else MAX_TEMPORARY_SERVERS
+        return cls(limit)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a slot; ``-32001`` (codex's overload answer) when too many already wait."""
+        if self._slots.value == 0 and self._slots.statistics().tasks_waiting >= self.limit * WAITING_PER_SLOT:
+            raise JsonRpcError(OVERLOADED, OVERLOADED_MESSAGE)
+        async with self._slots:
+            yield
 
 
 class McpService:
@@ -52,6 +89,7 @@ class McpService:
         self.shared = shared
         self.background = background
         self.threads: dict[str, ThreadMcp] = {}
+        self.temporary_servers = TemporaryServerSlots.from_environment()
         # HTTP servers are authorized with stored OAuth tokens (:attr:`tokens`) unless a test or
         # an embedding sets these.
         self.auth_lookup: AuthLookup | None = None

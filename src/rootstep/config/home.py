@@ -26,3 +26,22 @@ def codex_home(env: "Mapping[str, str] | None" = None) -> "Path":
     from pathlib import Path
 
     return Path(codex_home_str(env))
+
+
+def make_private_dirs(path: "str | os.PathLike[str]") -> None:
+    """Create ``path`` and its missing parents, each new folder 0700 (conversations and
+    credentials live under the home: only their owner may list them). Existing folders are
+    left as they are."""
+    missing: list[str] = []
+    current = os.path.abspath(os.fspath(path))
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass

@@ -21,6 +21,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from rootstep.config import Config
+from rootstep.config.home import make_private_dirs
 from rootstep.core.ids import is_uuid, uuid7
 from rootstep.core.rollout import (
     RolloutContents,
@@ -29,6 +30,7 @@ from rootstep.core.rollout import (
     find_rollout,
     read_rollout,
     rollout_path,
+    rollout_path_problem,
     summarize_rollout,
     thread_id_of,
 )
@@ -295,8 +297,15 @@ class ThreadManager:
 
     def _rollout_for(self, thread_id: str, path: str | None = None, *, archived_too: bool = False) -> RolloutContents:
         roots = [self.config.sessions_dir] + ([self.config.archived_sessions_dir] if archived_too else [])
+        if path:  # any file a client names: refuse what is not a readable rollout before reading
+            problem = rollout_path_problem(Path(path))
+            if problem is not None:
+                raise ThreadError(f"failed to resolve rollout path `{path}`: {problem}")
         found = Path(path) if path else find_rollout(thread_id, *roots)
-        contents = read_rollout(found) if found is not None and found.exists() else None
+        try:
+            contents = read_rollout(found) if found is not None and found.exists() else None
+        except OSError as exc:
+            raise ThreadError(f"failed to read rollout {found}: {exc.strerror or exc}") from None
         if contents is None:
             raise ThreadError(f"no rollout found for thread id {thread_id}")
         return contents
@@ -316,14 +325,22 @@ class ThreadManager:
             approvals_reviewer=meta.get("approvals_reviewer") or "user",
         )
 
-    def resume_thread(self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None) -> Thread:
+    def load_rollout(self, thread_id: str, path: str | None = None) -> RolloutContents:
+        """The rollout a resume or fork of an unloaded thread reads (blocking file IO: async
+        callers run it in a worker thread and pass the result as ``rollout``)."""
+        return self._rollout_for(thread_id, path)
+
+    def resume_thread(
+        self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None,
+        rollout: RolloutContents | None = None,
+    ) -> Thread:
         """Attach to a loaded thread, or load it from its rollout (history, settings, roots)."""
         if not path and not is_uuid(thread_id):
             raise ThreadError(f"invalid thread id: {thread_id}")
         loaded = self.threads.get(thread_id)
         if loaded is not None:
             return loaded
-        contents = self._rollout_for(thread_id, path)
+        contents = rollout if rollout is not None else self._rollout_for(thread_id, path)
         config = self._config_for(overrides.config)
         base = self._settings_from_meta(contents.meta, config)
         settings = self._settings(config, overrides, base)
@@ -350,7 +367,8 @@ class ThreadManager:
         return thread
 
     def fork_thread(
-        self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None, ephemeral: bool = False
+        self, thread_id: str, overrides: SettingsOverrides, *, path: str | None = None, ephemeral: bool = False,
+        rollout: RolloutContents | None = None,
     ) -> Thread:
         """A new thread whose history and turns are a copy of the source's."""
         source = self.threads.get(thread_id)
@@ -363,7 +381,7 @@ class ThreadManager:
         else:
             if not path and not is_uuid(thread_id):
                 raise ThreadError(f"invalid thread id: {thread_id}")
-            contents = self._rollout_for(thread_id, path)
+            contents = rollout if rollout is not None else self._rollout_for(thread_id, path)
             temp = self._new_thread(
                 thread_id=thread_id, config=self.config, settings=self._settings_from_meta(contents.meta, self.config),
                 created_at=0, ephemeral=True, writer=None, selected_capability_roots=(), environments=None,
@@ -499,7 +517,7 @@ class ThreadManager:
         if path is None:
             raise ThreadError(f"no rollout found for thread id {thread_id}")
         target = self.config.archived_sessions_dir / path.relative_to(self.config.sessions_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(target.parent)
         shutil.move(str(path), str(target))
 
     def unarchive_thread(self, thread_id: str) -> WireThread:
@@ -509,7 +527,7 @@ class ThreadManager:
         if path is None:
             raise ThreadError(f"no archived rollout found for thread id {thread_id}")
         target = self.config.sessions_dir / path.relative_to(self.config.archived_sessions_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(target.parent)
         shutil.move(str(path), str(target))
         os.utime(target)
         contents = read_rollout(target)

@@ -18,6 +18,7 @@ Record kinds written by rootstep:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,9 +28,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, IO
 
+from rootstep.bounded_read import DEFAULT_READ_LIMIT, FileTooLarge, NotARegularFile, open_regular_file
+from rootstep.config.home import make_private_dirs
+
 log = logging.getLogger(__name__)
 
 ROLLOUT_PREFIX = "rollout-"
+# A rollout named by a client may be any file: it is read as a regular file only, at most this
+# much of it (the reference executor's read limit), one line (one record) at most this long.
+MAX_ROLLOUT_BYTES = DEFAULT_READ_LIMIT
+MAX_ROLLOUT_LINE = 64 * 1024 * 1024
 
 
 def now_rfc3339() -> str:
@@ -60,7 +68,7 @@ class RolloutWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)  # conversations are private: new folders 0700, files 0600
         self._file: IO[str] | None = None
 
     def _handle(self) -> IO[str]:
@@ -72,7 +80,8 @@ class RolloutWriter:
                 with self.path.open("rb") as existing:
                     existing.seek(-1, os.SEEK_END)
                     needs_newline = existing.read(1) != b"\n"
-            self._file = self.path.open("a", encoding="utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
             if needs_newline:
                 self._file.write("\n")
         return self._file
@@ -81,7 +90,10 @@ class RolloutWriter:
         line = json.dumps({"timestamp": now_rfc3339(), "type": kind, "payload": payload}, ensure_ascii=False)
         handle = self._handle()
         try:
-            handle.write(line + "\n")
+            try:
+                handle.write(line + "\n")
+            except UnicodeEncodeError:  # a lone surrogate (from a model or a server): stored as "?"
+                handle.write(line.encode("utf-8", "replace").decode("utf-8") + "\n")
             handle.flush()
         except OSError:
             # Whatever part reached the disk is a torn line; reopen next time so the next
@@ -98,10 +110,52 @@ class RolloutWriter:
                 pass
 
 
+def rollout_path_problem(path: Path) -> str | None:
+    """Why a client-named ``path`` cannot be read as a rollout (codex 0.169's words), or None.
+
+    Non-blocking: the file is opened ``O_NONBLOCK`` and checked with ``fstat``, so a FIFO is
+    refused at once instead of freezing the server, and a device or a huge file is never read."""
+    try:
+        with open_regular_file(str(path)) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_ROLLOUT_BYTES:
+                return str(FileTooLarge(str(path), MAX_ROLLOUT_BYTES))
+    except FileNotFoundError:
+        return "file does not exist"
+    except NotARegularFile as exc:
+        return "path is a directory" if exc.kind == "directory" else "path is not a file"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _bounded_lines(handle: IO[bytes], path: Path) -> Iterator[bytes]:
+    """The file's lines, reading at most :data:`MAX_ROLLOUT_BYTES` in all; a line longer than
+    :data:`MAX_ROLLOUT_LINE` is skipped (with a warning) without ever being held whole."""
+    remaining = MAX_ROLLOUT_BYTES
+    number = 0
+    while remaining > 0:
+        raw = handle.readline(min(MAX_ROLLOUT_LINE, remaining) + 1)
+        if not raw:
+            return
+        remaining -= len(raw)
+        number += 1
+        if len(raw) > MAX_ROLLOUT_LINE and not raw.endswith(b"\n"):
+            log.warning("%s:%d: skipping a rollout line over %d bytes", path, number, MAX_ROLLOUT_LINE)
+            while remaining > 0 and (rest := handle.readline(min(MAX_ROLLOUT_LINE, remaining))):
+                remaining -= len(rest)
+                if rest.endswith(b"\n"):
+                    break
+            continue
+        yield raw
+    if handle.read(1):
+        raise FileTooLarge(str(path), MAX_ROLLOUT_BYTES)
+
+
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every well-formed record; torn or corrupt lines are logged and skipped."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+    """Every well-formed record; torn or corrupt lines are logged and skipped. Only regular
+    files are read, and at most :data:`MAX_ROLLOUT_BYTES` of them (``FileTooLarge`` past that)."""
+    with open_regular_file(str(path)) as handle:
+        for number, raw in enumerate(_bounded_lines(handle, path), start=1):
             if not raw.strip():
                 continue
             try:
@@ -211,11 +265,11 @@ def summarize_rollout(path: Path) -> RolloutContents | None:
     contents: RolloutContents | None = None
     preview_found = False
     try:
-        handle = path.open("rb")
+        handle = open_regular_file(str(path))
     except OSError:
         return None
-    with handle:
-        for raw in handle:
+    with handle, contextlib.suppress(FileTooLarge):  # a summary needs only the start
+        for raw in _bounded_lines(handle, path):
             head = raw[:96]
             if not any(kind in head for kind in _SUMMARY_KINDS):
                 continue

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from rootstep.core.ids import uuid7
 from rootstep.tools import CallContext, FunctionCall, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
-from rootstep.core.user_input import to_response_items, user_message
+from rootstep.core.user_input import names_local_files, to_response_items, user_message
 from rootstep.model.events import (
     Completed,
     FunctionCallDone,
@@ -150,7 +150,11 @@ class TurnRunner:
             from rootstep.core.user_input import preview_text
 
             self.thread.preview = preview_text(inputs)
-        for response_item in to_response_items(inputs):
+        if names_local_files(inputs):  # files the client named: read in a worker thread
+            items = await anyio.to_thread.run_sync(to_response_items, inputs)
+        else:
+            items = to_response_items(inputs)
+        for response_item in items:
             self._append_history(response_item)
         await self.sink.started(item)
         await self.sink.completed(item)

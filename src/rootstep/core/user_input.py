@@ -1,4 +1,5 @@
-"""Client ``UserInput`` → Responses API input items (pure, except reading local files)."""
+"""Client ``UserInput`` → Responses API input items (pure, except reading local files, which
+blocks: callers run it in a worker thread when :func:`names_local_files`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
+from rootstep.bounded_read import DEFAULT_READ_LIMIT, read_regular_file, read_regular_text
 from rootstep.protocol.items import (
     AudioInput,
     ImageInput,
@@ -18,17 +20,30 @@ from rootstep.protocol.items import (
 )
 
 
+# A client names these files; they are read as regular files only (never a FIFO or a link to
+# /dev/zero), within these bounds. A skill file is held to the limit ``skills/list`` applies.
+MAX_LOCAL_IMAGE_BYTES = 50 * 1024 * 1024
+MAX_SKILL_INPUT_BYTES = DEFAULT_READ_LIMIT
+
+
+def names_local_files(inputs: list[Any]) -> bool:
+    """Whether building these inputs reads files (the caller then does it off the event loop)."""
+    return any(isinstance(item, (LocalImageInput, SkillInput)) for item in inputs)
+
+
 def _data_url(path: Path) -> str:
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    data = read_regular_file(str(path), MAX_LOCAL_IMAGE_BYTES)
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def _skill_message(skill: SkillInput) -> dict[str, Any]:
     path = Path(skill.path)
     try:
-        body = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        body = f"(could not read {path}: {exc.strerror or exc})"
+        body = read_regular_text(str(path), MAX_SKILL_INPUT_BYTES)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        body = f"(could not read {path}: {reason})"
     text = f"<skill>\n<name>{skill.name}</name>\n<path>{skill.path}</path>\n{body}\n</skill>"
     return user_message([{"type": "input_text", "text": text}])
 

@@ -10,6 +10,7 @@ import json
 import os
 import posixpath
 
+from rootstep.bounded_read import FileTooLarge, NotARegularFile, read_regular_file
 from rootstep.environments import local_fs
 from rootstep.protocol.exec_server import (
     CapabilityFile,
@@ -34,25 +35,23 @@ class _Reader:
         self.over_budget = False
 
     def read(self, path: str) -> CapabilityFile | None:
+        """The file as a bundle entry; None (with a warning when it matters) when it is absent,
+        not a regular file (a link to ``/dev/zero``, a FIFO), too large, or over the budget."""
         uri = path_to_uri(path)
         try:
-            meta = local_fs.metadata(path)
-        except OSError:
+            data = read_regular_file(path, MAX_FILE_BYTES)
+        except (FileNotFoundError, NotARegularFile):
             return None
-        if not meta.is_file:
-            return None
-        if meta.size > MAX_FILE_BYTES:
+        except FileTooLarge:
             self.warnings.append(f"capability file {uri} exceeds the {MAX_FILE_BYTES}-byte limit")
             return None
-        if self.total + meta.size > MAX_BUNDLE_BYTES:
+        except OSError as exc:
+            self.warnings.append(f"failed to read capability file {uri}: {local_fs.os_error_text(exc)}")
+            return None
+        if self.total + len(data) > MAX_BUNDLE_BYTES:
             if not self.over_budget:
                 self.warnings.append(f"capability root bundle exceeds the {MAX_BUNDLE_BYTES}-byte limit")
                 self.over_budget = True
-            return None
-        try:
-            data = local_fs.read_file(path)
-        except OSError as exc:
-            self.warnings.append(f"failed to read capability file {uri}: {local_fs.os_error_text(exc)}")
             return None
         try:
             text = data.decode("utf-8")
@@ -126,10 +125,17 @@ def discover_root(root_id: str, root_uri: str, root: str) -> CapabilityRootDisco
         warnings.append(f"capability scan reached its traversal limit (root: {root_uri})")
     files = [p for p, kind in walked.entries if kind == "file"]
     skill_files = sorted((p for p in files if os.path.basename(p) == "SKILL.md"), key=path_to_uri)
-    found_manifests = [p for p in files if os.path.basename(p) == "plugin.json" and os.path.basename(os.path.dirname(p)) in MANIFEST_DIRS]
+    found_manifests = [
+        p for p in files
+        if os.path.basename(p) == "plugin.json" and os.path.basename(os.path.dirname(p)) in MANIFEST_DIRS
+        and _resolves_within(root, p)
+    ]
 
     reader = _Reader(warnings)
     root_manifest = _manifest_in(root)
+    if root_manifest is not None and not _resolves_within(root, root_manifest):
+        warnings.append(f"ignoring {path_to_uri(root_manifest)}: it resolves outside the root (symlink)")
+        root_manifest = None
     namespace_manifest = root_manifest
     if namespace_manifest is None:
         parent = os.path.dirname(root)
@@ -188,9 +194,13 @@ def discover_root(root_id: str, root_uri: str, root: str) -> CapabilityRootDisco
             result.plugin = plugin
 
     for skill in skill_files:
+        if not _resolves_within(root, skill):  # e.g. under a linked folder: not the plugin's text
+            warnings.append(f"ignoring {path_to_uri(skill)}: it resolves outside the root (symlink)")
+            continue
         instructions = reader.read(skill)
         if instructions is None:
             continue
-        metadata = reader.read(os.path.join(os.path.dirname(skill), "agents", "openai.yaml"))
+        metadata_path = os.path.join(os.path.dirname(skill), "agents", "openai.yaml")
+        metadata = reader.read(metadata_path) if _resolves_within(root, metadata_path) else None
         result.skills.append(CapabilitySkill(instructions=instructions, metadata=metadata))
     return result

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from rootstep.bounded_read import open_regular_file
 from rootstep.environments import local_fs
 from rootstep.environments.base import FileMetadata
 from rootstep.environments.discovery import discover_root
@@ -58,7 +59,8 @@ class LocalEnvironment:
         return await anyio.to_thread.run_sync(local_fs.read_file, _native(path))
 
     async def read_file_streamed(self, path: str, *, block: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        f = await anyio.open_file(_native(path), "rb")
+        # Opened non-blocking and checked to be a regular file, as every read on others' behalf.
+        f = anyio.wrap_file(await anyio.to_thread.run_sync(open_regular_file, _native(path)))
         async with f:
             while data := await f.read(block):
                 yield data

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rootstep.bounded_read import DEFAULT_READ_LIMIT, read_regular_file
+
 if TYPE_CHECKING:
     from rootstep.environments.base import FileMetadata
 
@@ -62,9 +64,9 @@ def metadata(path: str) -> Metadata:
     )
 
 
-def read_file(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+def read_file(path: str, limit: int = DEFAULT_READ_LIMIT) -> bytes:
+    """A regular file's bytes, at most ``limit`` of them (:mod:`rootstep.bounded_read`)."""
+    return read_regular_file(path, limit)
 
 
 def write_file(path: str, data: bytes) -> None:

@@ -26,7 +26,7 @@ from rootstep.exec_server.processes import ProcessTable
 from rootstep.exec_server.sessions import Session, SessionRegistry
 from rootstep.jsonrpc.errors import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
 from rootstep.jsonrpc.framing import LineTooLong
-from rootstep.jsonrpc.messages import Notification, Request, parse_message
+from rootstep.jsonrpc.messages import Notification, Request, encode_response, parse_message, printable
 from rootstep.jsonrpc.peer import Peer
 from rootstep.protocol import exec_server as p
 
@@ -228,7 +228,14 @@ class ExecServerConnection:
         then = None
         if isinstance(result, AfterResponse):
             result, then = result.result, result.then
-        await self._peer.respond(message.id, p.wire(result) if isinstance(result, BaseModel) else result)
+        try:
+            line = encode_response(message.id, p.wire(result) if isinstance(result, BaseModel) else result)
+        except (ValueError, TypeError) as exc:  # e.g. a file name that is not UTF-8: answered, not fatal
+            text = printable(str(exc))
+            log.error("cannot serialize the response to %s: %s", message.method, text)
+            await self._peer.respond_error(message.id, JsonRpcError(-32603, f"failed to serialize the response: {text}"))
+            return True
+        await self._peer.send_line(line)
         if then is not None:
             then()
         return True

@@ -15,6 +15,7 @@ from typing import IO, Any, TypeVar
 
 import anyio
 
+from rootstep.bounded_read import FileTooLarge, NotARegularFile, open_regular_file
 from rootstep.environments import local_fs
 from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND, JsonRpcError
 from rootstep.protocol.exec_server import (
@@ -57,6 +58,8 @@ def _check_sandbox(sandbox: Any) -> None:
 
 
 def map_os_error(exc: OSError) -> JsonRpcError:
+    if isinstance(exc, (NotARegularFile, FileTooLarge)):  # the reference's own wording, no errno
+        return JsonRpcError(INVALID_REQUEST, str(exc))
     text = local_fs.os_error_text(exc)
     if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
         return JsonRpcError(NOT_FOUND, text)
@@ -72,10 +75,6 @@ async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
     except OSError as exc:
         raise map_os_error(exc) from None
-
-
-class _NotAFile(Exception):
-    pass
 
 
 class FileSystemHandler:
@@ -149,16 +148,8 @@ class FileSystemHandler:
                 raise map_os_error(exc) from None
             return FsOpenResult(handle_id=p.handle_id)
 
-        def _open() -> IO[bytes]:
-            os.stat(path)
-            if not os.path.isfile(path):
-                raise _NotAFile(path)
-            return open(path, "rb")  # noqa: SIM115 - lives until fs/close or connection end
-
-        try:
-            self._handles[p.handle_id] = await _run(_open)
-        except _NotAFile:
-            raise JsonRpcError(INVALID_REQUEST, f"path `{path}` is not a file") from None
+        # Non-blocking open + fstat: a FIFO or a device is refused instead of hanging the connection.
+        self._handles[p.handle_id] = await _run(open_regular_file, path)
         return FsOpenResult(handle_id=p.handle_id)
 
     def _handle(self, handle_id: str) -> IO[bytes]:

@@ -2,7 +2,8 @@
 
 ``trust_env=True`` gives the reference behaviour: ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/
 ``NO_PROXY`` and ``SSL_CERT_FILE`` of this process apply. Bodies are passed through raw (no
-content decoding), so the orchestrator sees exactly what the upstream sent.
+content decoding), so the orchestrator sees exactly what the upstream sent; a buffered body is
+capped at :data:`MAX_BUFFERED_BODY` (streamed ones are not held).
 """
 
 from __future__ import annotations
@@ -40,12 +41,29 @@ class AfterResponse:
     then: Callable[[], None]
 
 MAX_DELTA = 1024 * 1024
+# A buffered (not streamed) body is answered in one line, base64: it is held to this, so one
+# request to an endless or huge upstream body cannot fill the executor's memory (the answer
+# stays under the 64 MiB line limit); a bigger body is what ``streamResponse`` is for.
+MAX_BUFFERED_BODY = 32 * 1024 * 1024
 
 Notify = Callable[[str, Any], Awaitable[None]]
 
 
 def _headers_of(response: httpx2.Response) -> list[HttpHeader]:
     return [HttpHeader(name=k.decode("latin-1").lower(), value=v.decode("latin-1")) for k, v in response.headers.raw]
+
+
+async def _read_capped(response: httpx2.Response, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > limit:
+            raise JsonRpcError(
+                INTERNAL_ERROR, f"http/request response body exceeds {limit} bytes; use streamResponse for larger bodies"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 class HttpHandler:
@@ -89,7 +107,7 @@ class HttpHandler:
             raise JsonRpcError(INVALID_PARAMS, f"http/request invalid request: {exc}") from None
         if not p.stream_response:
             try:
-                data = b"".join([chunk async for chunk in response.aiter_raw()])
+                data = await _read_capped(response, MAX_BUFFERED_BODY)
             except httpx2.HTTPError as exc:
                 raise JsonRpcError(INTERNAL_ERROR, f"http/request failed: {exc!r}") from None
             finally:

@@ -8,14 +8,16 @@ kept waiting for them.
 
 from __future__ import annotations
 
+import functools
 import http
 import logging
 import os
 import sys
-import urllib.parse
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
+from rootstep.exec_server.ws_auth import WsAuthPolicy, authorize, policy_from_args
+from rootstep.socket_addr import is_loopback, parse_socket_addr
 
 if TYPE_CHECKING:
     import anyio
@@ -42,13 +44,29 @@ def session_ttl(environ: dict[str, str] | os._Environ[str] = os.environ) -> floa
 
 
 def parse_listen(listen: str) -> tuple[str, str, int]:
-    """``stdio``/``stdio://`` → ("stdio", "", 0); ``ws://IP:PORT`` → ("ws", IP, PORT)."""
+    """``stdio``/``stdio://`` → ("stdio", "", 0); ``ws://IP:PORT`` → ("ws", IP, PORT), the address
+    a literal IP as codex parses it (``localhost``, ``127.1``, ``0`` are refused, so what is
+    bound is what the URL says). Errors are codex 0.169's."""
     if listen in ("stdio", "stdio://"):
         return "stdio", "", 0
-    parsed = urllib.parse.urlsplit(listen)
-    if parsed.scheme != "ws" or not parsed.hostname or parsed.port is None or parsed.path not in ("", "/"):
-        raise ValueError(f"unsupported --listen value {listen!r}: expected stdio, stdio:// or ws://IP:PORT")
-    return "ws", parsed.hostname, parsed.port
+    if not listen.startswith("ws://"):
+        raise ValueError(f"unsupported --listen URL `{listen}`; expected `ws://IP:PORT` or `stdio`")
+    address = parse_socket_addr(listen[len("ws://"):])
+    if address is None:
+        raise ValueError(f"invalid websocket --listen URL `{listen}`; expected `ws://IP:PORT`")
+    return "ws", *address
+
+
+def check_exposure(kind: str, host: str, port: int, auth: WsAuthPolicy) -> None:
+    """Refuse a listener anyone on the network could run commands through: a websocket bound
+    to a non-loopback address needs ``--ws-auth`` (codex 0.169 requires this of its app-server;
+    rootstep of the exec-server too)."""
+    if kind == "ws" and auth.mode is None and not is_loopback(host):
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise ValueError(
+            f"refusing to start non-loopback websocket listener {shown} without auth; use "
+            "`--ws-auth capability-token` or `--ws-auth signed-bearer-token`, or bind 127.0.0.1"
+        )
 
 
 async def serve_stdio(handshake: Handshake | None = None) -> None:
@@ -64,16 +82,22 @@ async def serve_stdio(handshake: Handshake | None = None) -> None:
     await connection.serve(LineReader(receive, max_line=MAX_LINE))
 
 
-async def serve_websocket(host: str, port: int, *, ready: anyio.Event | None = None, ttl: float | None = None) -> None:
+async def serve_websocket(
+    host: str, port: int, *, ready: anyio.Event | None = None, ttl: float | None = None,
+    auth: WsAuthPolicy | None = None,
+) -> None:
     """Serve websocket connections until cancelled; one ``ExecServerConnection`` each, all
-    sharing one session registry so a reconnecting client can resume its session."""
+    sharing one session registry so a reconnecting client can resume its session. ``auth``
+    decides who may upgrade (:mod:`.ws_auth`; default: anyone, for loopback listeners)."""
     from rootstep.exec_server.sessions import SessionRegistry
 
     async with SessionRegistry.open(ttl=session_ttl() if ttl is None else ttl) as registry:
-        await _serve_websocket(host, port, registry, ready)
+        await _serve_websocket(host, port, registry, ready, auth or WsAuthPolicy())
 
 
-async def _serve_websocket(host: str, port: int, registry: SessionRegistry, ready: anyio.Event | None) -> None:
+async def _serve_websocket(
+    host: str, port: int, registry: SessionRegistry, ready: anyio.Event | None, auth: WsAuthPolicy
+) -> None:
     import anyio
     from websockets.asyncio.server import ServerConnection, serve
 
@@ -88,6 +112,10 @@ async def _serve_websocket(host: str, port: int, registry: SessionRegistry, read
             return conn.respond(http.HTTPStatus.OK, "ok\n")
         if path != "/":
             return conn.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        refusal = authorize(auth, request.headers.get("Authorization"))
+        if refusal is not None:
+            log.warning("refusing a websocket upgrade: %s", refusal)
+            return conn.respond(http.HTTPStatus.UNAUTHORIZED, refusal)
         return None
 
     async def handler(ws: ServerConnection) -> None:
@@ -114,7 +142,8 @@ async def _serve_websocket(host: str, port: int, registry: SessionRegistry, read
         await anyio.sleep_forever()
 
 
-def run(listen: str = "ws://127.0.0.1:0") -> int:
+def run(listen: str = "ws://127.0.0.1:0", auth_args: dict[str, Any] | None = None) -> int:
+    """``auth_args``: the ``--ws-*`` flags as :func:`.ws_auth.policy_from_args` keywords."""
     logging.basicConfig(
         stream=sys.stderr,
         level=os.environ.get("ROOTSTEP_LOG", "WARNING").upper(),
@@ -122,7 +151,10 @@ def run(listen: str = "ws://127.0.0.1:0") -> int:
     )
     try:
         kind, host, port = parse_listen(listen)
-    except ValueError as exc:
+        args = dict(auth_args or {})
+        auth = policy_from_args(args.pop("ws_auth", None), **args)
+        check_exposure(kind, host, port, auth)
+    except ValueError as exc:  # WsAuthError included
         print(f"rootstep exec-server: {exc}", file=sys.stderr)
         return 2
     handshake = None
@@ -141,7 +173,7 @@ def run(listen: str = "ws://127.0.0.1:0") -> int:
         if kind == "stdio":
             anyio.run(serve_stdio, handshake)
         else:
-            anyio.run(serve_websocket, host, port)
+            anyio.run(functools.partial(serve_websocket, host, port, auth=auth))
     except KeyboardInterrupt:
         pass
     return 0

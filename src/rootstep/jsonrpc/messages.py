@@ -8,6 +8,7 @@ verbatim.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict
@@ -60,8 +61,20 @@ def _dump(value: Any) -> Any:
     return value
 
 
+class UnserializableMessage(ValueError):
+    """A message that cannot be written as UTF-8 JSON (e.g. a lone surrogate in a string)."""
+
+
 def _line(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError) as exc:
+        raise UnserializableMessage(f"cannot serialize message: {printable(str(exc))}") from None
+
+
+def printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot carry (lone surrogates) replaced by ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def encode_request(id: RequestId, method: str, params: Any = None) -> bytes:
@@ -97,20 +110,56 @@ def encode_notification_json(method: str, params_json: bytes, **extra: Any) -> b
 
 
 def encode_error(id: RequestId | None, code: int, message: str, data: Any = None) -> bytes:
-    error: dict[str, Any] = {"code": code, "message": message}
+    """An error response; it is always writable: text UTF-8 cannot carry is replaced, and
+    ``data`` that cannot be serialized is dropped."""
+    error: dict[str, Any] = {"code": code, "message": printable(message)}
     if data is not None:
         error["data"] = data
-    return _line({"error": error, "id": id})
+    try:
+        return _line({"error": error, "id": id})
+    except UnserializableMessage:
+        error.pop("data", None)
+        return _line({"error": error, "id": printable(id) if isinstance(id, str) else id})
+
+
+# A ``\uD800``-``\uDFFF`` escape: the only way a lone surrogate gets into a decoded line (raw
+# surrogate bytes are invalid UTF-8 already). Cheap to search; the decoded value is then checked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (a valid escaped pair decodes to one
+    character outside the surrogate range, so any surrogate left is lone)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def parse_message(line: bytes | str) -> Message:
-    """Classify one line. Raises JsonRpcError(-32700) for bad JSON, (-32600) for a bad shape."""
+    """Classify one line. Raises JsonRpcError(-32700) for bad JSON, (-32600) for a bad shape.
+
+    A lone surrogate (``"\\ud800"``) is bad JSON here, as it is for codex's parser: no text
+    that cannot be written back as UTF-8 ever gets into the server's state."""
     try:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonRpcError(PARSE_ERROR, f"Parse error: {exc}") from None
     except RecursionError:  # ``[[[[…`` past the decoder's depth: bad input, not a crash
         raise JsonRpcError(PARSE_ERROR, "Parse error: nesting too deep") from None
+    pattern = _SURROGATE_ESCAPE_BYTES if isinstance(line, bytes) else _SURROGATE_ESCAPE
+    if pattern.search(line) and _has_lone_surrogate(obj):  # type: ignore[arg-type]
+        raise JsonRpcError(PARSE_ERROR, "Parse error: lone surrogate in hex escape")
     if isinstance(obj, list):
         raise JsonRpcError(INVALID_REQUEST, "Invalid request: batches are not supported")
     if not isinstance(obj, dict):

@@ -208,17 +208,28 @@ def _trailing_trivia(table: Any) -> list[Any]:
 
 def persist_tool_approval(path: Path, server: str, tool: str) -> None:
     """Write ``[mcp_servers.<server>.tools.<tool>] approval_mode = "approve"`` into ``path``,
-    keeping everything else (tomlkit, through the ``rootstep mcp`` CLI's helpers). Only a server
-    configured in that file is written (the reference's ``user_mcp_server_is_configured``)."""
+    keeping everything else (tomlkit, through :mod:`rootstep.config.writer`: the config
+    writers' lock, an atomic replace that keeps the file private). Only a server configured in
+    that file is written (the reference's ``user_mcp_server_is_configured``). Blocks (a lock
+    another process may hold): async callers run it in a worker thread."""
+    from rootstep.config.writer import ConfigFileError, locked_config
+
+    try:
+        with locked_config(path) as config:
+            _approve_in(config.doc, path, server, tool)
+            config.save()
+    except ConfigFileError as exc:
+        raise PersistError(str(exc)) from None
+    except OSError as exc:
+        raise PersistError(f"failed to write {path}: {exc}") from None
+    _PERSISTED.setdefault(path, set()).add(ApprovalKey(server=server, tool=tool))
+
+
+def _approve_in(doc: Any, path: Path, server: str, tool: str) -> None:
+    """Set ``approval_mode = "approve"`` for ``server``'s ``tool`` in the document (in place)."""
     import tomlkit
     from tomlkit.items import Table
 
-    from rootstep.mcp.cli import CliError, load_document, save_document
-
-    try:
-        doc = load_document(path)
-    except CliError as exc:
-        raise PersistError(str(exc)) from None
     servers = doc.get("mcp_servers")
     entry = servers.get(server) if isinstance(servers, Mapping) else None
     if not isinstance(entry, Mapping):
@@ -243,8 +254,3 @@ def persist_tool_approval(path: Path, server: str, tool: str) -> None:
     setting["approval_mode"] = APPROVE
     for item in trailing:
         setting.value.append(None, item)
-    try:
-        save_document(path, doc)
-    except OSError as exc:
-        raise PersistError(f"failed to write {path}: {exc}") from None
-    _PERSISTED.setdefault(path, set()).add(ApprovalKey(server=server, tool=tool))

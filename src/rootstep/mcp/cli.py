@@ -1,7 +1,8 @@
 """``rootstep mcp list|get|add|remove|login|logout``: ``[mcp_servers]`` of ``CODEX_HOME/config.toml``.
 
 Edits go through ``tomlkit`` so comments, ordering and formatting of everything else in the
-file survive. ``add`` validates the new server with the same parser the runtime uses before
+file survive, and through :mod:`rootstep.config.writer` (one lock for every writer, an atomic
+replace that keeps the file private). ``add`` validates the new server with the same parser the runtime uses before
 writing, so a server the runtime would reject is never saved.
 
 ``login NAME`` runs the OAuth flow of :mod:`rootstep.mcp.oauth` for a streamable-HTTP server
@@ -13,9 +14,10 @@ effective config (config.toml + ``-c`` overrides), as the app-server does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ import tomlkit
 from tomlkit.items import Table
 
 from rootstep.config.home import codex_home
+from rootstep.config.writer import ConfigDocument, ConfigFileError, locked_config, read_document
 from rootstep.config.mcp_servers import parse_mcp_servers
 from rootstep.config.mcp_servers import SERVER_NAME_RE, HttpTransport, McpServerConfig, StdioTransport
 
@@ -39,19 +42,20 @@ def config_path() -> Path:
 
 
 def load_document(path: Path) -> tomlkit.TOMLDocument:
-    if not path.exists():
-        return tomlkit.document()
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8"))
-    except Exception as exc:  # noqa: BLE001 - tomlkit raises several kinds
-        raise CliError(f"failed to parse {path}: {exc}") from exc
+        return read_document(path)
+    except ConfigFileError as exc:
+        raise CliError(str(exc)) from exc
 
 
-def save_document(path: Path, doc: tomlkit.TOMLDocument) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    tmp.replace(path)
+@contextlib.contextmanager
+def editing(path: Path) -> Iterator[ConfigDocument]:
+    """``path`` under the config writers' lock (:mod:`rootstep.config.writer`)."""
+    try:
+        with locked_config(path) as config:
+            yield config
+    except ConfigFileError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -173,14 +177,6 @@ def cmd_add(args: argparse.Namespace, out: Any) -> int:
         raise CliError(f"invalid server name '{args.name}' (use letters, numbers, '-', '_')")
     table = server_table(args)
     McpServerConfig.from_toml(table)  # same validation as the runtime
-    path = config_path()
-    doc = load_document(path)
-    servers = _servers(doc)
-    if servers is None:
-        servers = tomlkit.table(is_super_table=True)
-        doc["mcp_servers"] = servers
-    elif not isinstance(servers, Table | dict):
-        raise CliError("`mcp_servers` in config.toml is not a table")
     entry = tomlkit.table()
     for key, value in table.items():
         if isinstance(value, dict):
@@ -189,22 +185,28 @@ def cmd_add(args: argparse.Namespace, out: Any) -> int:
             entry[key] = inline
         else:
             entry[key] = value
-    replaced = args.name in servers
-    servers[args.name] = entry
-    save_document(path, doc)
+    with editing(config_path()) as config:
+        servers = _servers(config.doc)
+        if servers is None:
+            servers = tomlkit.table(is_super_table=True)
+            config.doc["mcp_servers"] = servers
+        elif not isinstance(servers, Table | dict):
+            raise CliError("`mcp_servers` in config.toml is not a table")
+        replaced = args.name in servers
+        servers[args.name] = entry
+        config.save()
     out.write(f"{'Updated' if replaced else 'Added'} global MCP server '{args.name}'.\n")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace, out: Any) -> int:
-    path = config_path()
-    doc = load_document(path)
-    servers = _servers(doc)
-    if servers is None or args.name not in servers:
-        out.write(f"No MCP server named '{args.name}' found.\n")
-        return 0
-    del servers[args.name]
-    save_document(path, doc)
+    with editing(config_path()) as config:
+        servers = _servers(config.doc)
+        if servers is None or args.name not in servers:
+            out.write(f"No MCP server named '{args.name}' found.\n")
+            return 0
+        del servers[args.name]
+        config.save()
     out.write(f"Removed global MCP server '{args.name}'.\n")
     return 0
 

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import anyio
 import mcp_types as types
 from pydantic import Field, ValidationError
 
@@ -270,8 +271,8 @@ class ElicitationRouter:
         )
         decision = approval_decision(await self.request(params), call_id, approval_mode)
         if decision is Decision.ACCEPT_AND_REMEMBER and persistent is not None:
-            try:
-                persist_tool_approval(self.config_path, server, tool.name)
+            try:  # under the config writers' lock, which another process may hold: off the loop
+                await anyio.to_thread.run_sync(persist_tool_approval, self.config_path, server, tool.name)
             except PersistError as exc:
                 log.warning("failed to persist MCP tool approval for %s/%s (this session only): %s", server, tool.name, exc)
         if decision in (Decision.ACCEPT_FOR_SESSION, Decision.ACCEPT_AND_REMEMBER) and session is not None:

@@ -81,8 +81,8 @@ class ConnectionManager:
             return
         if self._owner is None:
             raise RuntimeError("a ConnectionManager needs an owner task group (owner=, or `async with`)")
-        self._running = True
         await self._owner.start(self._supervise)
+        self._running = True
         for name, config in self.servers.items():  # config order, like the reference
             if config.enabled:
                 await self._spawn(name, config)

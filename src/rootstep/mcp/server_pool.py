@@ -105,10 +105,15 @@ class ServerPool:
             manager = ConnectionManager(
                 {name: config}, transports=self.transports, on_status=self.on_status, owner=self.owner
             )
+            try:
+                await manager.start()
+            except BaseException:  # cancelled or failed half-way: nothing is left running
+                with anyio.CancelScope(shield=True):
+                    await manager.aclose()
+                raise
             entry = _Entry(name, config, self.generation(config.environment_id), manager)
             self._current[name] = entry  # a replaced entry lives on until its last user goes
             self.starts += 1
-            await manager.start()
         assert entry is not None
         entry.users += 1
         return entry

@@ -7,13 +7,15 @@ Two ways in, one result type:
 * :func:`plugin_from_discovery` builds the same :class:`PluginPackage` from one entry of an
   exec-server ``capabilityRoots/discoverV1`` result (the batch path).
 
-Both give equal packages for the same files. Failures are values: a broken declaration file is a
+Both give equal packages for the same files, under the same limits: regular files only, 1 MiB a
+file and 16 MiB a root, never a file that resolves outside the root. Failures are values: a broken declaration file is a
 warning and an empty list; only *resolution* failures (environment unreachable, unreadable root,
 bad manifest) raise :class:`PluginResolutionError`, which callers must not cache.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,8 +23,10 @@ from typing import Any
 
 import anyio
 
+from rootstep.bounded_read import FileTooLarge, NotARegularFile
 from rootstep.environments.base import Environment
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.environments.discovery import MAX_BUNDLE_BYTES, MAX_FILE_BYTES
 from rootstep.plugins.app_config import AppConfigError, parse_plugin_app_config
 from rootstep.plugins.manifest import MANIFEST_PATHS, ManifestError, PluginManifest, parse_manifest, skill_directories
 from rootstep.plugins.mcp_config import (
@@ -115,28 +119,81 @@ def _finish(package: PluginPackage) -> PluginPackage:
 # ----------------------------------------------------------------------------- filesystem path
 
 
-async def _read_text(env: Environment, path: PathUri) -> str:
-    return _decode(await env.read_file(path.to_native()))
+class BundleTooLarge(OSError):
+    """The root's files together exceed :data:`MAX_BUNDLE_BYTES`."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.EFBIG, f"capability root bundle exceeds the {MAX_BUNDLE_BYTES}-byte limit")
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
 
 
-async def _resolves_within(env: Environment, root: PathUri, path: PathUri) -> bool:
-    """Whether ``path`` with symlinks resolved (``fs/canonicalize`` in the environment) stays
-    inside the resolved ``root``. The manifest rule is lexical; a symlink inside the root can
-    still point anywhere. A path that does not exist is inside (reading it reports that)."""
+@dataclass
+class _Budget:
+    """What one root may still read: the limits ``capabilityRoots/discoverV1`` applies (1 MiB a
+    file, 16 MiB a root), so both resolution paths accept the same plugins."""
+
+    remaining: int = MAX_BUNDLE_BYTES
+
+    def take(self, path: str, size: int) -> None:
+        if size > MAX_FILE_BYTES:
+            raise FileTooLarge(path, MAX_FILE_BYTES)
+        if size > self.remaining:
+            raise BundleTooLarge()
+        self.remaining -= size
+
+
+async def _read_text(env: Environment, path: PathUri, budget: _Budget) -> str:
+    """A plugin file through its environment: a regular file within the budget, or an OSError.
+
+    The metadata probe refuses a link to ``/dev/zero``, a FIFO or a huge sparse file before any
+    byte is read; the environment's own read is bounded too (regular files only, 512 MiB), so a
+    file swapped in between cannot make it unbounded."""
+    native = path.to_native()
+    meta = await env.get_metadata(native)
+    if meta is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", native)
+    if not meta.is_file:
+        raise NotARegularFile(native, "directory" if meta.is_directory else "special file")
+    budget.take(native, meta.size)
+    data = await env.read_file(native)
+    if len(data) > MAX_FILE_BYTES:
+        raise FileTooLarge(native, MAX_FILE_BYTES)
+    if len(data) > meta.size:  # it grew since the probe: charge the difference too
+        budget.take(native, len(data) - meta.size)
+    return _decode(data)
+
+
+async def _real_root(env: Environment, root: PathUri) -> PathUri | None:
+    """``root`` with symlinks resolved in its environment; None when that cannot be known (an
+    environment without ``canonicalize``, or a root whose own failure its reads will report)."""
     canonicalize = getattr(env, "canonicalize", None)
     if canonicalize is None:
+        return None
+    try:
+        return PathUri.from_native(await canonicalize(root.to_native()))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+async def _inside(env: Environment, real_root: PathUri | None, path: PathUri) -> bool:
+    """Whether ``path`` with symlinks resolved stays inside ``real_root``. The manifest rule is
+    lexical; a symlink inside the root can still point anywhere. A path that does not exist is
+    inside (reading it reports that)."""
+    if real_root is None:
         return True
     try:
-        real_root = PathUri.from_native(await canonicalize(root.to_native()))
-    except Exception:  # noqa: BLE001 - the root's own failure is reported by its read
-        return True
-    try:
-        real = PathUri.from_native(await canonicalize(path.to_native()))
+        real = PathUri.from_native(await env.canonicalize(path.to_native()))  # type: ignore[attr-defined]
     except FileNotFoundError:
         return True
     except Exception:  # noqa: BLE001 - e.g. a dangling link: not readable, so not inside
         return False
     return real.starts_with(real_root)
+
+
+async def _resolves_within(env: Environment, root: PathUri, path: PathUri) -> bool:
+    return await _inside(env, await _real_root(env, root), path)
 
 
 async def _find_manifest(env: Environment, root_id: str, root: PathUri) -> PathUri | None:
@@ -159,13 +216,18 @@ async def _find_manifest(env: Environment, root_id: str, root: PathUri) -> PathU
                 f"failed to inspect plugin manifest for `{root_id}` at {candidate}: {err}"
             ) from err
         if candidate_meta is not None and candidate_meta.is_file:
+            if not await _resolves_within(env, root, candidate):
+                # A manifest linked from elsewhere would put another file's text in front of the
+                # model: the root is not a plugin.
+                log.warning("selected root `%s`: ignoring plugin manifest %s: it resolves outside the root", root_id, candidate)
+                return None
             return candidate
     return None
 
 
 async def _load_servers(
     env: Environment, plugin_id: str, environment_id: str, root: PathUri, manifest: PluginManifest,
-    manifest_path: PathUri, warnings: list[str],
+    manifest_path: PathUri, warnings: list[str], budget: _Budget,
 ) -> tuple[tuple[str, McpServerConfig], ...]:
     declared = manifest.mcp_servers
     if isinstance(declared, dict):
@@ -180,7 +242,7 @@ async def _load_servers(
         warnings.append(f"ignoring `{path}` of selected plugin `{plugin_id}`: it resolves outside the root")
         return ()
     try:
-        contents = await _read_text(env, path)
+        contents = await _read_text(env, path, budget)
     except FileNotFoundError as err:
         if declared is None:
             return ()  # no .mcp.json: simply no servers
@@ -193,7 +255,7 @@ async def _load_servers(
 
 
 async def _load_connectors(
-    env: Environment, plugin_id: str, root: PathUri, manifest: PluginManifest, warnings: list[str]
+    env: Environment, plugin_id: str, root: PathUri, manifest: PluginManifest, warnings: list[str], budget: _Budget
 ) -> tuple[str, ...]:
     if manifest.apps is None:
         return ()  # connectors are read only when declared
@@ -201,7 +263,7 @@ async def _load_connectors(
         warnings.append(f"ignoring apps of selected plugin `{plugin_id}`: `{manifest.apps}` resolves outside the root")
         return ()
     try:
-        contents = await _read_text(env, manifest.apps)
+        contents = await _read_text(env, manifest.apps, budget)
     except Exception as err:  # noqa: BLE001
         warnings.append(f"failed to read app config for selected plugin `{plugin_id}` at `{manifest.apps}`: {err}")
         return ()
@@ -209,9 +271,10 @@ async def _load_connectors(
 
 
 async def _load_skills(
-    env: Environment, root: PathUri, manifest: PluginManifest, warnings: list[str]
+    env: Environment, root: PathUri, manifest: PluginManifest, warnings: list[str], budget: _Budget
 ) -> tuple[PluginSkill, ...]:
     skills: list[PluginSkill] = []
+    real_root = await _real_root(env, root)
     for directory in skill_directories(root, manifest):
         try:
             meta = await env.get_metadata(directory.to_native())
@@ -225,8 +288,11 @@ async def _load_skills(
             if not entry_meta.is_directory:
                 continue
             path = directory.join(entry_name).join(SKILL_FILE)
+            if not await _inside(env, real_root, path):
+                warnings.append(f"ignoring environment skill at {path}: it resolves outside the root")
+                continue
             try:
-                contents = await _read_text(env, path)
+                contents = await _read_text(env, path, budget)
             except FileNotFoundError:
                 continue
             except Exception as err:  # noqa: BLE001
@@ -250,8 +316,9 @@ async def discover_plugin(env: Environment, root_id: str, environment_id: str, r
     manifest_path = await _find_manifest(env, root_id, root)
     if manifest_path is None:
         return None
+    budget = _Budget()
     try:
-        manifest_text = await _read_text(env, manifest_path)
+        manifest_text = await _read_text(env, manifest_path, budget)
     except Exception as err:  # noqa: BLE001
         raise PluginResolutionError(f"failed to read plugin manifest for `{root_id}` at {manifest_path}: {err}") from err
     try:
@@ -263,13 +330,13 @@ async def discover_plugin(env: Environment, root_id: str, environment_id: str, r
     results: dict[str, Any] = {}
 
     async def servers() -> None:
-        results["servers"] = await _load_servers(env, root_id, environment_id, root, manifest, manifest_path, warnings)
+        results["servers"] = await _load_servers(env, root_id, environment_id, root, manifest, manifest_path, warnings, budget)
 
     async def connectors() -> None:
-        results["connectors"] = await _load_connectors(env, root_id, root, manifest, warnings)
+        results["connectors"] = await _load_connectors(env, root_id, root, manifest, warnings, budget)
 
     async def skills() -> None:
-        results["skills"] = await _load_skills(env, root, manifest, warnings)
+        results["skills"] = await _load_skills(env, root, manifest, warnings, budget)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(servers)

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from rootstep.bounded_read import DEFAULT_READ_LIMIT, read_regular_text
 from rootstep.protocol.path_uri import PathUri
 from rootstep.plugins.skills import SKILL_FILE, SkillParseError, parse_skill
 from rootstep.protocol.catalog import (
@@ -38,6 +39,13 @@ MAX_SCAN_DEPTH = 6  # levels below a skills root, as the reference walks
 MAX_DIRS_PER_ROOT = 2000
 METADATA_FILE = ("agents", "openai.yaml")
 _SCOPE_RANK = {"repo": 0, "user": 1, "system": 2, "admin": 3}
+# A repository is not trusted: its files are read as regular files only, within these limits
+# (a SKILL.md linked to /dev/zero or a FIFO is skipped, one over the limit is an error entry,
+# with codex 0.169's ``file is too large to read: limit is 536870912 bytes``). The optional
+# ``agents/openai.yaml`` is parsed by a pure-Python YAML parser, so it gets a tighter bound;
+# one that is too large, or not a regular file, is ignored like an unreadable one.
+MAX_SKILL_BYTES = DEFAULT_READ_LIMIT
+MAX_METADATA_BYTES = 16 * 1024 * 1024
 _MAX_SHORT_FIELD = 64
 _MAX_LONG_FIELD = 1024
 
@@ -216,7 +224,7 @@ def _is_hex_color(value: str) -> bool:
 def _read_metadata(skill_dir: Path) -> tuple[SkillInterface | None, SkillDependencies | None]:
     path = skill_dir.joinpath(*METADATA_FILE)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_regular_text(str(path), MAX_METADATA_BYTES))
     except FileNotFoundError:
         return None, None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # optional file: fail open
@@ -229,7 +237,7 @@ def load_skill(path: Path, scope: SkillScope) -> FoundSkill:
     """One SKILL.md through the shared parser. Raises :class:`SkillParseError` with the
     reference's message (``failed to read file: ...`` when unreadable)."""
     try:
-        contents = path.read_text(encoding="utf-8")
+        contents = read_regular_text(str(path), MAX_SKILL_BYTES)
     except (OSError, UnicodeDecodeError) as exc:
         raise SkillParseError(f"failed to read file: {exc}") from exc
     # Host skills have no plugin namespace: parse with an empty one and drop the ":" prefix.

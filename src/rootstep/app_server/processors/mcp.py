@@ -89,9 +89,10 @@ async def read_resource(ctx: RequestContext, params: McpResourceReadParams) -> A
     service = _service(ctx)
     try:
         if params.thread_id is None:
-            return await read_resource_without_thread(
-                service.servers, params.server, params.uri, transports=service.transports(None), meta=params.meta
-            )
+            async with service.temporary_servers.slot():
+                return await read_resource_without_thread(
+                    service.servers, params.server, params.uri, transports=service.transports(None), meta=params.meta
+                )
         mcp = thread_mcp(ctx, params.thread_id)
         if mcp is None:
             raise unknown_server(params.server)

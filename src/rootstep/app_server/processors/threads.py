@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from rootstep.app_server.clients import subscribed_elsewhere
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
+from rootstep.core.ids import is_uuid
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
 from rootstep.protocol.capabilities import InvalidRootError, SelectedCapabilityRoot
@@ -123,14 +126,26 @@ async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
     await ctx.respond(session_response(thread))
     await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))
     if mcp is not None:
-        await mcp.prestart()  # config.toml servers start with the thread
+        # config.toml servers start with the thread, in the server's task group: the thread's,
+        # not the request's (which ends if the client goes away).
+        ctx.server.services.background.start_soon(mcp.prestart, name=f"prestart:{thread.id}")
+
+
+async def _rollout(ctx: RequestContext, thread_id: str, path: str | None) -> Any:
+    """The rollout a resume/fork of an unloaded thread reads, read in a worker thread (a
+    client-named ``path`` may be any file: it is refused or read bounded, never on the loop)."""
+    manager = ctx.server.manager
+    if thread_id in manager.threads or (not path and not is_uuid(thread_id)):
+        return None  # loaded (nothing to read), or an error the manager reports
+    return await anyio.to_thread.run_sync(manager.load_rollout, thread_id, path)
 
 
 @_errors
 async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> None:
     manager = ctx.server.manager
     was_loaded = p.thread_id in manager.threads
-    thread = manager.resume_thread(p.thread_id, overrides_of(p), path=p.path)
+    rollout = await _rollout(ctx, p.thread_id, p.path)
+    thread = manager.resume_thread(p.thread_id, overrides_of(p), path=p.path, rollout=rollout)
     ctx.connection.subscriptions.add(thread.id)
     if was_loaded:
         await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
@@ -149,7 +164,10 @@ async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> None:
 
 @_errors
 async def thread_fork(ctx: RequestContext, p: ThreadForkParams) -> None:
-    thread = ctx.server.manager.fork_thread(p.thread_id, overrides_of(p), path=p.path, ephemeral=p.ephemeral)
+    rollout = await _rollout(ctx, p.thread_id, p.path)
+    thread = ctx.server.manager.fork_thread(
+        p.thread_id, overrides_of(p), path=p.path, ephemeral=p.ephemeral, rollout=rollout
+    )
     ctx.connection.subscriptions.add(thread.id)
     await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
     await ctx.server.emit(ThreadStarted(thread=thread.to_wire()))

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from rootstep.config.mcp_servers import HttpTransport
 from rootstep.mcp.oauth.errors import OAuthDiscoveryError
+from rootstep.mcp.oauth.response_limit import IDENTITY, limit_response
 from rootstep.mcp.oauth.urls import (
     authorization_server_candidates,
     issuer_matches,
@@ -83,6 +84,7 @@ def configured_headers(transport: HttpTransport, environ: Mapping[str, str] | No
 def _get(url: str, headers: Mapping[str, str] | None) -> httpx2.Request:
     merged = {"Accept": "application/json", "MCP-Protocol-Version": LATEST_PROTOCOL_VERSION}
     merged.update(headers or {})
+    merged.update(IDENTITY)
     return httpx2.Request("GET", url, headers=merged)
 
 
@@ -206,7 +208,12 @@ def _www_auth_field(header: str, name: str) -> str | None:
 
 
 async def read_metadata_response(response: httpx2.Response) -> MetadataResponse:
-    """Read what discovery needs of a (streamed) answer, never an event stream, at most 1 MiB."""
+    """Read what discovery needs of a (streamed) answer, never an event stream, at most 1 MiB.
+
+    The cap is put on the body stream itself (:func:`.response_limit.limit_response`), so a
+    chunked body without a length, and httpx's own read of it at the end of an auth flow, stop
+    there too."""
+    limit_response(response, MAX_METADATA_BYTES)
     body: bytes | None = None
     content_type = response.headers.get("content-type", "").lower()
     declared = response.headers.get("content-length", "")

@@ -43,21 +43,13 @@ from rootstep.mcp.oauth.callback import (
     CallbackProviderError,
     CallbackReply,
 )
-from rootstep.mcp.oauth.credential_names import credential_name, is_executor_owned
 from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
-from rootstep.mcp.oauth.errors import (
-    OAuthError,
-    OAuthLoginError,
-    OAuthUnsupportedServerError,
-)
+from rootstep.mcp.oauth.credential_names import credential_name, is_executor_owned
+from rootstep.mcp.oauth.errors import OAuthError, OAuthLoginError, OAuthUnsupportedServerError
 from rootstep.mcp.oauth.registration import ClientRegistration, choose_client
+from rootstep.mcp.oauth.response_limit import send_limited
 from rootstep.config.mcp_oauth import DEFAULT_LOGIN_TIMEOUT_SECS, InvalidCallbackPort, OAuthSettings
-from rootstep.mcp.oauth.store import (
-    CredentialStore,
-    StoredCredentials,
-    now_ms,
-    open_credential_store,
-)
+from rootstep.mcp.oauth.store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from rootstep.mcp.oauth.urls import authorization_url, redirect_uri, select_scopes
 
 logger = logging.getLogger(__name__)
@@ -303,7 +295,8 @@ class OAuthLogin:
         }
         headers = {"Accept": "application/json"}
         apply_client_auth(form, headers, self._client.client_secret, self._client.auth_method)
-        response = await self._http.post(token_endpoint, data=form, headers=headers, follow_redirects=False, auth=None)
+        request = self._http.build_request("POST", token_endpoint, data=form, headers=headers)
+        response = await send_limited(self._http, request)  # the body is capped (a hostile server)
         if response.status_code not in (200, 201):
             raise OAuthError(_token_error(response))
         try:
@@ -336,13 +329,10 @@ async def _register(
     if endpoint is None:
         raise OAuthLoginError("Dynamic client registration not supported")
     body = RegistrationRequest(client_name=client_name, redirect_uris=[redirect], scope=" ".join(scopes) or None)
-    response = await http_client.post(
-        str(endpoint),
-        json=body.model_dump(exclude_none=True),
-        headers={"Accept": "application/json"},
-        follow_redirects=False,
-        auth=None,
+    request = http_client.build_request(
+        "POST", str(endpoint), json=body.model_dump(exclude_none=True), headers={"Accept": "application/json"}
     )
+    response = await send_limited(http_client, request)  # the body is capped (a hostile server)
     try:
         info: OAuthClientInformationFull = await handle_registration_response(response)
         check_registration_usable(info)

@@ -38,26 +38,14 @@ from pydantic import ValidationError
 
 from rootstep.config.mcp_servers import HttpTransport
 from rootstep.mcp.oauth.credential_names import display_name
-from rootstep.mcp.oauth.discovery import (
-    configured_headers,
-    discovery_flow,
-    read_metadata_response,
-)
-from rootstep.mcp.oauth.errors import (
-    CredentialStoreError,
-    OAuthError,
-    OAuthLoginRequiredError,
-)
+from rootstep.mcp.oauth.discovery import configured_headers, discovery_flow, read_metadata_response
+from rootstep.mcp.oauth.errors import CredentialStoreError, OAuthError, OAuthLoginRequiredError
 from rootstep.mcp.oauth.locks import locked_async, refresh_lock_path
 from rootstep.mcp.oauth.login import apply_client_auth, credentials_from_token
+from rootstep.mcp.oauth.response_limit import IDENTITY, OAuthResponseTooLarge, read_limited
 from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.status import has_configured_bearer
-from rootstep.mcp.oauth.store import (
-    CredentialStore,
-    StoredCredentials,
-    now_ms,
-    open_credential_store,
-)
+from rootstep.mcp.oauth.store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from rootstep.mcp.oauth.urls import store_key
 
 logger = logging.getLogger(__name__)
@@ -234,12 +222,17 @@ class TokenManager:
                         "client_id": fresh.client_id,
                         "resource": st.server_url,
                     }
-                    headers = {"Accept": "application/json"}
+                    headers = {"Accept": "application/json", **IDENTITY}
                     apply_client_auth(form, headers, fresh.client_secret, fresh.token_endpoint_auth_method)
                     st.refreshes += 1
                     response = yield httpx2.Request("POST", endpoint, data=form, headers=headers)
-                    await response.aread()
-                    outcome, reason = await self._apply_refresh(st, fresh, endpoint, response)
+                    try:
+                        await read_limited(response)
+                    except OAuthResponseTooLarge as exc:  # a hostile token endpoint: no refresh
+                        st.last_error, outcome = f"token refresh failed: {exc}", fresh
+                        logger.warning("OAuth refresh for MCP server `%s` failed: %s", st.server_name, exc)
+                    else:
+                        outcome, reason = await self._apply_refresh(st, fresh, endpoint, response)
         yield self._settle(st, outcome, reason)
 
     async def _apply_refresh(
