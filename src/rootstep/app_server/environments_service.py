@@ -15,13 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from rootstep.config.environments_toml import EnvironmentsTomlError
+from rootstep.config.environments_toml import (
+    EnvironmentsConfig,
+    EnvironmentsTomlError,
+    default_ids,
+    load_environments_toml,
+)
 from rootstep.core.manager import ThreadError
-from rootstep.environments.manager import EnvironmentManager
 from rootstep.protocol.thread import EnvironmentSelection
 from rootstep.tools import ThreadView
 
 if TYPE_CHECKING:
+    from rootstep.environments.manager import EnvironmentManager
     from rootstep.app_server.background import Background
     from rootstep.config import Config
 
@@ -35,14 +40,14 @@ class EnvironmentsService:
         self.background = background
         self.error: str | None = None
         try:
-            self.manager: EnvironmentManager = EnvironmentManager.from_home(config.home)
+            self.toml = load_environments_toml(config.home)
         except EnvironmentsTomlError as exc:
             # A broken environments.toml leaves the local machine only; the reason is logged
             # and every thread/start that names another environment gets a clear error.
             log.error("environments.toml: %s", exc)
             self.error = str(exc)
-            self.manager = EnvironmentManager()
-        self.manager.subscribe(self._on_link)
+            self.toml = EnvironmentsConfig()
+        self._manager: EnvironmentManager | None = None
         self._started = False
         self._entered = anyio.Event()
         self._stop = anyio.Event()
@@ -52,6 +57,20 @@ class EnvironmentsService:
     @staticmethod
     def _on_link(env_id: str, event: str) -> None:
         log.info("environment `%s` %s", env_id, event)
+
+    @property
+    def manager(self) -> EnvironmentManager:
+        """The executors (made at first need: a thread without executor roots never loads the
+        exec-server client)."""
+        if self._manager is None:
+            from rootstep.environments.manager import EnvironmentManager
+
+            self._manager = EnvironmentManager(self.toml)
+            self._manager.subscribe(self._on_link)
+        return self._manager
+
+    def _ids(self) -> list[str]:
+        return self._manager.ids if self._manager is not None else list(self.toml.ids)
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -94,7 +113,7 @@ class EnvironmentsService:
         return self.manager.get(env_id)
 
     def __contains__(self, env_id: object) -> bool:
-        return env_id in self.manager
+        return env_id in self._ids()
 
     def ready_for_step(self, env_id: str) -> bool:
         self.start()
@@ -136,7 +155,7 @@ class EnvironmentsService:
         return frozenset(ready)
 
     def generation(self, env_id: str) -> int:
-        return self.manager.generation(env_id)
+        return self._manager.generation(env_id) if self._manager is not None else 0
 
     def for_thread(self, thread: ThreadView, *, wait: bool) -> ThreadEnvironments:
         """The thread's environments as its steps see them."""
@@ -146,14 +165,14 @@ class EnvironmentsService:
 
     def default_selection(self, cwd: str) -> list[EnvironmentSelection]:
         """Every configured environment, default first (spec §2.1)."""
-        return [
-            EnvironmentSelection(environment_id=env_id, cwd=cwd, runtime_workspace_roots=[cwd])
-            for env_id in self.manager.default_environment_ids()
-        ]
+        ids = self._manager.default_environment_ids() if self._manager is not None else \
+            default_ids(list(self.toml.ids), self.toml.default)
+        return [EnvironmentSelection(environment_id=env_id, cwd=cwd, runtime_workspace_roots=[cwd]) for env_id in ids]
 
     def check(self, selection: list[EnvironmentSelection]) -> None:
+        ids = self._ids()
         for entry in selection:
-            if entry.environment_id not in self.manager:
+            if entry.environment_id not in ids:
                 raise ThreadError(f"unknown turn environment id `{entry.environment_id}`")
 
 

@@ -102,5 +102,4 @@ def build_app_server(config: Config, *, overrides: Sequence[str] = ()) -> AppSer
     table = MethodTable()
     for processor in PROCESSORS:
         processor.register(table, services)
-    environments_service.start()
     return AppServer(services, table)

@@ -69,6 +69,15 @@ class EnvironmentsConfig:
         return next((e for e in self.environments if e.id == env_id), None)
 
 
+def default_ids(ids: list[str], default: str | None) -> list[str]:
+    """What a thread gets when it names no environments: the default first, then every other
+    configured one; nothing at all when there is no default (``default = "none"``, or
+    ``include_local = false`` without a ``default``), as in 0.169."""
+    if default not in ids:
+        return []
+    return [default] + [env_id for env_id in ids if env_id != default]
+
+
 class _Lines:
     """Finds the line of a key in the source text: top level, or inside the n-th ``[[environments]]``."""
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import httpx2
-
 if TYPE_CHECKING:
+    import httpx2
+
     from rootstep.environments.processes import ProcessHandle, ProcessSpec
 
 

@@ -11,19 +11,22 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx2
 
 from rootstep.bounded_read import open_regular_file
 from rootstep.environments import local_fs
 from rootstep.environments.base import FileMetadata
 from rootstep.environments.discovery import discover_root
 from rootstep.environments.host_info import host_environment_info
-from rootstep.environments.local_process import LocalProcess
 from rootstep.environments.processes import ProcessSpec
 from rootstep.protocol import exec_server as p
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from rootstep.environments.local_process import LocalProcess
 
 
 LOCAL_ENVIRONMENT_ID = "local"
@@ -112,12 +115,16 @@ class LocalEnvironment:
         )
 
     async def start_process(self, spec: ProcessSpec, process_id: str | None = None) -> LocalProcess:
+        from rootstep.environments.local_process import LocalProcess  # with the sandbox: at first use
+
         """Run a command on this host (see :mod:`rootstep.environments.processes`)."""
         return await LocalProcess.start(spec, process_id or f"local-{next(_process_ids)}")
 
     def http_client(
         self, *, headers: dict[str, str] | None = None, timeout: float | None = None, auth: httpx2.Auth | None = None
     ) -> httpx2.AsyncClient:
+        import httpx2
+
         return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout), auth=auth, follow_redirects=True)
 
     async def discover_capability_roots(self, roots: list[tuple[str, str]]) -> list[dict[str, Any]]:

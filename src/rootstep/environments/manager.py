@@ -26,7 +26,7 @@ from typing import Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from rootstep.config.environments_toml import LOCAL_ID, EnvironmentsConfig, EnvironmentSpec, load_environments_toml
+from rootstep.config.environments_toml import LOCAL_ID, EnvironmentsConfig, EnvironmentSpec, default_ids, load_environments_toml
 from rootstep.environments.base import Environment
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import ExecutorStartError, open_stdio_link, open_websocket_link
@@ -245,15 +245,8 @@ class EnvironmentManager:
         return ([LOCAL_ID] if self._local is not None else []) + list(self._instances)
 
     def default_environment_ids(self) -> list[str]:
-        """What a thread gets when it names none: the default first, then every other
-        configured environment; nothing at all when there is no default (``default = "none"``,
-        or ``include_local = false`` without a ``default``), as in 0.169."""
-        ids = self.ids
-        if self.default_id not in ids:
-            return []
-        ids.remove(self.default_id)
-        ids.insert(0, self.default_id)
-        return ids
+        """What a thread gets when it names none (:func:`default_ids` of the current ids)."""
+        return default_ids(self.ids, self.default_id)
 
     def __contains__(self, env_id: object) -> bool:
         return env_id in self.ids

@@ -13,18 +13,19 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
 
 from rootstep.environments.base import FileMetadata
 from rootstep.environments.exec_client import ExecServerClient
-from rootstep.environments.http_egress import EnvironmentHttpTransport
 from rootstep.environments.links import open_stdio_link, open_websocket_link
 from rootstep.environments.processes import ProcessSpec
 from rootstep.environments.remote_process import RemoteProcess
 from rootstep.jsonrpc.errors import INVALID_REQUEST, NOT_FOUND, ConnectionClosed, JsonRpcError
 from rootstep.protocol import exec_server as p
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 Acquire = Callable[[], Awaitable[ExecServerClient]]
@@ -221,6 +222,10 @@ class RemoteEnvironment:
     def http_client(
         self, *, headers: dict[str, str] | None = None, timeout: float | None = None, auth: httpx2.Auth | None = None
     ) -> httpx2.AsyncClient:
+        import httpx2
+
+        from rootstep.environments.http_egress import EnvironmentHttpTransport
+
         return httpx2.AsyncClient(
             transport=EnvironmentHttpTransport(self.client), headers=headers, timeout=httpx2.Timeout(timeout), auth=auth,
             follow_redirects=True,

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rootstep.bounded_read import DEFAULT_READ_LIMIT, read_regular_text
 from rootstep.protocol.path_uri import PathUri
 from rootstep.plugins.skills import SKILL_FILE, SkillParseError, parse_skill
@@ -58,6 +56,12 @@ class SkillRoot:
     path: Path
     scope: SkillScope
 
+
+
+def _yaml_error() -> type[Exception]:
+    import yaml
+
+    return yaml.YAMLError
 
 def find_project_root(cwd: Path, markers: Sequence[str] = PROJECT_ROOT_MARKERS) -> Path:
     """The nearest ancestor of ``cwd`` (itself included) holding a marker; ``cwd`` if none."""
@@ -224,10 +228,12 @@ def _is_hex_color(value: str) -> bool:
 def _read_metadata(skill_dir: Path) -> tuple[SkillInterface | None, SkillDependencies | None]:
     path = skill_dir.joinpath(*METADATA_FILE)
     try:
+        import yaml
+
         data = yaml.safe_load(read_regular_text(str(path), MAX_METADATA_BYTES))
     except FileNotFoundError:
         return None, None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # optional file: fail open
+    except (OSError, UnicodeDecodeError, _yaml_error()) as exc:  # optional file: fail open
         log.warning("ignoring %s: %s", path, exc)
         return None, None
     return parse_skill_metadata(skill_dir, data)

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 
 from rootstep.protocol.path_uri import PathUri
 
@@ -34,6 +33,13 @@ class PluginSkill:
     path: PathUri  # the SKILL.md file
     contents: str  # the whole SKILL.md text
 
+
+
+def _yaml() -> Any:
+    """PyYAML, loaded with the first skill parsed (not with every process that may never read one)."""
+    import yaml
+
+    return yaml
 
 def _single_line(value: str) -> str:
     return " ".join(value.split())
@@ -58,7 +64,7 @@ def _repair_scalars(frontmatter: str) -> str | None:
     for line in frontmatter.split("\n"):
         match = re.match(r"^([A-Za-z0-9_-]+):\s+(.*\S)\s*$", line)
         if match and ": " in match.group(2) and match.group(2)[0] not in "\"'[{|>":
-            quoted = yaml.safe_dump(match.group(2), default_style='"').strip()
+            quoted = _yaml().safe_dump(match.group(2), default_style='"').strip()
             out.append(f"{match.group(1)}: {quoted}")
             changed = True
         else:
@@ -72,12 +78,12 @@ def parse_skill(contents: str, path: PathUri, plugin_name: str) -> PluginSkill:
     if frontmatter is None:
         raise SkillParseError("missing YAML frontmatter delimited by ---")
     try:
-        data: Any = yaml.safe_load(frontmatter)
-    except yaml.YAMLError as err:
+        data: Any = _yaml().safe_load(frontmatter)
+    except _yaml().YAMLError as err:
         repaired = _repair_scalars(frontmatter)
         try:
-            data = yaml.safe_load(repaired) if repaired else None
-        except yaml.YAMLError:
+            data = _yaml().safe_load(repaired) if repaired else None
+        except _yaml().YAMLError:
             data = None
         if data is None:
             raise SkillParseError(f"invalid YAML: {err}") from err
