@@ -16,7 +16,7 @@ SRC = Path(rootstep.__file__).resolve().parent
 
 # Lowest first. Top-level modules are named without ".py".
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "file_uri", "bounded_read", "socket_addr"),
+    ("__init__", "file_uri", "bounded_read", "socket_addr", "preload"),
     ("host",),
     ("jsonrpc",),
     ("protocol",),

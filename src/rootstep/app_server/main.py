@@ -68,6 +68,22 @@ def _fast_handshake() -> tuple[object | None, bytes, bool]:
     return session, rest, False
 
 
+def _mcp_likely() -> bool:
+    """Will this process soon talk to an MCP server? (config.toml declares servers, or
+    environments.toml executors that selected roots live in.) Only preloading depends on it."""
+    from rootstep.config.home import codex_home_str
+
+    home = codex_home_str()
+    for name, marker in (("config.toml", "mcp_servers"), ("environments.toml", "environments")):
+        try:
+            with open(os.path.join(home, name), encoding="utf-8", errors="replace") as f:
+                if marker in f.read(1 << 20):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def _setup_logging() -> None:
     import logging
 
@@ -95,10 +111,19 @@ def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
         from rootstep.app_server.listeners import run as run_listener
 
         return run_listener(listen, overrides)
+    from rootstep import preload
+
+    # The server loads while the client sends (and waits for) `initialize`: the answer comes from
+    # the fast path below, the server's modules from a background thread.
+    server_modules = preload.start(["rootstep.app_server.stdio"])
     session, replay, eof = _fast_handshake()
     if eof:
         return 0
     _setup_logging()
+    if server_modules is not None:
+        server_modules.join()
+    # What a first turn needs next: the model client, and the MCP SDK when servers are likely.
+    preload.start(preload.MODEL_MODULES + (preload.MCP_MODULES if _mcp_likely() else ()))
     import anyio
 
     from rootstep.app_server.stdio import serve_stdio

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from rootstep import preload
 from rootstep.app_server.connection import OVERLOADED_MESSAGE
 from rootstep.config.config import Config, ConfigError, load_config
 from rootstep.config.mcp_servers import McpServersConfig
@@ -144,12 +145,14 @@ class McpService:
     # --- transports and the client ----------------------------------------------------------
 
     def transports(self, cwd: str | None, elicitation: ElicitationRouter | None = None) -> DefaultTransports:
+        preload.wait()
         from rootstep.mcp.transports.factory import DefaultTransports
 
         return DefaultTransports(environments=self.environments.get, default_cwd=cwd, auth=self._auth, elicitation=elicitation)
 
     def router(self, thread: ThreadView) -> ElicitationRouter:
         """The thread's way to ask the client (approvals, servers' elicitations)."""
+        preload.wait()
         from rootstep.mcp.elicitation import ElicitationRouter
 
         return ElicitationRouter(thread.id, self.ask_client, lambda: thread.active_turn_id)
@@ -167,6 +170,7 @@ class McpService:
     def tokens(self) -> Any:
         """The process-wide ``TokenManager`` (created on first use: it may probe a keyring)."""
         if self._tokens is None:
+            preload.wait()
             from rootstep.mcp.oauth import TokenManager
 
             self._tokens = TokenManager.from_settings(self.config.oauth)
@@ -179,6 +183,7 @@ class McpService:
 
     async def _oauth_status(self, name: str, config: Any) -> str:
         """Bearer, stored OAuth tokens, or OAuth discovery decide it."""
+        preload.wait()
         if not config.enabled or config.is_stdio:
             from rootstep.mcp.status import default_auth_status
 

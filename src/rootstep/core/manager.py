@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
+from rootstep import preload
 from rootstep.config import Config
 from rootstep.config.home import make_private_dirs
 from rootstep.core.ids import is_uuid, uuid7
@@ -183,6 +184,7 @@ class ThreadManager:
             raise ThreadError(f"invalid config override: {exc}") from None
 
     def model_client(self, thread: Thread) -> Any:
+        preload.wait(*preload.MODEL_MODULES)  # httpx2 may be loading in the background
         from rootstep.model.client import ResponsesClient
 
         provider = thread.config.providers[thread.settings.model_provider_id]

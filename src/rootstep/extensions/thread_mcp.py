@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from rootstep import preload
 from rootstep.config.mcp_servers import McpServersConfig
 from rootstep.config.requirements import EMPTY_REQUIREMENTS, Requirements
 from rootstep.extensions import skills as skills_ext
@@ -215,8 +216,11 @@ class ThreadMcp:
         self._scanned: int | None = None
         self.decisions: list[RuntimeDecision] = []  # what each resolve did (tests, bench)
         # The roots' executors start now, in the background: thread/start answers at once and
-        # the first step waits only for what is left of their start-up.
-        step_environments.start(dict.fromkeys(r.environment_id for r in self.candidate_roots()))
+        # the first step waits only for what is left of their start-up; so does the MCP SDK.
+        candidates = self.candidate_roots()
+        step_environments.start(dict.fromkeys(r.environment_id for r in candidates))
+        if candidates or self._config.servers:
+            preload.start(preload.MCP_MODULES)
 
     @property
     def thread_id(self) -> str:
@@ -226,6 +230,7 @@ class ThreadMcp:
 
     def _engine(self) -> ServerPool:
         if self._pool is None:
+            preload.wait()  # the SDK may be loading in the background
             from rootstep.mcp.server_pool import ServerPool
 
             self._router = self._wiring.router(self.thread)
@@ -316,6 +321,7 @@ class ThreadMcp:
         )
 
     async def _publish(self, ready: Sequence[SelectedCapabilityRoot], projection: McpProjection) -> None:
+        preload.wait()
         from rootstep.mcp.runtime import McpRuntime
 
         servers = projection.catalog.configured_servers()
@@ -381,6 +387,7 @@ class ThreadMcp:
         """A ``required`` config.toml server that cannot start fails ``thread/start``."""
         required = self._config.required()
         if required:
+            preload.wait()
             from rootstep.mcp.step_tools import check_required_servers
 
             await self.prestart()
@@ -400,6 +407,7 @@ class ThreadMcp:
         return items
 
     async def capture(self) -> McpStep:
+        preload.wait()
         from rootstep.mcp.step_tools import McpStepTools
 
         runtime = await self.resolve()

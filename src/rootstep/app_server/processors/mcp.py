@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 
+from rootstep import preload
 from rootstep.app_server.context import RequestContext, loaded_thread
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
 from rootstep.mcp.wire import (
@@ -44,6 +45,7 @@ def thread_mcp(ctx: RequestContext, thread_id: str) -> ThreadMcp | None:
 
 
 async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) -> Any:
+    preload.wait()
     from rootstep.mcp.status import McpRequestError, list_server_status
 
     service = _service(ctx)
@@ -66,6 +68,7 @@ async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any
     mcp = thread_mcp(ctx, params.thread_id)
     if mcp is None:
         raise JsonRpcError(INTERNAL_ERROR, f"unknown MCP server '{params.server}'")
+    preload.wait()
     from rootstep.mcp.status import McpRequestError, call_server_tool
 
     runtime = await mcp.resolve()
@@ -79,6 +82,7 @@ async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any
 
 async def read_resource(ctx: RequestContext, params: McpResourceReadParams) -> Any:
     """With ``threadId``: the thread's current servers; without: the latest config.toml ones."""
+    preload.wait()
     from rootstep.mcp.resources import (
         ResourceReadError,
         read_resource_without_thread,

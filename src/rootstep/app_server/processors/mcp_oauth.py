@@ -15,6 +15,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from rootstep import preload
 from rootstep.app_server.context import RequestContext, loaded_thread
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
@@ -75,6 +76,7 @@ def _http_client(ctx: RequestContext, config: McpServerConfig) -> Any:
 
 
 async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpServerOauthLoginResponse:
+    preload.wait()
     from rootstep.mcp.oauth import (
         OAuthLoginError,
         OAuthUnsupportedServerError,
