@@ -169,7 +169,7 @@ def _deferred_scenario(plugin: Path) -> Any:
     def scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
         config = home / "config.toml"
         config.write_text(config.read_text().replace("[features]\n", "[features]\ndeferred_executor = true\n", 1))
-        write_environments(home, _slow_executor(1.0))
+        write_environments(home, _slow_executor(3.0))  # still starting at the first step, even under load
         out: dict[str, Any] = {}
         with AppServerProcess(home, command=command, validate=False) as app:
             app.initialize()
