@@ -12,7 +12,7 @@ MCP server is the stdlib stub (``bench/mcp_stub_server.py``).
   sent right after ``thread/start``;
 * executor spawn → its ``initialize`` answered;
 * spawn → first turn completed, a plain turn with no tools (no executor, no root);
-* ``mcpServerStatus/list`` on a thread with one plugin, once its server is up.
+* ``mcpServerStatus/list`` on a thread with one plugin, after a turn (its server is up).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _listed(app: Any, thread_id: str) -> bool:
 def status_run(kind: str, reference: Path | None, out: dict[str, list[float]]) -> None:
     """First thread/start with the root; thread/start → server listed; warm status lists."""
     from tests.fixtures.app_server import AppServerProcess
-    from tests.fixtures.mock_model import MockModel, write_config
+    from tests.fixtures.mock_model import MockModel, assistant_text, write_config
 
     command = app_command(kind, reference)
     assert command is not None
@@ -72,6 +72,8 @@ def status_run(kind: str, reference: Path | None, out: dict[str, list[float]]) -
             out["thread_start"].append(ms_since(t0))
             wait_until(lambda: _listed(app, thread), 120, "the root's server in mcpServerStatus/list", interval=0.01)
             out["listed"].append(ms_since(t0))
+            model.queue(assistant_text("up"))  # a turn: the thread's server is up now
+            app.run_turn(thread, "hello", timeout=120)
             for _ in range(STATUS_LISTS):
                 t1 = time.perf_counter()
                 assert _listed(app, thread)
@@ -155,7 +157,7 @@ ROWS = (
     ("first_turn", "first turn with one executor-hosted MCP call", "≤ 1.0×"),
     ("executor", "exec-server spawn → `initialize` answered", "≤ 1.0×"),
     ("plain", "spawn → first turn completed (plain turn, no tools)", "≤ 1.0×"),
-    ("status", "`mcpServerStatus/list` on a thread with one plugin (server up)", "≤ 0.2×"),
+    ("status", "`mcpServerStatus/list` on a thread with one plugin (after a turn: server up)", "≤ 0.2×"),
 )
 
 

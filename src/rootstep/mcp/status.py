@@ -106,6 +106,18 @@ def _server_info(connection: McpConnection | None) -> McpServerInfo | None:
     )
 
 
+def _live_connections(runtime: McpRuntime | None, enabled: Mapping[str, McpServerConfig]) -> dict[str, McpConnection]:
+    """The thread's ready connections whose server config is the listed one."""
+    if runtime is None or runtime.closed:
+        return {}
+    live = {}
+    for name, config in enabled.items():
+        connection = runtime.manager.connection(name) if runtime.servers.get(name) == config else None
+        if connection is not None and connection.state == "ready" and connection.session is not None:
+            live[name] = connection
+    return live
+
+
 async def list_server_status(
     servers: McpServersConfig,
     params: ListMcpServerStatusParams,
@@ -125,13 +137,18 @@ async def list_server_status(
     full = params.detail in (None, "full")
     enabled = {n: servers.servers[n] for n in page if n in servers.servers and servers.servers[n].enabled}
 
+    # A server the thread runs with this very config answers from its live connection; only the
+    # others are started for the listing (as the reference starts them all).
+    live = _live_connections(runtime, enabled)
     entries: dict[str, McpServerStatus] = {}
-    async with ConnectionManager(enabled, transports=transports) as manager:
+    temporary = {n: c for n, c in enabled.items() if n not in live}
+    async with ConnectionManager(temporary, transports=transports) as manager:
         await manager.wait_ready()
 
         async def collect(name: str) -> None:
             config = servers.servers.get(name)
-            connection = manager.connection(name)
+            owner: Any = runtime.manager if name in live and runtime is not None else manager
+            connection = live.get(name) or manager.connection(name)
             origin = provenance.get(name, ServerProvenance())
             entry = McpServerStatus(
                 name=name,
@@ -151,7 +168,7 @@ async def list_server_status(
                 caps = session.server_capabilities if session is not None else None
                 entry.server_capabilities = caps.model_dump(by_alias=True, mode="json", exclude_none=True) if caps else None
                 if full:
-                    resources, templates = await manager.list_resources(name)
+                    resources, templates = await owner.list_resources(name)
                     entry.resources = [r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in resources]
                     entry.resource_templates = [
                         t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in templates

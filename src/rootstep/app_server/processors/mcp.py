@@ -54,7 +54,8 @@ async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) ->
         cwd = loaded_thread(ctx, params.thread_id).settings.cwd
         mcp = service.for_thread(params.thread_id)
         if mcp is not None:  # the thread's projection for the roots ready now
-            servers, runtime, provenance = await mcp.status_view()
+            servers, published, provenance = await mcp.status_view()
+            runtime = published.acquire() if published is not None and not published.closed else None
     try:
         return await list_server_status(
             servers, params, transports=service.transports(cwd), runtime=runtime, auth_status=service.auth_status,
@@ -62,6 +63,9 @@ async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) ->
         )
     except McpRequestError as exc:
         raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+    finally:
+        if runtime is not None:
+            await runtime.release()
 
 
 async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any:
