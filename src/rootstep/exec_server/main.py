@@ -159,11 +159,16 @@ def run(listen: str = "ws://127.0.0.1:0", auth_args: dict[str, Any] | None = Non
         return 2
     handshake = None
     if kind == "stdio":
+        from rootstep import preload
         from rootstep.exec_server.fast_start import handshake as fast_handshake
 
+        # The handlers load in the background while the first exchange is answered.
+        handlers = preload.start(["rootstep.exec_server.connection"])
         handshake = fast_handshake()
         if handshake.eof and handshake.session_id is None and not handshake.replay.strip():
             return 0
+        if handlers is not None:
+            handlers.join()
     import anyio
 
     from rootstep.exec_server import reaper
