@@ -63,6 +63,7 @@ class TurnContext:
         if self.include_environment:
             snap["environments"] = {
                 "environments": {e.environment_id: {"cwd": e.cwd, "shell": e.shell} for e in self.environments},
+                "primary": self.environments[0].environment_id if self.environments else None,
                 "current_date": self.current_date,
                 "timezone": self.timezone,
                 "filesystem": self.filesystem,
@@ -82,8 +83,10 @@ def _environment_lines(env: dict[str, Any], indent: str) -> str:
 
 
 def render_environment(snapshot: dict[str, Any], changed: Sequence[str], gone: Sequence[str]) -> str:
-    """The ``<environment_context>`` text telling ``changed`` (and ``gone``) environments."""
+    """The ``<environment_context>`` text telling ``changed`` (and ``gone``) environments; with
+    several, each says whether it is the primary one (where the tools run)."""
     envs = snapshot["environments"]
+    primary = snapshot.get("primary")
     body = "\n"
     legacy_single = len(envs) == 1 and not gone
     if legacy_single:
@@ -95,8 +98,10 @@ def render_environment(snapshot: dict[str, Any], changed: Sequence[str], gone: S
             if env_id in gone:
                 body += f'    <environment id="{_xml(env_id)}" status="unavailable" />\n'
             else:
-                body += f'    <environment id="{_xml(env_id)}">\n' + _environment_lines(envs[env_id], "      ")
-                body += "    </environment>\n"
+                is_primary = "true" if env_id == primary else "false"
+                body += f'    <environment id="{_xml(env_id)}" primary="{is_primary}">\n'
+                body += _environment_lines(envs[env_id], "      ") + "    </environment>\n"
+        body += "  </environments>\n"
     body += f"  <current_date>{_xml(snapshot['current_date'])}</current_date>\n"
     body += f"  <timezone>{_xml(snapshot['timezone'])}</timezone>\n"
     if snapshot.get("filesystem"):
