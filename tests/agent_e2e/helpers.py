@@ -28,13 +28,18 @@ EXECUTOR_MARK = "executor-only-mark"
 def agent_home(home: Path, model: MockModel | str, *, sandbox: str = "workspace-write", approval: str = "never",
                extra: str = "") -> Path:
     write_config(home, model, extra=extra)
+    tune_config(home, sandbox=sandbox, approval=approval)
+    return home
+
+
+def tune_config(home: Path, *, sandbox: str = "workspace-write", approval: str = "never") -> None:
+    """A ``write_config`` home made fit for commands (and for 0.169 to run them here)."""
     config = home / "config.toml"
     text_ = config.read_text()
     text_ = text_.replace('approval_policy = "never"', f'approval_policy = "{approval}"')
     text_ = text_.replace('sandbox_mode = "read-only"', f'sandbox_mode = "{sandbox}"\nallow_login_shell = false')
     text_ = text_.replace("[features]\n", "[features]\nshell_snapshot = false\n", 1)
     config.write_text(text_)
-    return home
 
 
 def write_executor(home: Path, argv: list[str], env_id: str = "exec-1") -> None:
@@ -70,9 +75,16 @@ def is_reference(command: list[str]) -> bool:
     return "app-server" in command and "rootstep" not in command
 
 
-def server(home: Path, command: list[str] | None = None, cwd: Path | None = None, **kw: Any) -> AppServerProcess:
-    env = reference_env() if command is not None and is_reference(command) else {}
-    return AppServerProcess(home, command=command, cwd=cwd, env=env, validate=command is None or not is_reference(command), **kw)
+# Sandbox denials are told apart by how fast a command fails (0.169: within 150 ms of its start);
+# tests that depend on it give our server a margin no load on the machine eats up.
+PATIENT = {"ROOTSTEP_EXEC_EARLY_EXIT_GRACE_MS": "3000"}
+
+
+def server(home: Path, command: list[str] | None = None, cwd: Path | None = None, *, patient: bool = False,
+           **kw: Any) -> AppServerProcess:
+    reference = command is not None and is_reference(command)
+    env = reference_env() if reference else dict(PATIENT) if patient else {}
+    return AppServerProcess(home, command=command, cwd=cwd, env=env, validate=not reference, **kw)
 
 
 def exec_call(call_id: str, cmd: str, **args: Any) -> MockResponse:

@@ -122,7 +122,7 @@ def test_the_sandbox_refuses_writes_outside_the_workspace_and_the_network(tmp_pa
         exec_call("c3", f"python3 -c \"{network}\""),
         assistant_text("done"),
     )
-    with server(home) as app:
+    with server(home, patient=True) as app:
         app.initialize()
         thread_id = app.call("thread/start", {"cwd": str(work)})["thread"]["id"]
         turn, _ = run_turn(app, thread_id, "go")

@@ -49,8 +49,14 @@ MAX_SESSIONS = 64
 WRITE_SETTLE_S = 0.1
 EXIT_OUTPUT_GRACE_S = 0.05
 # How long a new process may take to exit before its item is announced: a sandboxed command
-# that dies of a denial within it is reported to the model only (no item), or retried.
-EARLY_EXIT_GRACE_S = 0.15
+# that dies of a denial within it is reported to the model only (no item), or retried. 0.169
+# waits 150 ms; a slow machine (or a test that must not depend on its load) may say otherwise.
+EARLY_EXIT_GRACE_ENV = "ROOTSTEP_EXEC_EARLY_EXIT_GRACE_MS"
+
+
+def early_exit_grace_s(environ: Any = os.environ) -> float:
+    raw = str(environ.get(EARLY_EXIT_GRACE_ENV, "")).strip()
+    return int(raw) / 1000 if raw.isdigit() else 0.15
 INTERRUPT = "\x03"
 UNIFIED_EXEC_ENV = {
     "NO_COLOR": "1", "TERM": "dumb", "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "LC_ALL": "C.UTF-8",
@@ -187,6 +193,7 @@ class UnifiedExecManager:
         self._tg: TaskGroup | None = None
         self._session_approvals: set[tuple[str, ...]] = set()
         self._rng = random.Random()
+        self.early_exit_grace_s = early_exit_grace_s()
 
     async def __aenter__(self) -> UnifiedExecManager:
         self._tg = anyio.create_task_group()
@@ -316,7 +323,7 @@ class UnifiedExecManager:
         await events.item_completed(done)
 
     async def _spawn(self, ctx: ExecContext, call: _Call, *, sandboxed: bool) -> _Session | str:
-        """Start the process and give it :data:`EARLY_EXIT_GRACE_S` to fail; a string is the
+        """Start the process and give it the early-exit grace to fail; a string is the
         model's output for a process that could not start."""
         if len(self._sessions) >= self.max_sessions:
             await self._prune()
@@ -336,7 +343,7 @@ class UnifiedExecManager:
         self._sessions[session_id] = session
         assert self._tg is not None, "UnifiedExecManager must be entered (async with) before use"
         self._tg.start_soon(self._pump, session)
-        await self._collect(session, time.monotonic() + EARLY_EXIT_GRACE_S)
+        await self._collect(session, time.monotonic() + self.early_exit_grace_s)
         if session.closed and handle.sandboxed and ctx.detect_denials:
             text = session.transcript.to_bytes().decode("utf-8", "replace")
             session.denied = is_likely_sandbox_denied(sandboxed=True, exit_code=session.exit_code if session.exit_code is not None else -1, output=text)
