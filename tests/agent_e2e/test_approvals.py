@@ -25,16 +25,21 @@ def _escalated(call_id: str, target: Path) -> Any:
 def test_each_command_approval_decision(tmp_path: Path, model: MockModel) -> None:
     home = agent_home(tmp_path / "home", model, sandbox="workspace-write", approval="on-request")
     outside = Path("/var/tmp") / f"rootstep-approval-{tmp_path.name}"
-    targets = {name: outside.with_name(f"{outside.name}-{name}") for name in ("accept", "decline", "session", "cancel")}
-    decisions = {"a1": "accept", "d1": "decline", "s1": "acceptForSession", "s2": None, "x1": "cancel"}
+    targets = {name: outside.with_name(f"{outside.name}-{name}")
+               for name in ("accept", "decline", "session", "rule", "cancel")}
+    decisions = {"a1": "accept", "d1": "decline", "s1": "acceptForSession", "x1": "cancel"}
     model.queue(
         _escalated("a1", targets["accept"]), _escalated("d1", targets["decline"]),
-        _escalated("s1", targets["session"]), _escalated("s2", targets["session"]), assistant_text("done"),
+        _escalated("s1", targets["session"]), _escalated("s2", targets["session"]),
+        _escalated("r1", targets["rule"]), _escalated("r2", targets["rule"]), assistant_text("done"),
         _escalated("x1", targets["cancel"]),
     )
 
     def answer(request: dict[str, Any]) -> Any:
-        return {"decision": decisions[request["params"]["itemId"]]}
+        item = request["params"]["itemId"]
+        if item == "r1":  # accept and remember the proposed rule (written to rules/default.rules)
+            return {"decision": request["params"]["availableDecisions"][1]}
+        return {"decision": decisions[item]}
 
     try:
         with server(home) as app:
@@ -42,15 +47,17 @@ def test_each_command_approval_decision(tmp_path: Path, model: MockModel) -> Non
             thread_id = app.call("thread/start", {"cwd": str(tmp_path)})["thread"]["id"]
             turn, asked = run_turn(app, thread_id, "go", answer)
             assert turn["status"] == "completed"
-            # acceptForSession: the same command runs unasked the second time
-            assert [r["params"]["itemId"] for r in asked] == ["a1", "d1", "s1"]
+            # acceptForSession and a remembered rule: the same command runs unasked the second time
+            assert [r["params"]["itemId"] for r in asked] == ["a1", "d1", "s1", "r1"]
+            assert asked[3]["params"]["proposedExecpolicyAmendment"] == ["touch", str(targets["rule"])]
             first = asked[0]["params"]
             assert first["kind"] == "command" and first["environmentId"] == "local" and first["reason"] == "May I touch it?"
             assert first["availableDecisions"][0] == "accept" and first["availableDecisions"][-1] == "cancel"
             resolved = [m["params"]["requestId"] for m in app.notifications("serverRequest/resolved")]
             assert resolved == [r["id"] for r in asked]
             statuses = {i["id"]: i["status"] for i in items(app, "commandExecution")}
-            assert statuses == {"a1": "completed", "d1": "declined", "s1": "completed", "s2": "completed"}
+            assert statuses == {"a1": "completed", "d1": "declined", "s1": "completed", "s2": "completed",
+                                "r1": "completed", "r2": "completed"}
             # cancel: the turn ends interrupted, nothing ran
             turn, asked = run_turn(app, thread_id, "again", answer)
             assert turn["status"] == "interrupted" and [r["params"]["itemId"] for r in asked] == ["x1"]
@@ -60,6 +67,8 @@ def test_each_command_approval_decision(tmp_path: Path, model: MockModel) -> Non
         assert "Process exited with code 0" in got["a1"] and targets["accept"].exists()
         assert got["d1"] == 'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }'
         assert not targets["decline"].exists() and targets["session"].exists() and not targets["cancel"].exists()
+        rules = (home / "rules" / "default.rules").read_text()
+        assert f'prefix_rule(pattern=["touch", "{targets["rule"]}"], decision="allow")' in rules
     finally:
         for target in targets.values():
             target.unlink(missing_ok=True)
