@@ -101,16 +101,19 @@ def custom_call(call_id: str, name: str, payload: str) -> MockResponse:
 
 
 def later_call() -> MockResponse:
-    """A model step whose call is decided once the test knows more (a session id): it waits after
-    ``response.created`` until :func:`decide` fills it in."""
+    """A model step whose call is decided once the test knows more (a session id): after
+    ``response.created`` and ``response.in_progress`` it waits until :func:`decide` fills in
+    the rest (the mock has read the event it holds at before it waits, hence the harmless one)."""
     response = function_call_response("later", "exec_command", "{}")
+    created = response.events[0]
+    response.events.insert(1, {"type": "response.in_progress", "response": created["response"]})
     response.hold_after = 1
     return response
 
 
 def decide(response: MockResponse, call_id: str, name: str, arguments: dict[str, Any]) -> None:
     decided = function_call_response(call_id, name, json.dumps(arguments))
-    response.events[:] = decided.events
+    response.events[2:] = decided.events[1:]
     response.release()
 
 

@@ -123,6 +123,10 @@ def test_background_terminals_list_terminate_and_clean(tmp_path: Path, model: Mo
         error = app.call_error("thread/backgroundTerminals/terminate", {"threadId": thread_id, "processId": "x"})
         assert (error.code, error.message) == (-32600, "invalid background terminal process id: invalid digit found in string")
         assert app.call("thread/backgroundTerminals/clean", {"threadId": thread_id}) == {}
+        # as 0.169: the answer first, then the killed commands' items
+        for call_id in ("c1", "c2", "c3"):
+            app.wait_for(lambda m, c=call_id: m.get("method") == "item/completed" and m["params"]["item"]["id"] == c,
+                         take=False, what=f"{call_id} killed")
         assert app.call("thread/backgroundTerminals/list", {"threadId": thread_id}) == {"data": [], "nextCursor": None}
         ended = {i["id"]: (i["status"], i["exitCode"]) for i in items(app, "commandExecution")}
         assert ended == {"c1": ("failed", -1), "c2": ("failed", -1), "c3": ("failed", -1)}

@@ -69,6 +69,8 @@ def _commands(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         session = outputs(model)["c4"].split("session ID ", 1)[1].split("\n", 1)[0]
         decide(poll, "c5", "write_stdin", {"session_id": int(session), "yield_time_ms": 5000})
         app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
+        # the polled command's end: 0.169 may report it after turn/completed
+        app.wait_for(lambda m: m.get("method") == "item/completed" and m["params"]["item"]["id"] == "c4", take=False)
         result = _record(app, model, work, [])
         app.close()
     return result

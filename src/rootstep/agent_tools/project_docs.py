@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import anyio
+
+from rootstep.environments.local import LocalEnvironment
+from rootstep.environments.local_fs import metadata, read_file
 
 log = logging.getLogger(__name__)
 
@@ -72,23 +77,44 @@ class Instructions:
     text: str
 
 
-async def _exists(env: Any, path: str) -> bool:
-    return await env.get_metadata(path) is not None
+# Discovery is a generator of filesystem questions — ``("meta", path)`` → ``FileMetadata | None``,
+# ``("read", path)`` → bytes — so one algorithm serves an executor (each question a request) and
+# this machine (every question answered in one worker thread).
+Question = tuple[str, str]
 
 
-async def project_root(env: Any, cwd: str, markers: Sequence[str]) -> str | None:
-    """The nearest ancestor of ``cwd`` (itself included) holding one of ``markers``."""
-    if not markers:
-        return None
-    folder = posixpath.normpath(cwd)
-    while True:
-        for marker in markers:
-            if await _exists(env, posixpath.join(folder, marker)):
-                return folder
-        parent = posixpath.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
+def _discover(cwd: str, settings: DocsSettings, budget: list[int]) -> Generator[Question, Any, list[str]]:
+    """The contents of the AGENTS.md files for ``cwd``, root first."""
+    if settings.max_bytes == 0:
+        return []
+    root = None
+    if settings.root_markers:
+        folder = posixpath.normpath(cwd)
+        while root is None:
+            for marker in settings.root_markers:
+                if (yield ("meta", posixpath.join(folder, marker))) is not None:
+                    root = folder
+                    break
+            parent = posixpath.dirname(folder)
+            if root is None and parent == folder:
+                break
+            folder = parent
+    found: list[str] = []
+    for folder in _folders(root, cwd):
+        if budget[0] <= 0:
+            break
+        for name in settings.candidates():
+            path = posixpath.join(folder, name)
+            meta = yield ("meta", path)
+            if meta is None or not meta.is_file:
+                continue
+            data = (yield ("read", path))[: budget[0]]
+            text = data.decode("utf-8", "replace")
+            if text.strip():
+                found.append(text)
+                budget[0] -= len(data)
+            break
+    return found
 
 
 def _folders(root: str | None, cwd: str) -> list[str]:
@@ -105,32 +131,70 @@ def _folders(root: str | None, cwd: str) -> list[str]:
     return out[::-1]
 
 
+def _git_root(cwd: str) -> Generator[Question, Any, str | None]:
+    folder = posixpath.normpath(cwd)
+    while True:
+        if (yield ("meta", posixpath.join(folder, ".git"))) is not None:
+            return folder
+        parent = posixpath.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _answer_locally(steps: Generator[Question, Any, Any]) -> Any:
+    """Run a discovery against this machine's filesystem (blocking: call in a worker thread)."""
+    answer: Any = None
+    try:
+        while True:
+            kind, path = steps.send(answer)
+            if kind == "meta":
+                try:
+                    answer = metadata(path).to_file_metadata()
+                except (FileNotFoundError, NotADirectoryError):
+                    answer = None
+            else:
+                answer = read_file(path)
+    except StopIteration as done:
+        return done.value
+
+
+async def _answer(env: Any, steps: Generator[Question, Any, Any]) -> Any:
+    """Run a discovery through an environment (a local one in a single worker thread)."""
+    if isinstance(env, LocalEnvironment):
+        return await anyio.to_thread.run_sync(_answer_locally, steps)
+    answer: Any = None
+    try:
+        while True:
+            kind, path = steps.send(answer)
+            answer = await (env.get_metadata(path) if kind == "meta" else env.read_file(path))
+    except StopIteration as done:
+        return done.value
+
+
+def _both(cwd: str, settings: DocsSettings, budget: list[int]) -> Generator[Question, Any, tuple[str | None, list[str]]]:
+    root = yield from _git_root(cwd)
+    found = yield from _discover(cwd, settings, budget)
+    return root, found
+
+
+async def git_root(env: Any, cwd: str) -> str | None:
+    """The nearest ancestor of ``cwd`` holding ``.git`` (the turn diff's display root)."""
+    return await _answer(env, _git_root(cwd))
+
+
 async def project_docs(env: Any, environment_id: str, cwd: str, settings: DocsSettings, budget: list[int]) -> list[ProjectDoc]:
     """The AGENTS.md files of one environment, root first; ``budget`` ([bytes left]) is shared
     by every environment of the turn."""
-    if settings.max_bytes == 0:
-        return []
-    root = await project_root(env, cwd, settings.root_markers)
-    docs: list[ProjectDoc] = []
-    for folder in _folders(root, cwd):
-        if budget[0] <= 0:
-            break
-        for name in settings.candidates():
-            path = posixpath.join(folder, name)
-            meta = await env.get_metadata(path)
-            if meta is None or not meta.is_file:
-                continue
-            try:
-                data = await env.read_file(path)
-            except FileNotFoundError:
-                break
-            data = data[: budget[0]]
-            text = data.decode("utf-8", "replace")
-            if text.strip():
-                docs.append(ProjectDoc(environment_id, cwd, text))
-                budget[0] -= len(data)
-            break
-    return docs
+    found = await _answer(env, _discover(cwd, settings, budget))
+    return [ProjectDoc(environment_id, cwd, text) for text in found]
+
+
+async def git_root_and_docs(env: Any, environment_id: str, cwd: str, settings: DocsSettings,
+                            budget: list[int]) -> tuple[str | None, list[ProjectDoc]]:
+    """:func:`git_root` and :func:`project_docs` in one pass (one worker-thread hop locally)."""
+    root, found = await _answer(env, _both(cwd, settings, budget))
+    return root, [ProjectDoc(environment_id, cwd, text) for text in found]
 
 
 def user_doc(codex_home: Path) -> str | None:

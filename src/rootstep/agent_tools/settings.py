@@ -4,14 +4,18 @@ which tools the model is offered and in what shapes. Pure.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
-from rootstep.agent_tools.apply_patch.tool import apply_patch_tool
+from typing import TYPE_CHECKING
+
 from rootstep.agent_tools.model_family import agent_tool_names, model_family
 from rootstep.agent_tools.specs import tool_spec
-from rootstep.agent_tools.unified_exec import ApprovalPolicy, parse_approval_policy, tool_definitions
 from rootstep.sandbox.policy import SandboxPolicyError, mode_of, parse_sandbox_policy, policy_from_mode
+
+if TYPE_CHECKING:
+    from rootstep.agent_tools.unified_exec.approval import ApprovalPolicy
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ def sandbox_policy(mode: str, wire_policy: dict[str, Any] | None, config_raw: di
 
 def approval_policy(raw: Any) -> ApprovalPolicy:
     """The thread's approval policy (an unreadable one counts as ``on-request``)."""
+    from rootstep.agent_tools.unified_exec.approval import ApprovalPolicy, parse_approval_policy
+
     try:
         return parse_approval_policy(raw)
     except ValueError:
@@ -59,7 +65,16 @@ def update_plan_enabled(config_raw: dict[str, Any]) -> bool:
 
 
 def offered_tools(slug: str, *, update_plan: bool, has_environment: bool, environments: int) -> list[dict[str, Any]]:
-    """The agent's tools for one request, in 0.169's order and shapes."""
+    """The agent's tools for one request, in 0.169's order and shapes (shared, read-only
+    definitions: every step of every thread offers the same objects)."""
+    return list(_offered_tools(slug, update_plan, has_environment, min(environments, 2)))
+
+
+@functools.lru_cache(maxsize=64)
+def _offered_tools(slug: str, update_plan: bool, has_environment: bool, environments: int) -> tuple[dict[str, Any], ...]:
+    from rootstep.agent_tools.apply_patch.tool import apply_patch_tool
+    from rootstep.agent_tools.unified_exec.tool_specs import tool_definitions
+
     names = [n for n in agent_tool_names(slug, update_plan_enabled=update_plan, has_environment=has_environment)
              if n not in NOT_SERVED]
     exec_specs = {spec["name"]: spec for spec in tool_definitions()}
@@ -71,7 +86,7 @@ def offered_tools(slug: str, *, update_plan: bool, has_environment: bool, enviro
             tools.append(apply_patch_tool(include_environment_id=environments > 1))
         else:
             tools.append(tool_spec(name))
-    return tools
+    return tuple(tools)
 
 
 def offers_apply_patch_tool(slug: str) -> bool:

@@ -27,17 +27,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
-from rootstep.agent_tools import goals as goal_tools
-from rootstep.agent_tools import plan as plan_tool
-from rootstep.agent_tools import user_input
-from rootstep.agent_tools.apply_patch.shell import detect_in_exec_command
-from rootstep.agent_tools.apply_patch.tool import PatchToolContext, run_apply_patch, run_shell_patch
-from rootstep.agent_tools.context import filesystem_xml, permissions_instructions
-from rootstep.agent_tools.project_docs import DocsSettings, project_docs, project_root, render_instructions, user_doc
+from rootstep.agent_tools.project_docs import DocsSettings, git_root_and_docs, render_instructions, user_doc
 from rootstep.agent_tools.settings import (
     approval_policy,
     offered_tools,
@@ -53,14 +47,17 @@ from rootstep.agent_tools.turn_context import (
     local_date_and_timezone,
     update_items,
 )
-from rootstep.agent_tools.turn_diff import TurnDiffTracker
-from rootstep.agent_tools.unified_exec import ExecContext, TurnCancelled, UnifiedExecManager
-from rootstep.agent_tools.unified_exec.args import ArgumentError, parse_exec_command
-from rootstep.agent_tools.unified_exec.rules import PrefixRules, load_rules
-from rootstep.agent_tools.view_image import handle_view_image, image_view_item
 from rootstep.agent_tools.wire import GOAL_UPDATED, OUTPUT_DELTA, TERMINAL_INTERACTION, TURN_DIFF_UPDATED, TURN_PLAN_UPDATED, notification
 from rootstep.sandbox.policy import resolve_permissions
 from rootstep.tools import CallContext, FunctionCall, FunctionOutput, ThreadView
+
+if TYPE_CHECKING:
+    # The engines (tree-sitter, the patch applier, image decoding…) load at their first use, so a
+    # thread/start does not pay for them.
+    from rootstep.agent_tools.apply_patch.tool import PatchToolContext
+    from rootstep.agent_tools.turn_diff import TurnDiffTracker
+    from rootstep.agent_tools.unified_exec import ExecContext, UnifiedExecManager
+    from rootstep.agent_tools.unified_exec.rules import PrefixRules
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +122,8 @@ class ExecOwner:
             return self._manager
 
     async def _own(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        from rootstep.agent_tools.unified_exec import UnifiedExecManager
+
         try:
             async with UnifiedExecManager() as manager:
                 self._manager = manager
@@ -220,10 +219,10 @@ class AgentTools:
         self.exec = ExecOwner(wiring.background, name=f"exec {thread.id}")
         snapshot = (stored or {}).get(CONTEXT_RECORD)
         self._told: dict[str, Any] | None = snapshot if isinstance(snapshot, dict) else None
-        self._turn_diff = TurnDiffTracker()
+        self._turn_diff: TurnDiffTracker | None = None
         self._diff_turn: str | None = None
         self._approved_paths: set[str] = set()
-        self._rules = PrefixRules()
+        self._rules: PrefixRules | None = None
         self._shells: dict[str, str] = {}
         self._closed = False
 
@@ -290,6 +289,8 @@ class AgentTools:
         if name in EXEC_TOOLS:
             return await self._exec(step, call, ctx)
         if name == "apply_patch":
+            from rootstep.agent_tools.apply_patch.tool import run_apply_patch
+
             assert step.primary is not None
             result = await run_apply_patch(self._patch_context(step.primary, step.primary.cwd, ctx), call.call_id,
                                            call.arguments)
@@ -297,6 +298,8 @@ class AgentTools:
                 ctx.interrupt()
             return result.output
         if name == "update_plan":
+            from rootstep.agent_tools import plan as plan_tool
+
             text, params = plan_tool.handle_update_plan(call.arguments, thread_id=ctx.thread_id, turn_id=ctx.turn_id,
                                                         plan_mode=self.thread.collaboration_mode == "plan")
             if params is not None:
@@ -308,6 +311,8 @@ class AgentTools:
             assert step.primary is not None
             return await self._view_image(step.primary, call, ctx)
         if name in GOAL_TOOLS:
+            from rootstep.agent_tools import goals as goal_tools
+
             text, goal = goal_tools.handle_goal_tool(self.thread.goals, name, call.arguments, thread_id=ctx.thread_id)
             if goal is not None:
                 await ctx.notify(notification(GOAL_UPDATED, goal_tools.goal_updated_params(goal, ctx.turn_id)))
@@ -317,17 +322,23 @@ class AgentTools:
     # --- commands -------------------------------------------------------------------------
 
     def _exec_context(self, primary: _Primary, ctx: CallContext) -> ExecContext:
+        from rootstep.agent_tools.unified_exec import ExecContext
+        from rootstep.agent_tools.unified_exec.rules import PrefixRules
+
         allow_login = self.config_raw.get("allow_login_shell", True)
         return ExecContext(
             environment=primary.environment, environment_id=primary.environment_id, cwd=primary.cwd,
             thread_id=ctx.thread_id, turn_id=ctx.turn_id, sandbox_policy=self._policy(),
             approval_policy=approval_policy(self.thread.approval_policy), shell=primary.shell,
             allow_login_shell=allow_login if isinstance(allow_login, bool) else True,
-            env={"CODEX_THREAD_ID": ctx.thread_id}, rules=self._rules, codex_home=str(self._wiring.codex_home),
+            env={"CODEX_THREAD_ID": ctx.thread_id}, rules=self._rules or PrefixRules(), codex_home=str(self._wiring.codex_home),
             detect_denials=primary.environment_id == "local",
         )
 
     async def _exec(self, step: AgentStep, call: FunctionCall, ctx: CallContext) -> FunctionOutput:
+        from rootstep.agent_tools.apply_patch.tool import run_shell_patch
+        from rootstep.agent_tools.unified_exec import TurnCancelled
+
         assert step.primary is not None
         exec_ctx = self._exec_context(step.primary, ctx)
         if call.name == "exec_command":
@@ -356,6 +367,9 @@ class AgentTools:
     @staticmethod
     def _shell_patch(arguments: str, exec_ctx: ExecContext) -> tuple[Any, str] | None:
         """A patch sent as a command (``apply_patch <<'EOF' …``), with the folder it applies in."""
+        from rootstep.agent_tools.apply_patch.shell import detect_in_exec_command
+        from rootstep.agent_tools.unified_exec.args import ArgumentError, parse_exec_command
+
         try:
             args = parse_exec_command(arguments)
         except ArgumentError:
@@ -370,6 +384,8 @@ class AgentTools:
     # --- patches --------------------------------------------------------------------------
 
     def _patch_context(self, primary: _Primary, cwd: str, ctx: CallContext) -> PatchToolContext:
+        from rootstep.agent_tools.apply_patch.tool import PatchToolContext
+
         permissions = resolve_permissions(self._policy(), primary.cwd)
         roots = None if permissions.unrestricted else permissions.writable_roots
         self._diff_for(ctx.turn_id)
@@ -389,18 +405,21 @@ class AgentTools:
             environment=primary.environment, environment_id=primary.environment_id, cwd=cwd,
             thread_id=ctx.thread_id, turn_id=ctx.turn_id,
             approval_policy=patch_approval_name(approval_policy(self.thread.approval_policy)),
-            writable_roots=roots, notify=notify, ask=ask, turn_diff=self._turn_diff,
+            writable_roots=roots, notify=notify, ask=ask, turn_diff=self._diff_for(ctx.turn_id),
             session_approved_paths=self._approved_paths,
         )
 
     def _diff_for(self, turn_id: str | None) -> TurnDiffTracker:
-        if turn_id != self._diff_turn:
+        from rootstep.agent_tools.turn_diff import TurnDiffTracker
+
+        if self._turn_diff is None or turn_id != self._diff_turn:
             self._diff_turn = turn_id
-            self._turn_diff = TurnDiffTracker(display_roots=dict(self._turn_diff.display_roots))
+            roots = dict(self._turn_diff.display_roots) if self._turn_diff is not None else {}
+            self._turn_diff = TurnDiffTracker(display_roots=roots)
         return self._turn_diff
 
     async def report_diff(self, turn_id: str | None) -> None:
-        if turn_id is None or turn_id != self._diff_turn:
+        if turn_id is None or turn_id != self._diff_turn or self._turn_diff is None:
             return
         diff = self._turn_diff.unified_diff()
         if diff is not None:
@@ -409,6 +428,8 @@ class AgentTools:
     # --- the other tools ------------------------------------------------------------------
 
     async def _user_input(self, call: FunctionCall, ctx: CallContext) -> str:
+        from rootstep.agent_tools import user_input
+
         refusal = user_input.unavailable_message(self.thread.collaboration_mode)
         if refusal is not None:
             return refusal
@@ -419,6 +440,8 @@ class AgentTools:
         return user_input.answer_text(await self._wiring.ask(ctx.thread_id, user_input.METHOD, params))
 
     async def _view_image(self, primary: _Primary, call: FunctionCall, ctx: CallContext) -> FunctionOutput:
+        from rootstep.agent_tools.view_image import handle_view_image, image_view_item
+
         started = int(time.time() * 1000)
         result = await handle_view_image(primary.environment, primary.cwd, call.arguments)
         if result.path is not None:
@@ -431,13 +454,19 @@ class AgentTools:
 
     async def turn_started(self, turn_id: str, history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ready = await self._ready()
-        self._rules = await anyio.to_thread.run_sync(load_rules, [str(self._wiring.codex_home / "rules")])
-        tracker = self._diff_for(turn_id)
-        if ready:
-            selection, environment = ready[0]
-            root = await self._safely(project_root(environment, selection.cwd, (".git",)), None)
-            tracker.display_roots = {selection.environment_id: root or selection.cwd}
-        current = await self._turn_context(ready)
+        self._rules, user = await anyio.to_thread.run_sync(self._read_home)
+        settings = DocsSettings.from_config(self.config_raw)
+        budget = [settings.max_bytes]
+        docs: list[Any] = []
+        display_roots: dict[str, str] = {}
+        for index, (selection, environment) in enumerate(ready):
+            root, found = await self._safely(
+                git_root_and_docs(environment, selection.environment_id, selection.cwd, settings, budget), (None, []))
+            docs += found
+            if index == 0:
+                display_roots[selection.environment_id] = root or selection.cwd
+        self._diff_for(turn_id).display_roots = display_roots
+        current = await self._turn_context(ready, user, docs)
         snapshot = current.snapshot()
         if not history_holds_context(history):
             items = initial_items(current)
@@ -448,6 +477,13 @@ class AgentTools:
             self.thread.record(CONTEXT_RECORD, snapshot)
         return items
 
+    def _read_home(self) -> tuple[PrefixRules, str | None]:
+        """The exec-policy rules and the user's own AGENTS.md (blocking: a worker thread)."""
+        from rootstep.agent_tools.unified_exec.rules import load_rules
+
+        home = self._wiring.codex_home
+        return load_rules([str(home / "rules")]), user_doc(home)
+
     @staticmethod
     async def _safely(work: Awaitable[Any], default: Any) -> Any:
         try:
@@ -456,17 +492,13 @@ class AgentTools:
             log.info("agent context: %s", exc)
             return default
 
-    async def _turn_context(self, ready: list[tuple[Any, Any]]) -> TurnContext:
+    async def _turn_context(self, ready: list[tuple[Any, Any]], user: str | None, docs: list[Any]) -> TurnContext:
+        from rootstep.agent_tools.context import filesystem_xml, permissions_instructions
+
         raw = self.config_raw
         policy = self._policy()
         selections = list(self.thread.environment_selections)
         primary_cwd = selections[0].cwd if selections else self.thread.cwd
-        settings = DocsSettings.from_config(raw)
-        budget = [settings.max_bytes]
-        docs = []
-        for selection, environment in ready:
-            docs += await self._safely(project_docs(environment, selection.environment_id, selection.cwd, settings, budget), [])
-        user = await anyio.to_thread.run_sync(user_doc, self._wiring.codex_home)
         permissions = None
         if raw.get("include_permissions_instructions", True) is not False:
             permissions = permissions_instructions(policy, approval_policy(self.thread.approval_policy), primary_cwd)

@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict
 
 from rootstep.agent_tools.settings import sandbox_policy
 from rootstep.agent_tools.source import DEFAULT_SHELL
-from rootstep.agent_tools.user_shell import record_item, run_user_shell
 from rootstep.agent_tools.wire import COMMAND_EXEC_OUTPUT_DELTA
 from rootstep.app_server.context import RequestContext, loaded_thread
 from rootstep.core.turn import TurnSink
@@ -328,6 +327,8 @@ async def thread_shell_command(ctx: RequestContext, p: ThreadShellCommandParams)
     shell = await agent.shell_path("local", environment) if agent is not None else DEFAULT_SHELL
     timeout_s = p.timeout_ms / 1000 if p.timeout_ms is not None else 60 * 60
     ctx.connection.subscriptions.add(thread.id)
+
+    from rootstep.agent_tools.user_shell import record_item, run_user_shell
 
     async def body(sink: Any, append_history: Any) -> None:
         turn_id = thread.active.turn.id if thread.active is not None else ""
