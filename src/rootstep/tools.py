@@ -10,6 +10,13 @@ is ``execute()``d with a :class:`CallContext` (several may run concurrently); th
 as ``function_call_output`` in the next request, and the snapshots are ``aclose()``d. A newer
 snapshot never disturbs a step that holds an older one.
 
+A source may also follow the turn (:class:`TurnHooks`): :meth:`ThreadTools.turn_started` asks
+for the items that go into the history *before* the turn's input (what changed in the context
+the model should know: permissions, environment, project instructions), and
+:meth:`ThreadTools.turn_ended` says how it ended (an interrupted turn's processes are stopped). A
+snapshot may want to know that its step finished normally (:class:`StepFinished`: the response
+completed and every call returned), e.g. to report the turn's diff so far.
+
 Nothing here knows MCP or processes: this module is the low-level contract the turn loop
 (``rootstep.core``) and the sources (``rootstep.extensions``, ``rootstep.agent_tools``) share.
 """
@@ -25,8 +32,10 @@ import anyio
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from rootstep.agent_tools.goals import GoalStore
     from rootstep.config.config import Config
     from rootstep.protocol.capabilities import SelectedCapabilityRoot
+    from rootstep.protocol.thread import EnvironmentSelection
 
 # ``function_call_output.output``: text, or a list of content items (text, images).
 FunctionOutput = str | list[dict[str, Any]]
@@ -94,12 +103,34 @@ class StepTools(Protocol):
 
 
 @runtime_checkable
+class StepFinished(Protocol):
+    """Optional for a :class:`StepTools`: the step's response completed and its calls returned
+    (not called for a step that was interrupted or failed)."""
+
+    async def step_finished(self) -> None: ...
+
+
+@runtime_checkable
 class ToolSource(Protocol):
     """One kind of tools of one thread; :meth:`capture` is called at EVERY model step."""
 
     async def capture(self) -> StepTools: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TurnHooks(Protocol):
+    """Optional for a :class:`ToolSource`: told when each turn starts and ends."""
+
+    async def turn_started(self, turn_id: str, history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Items for the history before the turn's input (e.g. context that changed)."""
+        ...
+
+    async def turn_ended(self, turn_id: str, status: str) -> None:
+        """The turn is over (``completed`` | ``interrupted`` | ``failed``), before
+        ``turn/completed`` goes out."""
+        ...
 
 
 def unsupported_call_output(call: FunctionCall) -> str:
@@ -122,6 +153,9 @@ class NoStepTools:
 
     async def execute(self, call: FunctionCall, ctx: CallContext) -> FunctionOutput:
         return unsupported_call_output(call)
+
+    async def step_finished(self) -> None:
+        return None
 
     async def aclose(self) -> None:
         return None
@@ -155,6 +189,11 @@ class RoutedStep:
             return unsupported_call_output(call)
         return await owner.execute(call, ctx)
 
+    async def step_finished(self) -> None:
+        for step in self.steps:
+            if isinstance(step, StepFinished):
+                await step.step_finished()
+
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
             for step in self.steps:
@@ -176,6 +215,19 @@ class ThreadTools:
             await RoutedStep(captured).aclose()
             raise
         return RoutedStep(captured) if captured else NoStepTools()
+
+    async def turn_started(self, turn_id: str, history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for source in self.sources:
+            if isinstance(source, TurnHooks):
+                items += await source.turn_started(turn_id, [*history, *items])
+        return items
+
+    async def turn_ended(self, turn_id: str, status: str) -> None:
+        with anyio.CancelScope(shield=True):
+            for source in self.sources:
+                if isinstance(source, TurnHooks):
+                    await source.turn_ended(turn_id, status)
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -205,6 +257,34 @@ class ThreadView(Protocol):
 
     @property
     def active_turn_id(self) -> str | None: ...
+
+    @property
+    def model(self) -> str:
+        """The model slug of the next request."""
+        ...
+
+    @property
+    def sandbox_policy(self) -> dict[str, Any] | None:
+        """The wire sandbox policy a turn set (refines :attr:`sandbox_mode` while they agree)."""
+        ...
+
+    @property
+    def collaboration_mode(self) -> str:
+        """``default`` or ``plan``."""
+        ...
+
+    @property
+    def environment_selections(self) -> Sequence[EnvironmentSelection]:
+        """The selected environments with their cwd, in order (the first is the primary)."""
+        ...
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def goals(self) -> GoalStore:
+        """The thread's goal, shared by the model's goal tools and ``thread/goal/*``."""
+        ...
 
     def record(self, kind: str, payload: Any) -> None:
         """Append a record to the thread's rollout (e.g. the tool names it gave)."""

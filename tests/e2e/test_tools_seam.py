@@ -36,6 +36,6 @@ def test_plugged_provider_runs_mcp_call(codex_home: Path, model: MockModel) -> N
         app.assert_schema_clean()
         assert app.close() == 0
     first, second = model.requests
-    assert first.body["tools"][0]["name"] == "mcp__pyecho"
+    assert first.other_tools()[0]["name"] == "mcp__pyecho"
     assert second.items_of_type("function_call")[0]["namespace"] == "mcp__pyecho"
     assert second.items_of_type("function_call_output")[0]["output"] == "ECHOING: hello"

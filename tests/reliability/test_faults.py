@@ -333,7 +333,8 @@ def test_read_only_home(tmp_path: Path, flaky: FlakyModel) -> None:
         answers_next_turn(app, flaky, ephemeral["id"], "ephemeral works")
         app.call("thread/resume", {"threadId": thread["id"]})
         answers_next_turn(app, flaky, thread["id"], "unsaved answer")
-        warning = app.wait_notification("warning", lambda m: m["params"].get("threadId") == thread["id"])
+        warning = app.wait_notification("warning", lambda m: m["params"].get("threadId") == thread["id"]
+                                        and not m["params"]["message"].startswith("Model metadata for"))
         assert "could not save the thread" in warning["params"]["message"]
         assert "Read-only file system" in warning["params"]["message"]
     finally:
@@ -361,7 +362,8 @@ def test_disk_full_mid_turn_leaves_a_resumable_thread(tmp_path: Path, flaky: Fla
         flaky.queue(assistant_text("answer to a big prompt"))
         big = app.run_turn(thread["id"], "x" * 200_000)
         assert big["status"] == "completed"  # the model still answered
-        warning = app.wait_notification("warning", lambda m: m["params"].get("threadId") == thread["id"])
+        warning = app.wait_notification("warning", lambda m: m["params"].get("threadId") == thread["id"]
+                                        and not m["params"]["message"].startswith("Model metadata for"))
         assert "could not save the thread" in warning["params"]["message"]
         assert "File too large" in warning["params"]["message"]
     [rollout] = list((home / "sessions").rglob("rollout-*.jsonl"))

@@ -84,7 +84,8 @@ def _special(name: str) -> str:
     return f"<special>:{name}</special>"
 
 
-def _filesystem_xml(policy: Any, cwd: str) -> str:
+def filesystem_xml(policy: Any, cwd: str) -> str:
+    """The ``<filesystem>`` element of ``<environment_context>`` for the primary environment."""
     roots = [os.path.normpath(cwd)]
     if isinstance(policy, WorkspaceWritePolicy):
         roots += [os.path.normpath(r) for r in policy.writable_roots if os.path.normpath(r) not in roots]
@@ -113,7 +114,7 @@ def environment_context(*, cwd: str, shell: str, current_date: str, timezone: st
         f"  <shell>{shell}</shell>",
         f"  <current_date>{current_date}</current_date>",
         f"  <timezone>{timezone}</timezone>",
-        f"  {_filesystem_xml(sandbox_policy, cwd)}",
+        f"  {filesystem_xml(sandbox_policy, cwd)}",
         "</environment_context>",
     ])
 

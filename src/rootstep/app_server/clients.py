@@ -58,16 +58,19 @@ class Clients:
             if connection.initialized:
                 await connection.notify(method, params)
 
-    async def ask(self, thread_id: str | None, method: str, params: Any) -> Any | None:
+    async def ask(self, thread_id: str | None, method: str, params: Any, *, announce_resolved: bool = False) -> Any | None:
         """A server→client request to the clients following ``thread_id``; the first answer
         wins. None when nobody answered (no follower, a client that went away or answered an
-        error): the caller declines."""
+        error): the caller declines. With ``announce_resolved`` each asked client then hears
+        ``serverRequest/resolved`` for its copy of the request (as 0.169 closes its approval
+        and user-input prompts)."""
         connections = followers(self.connections, thread_id) if isinstance(thread_id, str) else []
         answers: list[Any] = []
+        asked: list[tuple[Connection, Any]] = []
 
         async def ask_one(connection: Connection, scope: anyio.CancelScope) -> None:
             try:
-                raw = await connection.request(method, params)
+                raw = await connection.request(method, params, on_id=lambda rid: asked.append((connection, rid)))
             except Exception as exc:  # noqa: BLE001 - closed connection / error answer
                 log.info("%s to %s failed: %s", method, connection.name, exc)
                 return
@@ -75,7 +78,13 @@ class Clients:
                 answers.append(raw)
                 scope.cancel()
 
-        async with anyio.create_task_group() as group:
-            for connection in connections:
-                group.start_soon(ask_one, connection, group.cancel_scope)
+        try:
+            async with anyio.create_task_group() as group:
+                for connection in connections:
+                    group.start_soon(ask_one, connection, group.cancel_scope)
+        finally:
+            if announce_resolved:
+                with anyio.CancelScope(shield=True):
+                    for connection, request_id in asked:
+                        await connection.notify("serverRequest/resolved", {"threadId": thread_id, "requestId": request_id})
         return answers[0] if answers else None

@@ -142,9 +142,10 @@ class Connection:
             except (ValueError, TypeError) as again:
                 log.error("connection %s: dropping a %s notification: %s", self.name, method, printable(str(again)))
 
-    async def request(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
-        """A server→client request (elicitation, user input); returns the client's result."""
-        return await self.peer.request(method, wire(params), timeout=timeout)
+    async def request(self, method: str, params: Any, *, timeout: float | None = None, on_id: Any = None) -> Any:
+        """A server→client request (elicitation, user input); returns the client's result
+        (``on_id`` learns the request id before it is sent)."""
+        return await self.peer.request(method, wire(params), timeout=timeout, on_id=on_id)
 
     async def _safe(self, send: Any) -> None:
         try:

@@ -14,12 +14,13 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rootstep.app_server.agent_tools_service import AgentToolsService
 from rootstep.app_server.background import Background
 from rootstep.app_server.clients import Clients
 from rootstep.app_server.environments_service import EnvironmentsService
 from rootstep.app_server.mcp_service import McpService
 from rootstep.app_server.methods import MethodTable
-from rootstep.app_server.processors import catalog, environments, history, mcp, mcp_oauth, models, threads, turns
+from rootstep.app_server.processors import catalog, commands, environments, history, mcp, mcp_oauth, models, threads, turns
 from rootstep.app_server.server import AppServer
 from rootstep.config.config import Config
 from rootstep.core.manager import ThreadManager
@@ -29,7 +30,7 @@ from rootstep.tools import ThreadTools, ThreadToolsContext, ToolSource
 log = logging.getLogger(__name__)
 
 # Every request processor, in registration order (a later one may not redefine a method).
-PROCESSORS = (threads, turns, history, models, mcp, mcp_oauth, environments, catalog)
+PROCESSORS = (threads, turns, history, models, mcp, mcp_oauth, environments, catalog, commands)
 
 # An extra tool source for every thread, for embedding and tests: ``module:function``, where
 # ``function(config)`` returns ``(ThreadToolsContext) -> ToolSource``.
@@ -50,6 +51,7 @@ class AppServices:
     shared_servers: SharedServers
     mcp: McpService
     threads: ThreadManager
+    agent_tools: AgentToolsService
 
     async def aclose(self) -> None:
         """After every thread is unloaded: shared MCP servers, then the executors."""
@@ -59,13 +61,15 @@ class AppServices:
 
 @dataclass(frozen=True)
 class ToolsFactory:
-    """Which tools a thread gets: any extra source, then its MCP servers."""
+    """Which tools a thread gets: the agent's own (first, as 0.169 orders its request's tools),
+    any extra source, then its MCP servers."""
 
     mcp: McpService
+    agent: AgentToolsService
     extra: ExtraTools | None = None
 
     def __call__(self, context: ThreadToolsContext) -> ThreadTools:
-        sources: list[ToolSource] = []
+        sources: list[ToolSource] = [self.agent.thread_tools(context)]
         if self.extra is not None:
             sources.append(self.extra(context))
         sources.append(self.mcp.thread_mcp(context))
@@ -93,11 +97,13 @@ def build_app_server(config: Config, *, overrides: Sequence[str] = ()) -> AppSer
         config, overrides=tuple(overrides), clients=clients, environments=environments_service, shared=shared,
         background=background,
     )
-    tools = ToolsFactory(mcp_service, extra_tools_from_env(config))
+    agent_tools = AgentToolsService(clients=clients, environments=environments_service, background=background)
+    tools = ToolsFactory(mcp_service, agent_tools, extra_tools_from_env(config))
     thread_manager = ThreadManager(config, emit=clients.emit, tools_factory=tools, environments=environments_service)
     services = AppServices(
         config=config, overrides=tuple(overrides), background=background, clients=clients,
         environments=environments_service, shared_servers=shared, mcp=mcp_service, threads=thread_manager,
+        agent_tools=agent_tools,
     )
     table = MethodTable()
     for processor in PROCESSORS:

@@ -325,6 +325,8 @@ class ThreadManager:
             developer_instructions=meta.get("developer_instructions"),
             effort=meta.get("effort"),
             approvals_reviewer=meta.get("approvals_reviewer") or "user",
+            sandbox_policy=meta.get("sandbox_policy") if isinstance(meta.get("sandbox_policy"), dict) else None,
+            collaboration_mode=meta.get("collaboration_mode") if isinstance(meta.get("collaboration_mode"), str) else None,
         )
 
     def load_rollout(self, thread_id: str, path: str | None = None) -> RolloutContents:
@@ -563,6 +565,7 @@ class ThreadManager:
         client_user_message_id: str | None = None,
         output_schema: Any = None,
         compact: bool = False,
+        body: Any = None,
     ) -> Turn:
         """Create the turn (status inProgress) — the caller responds, then calls :meth:`launch`.
 
@@ -578,6 +581,7 @@ class ThreadManager:
             client_user_message_id=client_user_message_id,
             output_schema=output_schema,
             compact=compact,
+            body=body,
         )
         thread.turns.append(turn)
         return turn

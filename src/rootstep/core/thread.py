@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 
 from rootstep import CODEX_COMPAT_VERSION
+from rootstep.agent_tools.goals import GoalStore
 from rootstep.config import Config
 from rootstep.core.rollout import RolloutContents, RolloutWriter
 from rootstep.protocol.capabilities import SelectedCapabilityRoot
@@ -46,6 +47,11 @@ class ThreadSettings:
     summary: str | None = None
     approvals_reviewer: str = "user"
     service_tier: str | None = None
+    # ``turn/start.sandboxPolicy`` as sent (writable roots, network): it refines ``sandbox_mode``
+    # while their modes agree.
+    sandbox_policy: dict[str, Any] | None = None
+    # ``turn/start.collaborationMode.mode`` (``default`` | ``plan``); None: default.
+    collaboration_mode: str | None = None
 
     def evolve(self, **changes: Any) -> "ThreadSettings":
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -62,6 +68,8 @@ class ThreadSettings:
             "developer_instructions": self.developer_instructions,
             "effort": self.effort,
             "approvals_reviewer": self.approvals_reviewer,
+            **({"sandbox_policy": self.sandbox_policy} if self.sandbox_policy is not None else {}),
+            **({"collaboration_mode": self.collaboration_mode} if self.collaboration_mode is not None else {}),
         }
 
 
@@ -78,6 +86,9 @@ class ActiveTurn:
     output_schema: Any = None
     # thread/compact/start: summarize instead of running the input.
     compact: bool = False
+    # A turn that runs this instead of the model (``thread/shellCommand``): it gets the turn's
+    # item sink and a function appending to the model's history.
+    body: Callable[[Any, Callable[[dict[str, Any]], None]], Awaitable[None]] | None = None
     # The in-flight model request while a steer may still preempt it (see turn.TurnRunner._step).
     sample_scope: anyio.CancelScope | None = None
     interrupt_requested: bool = False
@@ -86,6 +97,11 @@ class ActiveTurn:
     # Called (in order) after the turn stopped and before turn/completed is emitted.
     before_completed: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     done: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def runs_model(self) -> bool:
+        """A model turn (not a compaction, not a shell command): the tools follow it."""
+        return not self.compact and self.body is None
 
 
 class Thread:
@@ -129,6 +145,8 @@ class Thread:
         self.closed = False
         # The last persistence failure not yet reported to clients (disk full, read-only home).
         self.persist_error: str | None = None
+        # The thread's goal (the model's goal tools and the thread/goal/* requests share it).
+        self.goals = GoalStore()
 
     # --- what its tools read (rootstep.tools.ThreadView) -----------------------------------
 
@@ -152,6 +170,23 @@ class Thread:
     @property
     def active_turn_id(self) -> str | None:
         return self.active.turn.id if self.active is not None else None
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    @property
+    def sandbox_policy(self) -> dict[str, Any] | None:
+        return self.settings.sandbox_policy
+
+    @property
+    def collaboration_mode(self) -> str:
+        return self.settings.collaboration_mode or "default"
+
+    @property
+    def environment_selections(self) -> Sequence[EnvironmentSelection]:
+        """The selected environments with their cwd, in order (the first is the primary)."""
+        return list(self.environments or ())
 
     # --- persistence ----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import anyio.lowlevel
 from pydantic import BaseModel
 
 from rootstep.core.ids import uuid7
-from rootstep.tools import CallContext, FunctionCall, StepTools, unsupported_call_output
+from rootstep.tools import CallContext, FunctionCall, StepFinished, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
 from rootstep.core.user_input import names_local_files, to_response_items, user_message
 from rootstep.model.events import (
@@ -131,6 +131,22 @@ def _developer_message(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]}
 
 
+# What the model is told about a turn the user interrupted (0.169's words).
+TURN_ABORTED = (
+    "<turn_aborted>\nThe user interrupted the previous turn on purpose. Any running unified exec processes may "
+    "still be running in the background. If any tools/commands were aborted, they may have partially "
+    "executed.\n</turn_aborted>"
+)
+
+
+def aborted_output(call: FunctionCall, seconds: float) -> str:
+    """The output of a call the interrupt cut short, as 0.169 words it (its command tools say
+    how long they ran in their own format)."""
+    if call.namespace is None and call.name in ("exec_command", "shell_command"):
+        return f"Wall time: {seconds:.1f} seconds\naborted by user"
+    return f"aborted by user after {seconds:.1f}s"
+
+
 class TurnRunner:
     """Runs one turn of ``thread``; ``client`` is a :class:`rootstep.model.ResponsesClient`."""
 
@@ -188,7 +204,14 @@ class TurnRunner:
             with self.active.scope:
                 if self.active.compact:
                     await self._compact()
+                elif self.active.body is not None:
+                    await self.active.body(self.sink, self._append_history)
                 else:
+                    # What changed in the tools' context (permissions, environment, project
+                    # instructions) goes before the turn's input, as 0.169 places it.
+                    turn_started = getattr(self.thread.tools, "turn_started", None)
+                    for item in await turn_started(turn.id, self.thread.history) if turn_started else []:
+                        self._append_history(item)
                     await self._emit_user_message(inputs, self.active.client_user_message_id)
                     await self._loop()
                 turn.status = "completed"
@@ -209,6 +232,8 @@ class TurnRunner:
         if self.active.scope.cancelled_caught or (self.active.interrupt_requested and turn.status != "completed"):
             turn.status = "interrupted"
             turn.error = None
+            if self.active.runs_model:
+                self._append_history(user_message([{"type": "input_text", "text": TURN_ABORTED}]))
 
     async def _compact(self) -> None:
         """One request asking the model to summarize; the summary replaces the history."""
@@ -239,9 +264,21 @@ class TurnRunner:
             tools = await self.thread.tools.capture_step()
             for item in tools.context_items(self.thread.history):
                 self._append_history(item)
+            calls: list[FunctionCall] = []
+            started = time.monotonic()
             try:
-                calls = await self._step(tools)
+                await self._step(tools, calls)
+                started = time.monotonic()
                 outputs = await self._execute(tools, calls)
+                if isinstance(tools, StepFinished):
+                    await tools.step_finished()
+            except anyio.get_cancelled_exc_class():
+                # Interrupted mid-call: every call still gets an output (the API needs one).
+                for call in calls:
+                    kind = "custom_tool_call_output" if call.custom else "function_call_output"
+                    output = aborted_output(call, time.monotonic() - started)
+                    self._append_history({"type": kind, "call_id": call.call_id, "output": output})
+                raise
             finally:
                 with anyio.CancelScope(shield=True):
                     await tools.aclose()
@@ -260,8 +297,8 @@ class TurnRunner:
             if not calls and not steered:
                 return
 
-    async def _step(self, tools: StepTools) -> list[FunctionCall]:
-        calls: list[FunctionCall] = []
+    async def _step(self, tools: StepTools, calls: list[FunctionCall]) -> list[FunctionCall]:
+        """One request; the calls the model asked for are appended to ``calls`` as they arrive."""
         streaming: dict[str, list[str]] = {}  # agent message item id -> deltas so far
         request = self._request(tools.model_tools())
         # turn/steer cancels this scope (not the turn's) to re-sample with the new input at once,
@@ -369,6 +406,13 @@ async def run_turn(thread: Thread, active: ActiveTurn, inputs: list[Any], client
             turn.duration_ms = int((time.monotonic() - active.started_mono) * 1000)
             if turn.status == "inProgress":
                 turn.status = "interrupted"
+            if active.runs_model:
+                try:
+                    turn_ended = getattr(thread.tools, "turn_ended", None)
+                    if turn_ended is not None:
+                        await turn_ended(turn.id, turn.status)
+                except Exception:  # noqa: BLE001 - a tool source must not keep the turn from ending
+                    log.exception("thread %s: turn-end hook failed", thread.id)
             thread.record(
                 "turn_completed",
                 {

@@ -65,11 +65,17 @@ class Peer:
         async with self._lock:
             await self._write_line(line)
 
-    async def request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
-        """Send a request and wait for its result; a remote error raises JsonRpcError."""
+    async def request(
+        self, method: str, params: Any = None, *, timeout: float | None = None,
+        on_id: Callable[[RequestId], None] | None = None,
+    ) -> Any:
+        """Send a request and wait for its result; a remote error raises JsonRpcError.
+        ``on_id`` learns the request's id before it is sent."""
         if self._closed is not None:
             raise self._closed
         req_id = next(self._ids)
+        if on_id is not None:
+            on_id(req_id)
         pending = _Pending()
         self._pending[req_id] = pending
         try:

@@ -16,6 +16,7 @@ seconds\\nOutput:\\n<text>`` after a write attempt.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,7 +55,13 @@ def verification_failed(error: Exception) -> str:
 
 
 def exec_output(exit_code: int, wall_seconds: float, text: str) -> str:
-    return f"Exit code: {exit_code}\nWall time: {wall_seconds:.1f} seconds\nOutput:\n{text}"
+    return f"Exit code: {exit_code}\nWall time: {tenths(wall_seconds)} seconds\nOutput:\n{text}"
+
+
+def tenths(seconds: float) -> str:
+    """Seconds rounded to a tenth, written as 0.169 writes the number (``0``, ``0.3``, ``12``)."""
+    text = repr(math.floor(seconds * 10 + 0.5) / 10)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def intercepted_output(inner: str, wall_seconds: float = 0.0) -> str:

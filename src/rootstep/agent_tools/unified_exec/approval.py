@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from rootstep.agent_tools.unified_exec.bash_words import extract_bash_script, plain_commands
 from rootstep.agent_tools.unified_exec.rules import Decision, PrefixRules
-from rootstep.agent_tools.unified_exec.safety import _rm_forced, is_dangerous, is_known_safe
+from rootstep.agent_tools.unified_exec.safety import _rm_forced, is_dangerous
 from rootstep.agent_tools.unified_exec.shell_words import join as shlex_join
 from rootstep.sandbox.policy import DangerFullAccessPolicy, ExternalSandboxPolicy
 
@@ -108,8 +108,8 @@ def _commands(command: list[str]) -> tuple[list[list[str]], bool]:
 
 
 def _unmatched(cmd: list[str], *, approval: ApprovalPolicy, unrestricted: bool, escalated: bool, complex_script: bool) -> Decision:
-    if is_known_safe(cmd) and not complex_script and approval.kind == "untrusted":
-        return "allow"
+    # 0.169 asks under ``untrusted`` for every command no rule allows, known-safe ones (``ls``,
+    # ``echo``) included (probed; older sources allowed those).
     if is_dangerous(cmd):
         return "forbidden" if approval.kind == "never" else "prompt"
     if approval.kind == "never":

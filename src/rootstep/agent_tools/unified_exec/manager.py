@@ -48,6 +48,15 @@ MAX_BACKGROUND_YIELD_MS = 300_000
 MAX_SESSIONS = 64
 WRITE_SETTLE_S = 0.1
 EXIT_OUTPUT_GRACE_S = 0.05
+# How long a new process may take to exit before its item is announced: a sandboxed command
+# that dies of a denial within it is reported to the model only (no item), or retried. 0.169
+# waits 150 ms; a slow machine (or a test that must not depend on its load) may say otherwise.
+EARLY_EXIT_GRACE_ENV = "ROOTSTEP_EXEC_EARLY_EXIT_GRACE_MS"
+
+
+def early_exit_grace_s(environ: Any = os.environ) -> float:
+    raw = str(environ.get(EARLY_EXIT_GRACE_ENV, "")).strip()
+    return int(raw) / 1000 if raw.isdigit() else 0.15
 INTERRUPT = "\x03"
 UNIFIED_EXEC_ENV = {
     "NO_COLOR": "1", "TERM": "dumb", "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "LC_ALL": "C.UTF-8",
@@ -82,6 +91,10 @@ class ExecEvents(Protocol):
         ...}``), or None when no client can answer (declines)."""
         ...
 
+    async def terminal_interaction(self, params: dict[str, Any]) -> None:
+        """``item/commandExecution/terminalInteraction`` params (what ``write_stdin`` typed)."""
+        ...
+
 
 @dataclass
 class ExecContext:
@@ -100,6 +113,39 @@ class ExecContext:
     rules: PrefixRules = field(default_factory=PrefixRules)
     codex_home: str | None = None  # where approved amendments are persisted
     truncation_tokens: int = DEFAULT_TRUNCATION_BYTES // 4
+    # Whether a sandboxed process that dies at once is checked for a sandbox denial (0.169
+    # checks the processes it sandboxes itself, not an executor's).
+    detect_denials: bool = True
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A running session as ``thread/backgroundTerminals/list`` shows it."""
+
+    session_id: int
+    item_id: str
+    command: str  # as the model wrote it
+    cwd: str
+    os_pid: int | None
+
+
+@dataclass
+class _Call:
+    """One ``exec_command`` call: what it runs and whether its item has started."""
+
+    call_id: str
+    command: list[str]
+    display: str
+    cwd: str
+    actions: list[dict[str, Any]]
+    tty: bool
+    started_ms: int
+    item_started: bool = False
+
+    def item(self, *, process_id: str | None, source: str) -> dict[str, Any]:
+        return command_execution_item(item_id=self.call_id, command=self.display, cwd=self.cwd, process_id=process_id,
+                                      source=source, status="inProgress", command_actions=self.actions,  # type: ignore[arg-type]
+                                      started_at_ms=self.started_ms)
 
 
 class _Session:
@@ -115,9 +161,24 @@ class _Session:
         self.closed = False  # output streams ended
         self.exit_code: int | None = None
         self.failure: str | None = None
-        self.completed = anyio.Event()  # item/completed sent
+        self.denied = False  # exited at once, refused by the sandbox
+        self.killed = False  # we ended it: 0.169 reports exit code -1
+        self.completed = anyio.Event()  # item/completed sent (or the session stays silent)
+        self.decided = anyio.Event()  # announced, or silenced
+        self.announced = False  # item/started is out: output streams as deltas, the end is reported
+        self.events: ExecEvents | None = None
         self.lock = anyio.Lock()
         self.tty = False
+        self.script = ""  # the command as the model wrote it
+        self.cwd = ""
+
+    def announce(self) -> None:
+        self.announced = True
+        self.decided.set()
+
+    def silence(self) -> None:
+        """The session is not reported (a sandbox denial the model hears about instead)."""
+        self.decided.set()
 
     def wake(self) -> None:
         self.changed.set()
@@ -132,6 +193,7 @@ class UnifiedExecManager:
         self._tg: TaskGroup | None = None
         self._session_approvals: set[tuple[str, ...]] = set()
         self._rng = random.Random()
+        self.early_exit_grace_s = early_exit_grace_s()
 
     async def __aenter__(self) -> UnifiedExecManager:
         self._tg = anyio.create_task_group()
@@ -150,6 +212,13 @@ class UnifiedExecManager:
     def session_ids(self) -> list[int]:
         return sorted(self._sessions)
 
+    def sessions(self) -> list[SessionInfo]:
+        """The running sessions (``thread/backgroundTerminals/list``), oldest first."""
+        return [
+            SessionInfo(s.id, s.item["id"], s.script, s.cwd, s.handle.pid)
+            for s in sorted(self._sessions.values(), key=lambda s: s.started) if not s.closed
+        ]
+
     def _allocate_id(self) -> int:
         while True:
             candidate = self._rng.randrange(1_000, 100_000)
@@ -157,18 +226,29 @@ class UnifiedExecManager:
                 return candidate
 
     async def terminate(self, session_id: int) -> bool:
+        """Kill one session's process tree; its item completes before this returns."""
         session = self._sessions.pop(session_id, None)
         if session is None:
             return False
-        await session.handle.aclose()
+        await self._kill([session])
         return True
 
     async def close_all(self) -> None:
-        """Kill every session's process tree (turn interrupted, thread unloaded, shutdown)."""
+        """Kill every session's process tree (turn interrupted, thread unloaded, shutdown); their
+        items complete before this returns."""
         sessions, self._sessions = list(self._sessions.values()), {}
+        await self._kill(sessions)
+
+    async def _kill(self, sessions: list[_Session]) -> None:
         with anyio.CancelScope(shield=True):
             for session in sessions:
+                session.killed = True
                 await session.handle.aclose()
+            for session in sessions:
+                if not session.announced:
+                    session.silence()
+                with anyio.move_on_after(5):
+                    await session.completed.wait()
 
     # --- exec_command ---------------------------------------------------------------------
 
@@ -184,8 +264,8 @@ class UnifiedExecManager:
         shell = args.shell or ctx.shell
         command = [shell, "-lc" if login else "-c", args.cmd]
         cwd = os.path.normpath(os.path.join(ctx.cwd, args.workdir)) if args.workdir else ctx.cwd
-        display = shlex_join(command)
-        actions = command_actions(command)
+        call = _Call(call_id=call_id, command=command, display=shlex_join(command), cwd=cwd,
+                     actions=command_actions(command), tty=args.tty, started_ms=int(time.time() * 1000))
         plan = plan_exec(
             command, approval=ctx.approval_policy, sandbox_policy=ctx.sandbox_policy,
             require_escalated=args.require_escalated, prefix_rule=args.prefix_rule, rules=ctx.rules,
@@ -193,59 +273,43 @@ class UnifiedExecManager:
         )
         if plan.action == "reject":
             return plan.reason or "rejected"
-        sandboxed = plan.sandboxed
-        started_ms = int(time.time() * 1000)
         if plan.action == "ask":
-            item = command_execution_item(item_id=call_id, command=display, cwd=cwd, process_id=None, source="agent",
-                                          status="inProgress", command_actions=actions, started_at_ms=started_ms)
-            await events.item_started(item)
-            approved = await self._ask(ctx, events, call_id, started_ms, display, cwd, actions,
-                                       args.justification if args.require_escalated else plan.reason, plan.proposed_amendment, command)
-            if not approved:
-                done = {**item, "status": "declined", "completedAtMs": int(time.time() * 1000)}
-                await events.item_completed(done)
+            reason = args.justification if args.require_escalated else plan.reason
+            if not await self._ask(ctx, events, call, reason, plan.proposed_amendment):
+                await self._declined(events, call)
                 return create_process_failure("rejected by user")
-        if len(self._sessions) >= self.max_sessions:
-            await self._prune()
-        session_id = self._allocate_id()
-        spec = ProcessSpec(
-            argv=command, cwd=cwd, env={**UNIFIED_EXEC_ENV, **ctx.env}, tty=args.tty,
-            sandbox=ctx.sandbox_policy if sandboxed else None, sandbox_cwd=ctx.cwd,
-        )
-        try:
-            handle = await ctx.environment.start_process(spec, f"{session_id}-{call_id}")
-        except (ProcessStartError, SandboxUnavailable, ProcessFailed) as exc:
-            return create_process_failure(f"Failed to create unified exec process: {exc.strerror if isinstance(exc, ProcessStartError) else exc}")
         yield_ms = clamp_exec_yield(args.yield_time_ms)
-        output, session = await self._start_session(ctx, events, call_id, session_id, handle, display, cwd, actions,
-                                                    started_ms, yield_ms, args.tty)
-        if (
-            session.exit_code is not None and plan.retry_without_sandbox and handle.sandboxed
-            and is_likely_sandbox_denied(sandboxed=True, exit_code=session.exit_code, output=output.output.decode("utf-8", "replace"))
-        ):
-            if plan.retry_needs_approval:
-                approved = await self._ask(ctx, events, call_id, started_ms, display, cwd, actions, RETRY_REASON, None, command)
-                if not approved:
-                    return output_with(output, args.max_output_tokens, ctx).text()
-            spec = ProcessSpec(argv=command, cwd=cwd, env={**UNIFIED_EXEC_ENV, **ctx.env}, tty=args.tty)
-            try:
-                handle = await ctx.environment.start_process(spec, f"{session_id}-{call_id}-retry")
-            except (ProcessStartError, ProcessFailed) as exc:
-                return create_process_failure(f"Failed to create unified exec process: {exc}")
-            output, session = await self._start_session(ctx, events, call_id, session_id, handle, display, cwd, actions,
-                                                        started_ms, yield_ms, args.tty)
+        started = await self._spawn(ctx, call, sandboxed=plan.sandboxed)
+        if isinstance(started, str):
+            return started
+        if started.denied and plan.retry_without_sandbox:
+            if plan.retry_needs_approval and not await self._ask(ctx, events, call, RETRY_REASON, None):
+                await self._declined(events, call)
+                return self._finish_silently(started, ctx, args.max_output_tokens)
+            await self._discard(started)
+            started = await self._spawn(ctx, call, sandboxed=False)
+            if isinstance(started, str):
+                return started
+        if started.denied:
+            # 0.169 tells the model and nobody else: no item for a command the sandbox refused.
+            return self._finish_silently(started, ctx, args.max_output_tokens)
+        output = await self._run_announced(started, events, call, yield_ms)
         return output_with(output, args.max_output_tokens, ctx).text()
 
-    async def _ask(self, ctx: ExecContext, events: ExecEvents, call_id: str, started_ms: int, display: str, cwd: str,
-                   actions: list[dict[str, Any]], reason: str | None, amendment: tuple[str, ...] | None, command: list[str]) -> bool:
+    async def _ask(self, ctx: ExecContext, events: ExecEvents, call: _Call, reason: str | None,
+                   amendment: tuple[str, ...] | None) -> bool:
+        """The approval prompt (its ``agent`` item starts first, once per call)."""
+        if not call.item_started:
+            call.item_started = True
+            await events.item_started(call.item(process_id=None, source="agent"))
         params = request_approval_params(
-            thread_id=ctx.thread_id, turn_id=ctx.turn_id, item_id=call_id, started_at_ms=started_ms,
-            environment_id=ctx.environment_id, command=display, cwd=cwd, command_actions=actions, reason=reason,
-            amendment=amendment,
+            thread_id=ctx.thread_id, turn_id=ctx.turn_id, item_id=call.call_id, started_at_ms=call.started_ms,
+            environment_id=ctx.environment_id, command=call.display, cwd=call.cwd, command_actions=call.actions,
+            reason=reason, amendment=amendment,
         )
         outcome = parse_decision(await events.request_approval(params))
         if outcome.for_session:
-            self._session_approvals.add(tuple(command))
+            self._session_approvals.add(tuple(call.command))
         if outcome.amendment and ctx.codex_home:
             append_allow_rule(ctx.codex_home, outcome.amendment)
             ctx.rules = ctx.rules.with_rule(outcome.amendment, "allow")
@@ -253,25 +317,72 @@ class UnifiedExecManager:
             raise TurnCancelled()
         return outcome.approved
 
-    async def _start_session(self, ctx: ExecContext, events: ExecEvents, call_id: str, session_id: int, handle: ProcessHandle,
-                             display: str, cwd: str, actions: list[dict[str, Any]], started_ms: int, yield_ms: int,
-                             tty: bool) -> tuple[ExecOutput, _Session]:
-        item = command_execution_item(item_id=call_id, command=display, cwd=cwd, process_id=str(session_id),
-                                      source="unifiedExecStartup", status="inProgress", command_actions=actions,
-                                      started_at_ms=started_ms)
-        start = time.monotonic()
-        session = _Session(session_id, handle, item=item, ctx=ctx, started=start)
-        session.tty = tty
-        self._sessions[session_id] = session
-        await events.item_started(item)
-        assert self._tg is not None, "UnifiedExecManager must be entered (async with) before use"
-        self._tg.start_soon(self._pump, session, events)
-        await self._collect(session, start + yield_ms / 1000)
-        wall = time.monotonic() - start
-        return self._snapshot(session, wall), session
+    @staticmethod
+    async def _declined(events: ExecEvents, call: _Call) -> None:
+        done = {**call.item(process_id=None, source="agent"), "status": "declined", "completedAtMs": int(time.time() * 1000)}
+        await events.item_completed(done)
 
-    async def _pump(self, session: _Session, events: ExecEvents) -> None:
-        """Owner of one session: buffers output, streams deltas, reports the end."""
+    async def _spawn(self, ctx: ExecContext, call: _Call, *, sandboxed: bool) -> _Session | str:
+        """Start the process and give it the early-exit grace to fail; a string is the
+        model's output for a process that could not start."""
+        if len(self._sessions) >= self.max_sessions:
+            await self._prune()
+        session_id = self._allocate_id()
+        spec = ProcessSpec(
+            argv=call.command, cwd=call.cwd, env={**UNIFIED_EXEC_ENV, **ctx.env}, tty=call.tty,
+            sandbox=ctx.sandbox_policy if sandboxed else None, sandbox_cwd=ctx.cwd,
+        )
+        try:
+            handle = await ctx.environment.start_process(spec, f"{session_id}-{call.call_id}")
+        except (ProcessStartError, SandboxUnavailable, ProcessFailed) as exc:
+            text = exc.strerror if isinstance(exc, ProcessStartError) and exc.strerror else exc
+            return create_process_failure(f"Failed to create unified exec process: {text}")
+        session = _Session(session_id, handle, item=call.item(process_id=str(session_id), source="unifiedExecStartup"),
+                           ctx=ctx, started=time.monotonic())
+        session.tty, session.script, session.cwd = call.tty, call.command[-1], call.cwd
+        self._sessions[session_id] = session
+        assert self._tg is not None, "UnifiedExecManager must be entered (async with) before use"
+        self._tg.start_soon(self._pump, session)
+        await self._collect(session, time.monotonic() + self.early_exit_grace_s)
+        if session.closed and handle.sandboxed and ctx.detect_denials:
+            text = session.transcript.to_bytes().decode("utf-8", "replace")
+            session.denied = is_likely_sandbox_denied(sandboxed=True, exit_code=session.exit_code if session.exit_code is not None else -1, output=text)
+        return session
+
+    async def _discard(self, session: _Session) -> None:
+        self._sessions.pop(session.id, None)
+        session.silence()
+        await session.handle.aclose()
+
+    def _finish_silently(self, session: _Session, ctx: ExecContext, max_output_tokens: int | None) -> str:
+        self._sessions.pop(session.id, None)
+        session.silence()
+        output = self._snapshot(session, 0.0)
+        return output_with(output, max_output_tokens, ctx).text()
+
+    async def _run_announced(self, session: _Session, events: ExecEvents, call: _Call, yield_ms: int) -> ExecOutput:
+        """Announce the session (its item starts unless the approval prompt started it) and wait
+        for its output until the yield deadline or its end."""
+        session.events = events
+        if not call.item_started:
+            call.item_started = True
+            await events.item_started(session.item)
+        session.announce()
+        start = time.monotonic()
+        await self._collect(session, start + yield_ms / 1000)
+        output = self._snapshot(session, time.monotonic() - start)
+        await self._ended(session)
+        return output
+
+    @staticmethod
+    async def _ended(session: _Session) -> None:
+        """A session that ended during the call reports its item before the call returns."""
+        if session.closed:
+            with anyio.CancelScope(shield=True):
+                await session.completed.wait()
+
+    async def _pump(self, session: _Session) -> None:
+        """Owner of one session: buffers output, streams deltas once announced, reports the end."""
         ctx = session.ctx
         decoder_tail = b""
         try:
@@ -281,25 +392,33 @@ class UnifiedExecManager:
                     break
                 session.pending.push(chunk.data)
                 session.transcript.push(chunk.data)
-                data = decoder_tail + chunk.data
-                text, decoder_tail = _decode_prefix(data)
-                if text:
-                    await events.output_delta(output_delta_params(thread_id=ctx.thread_id, turn_id=ctx.turn_id,
-                                                                  item_id=session.item["id"], delta=text))
+                if session.announced and session.events is not None:
+                    text, decoder_tail = _decode_prefix(decoder_tail + chunk.data)
+                    if text:
+                        await session.events.output_delta(output_delta_params(
+                            thread_id=ctx.thread_id, turn_id=ctx.turn_id, item_id=session.item["id"], delta=text))
                 session.wake()
             session.exit_code = await session.handle.wait()
         except ProcessFailed as exc:
             session.failure = str(exc)
         finally:
+            if session.killed:
+                session.exit_code = -1
             session.closed = True
             session.wake()
-        duration = int((time.monotonic() - session.started) * 1000)
-        status = "completed" if session.exit_code == 0 else "failed"
-        done = {**session.item, "status": status, "aggregatedOutput": session.transcript.to_bytes().decode("utf-8", "replace"),
-                "exitCode": session.exit_code, "durationMs": duration, "completedAtMs": int(time.time() * 1000)}
-        with anyio.CancelScope(shield=True):
-            await events.item_completed(done)
-        session.completed.set()
+        try:
+            await session.decided.wait()
+            if not session.announced or session.events is None:
+                return
+            duration = int((time.monotonic() - session.started) * 1000)
+            status = "completed" if session.exit_code == 0 else "failed"
+            aggregated = session.transcript.to_bytes().decode("utf-8", "replace")
+            done = {**session.item, "status": status, "aggregatedOutput": aggregated or None,
+                    "exitCode": session.exit_code, "durationMs": duration, "completedAtMs": int(time.time() * 1000)}
+            with anyio.CancelScope(shield=True):
+                await session.events.item_completed(done)
+        finally:
+            session.completed.set()
 
     async def _collect(self, session: _Session, deadline: float) -> None:
         """Wait until the deadline or the end of the session's output."""
@@ -356,6 +475,12 @@ class UnifiedExecManager:
             start = time.monotonic()
             await self._collect(session, start + yield_ms / 1000)
             output = self._snapshot(session, time.monotonic() - start)
+            await self._ended(session)
+        if args.chars:
+            await events.terminal_interaction({
+                "threadId": ctx.thread_id, "turnId": ctx.turn_id, "itemId": session.item["id"],
+                "processId": str(session.id), "stdin": args.chars,
+            })
         return output_with(output, args.max_output_tokens, ctx).text()
 
 

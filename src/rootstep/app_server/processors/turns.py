@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rootstep.agent_tools.model_family import fallback_warning
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
 from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
+from rootstep.protocol.notifications import Warning
 from rootstep.protocol.thread import (
     EmptyResponse,
+    EnvironmentSelection,
     ThreadIdParams,
     TurnInterruptParams,
     TurnResponse,
@@ -31,6 +34,14 @@ _SANDBOX_TYPES = {
 }
 
 
+def _moved(selections: list[EnvironmentSelection], old: str, new: str) -> list[EnvironmentSelection]:
+    return [
+        e.model_copy(update={"cwd": new, "runtime_workspace_roots": [new if r == old else r for r in e.runtime_workspace_roots or []]})
+        if e.cwd == old else e
+        for e in selections
+    ]
+
+
 def _loaded(ctx: RequestContext, thread_id: str) -> "Thread":
     try:
         return ctx.server.manager.loaded(thread_id)
@@ -49,9 +60,11 @@ async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
     sandbox = None
     if isinstance(p.sandbox_policy, dict):
         sandbox = _SANDBOX_TYPES.get(str(p.sandbox_policy.get("type")))
+    mode = p.collaboration_mode.get("mode") if isinstance(p.collaboration_mode, dict) else None
     settings = thread.settings.evolve(
         model=p.model, cwd=p.cwd, approval_policy=p.approval_policy, effort=p.effort,
-        summary=p.summary, sandbox_mode=sandbox,
+        summary=p.summary, sandbox_mode=sandbox, sandbox_policy=p.sandbox_policy if sandbox else None,
+        collaboration_mode=mode if isinstance(mode, str) else None,
     )
     manager = ctx.server.manager
     if p.environments is not None:
@@ -59,10 +72,16 @@ async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
             manager.set_environments(thread, p.environments)
         except ThreadError as exc:
             raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+    elif settings.cwd != thread.settings.cwd and thread.environments:
+        # A new cwd moves the environments that were at the old one (their tools run there).
+        manager.set_environments(thread, _moved(thread.environments, thread.settings.cwd, settings.cwd))
     turn = manager.start_turn(
         thread, list(p.input), settings=settings,
         client_user_message_id=p.client_user_message_id, output_schema=p.output_schema,
     )
+    unknown_model = fallback_warning(settings.model)
+    if unknown_model is not None:  # 0.169 says so before every turn of a model it has no metadata for
+        await ctx.server.services.clients.emit(Warning(message=unknown_model, thread_id=thread.id))
     await ctx.respond(TurnResponse(turn=turn.model_copy(update={"items": []})))
     manager.launch(thread, list(p.input))
 
