@@ -104,6 +104,8 @@ class ThreadManager:
         self.check_environments: Callable[[list[EnvironmentSelection]], None] = lambda selection: None
         self._clients: dict[tuple[str, str], Any] = {}
         self._group: TaskGroup | None = None
+        # () -> rootstep.auth.AuthState | None, set by the account processor.
+        self.credentials: Callable[[], Any] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -171,7 +173,7 @@ class ThreadManager:
         key = (thread.settings.model_provider_id, provider.model_dump_json())
         client = self._clients.get(key)
         if client is None:
-            client = ResponsesClient(provider, originator=self.originator)
+            client = ResponsesClient(provider, originator=self.originator, credentials=self.credentials)
             self._clients[key] = client
         return client
 

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[Notification], Awaitable[None]]
 
+DEFAULT_CONTEXT_WINDOW = 272_000
+
 
 @dataclass(frozen=True)
 class ThreadSettings:
@@ -125,6 +127,15 @@ class Thread:
         self.closed = False
         # The last persistence failure not yet reported to clients (disk full, read-only home).
         self.persist_error: str | None = None
+        # thread/goal/* (rootstep.core.goals): the wire ThreadGoal, or None.
+        self.goal: dict[str, Any] | None = None
+        # thread/settings/update's collaborationMode: {"mode", "developer_instructions"}.
+        self.collaboration_mode: dict[str, Any] = {"mode": "default", "developer_instructions": None}
+        # thread/readState/* (rootstep.core.read_state); None until a turn has ended.
+        self.read_state: dict[str, Any] | None = None
+        # thread/start's threadSource and historyMode, echoed in the thread.
+        self.thread_source: Any = None
+        self.history_mode: str = "legacy"
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -178,6 +189,18 @@ class Thread:
         ]
         self.name = contents.name
         self.preview = contents.preview
+        from rootstep.core.goals import restored_goal
+
+        self.goal = restored_goal(contents.meta)
+        from rootstep.core.read_state import restored as restored_read_state
+
+        self.read_state = restored_read_state(contents.meta)
+        self.thread_source = contents.meta.get("thread_source")
+        if contents.meta.get("history_mode") in ("legacy", "paginated"):
+            self.history_mode = contents.meta["history_mode"]
+        mode = contents.meta.get("collaboration_mode")
+        if isinstance(mode, dict) and isinstance(mode.get("mode"), str):
+            self.collaboration_mode = mode
         self.updated_at = contents.updated_at or self.updated_at
         if contents.token_usage:
             try:
@@ -198,6 +221,10 @@ class Thread:
             ephemeral=self.ephemeral,
             model_provider=self.settings.model_provider_id,
             model=self.settings.model,
+            reasoning_effort=self.settings.effort,
+            history_mode=self.history_mode,  # type: ignore[arg-type]
+            originator=self.originator,
+            thread_source=self.thread_source,
             created_at=self.created_at,
             updated_at=self.updated_at,
             recency_at=self.updated_at,
@@ -213,7 +240,14 @@ class Thread:
         )
 
     def token_usage(self, last: TokenUsageBreakdown) -> ThreadTokenUsage:
-        return ThreadTokenUsage(total=self.total_usage, last=last)
+        return ThreadTokenUsage(total=self.total_usage, last=last, model_context_window=self.context_window())
+
+    def context_window(self) -> int:
+        """The usable context window, as codex reports it: the model's window (config
+        ``model_context_window``, else codex's fallback of 272,000 tokens) less a 5% reserve."""
+        configured = self.config.raw.get("model_context_window")
+        window = configured if isinstance(configured, int) and configured > 0 else DEFAULT_CONTEXT_WINDOW
+        return window * 95 // 100
 
     async def aclose(self) -> None:
         """Unload: cancel a running turn, close the tools provider and the rollout."""

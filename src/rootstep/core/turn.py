@@ -22,6 +22,7 @@ from rootstep.core.ids import uuid7
 from rootstep.core.step_tools import FunctionCall, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
 from rootstep.core.user_input import to_response_items, user_message
+from rootstep.protocol.account import AccountRateLimitsUpdated, RateLimitSnapshot
 from rootstep.protocol.base import wire
 from rootstep.protocol.items import AgentMessageItem, ContextCompactionItem, UserMessageItem
 from rootstep.protocol.notifications import (
@@ -62,18 +63,26 @@ class TurnSink:
     def __init__(self, thread: Thread, active: ActiveTurn) -> None:
         self.thread = thread
         self.active = active
+        self._started_ms: dict[str, int] = {}
 
     async def started(self, item: BaseModel) -> None:
+        now = _now_ms()
+        data = wire(item)
+        # Items carry their own lifecycle times, as codex 0.169 stamps them.
+        self._started_ms[str(data.get("id"))] = now
+        data.update(startedAtMs=now, completedAtMs=None)
         await self.thread.emit(
-            ItemStarted(item=wire(item), thread_id=self.thread.id, turn_id=self.active.turn.id, started_at_ms=_now_ms())
+            ItemStarted(item=data, thread_id=self.thread.id, turn_id=self.active.turn.id, started_at_ms=now)
         )
 
     async def completed(self, item: BaseModel) -> None:
+        now = _now_ms()
         data = wire(item)
+        data.update(startedAtMs=self._started_ms.pop(str(data.get("id")), now), completedAtMs=now)
         self.active.turn.items.append(data)
         self.thread.record("thread_item", {"turn_id": self.active.turn.id, "item": data})
         await self.thread.emit(
-            ItemCompleted(item=data, thread_id=self.thread.id, turn_id=self.active.turn.id, completed_at_ms=_now_ms())
+            ItemCompleted(item=data, thread_id=self.thread.id, turn_id=self.active.turn.id, completed_at_ms=now)
         )
 
 
@@ -153,6 +162,10 @@ class TurnRunner:
 
         settings = self.thread.settings
         prefix = [_developer_message(settings.developer_instructions)] if settings.developer_instructions else []
+        mode_text = self.thread.collaboration_mode.get("developer_instructions")
+        if isinstance(mode_text, str) and mode_text.strip():
+            # The collaboration mode the client chose (Plan / Default), as codex frames it.
+            prefix.append(_developer_message(f"<collaboration_mode>{mode_text}</collaboration_mode>"))
         reasoning = None
         if settings.effort or settings.summary:
             reasoning = {k: v for k, v in (("effort", settings.effort), ("summary", settings.summary)) if v}
@@ -283,7 +296,10 @@ class TurnRunner:
                         )
                     elif isinstance(event, MessageDone):
                         self._append_history(event.raw)
-                        item = AgentMessageItem(id=event.item_id, text=event.text)
+                        phase = event.raw.get("phase")
+                        item = AgentMessageItem(
+                            id=event.item_id, text=event.text, phase=phase if isinstance(phase, str) else None
+                        )
                         if streaming.pop(event.item_id, None) is None:
                             await self.sink.started(item)
                         await self.sink.completed(item)
@@ -305,6 +321,7 @@ class TurnRunner:
                                     thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
                                 )
                             )
+                            await self.thread.emit(AccountRateLimitsUpdated(rate_limits=RateLimitSnapshot()))
         finally:
             self.active.sample_scope = None
             # Interrupted, preempted or failed mid-message: like Codex, the started item is not completed
@@ -378,6 +395,13 @@ async def run_turn(thread: Thread, active: ActiveTurn, inputs: list[Any], client
                 except Exception:  # noqa: BLE001
                     log.exception("interrupt responder failed")
             try:
+                if not thread.ephemeral:
+                    from rootstep.core.read_state import after_turn
+                    from rootstep.protocol.thread_settings import ThreadReadStateChanged
+
+                    thread.read_state = after_turn(thread.read_state, turn.id)
+                    thread.record("settings", {"read_state": thread.read_state})
+                    await thread.emit(ThreadReadStateChanged(thread_id=thread.id, read_state=thread.read_state))
                 await thread.emit(ThreadStatusChanged(thread_id=thread.id, status=ThreadStatus.idle()))
                 if turn.status == "failed" and turn.error is not None:
                     await thread.emit(

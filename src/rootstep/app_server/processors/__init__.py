@@ -24,6 +24,11 @@ PROCESSOR_MODULES: list[str] = [
     "rootstep.app_server.processors.environments",
     "rootstep.app_server.processors.selected_roots",
     "rootstep.app_server.processors.catalog",
+    "rootstep.app_server.processors.account",
+    "rootstep.app_server.processors.config_rpc",
+    "rootstep.app_server.processors.catalog_lists",
+    "rootstep.app_server.processors.goals",
+    "rootstep.app_server.processors.thread_settings",
 ]
 
 

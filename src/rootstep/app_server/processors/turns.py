@@ -58,10 +58,19 @@ async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
             manager.set_environments(thread, p.environments)
         except ThreadError as exc:
             raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
+    from rootstep.app_server.processors.thread_settings import apply_collaboration_mode, emit_settings
+
+    mode_settings = apply_collaboration_mode(thread, p.collaboration_mode)
+    if p.effort is None and mode_settings.get("reasoning_effort"):
+        settings = settings.evolve(effort=mode_settings["reasoning_effort"])
     turn = manager.start_turn(
         thread, list(p.input), settings=settings,
         client_user_message_id=p.client_user_message_id, output_schema=p.output_schema,
     )
+    if any(v is not None for v in (p.model, p.cwd, p.approval_policy, p.effort, p.summary, p.sandbox_policy,
+                                   p.collaboration_mode)):
+        # As codex 0.169: a turn that carries settings reports the thread's settings first.
+        await emit_settings(ctx.server, thread)
     await ctx.respond(TurnResponse(turn=turn.model_copy(update={"items": []})))
     manager.launch(thread, list(p.input))
 
