@@ -78,6 +78,8 @@ class ActiveTurn:
     output_schema: Any = None
     # thread/compact/start: summarize instead of running the input.
     compact: bool = False
+    # review/start: a rootstep.core.review.ReviewRequest to run instead of the input.
+    review: Any = None
     # The in-flight model request while a steer may still preempt it (see turn.TurnRunner._step).
     sample_scope: anyio.CancelScope | None = None
     interrupt_requested: bool = False

@@ -137,6 +137,11 @@ class TurnRunner:
         self.active = active
         self.client = client
         self.sink = TurnSink(thread, active)
+        # What the model sees: the thread's history, or a review's own (see _review).
+        self.history: list[dict[str, Any]] = thread.history
+        self.instructions: str | None = None
+        # In a review, the reviewer's messages are collected, not completed as items.
+        self.review_texts: list[str] | None = None
 
     @property
     def turn_id(self) -> str:
@@ -154,8 +159,9 @@ class TurnRunner:
         await self.sink.completed(item)
 
     def _append_history(self, item: dict[str, Any]) -> None:
-        self.thread.history.append(item)
-        self.thread.record("response_item", item)
+        self.history.append(item)
+        if self.history is self.thread.history:
+            self.thread.record("response_item", item)
 
     def _request(self, tools: list[dict[str, Any]]) -> Any:
         from rootstep.model.client import ModelRequest
@@ -171,8 +177,8 @@ class TurnRunner:
             reasoning = {k: v for k, v in (("effort", settings.effort), ("summary", settings.summary)) if v}
         return ModelRequest(
             model=settings.model,
-            input=prefix + replayable(self.thread.history),
-            instructions=settings.base_instructions or DEFAULT_INSTRUCTIONS,
+            input=prefix + replayable(self.history),
+            instructions=self.instructions or settings.base_instructions or DEFAULT_INSTRUCTIONS,
             tools=tools,
             parallel_tool_calls=False,
             prompt_cache_key=self.thread.id,
@@ -188,6 +194,8 @@ class TurnRunner:
             with self.active.scope:
                 if self.active.compact:
                     await self._compact()
+                elif self.active.review is not None:
+                    await self._review(self.active.review)
                 else:
                     await self._emit_user_message(inputs, self.active.client_user_message_id)
                     await self._loop()
@@ -211,6 +219,36 @@ class TurnRunner:
         if self.active.scope.cancelled_caught or (self.active.interrupt_requested and turn.status != "completed"):
             turn.status = "interrupted"
             turn.error = None
+
+    async def _review(self, request: Any) -> None:
+        """A review: the reviewer works on a history of its own (the review prompt only) with
+        the thread's tools; its answer is rendered, shown, and remembered by the thread."""
+        from rootstep.core.review import REVIEW_INSTRUCTIONS, parent_history, render_review
+        from rootstep.protocol.items import EnteredReviewModeItem, ExitedReviewModeItem
+
+        entered = EnteredReviewModeItem(id=uuid7(), review=request.display)
+        await self.sink.started(entered)
+        await self.sink.completed(entered)
+        prompt = [{"type": "text", "text": request.prompt, "text_elements": []}]
+        item = UserMessageItem(id=uuid7(), content=prompt)
+        await self.sink.started(item)
+        await self.sink.completed(item)
+        if not self.thread.preview:
+            self.thread.preview = request.prompt
+        self.history = [user_message([{"type": "input_text", "text": request.prompt}])]
+        self.instructions = REVIEW_INSTRUCTIONS
+        self.review_texts = []
+        await self._loop()
+        rendered = render_review(self.review_texts[-1] if self.review_texts else None)
+        exited = ExitedReviewModeItem(id=uuid7(), review=rendered)
+        await self.sink.started(exited)
+        await self.sink.completed(exited)
+        answer = AgentMessageItem(id=f"msg_{uuid7()}", text=rendered)
+        await self.sink.started(answer)
+        await self.sink.completed(answer)
+        self.history = self.thread.history
+        for entry in parent_history(request.display, rendered):
+            self._append_history(entry)
 
     async def _compact(self) -> None:
         """One request asking the model to summarize; the summary replaces the history."""
@@ -243,7 +281,7 @@ class TurnRunner:
             tools = await self.thread.tools.capture_step()
             prepare = getattr(tools, "prepare_input", None)  # extensions' per-step context (skills)
             if prepare is not None:
-                for item in prepare(self.thread.history):
+                for item in prepare(self.history):
                     self._append_history(item)
             try:
                 calls = await self._step(tools)
@@ -294,6 +332,12 @@ class TurnRunner:
                                 thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id, delta=event.delta
                             )
                         )
+                    elif isinstance(event, MessageDone) and self.review_texts is not None:
+                        # A reviewer's answer is rendered once the review ends (see _review).
+                        self._append_history(event.raw)
+                        if streaming.pop(event.item_id, None) is None:
+                            await self.sink.started(AgentMessageItem(id=event.item_id, text=event.text))
+                        self.review_texts.append(event.text)
                     elif isinstance(event, MessageDone):
                         self._append_history(event.raw)
                         phase = event.raw.get("phase")

@@ -29,6 +29,7 @@ PROCESSOR_MODULES: list[str] = [
     "rootstep.app_server.processors.catalog_lists",
     "rootstep.app_server.processors.goals",
     "rootstep.app_server.processors.thread_settings",
+    "rootstep.app_server.processors.review",
 ]
 
 
