@@ -327,11 +327,13 @@ class TurnRunner:
                             streaming[event.item_id] = []
                             await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
                         streaming[event.item_id].append(event.delta)
-                        await self.thread.emit(
-                            AgentMessageDelta(
-                                thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id, delta=event.delta
+                        if self.review_texts is None:  # a reviewer's raw answer is not streamed (0.169)
+                            await self.thread.emit(
+                                AgentMessageDelta(
+                                    thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id,
+                                    delta=event.delta,
+                                )
                             )
-                        )
                     elif isinstance(event, MessageDone) and self.review_texts is not None:
                         # A reviewer's answer is rendered once the review ends (see _review).
                         self._append_history(event.raw)
