@@ -55,6 +55,8 @@ class AppServer:
         self.manager = ThreadManager(config, emit=self.emit, tools_factory=tools_factory)
         # Hooks other layers may add (called once per initialized connection).
         self.on_connection: list[Callable[[Connection], Awaitable[None]]] = []
+        # ... and once per connection that has gone (it is no longer in ``connections``).
+        self.on_disconnect: list[Callable[[Connection], Awaitable[None]]] = []
         # Long-lived services other layers attach (MCP runtime, environments, ...), by name.
         self.services: dict[str, Any] = {}
         from rootstep.app_server.processors import history, register_all
@@ -114,6 +116,12 @@ class AppServer:
             await connection.run()
         finally:
             self.connections.remove(connection)
+            with anyio.CancelScope(shield=True):
+                for hook in self.on_disconnect:
+                    try:
+                        await hook(connection)
+                    except Exception:  # noqa: BLE001 - one layer's cleanup must not stop the others
+                        log.exception("disconnect hook failed")
 
     async def serve(
         self,

@@ -391,6 +391,9 @@ class ThreadManager:
                  if turn.error else None, "completed_at": turn.completed_at, "duration_ms": turn.duration_ms},
             )
         thread.preview = contents.preview
+        if contents.name:  # the fork keeps the source's name (0.169)
+            thread.name = contents.name
+            thread.record("thread_name", {"name": contents.name})
         self.threads[new_id] = thread
         return thread
 

@@ -330,15 +330,23 @@ class ReasoningEffortOption(WireModel):
 class ModelInfo(WireModel):
     id: str
     model: str
+    upgrade: str | None = None
+    upgrade_info: Any = None
+    availability_nux: Any = None
     display_name: str
     description: str
+    model_specialty: str | None = None
     hidden: bool = False
-    is_default: bool = False
-    default_reasoning_effort: str = "medium"
     supported_reasoning_efforts: list[ReasoningEffortOption] = Field(default_factory=list)
+    default_reasoning_effort: str = "medium"
     input_modalities: list[str] = Field(default_factory=lambda: ["text"])
     supports_personality: bool = False
-    upgrade: str | None = None
+    multi_agent_version: str | None = None
+    additional_speed_tiers: list[str] = Field(default_factory=list)
+    service_tiers: list[Any] = Field(default_factory=list)
+    default_service_tier: str | None = None
+    available_access_programs: list[str] | None = None
+    is_default: bool = False
 
 
 class ModelListResponse(WireModel):

@@ -30,6 +30,7 @@ PROCESSOR_MODULES: list[str] = [
     "rootstep.app_server.processors.goals",
     "rootstep.app_server.processors.thread_settings",
     "rootstep.app_server.processors.review",
+    "rootstep.app_server.processors.disconnect",
 ]
 
 
