@@ -128,38 +128,75 @@ def review_request(target: dict[str, Any], cwd: str) -> ReviewRequest:
     raise ReviewError(f"Invalid request: unknown variant `{kind}`")
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _line(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _valid_finding(finding: Any) -> bool:
+    if not isinstance(finding, dict):
+        return False
+    location = finding.get("code_location")
+    lines = location.get("line_range") if isinstance(location, dict) else None
+    return (
+        isinstance(finding.get("title"), str) and isinstance(finding.get("body"), str)
+        and _number(finding.get("confidence_score"))
+        and isinstance(finding.get("priority"), int) and not isinstance(finding.get("priority"), bool)
+        and isinstance(location, dict) and isinstance(location.get("absolute_file_path"), str)
+        and isinstance(lines, dict) and _line(lines.get("start")) and _line(lines.get("end"))
+    )
+
+
+def _valid_output(data: Any) -> bool:
+    """The whole answer shape, every field present and typed (anything else is prose)."""
+    return (
+        isinstance(data, dict) and isinstance(data.get("findings"), list)
+        and all(_valid_finding(f) for f in data["findings"])
+        and isinstance(data.get("overall_correctness"), str) and isinstance(data.get("overall_explanation"), str)
+        and _number(data.get("overall_confidence_score"))
+    )
+
+
 def _parse(text: str) -> dict[str, Any] | None:
-    """The reviewer's JSON object, also when wrapped in prose or a code fence; None if absent."""
-    for candidate in (text, text[text.find("{") : text.rfind("}") + 1] if "{" in text else ""):
+    """The reviewer's JSON answer, also when wrapped in prose (the outermost braces); None if
+    neither the text nor that slice is a whole, well-typed answer."""
+    start, end = text.find("{"), text.rfind("}")
+    for candidate in (text, text[start : end + 1] if 0 <= start < end else None):
+        if candidate is None:
+            continue
         try:
             data = json.loads(candidate)
-        except (ValueError, TypeError):
+        except ValueError:
             continue
-        if isinstance(data, dict) and ("findings" in data or "overall_explanation" in data):
+        if _valid_output(data):
             return data
     return None
 
 
+def _body_lines(body: str) -> list[str]:
+    lines = [line.removesuffix("\r") for line in body.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _finding(finding: dict[str, Any]) -> str:
-    location = finding.get("code_location") if isinstance(finding.get("code_location"), dict) else {}
-    lines = location.get("line_range") if isinstance(location.get("line_range"), dict) else {}
-    head = f"- {finding.get('title', '')} \u2014 {location.get('absolute_file_path', '')}:{lines.get('start', '')}-{lines.get('end', '')}"
-    body = "\n".join(f"  {line}" if line else "" for line in str(finding.get("body", "")).split("\n"))
-    return f"{head}\n{body}"
+    location = finding["code_location"]
+    lines = location["line_range"]
+    head = f"- {finding['title']} \u2014 {location['absolute_file_path']}:{lines['start']}-{lines['end']}"
+    return "\n".join([head, *(f"  {line}" for line in _body_lines(finding["body"]))])
 
 
 def render_review(text: str | None) -> str:
-    """The reviewer's answer as clients show it (``exitedReviewMode.review`` and the agent message)."""
-    if not text or not text.strip():
-        return NO_OUTPUT
-    data = _parse(text)
-    if data is None:
-        return text
-    parts: list[str] = []
-    explanation = str(data.get("overall_explanation") or "").strip()
-    if explanation:
-        parts.append(explanation)
-    findings = [f for f in data.get("findings") or [] if isinstance(f, dict)]
+    """The reviewer's answer as clients show it (``exitedReviewMode.review`` and the agent
+    message): the explanation, then the findings; prose that is not a whole answer as is."""
+    data = _parse(text or "")
+    explanation = (data["overall_explanation"] if data is not None else text or "").strip()
+    findings = data["findings"] if data is not None else []
+    parts = [explanation] if explanation else []
     if findings:
         header = "Review comment:" if len(findings) == 1 else "Full review comments:"
         parts.append(header + "\n\n" + "\n\n".join(_finding(f) for f in findings))

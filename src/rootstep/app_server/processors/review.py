@@ -16,8 +16,7 @@ from rootstep.app_server.methods import thread_scope
 from rootstep.core.ids import is_uuid
 from rootstep.core.review import ReviewError, review_request
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
-from rootstep.protocol.base import Params, WireModel
-from rootstep.protocol.thread import Turn
+from rootstep.protocol.base import Params, WireModel, wire
 
 if TYPE_CHECKING:
     from rootstep.app_server.server import AppServer
@@ -30,7 +29,7 @@ class ReviewStartParams(Params):
 
 
 class ReviewStartResponse(WireModel):
-    turn: Turn
+    turn: dict[str, Any]  # a wire Turn (its rootTurnId stays null here, as in 0.169)
     review_thread_id: str
 
 
@@ -57,7 +56,7 @@ async def review_start(ctx: RequestContext, p: ReviewStartParams) -> None:
     label = {"type": "userMessage", "id": turn.id, "clientId": None,
              "content": [{"type": "text", "text": request.display, "text_elements": []}],
              "startedAtMs": None, "completedAtMs": None}
-    shown = turn.model_copy(update={"items": [label], "root_turn_id": None})
+    shown = {**wire(turn), "items": [label], "rootTurnId": None}
     await ctx.respond(ReviewStartResponse(turn=shown, review_thread_id=thread.id))
     manager.launch(thread, [])
 
