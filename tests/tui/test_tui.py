@@ -2,7 +2,8 @@
 
 A user's session, read off the terminal screen (``tests/fixtures/tui.py``): the TUI starts
 against rootstep, a prompt streams its answer, the model calls a tool of an MCP server, Esc
-interrupts a turn, ``/status`` shows the session, ``/model`` saves a model to ``config.toml``
+interrupts a turn, ``/permissions`` switches the thread to the workspace profile, ``/status``
+shows the session, ``/model`` saves a model to ``config.toml``
 and the next turn uses it, ``/review`` reviews the working tree, ``/quit`` leaves, and
 ``codex resume`` / ``codex fork`` bring the conversation back, over ``ws://`` and
 ``unix://``. The model is the mock Responses endpoint; the TUI's own side requests (its task
@@ -114,10 +115,15 @@ def test_tui_session_over_websocket(reference_codex: Path, tmp_path: Path, model
             tui.wait_for("Conversation interrupted")
             held.release()
 
-            # /status: the session as the server reports it.
+            # /permissions applies to the thread; /status shows the session as the server reports it.
+            tui.command("/permissions")
+            tui.wait_for("Update Model Permissions")
+            tui.send("1")  # Ask for approval (the :workspace profile)
+            tui.wait_for("Permission selection requested")
             tui.command("/status")
             screen = no_error(tui.wait_for("Context window:"))
-            assert "mock_provider" in screen and "258K" in screen and "Read Only" in screen, screen
+            assert "mock_provider" in screen and "258K" in screen, screen
+            assert "Workspace (Ask for approval)" in screen, screen
 
             # /model: saved in config.toml and applied to the thread's next turn.
             tui.command("/model")

@@ -135,6 +135,8 @@ class Thread:
         self.collaboration_mode: dict[str, Any] = {"mode": "default", "developer_instructions": None}
         # thread/readState/* (rootstep.core.read_state); None until a turn has ended.
         self.read_state: dict[str, Any] | None = None
+        # thread/settings/update's ``permissions`` profile ({"id", "extends"}), or None.
+        self.permission_profile: dict[str, Any] | None = None
         # thread/start's threadSource and historyMode, echoed in the thread.
         self.thread_source: Any = None
         self.history_mode: str = "legacy"
@@ -198,6 +200,8 @@ class Thread:
 
         self.read_state = restored_read_state(contents.meta)
         self.thread_source = contents.meta.get("thread_source")
+        profile = contents.meta.get("permission_profile")
+        self.permission_profile = profile if isinstance(profile, dict) else None
         if contents.meta.get("history_mode") in ("legacy", "paginated"):
             self.history_mode = contents.meta["history_mode"]
         mode = contents.meta.get("collaboration_mode")

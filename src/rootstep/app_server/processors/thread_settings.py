@@ -52,7 +52,7 @@ def settings_wire(thread: "Thread") -> dict[str, Any]:
         "approvalPolicy": s.approval_policy,
         "approvalsReviewer": s.approvals_reviewer,
         "sandboxPolicy": wire(SandboxPolicy.from_mode(s.sandbox_mode)),
-        "activePermissionProfile": None,
+        "activePermissionProfile": thread.permission_profile,
         "model": s.model,
         "modelProvider": s.model_provider_id,
         "serviceTier": s.service_tier,
@@ -118,6 +118,11 @@ async def settings_update(ctx: RequestContext, p: ThreadSettingsUpdateParams) ->
     if settings != thread.settings:
         thread.settings = settings
         thread.record("settings", settings.to_meta())
+    if sandbox is not None:
+        profile = {"id": p.permissions, "extends": None} if isinstance(p.permissions, str) else None
+        if profile != thread.permission_profile:
+            thread.permission_profile = profile
+            thread.record("settings", {"permission_profile": profile})
     if p.environments is not None:
         try:
             manager.set_environments(thread, p.environments)

@@ -84,6 +84,7 @@ def session_response(
         approvals_reviewer=s.approvals_reviewer,
         sandbox=SandboxPolicy.from_mode(s.sandbox_mode),
         reasoning_effort=s.effort,
+        active_permission_profile=thread.permission_profile,
     )
 
 
