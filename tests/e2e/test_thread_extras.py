@@ -305,3 +305,20 @@ def test_the_last_client_leaving_unloads_threads_and_stops_their_mcp_servers(tmp
         assert session(lambda call: call("thread/loaded/list", {}, 1)["data"]) == []
     finally:
         assert server.stop() == 0
+
+
+def test_a_model_saved_by_config_write_is_used_by_new_threads(tmp_path: Path, model: MockModel) -> None:
+    """What the TUI's /model saves (``config/batchWrite``) is what the next new thread runs."""
+    home = tmp_path / "home"
+    write_config(home, model)
+    model.queue(assistant_text("ok"))
+    with checked_app_server(home) as app:
+        app.call("config/batchWrite", {"edits": [
+            {"keyPath": "model", "value": "saved-model", "mergeStrategy": "replace"},
+            {"keyPath": "model_reasoning_effort", "value": "high", "mergeStrategy": "replace"},
+        ], "reloadUserConfig": True})
+        started = app.call("thread/start", {})
+        assert (started["model"], started["reasoningEffort"]) == ("saved-model", "high")
+        app.run_turn(started["thread"]["id"], "hi")
+        body = model.requests[-1].body
+        assert (body["model"], body["reasoning"]["effort"]) == ("saved-model", "high")

@@ -59,6 +59,10 @@ def local_environment(cwd: str) -> list[EnvironmentSelection]:
     return [EnvironmentSelection(environment_id="local", cwd=cwd, runtime_workspace_roots=[cwd])]
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 class ThreadError(Exception):
     """A request about threads that cannot be honoured; the message is the client's to read."""
 
@@ -156,6 +160,8 @@ class ThreadManager:
             or (base.developer_instructions if base else config.developer_instructions),
             approvals_reviewer=o.approvals_reviewer or (base.approvals_reviewer if base else "user"),
             service_tier=o.service_tier or (base.service_tier if base else None),
+            # config.toml's model_reasoning_effort (what the TUI's /model saves) for new threads
+            effort=base.effort if base else _text(config.raw.get("model_reasoning_effort")),
         )
 
     def _config_for(self, overrides: dict[str, Any] | None) -> Config:
