@@ -15,6 +15,13 @@ from tests.fixtures.mock_model import MockModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Commands the agent runs get a socket as stdin (as under 0.169). Bash then sources the user's
+# ~/.bashrc when it believes it is the first shell (SHLVL unset or 0, as under a detached job
+# or some CI runners), and a .bashrc that prints (pyenv's rehash inside the sandbox does) would
+# add lines to every command's output. The tests check outputs, not this machine's rc files.
+if os.environ.get("SHLVL", "0") in ("", "0"):
+    os.environ["SHLVL"] = "1"
+
 
 def reference_codex_path() -> Path | None:
     """The reference `codex` 0.169.0 binary installed by `make reference`, if present."""

@@ -55,7 +55,7 @@ def _commands(command: list[str], home: Path, model: MockModel) -> dict[str, Any
     (work / "sub").mkdir(parents=True)
     poll = later_call()
     model.queue(
-        exec_call("c1", "echo out; echo err >&2; exit 3"),
+        exec_call("c1", "echo out; sleep 0.2; echo err >&2; exit 3"),  # ordered: the streams race
         exec_call("c2", "pwd", workdir="sub"),
         exec_call("c3", "touch inside.txt && echo wrote"),
         exec_call("c4", "echo first; sleep 1; echo second", yield_time_ms=250),

@@ -113,12 +113,15 @@ def test_stdin_eof_exits_promptly_even_mid_turn(codex_home, model) -> None:
 def test_cli_config_overrides_apply(codex_home, model) -> None:
     from tests.fixtures.app_server import rootstep_command
 
-    cmd = rootstep_command("-c", 'model="override-model"', "-c", "sandbox_mode=workspace-write")
+    cmd = rootstep_command("-c", 'model="override-model"', "-c", "sandbox_mode=workspace-write",
+                           "-c", 'sandbox_workspace_write.writable_roots=["/tmp/extra"]')
     with AppServerProcess(codex_home, command=cmd) as app:
         app.initialize()
         started = app.call("thread/start", {})
         assert started["model"] == "override-model"
-        assert started["sandbox"]["type"] == "workspaceWrite"
+        # The sandbox in force, [sandbox_workspace_write] included (as 0.169 echoes it).
+        assert started["sandbox"] == {"type": "workspaceWrite", "writableRoots": ["/tmp/extra"], "networkAccess": False,
+                                      "excludeTmpdirEnvVar": False, "excludeSlashTmp": False}
         app.assert_schema_clean()
         assert app.close() == 0
 

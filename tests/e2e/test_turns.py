@@ -54,6 +54,8 @@ def test_thread_start_then_turn_streams_in_protocol_order(app: AppServerProcess,
         "item/agentMessage/delta",
         "item/completed",
         "thread/tokenUsage/updated",
+        "account/rateLimits/updated",
+        "thread/readState/changed",
         "thread/status/changed",
         "turn/completed",
     ]

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("jsonrpc",),
     ("protocol",),
     ("config",),
+    ("auth",),
     ("tools",),
     ("sandbox",),
     ("environments",),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 from rootstep.agent_tools.arguments import ArgumentsError, Field, Struct, parse_arguments
@@ -72,11 +73,22 @@ def validate_budget(budget: int | None) -> None:
 
 
 class GoalStore:
-    """Goals by thread id, in memory (the lead persists them with the thread)."""
+    """Goals by thread id. ``on_change`` sees every new goal (``None`` once cleared): the
+    thread persists it in its rollout, and :meth:`restore` brings it back on resume."""
 
-    def __init__(self, clock: Any = time.time) -> None:
+    def __init__(self, clock: Any = time.time, on_change: Callable[[str, Goal | None], None] | None = None) -> None:
         self._goals: dict[str, Goal] = {}
         self._clock = clock
+        self._on_change = on_change
+
+    def restore(self, thread_id: str, record: Any) -> None:
+        """A goal persisted as its wire dict (a malformed record is ignored)."""
+        if not isinstance(record, dict) or not record.get("objective"):
+            return
+        try:
+            self._goals[thread_id] = Goal(**{**record, "threadId": thread_id})
+        except TypeError:
+            return
 
     def get(self, thread_id: str) -> Goal | None:
         return self._goals.get(thread_id)
@@ -105,10 +117,15 @@ class GoalStore:
                 updatedAt=now,
             )
         self._goals[thread_id] = goal
+        if self._on_change is not None:
+            self._on_change(thread_id, goal)
         return goal
 
     def clear(self, thread_id: str) -> bool:
-        return self._goals.pop(thread_id, None) is not None
+        cleared = self._goals.pop(thread_id, None) is not None
+        if cleared and self._on_change is not None:
+            self._on_change(thread_id, None)
+        return cleared
 
 
 def goal_updated_params(goal: Goal, turn_id: str | None) -> dict[str, Any]:

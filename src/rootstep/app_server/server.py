@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
+from rootstep.app_server import last_client
 from rootstep.app_server.connection import Connection
 from rootstep.app_server.handshake import ClientSession
 from rootstep.app_server.methods import MethodTable
@@ -40,7 +41,8 @@ class AppServer:
 
     @property
     def config(self) -> Config:
-        return self.services.config
+        """The current config: what new threads get (``config/value/write`` reloads it)."""
+        return self.services.threads.config
 
     @property
     def overrides(self) -> list[str]:
@@ -100,6 +102,11 @@ class AppServer:
             await connection.run()
         finally:
             self.connections.remove(connection)
+            with anyio.CancelScope(shield=True):
+                try:
+                    await last_client.client_gone(self)
+                except Exception:  # noqa: BLE001 - cleanup must not mask how the connection ended
+                    log.exception("unloading the threads nobody follows failed")
 
     async def serve(
         self,

@@ -20,8 +20,25 @@ from rootstep.app_server.clients import Clients
 from rootstep.app_server.environments_service import EnvironmentsService
 from rootstep.app_server.mcp_service import McpService
 from rootstep.app_server.methods import MethodTable
-from rootstep.app_server.processors import catalog, commands, environments, history, mcp, mcp_oauth, models, threads, turns
+from rootstep.app_server.processors import (
+    account,
+    catalog,
+    catalog_lists,
+    commands,
+    config_rpc,
+    environments,
+    goals,
+    history,
+    mcp,
+    mcp_oauth,
+    models,
+    review,
+    thread_settings,
+    threads,
+    turns,
+)
 from rootstep.app_server.server import AppServer
+from rootstep.auth import AuthStore
 from rootstep.config.config import Config
 from rootstep.core.manager import ThreadManager
 from rootstep.mcp.shared_servers import SharedServers
@@ -30,7 +47,10 @@ from rootstep.tools import ThreadTools, ThreadToolsContext, ToolSource
 log = logging.getLogger(__name__)
 
 # Every request processor, in registration order (a later one may not redefine a method).
-PROCESSORS = (threads, turns, history, models, mcp, mcp_oauth, environments, catalog, commands)
+PROCESSORS = (
+    threads, turns, history, models, mcp, mcp_oauth, environments, catalog, commands,
+    account, config_rpc, catalog_lists, goals, thread_settings, review,
+)
 
 # An extra tool source for every thread, for embedding and tests: ``module:function``, where
 # ``function(config)`` returns ``(ThreadToolsContext) -> ToolSource``.
@@ -52,6 +72,7 @@ class AppServices:
     mcp: McpService
     threads: ThreadManager
     agent_tools: AgentToolsService
+    auth: AuthStore
 
     async def aclose(self) -> None:
         """After every thread is unloaded: shared MCP servers, then the executors."""
@@ -99,11 +120,14 @@ def build_app_server(config: Config, *, overrides: Sequence[str] = ()) -> AppSer
     )
     agent_tools = AgentToolsService(clients=clients, environments=environments_service, background=background)
     tools = ToolsFactory(mcp_service, agent_tools, extra_tools_from_env(config))
-    thread_manager = ThreadManager(config, emit=clients.emit, tools_factory=tools, environments=environments_service)
+    auth = AuthStore(config.home)
+    thread_manager = ThreadManager(
+        config, emit=clients.emit, tools_factory=tools, environments=environments_service, credentials=auth.current,
+    )
     services = AppServices(
         config=config, overrides=tuple(overrides), background=background, clients=clients,
         environments=environments_service, shared_servers=shared, mcp=mcp_service, threads=thread_manager,
-        agent_tools=agent_tools,
+        agent_tools=agent_tools, auth=auth,
     )
     table = MethodTable()
     for processor in PROCESSORS:

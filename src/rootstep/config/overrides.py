@@ -43,12 +43,31 @@ def set_dotted(doc: dict[str, Any], path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
+def merge_dotted(doc: dict[str, Any], path: list[str], value: Any) -> None:
+    """``set_dotted``, except that a table merges into the table already there (so
+    ``{"mcp_servers": {"echo": {"enabled": false}}}`` turns one key of ``echo`` off and keeps
+    the rest of its config.toml entry, as codex 0.169 does)."""
+    if isinstance(value, dict):
+        node = doc
+        for part in path:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        for key, inner in value.items():
+            merge_dotted(node, [key], inner)
+        return
+    set_dotted(doc, path, value)
+
+
 def apply_overrides(doc: dict[str, Any], overrides: Iterable[str] | dict[str, Any]) -> dict[str, Any]:
-    """A new document with the overrides applied (CLI strings or a ``{dotted: value}`` map)."""
+    """A new document with the overrides applied (CLI strings or a ``{dotted: value}`` map;
+    in a map, table values merge into the tables they name)."""
     out = copy.deepcopy(doc)
     if isinstance(overrides, dict):
         for key, value in overrides.items():
-            set_dotted(out, [p.strip() for p in key.split(".")], value)
+            merge_dotted(out, [p.strip() for p in key.split(".")], value)
         return out
     for item in overrides:
         path, value = parse_override(item)

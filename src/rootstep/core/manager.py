@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,6 +81,10 @@ class LocalOnly:
         return None
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 class ThreadError(Exception):
     """A request about threads that cannot be honoured; the message is the client's to read."""
 
@@ -114,6 +118,7 @@ class ThreadManager:
         tools_factory: ToolsFactory = no_tools,
         environments: EnvironmentSelector | None = None,
         originator: str = "rootstep",
+        credentials: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self._emit = emit
@@ -123,6 +128,8 @@ class ThreadManager:
         self.threads: dict[str, Thread] = {}
         self._clients: dict[tuple[str, str], Any] = {}
         self._group: TaskGroup | None = None
+        # () -> the OpenAI account (rootstep.auth) for providers that need one, or None.
+        self.credentials = credentials
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -173,6 +180,8 @@ class ThreadManager:
             or (base.developer_instructions if base else config.developer_instructions),
             approvals_reviewer=o.approvals_reviewer or (base.approvals_reviewer if base else "user"),
             service_tier=o.service_tier or (base.service_tier if base else None),
+            # config.toml's model_reasoning_effort (what the TUI's /model saves) for new threads
+            effort=base.effort if base else _text(config.raw.get("model_reasoning_effort")),
         )
 
     def _config_for(self, overrides: dict[str, Any] | None) -> Config:
@@ -191,7 +200,7 @@ class ThreadManager:
         key = (thread.settings.model_provider_id, provider.model_dump_json())
         client = self._clients.get(key)
         if client is None:
-            client = ResponsesClient(provider, originator=self.originator)
+            client = ResponsesClient(provider, originator=self.originator, credentials=self.credentials)
             self._clients[key] = client
         return client
 
@@ -326,7 +335,6 @@ class ThreadManager:
             effort=meta.get("effort"),
             approvals_reviewer=meta.get("approvals_reviewer") or "user",
             sandbox_policy=meta.get("sandbox_policy") if isinstance(meta.get("sandbox_policy"), dict) else None,
-            collaboration_mode=meta.get("collaboration_mode") if isinstance(meta.get("collaboration_mode"), str) else None,
         )
 
     def load_rollout(self, thread_id: str, path: str | None = None) -> RolloutContents:
@@ -425,6 +433,9 @@ class ThreadManager:
                  if turn.error else None, "completed_at": turn.completed_at, "duration_ms": turn.duration_ms},
             )
         thread.preview = contents.preview
+        if contents.name:  # the fork keeps the source's name (0.169)
+            thread.name = contents.name
+            thread.record("thread_name", {"name": contents.name})
         self.threads[new_id] = thread
         return thread
 

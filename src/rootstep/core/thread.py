@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[Notification], Awaitable[None]]
 
+DEFAULT_CONTEXT_WINDOW = 272_000
+
 
 @dataclass(frozen=True)
 class ThreadSettings:
@@ -50,8 +52,6 @@ class ThreadSettings:
     # ``turn/start.sandboxPolicy`` as sent (writable roots, network): it refines ``sandbox_mode``
     # while their modes agree.
     sandbox_policy: dict[str, Any] | None = None
-    # ``turn/start.collaborationMode.mode`` (``default`` | ``plan``); None: default.
-    collaboration_mode: str | None = None
 
     def evolve(self, **changes: Any) -> "ThreadSettings":
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -69,7 +69,6 @@ class ThreadSettings:
             "effort": self.effort,
             "approvals_reviewer": self.approvals_reviewer,
             **({"sandbox_policy": self.sandbox_policy} if self.sandbox_policy is not None else {}),
-            **({"collaboration_mode": self.collaboration_mode} if self.collaboration_mode is not None else {}),
         }
 
 
@@ -89,6 +88,8 @@ class ActiveTurn:
     # A turn that runs this instead of the model (``thread/shellCommand``): it gets the turn's
     # item sink and a function appending to the model's history.
     body: Callable[[Any, Callable[[dict[str, Any]], None]], Awaitable[None]] | None = None
+    # review/start: a rootstep.core.review.ReviewRequest to run instead of the input.
+    review: Any = None
     # The in-flight model request while a steer may still preempt it (see turn.TurnRunner._step).
     sample_scope: anyio.CancelScope | None = None
     interrupt_requested: bool = False
@@ -146,7 +147,17 @@ class Thread:
         # The last persistence failure not yet reported to clients (disk full, read-only home).
         self.persist_error: str | None = None
         # The thread's goal (the model's goal tools and the thread/goal/* requests share it).
-        self.goals = GoalStore()
+        self.goals = GoalStore(on_change=lambda _id, goal: self.record("settings", {"goal": goal and goal.wire()}))
+        # thread/settings/update's (or turn/start's) collaborationMode: {"mode",
+        # "developer_instructions"}; ``collaboration_mode`` is its mode.
+        self.collaboration: dict[str, Any] = {"mode": "default", "developer_instructions": None}
+        # thread/readState/* (rootstep.core.read_state); None until a turn has ended.
+        self.read_state: dict[str, Any] | None = None
+        # thread/settings/update's ``permissions`` profile ({"id", "extends"}), or None.
+        self.permission_profile: dict[str, Any] | None = None
+        # thread/start's threadSource and historyMode, echoed in the thread.
+        self.thread_source: Any = None
+        self.history_mode: str = "legacy"
 
     # --- what its tools read (rootstep.tools.ThreadView) -----------------------------------
 
@@ -181,7 +192,7 @@ class Thread:
 
     @property
     def collaboration_mode(self) -> str:
-        return self.settings.collaboration_mode or "default"
+        return str(self.collaboration.get("mode") or "default")
 
     @property
     def environment_selections(self) -> Sequence[EnvironmentSelection]:
@@ -240,6 +251,18 @@ class Thread:
         ]
         self.name = contents.name
         self.preview = contents.preview
+        self.goals.restore(self.id, contents.meta.get("goal"))
+        from rootstep.core.read_state import restored as restored_read_state
+
+        self.read_state = restored_read_state(contents.meta)
+        self.thread_source = contents.meta.get("thread_source")
+        profile = contents.meta.get("permission_profile")
+        self.permission_profile = profile if isinstance(profile, dict) else None
+        if contents.meta.get("history_mode") in ("legacy", "paginated"):
+            self.history_mode = contents.meta["history_mode"]
+        mode = contents.meta.get("collaboration_mode")
+        if isinstance(mode, dict) and isinstance(mode.get("mode"), str):
+            self.collaboration = mode
         self.updated_at = contents.updated_at or self.updated_at
         if contents.token_usage:
             try:
@@ -260,6 +283,10 @@ class Thread:
             ephemeral=self.ephemeral,
             model_provider=self.settings.model_provider_id,
             model=self.settings.model,
+            reasoning_effort=self.settings.effort,
+            history_mode=self.history_mode,  # type: ignore[arg-type]
+            originator=self.originator,
+            thread_source=self.thread_source,
             created_at=self.created_at,
             updated_at=self.updated_at,
             recency_at=self.updated_at,
@@ -275,7 +302,14 @@ class Thread:
         )
 
     def token_usage(self, last: TokenUsageBreakdown) -> ThreadTokenUsage:
-        return ThreadTokenUsage(total=self.total_usage, last=last)
+        return ThreadTokenUsage(total=self.total_usage, last=last, model_context_window=self.context_window())
+
+    def context_window(self) -> int:
+        """The usable context window, as codex reports it: the model's window (config
+        ``model_context_window``, else codex's fallback of 272,000 tokens) less a 5% reserve."""
+        configured = self.config.raw.get("model_context_window")
+        window = configured if isinstance(configured, int) and configured > 0 else DEFAULT_CONTEXT_WINDOW
+        return window * 95 // 100
 
     async def aclose(self) -> None:
         """Unload: cancel a running turn, close the tools provider and the rollout."""

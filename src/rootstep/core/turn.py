@@ -33,6 +33,7 @@ from rootstep.model.events import (
     TextDelta,
 )
 from rootstep.model.request import ModelRequest
+from rootstep.protocol.account import AccountRateLimitsUpdated, RateLimitSnapshot
 from rootstep.protocol.base import wire
 from rootstep.protocol.items import AgentMessageItem, ContextCompactionItem, UserMessageItem
 from rootstep.protocol.notifications import (
@@ -73,18 +74,26 @@ class TurnSink:
     def __init__(self, thread: Thread, active: ActiveTurn) -> None:
         self.thread = thread
         self.active = active
+        self._started_ms: dict[str, int] = {}
 
     async def started(self, item: BaseModel) -> None:
+        now = _now_ms()
+        data = wire(item)
+        # Items carry their own lifecycle times, as codex 0.169 stamps them.
+        self._started_ms[str(data.get("id"))] = now
+        data.update(startedAtMs=now, completedAtMs=None)
         await self.thread.emit(
-            ItemStarted(item=wire(item), thread_id=self.thread.id, turn_id=self.active.turn.id, started_at_ms=_now_ms())
+            ItemStarted(item=data, thread_id=self.thread.id, turn_id=self.active.turn.id, started_at_ms=now)
         )
 
     async def completed(self, item: BaseModel) -> None:
+        now = _now_ms()
         data = wire(item)
+        data.update(startedAtMs=self._started_ms.pop(str(data.get("id")), now), completedAtMs=now)
         self.active.turn.items.append(data)
         self.thread.record("thread_item", {"turn_id": self.active.turn.id, "item": data})
         await self.thread.emit(
-            ItemCompleted(item=data, thread_id=self.thread.id, turn_id=self.active.turn.id, completed_at_ms=_now_ms())
+            ItemCompleted(item=data, thread_id=self.thread.id, turn_id=self.active.turn.id, completed_at_ms=now)
         )
 
 
@@ -155,6 +164,11 @@ class TurnRunner:
         self.active = active
         self.client = client
         self.sink = TurnSink(thread, active)
+        # What the model sees: the thread's history, or a review's own (see _review).
+        self.history: list[dict[str, Any]] = thread.history
+        self.instructions: str | None = None
+        # In a review, the reviewer's messages are collected, not completed as items.
+        self.review_texts: list[str] | None = None
 
     @property
     def turn_id(self) -> str:
@@ -176,19 +190,24 @@ class TurnRunner:
         await self.sink.completed(item)
 
     def _append_history(self, item: dict[str, Any]) -> None:
-        self.thread.history.append(item)
-        self.thread.record("response_item", item)
+        self.history.append(item)
+        if self.history is self.thread.history:
+            self.thread.record("response_item", item)
 
     def _request(self, tools: list[dict[str, Any]]) -> ModelRequest:
         settings = self.thread.settings
         prefix = [_developer_message(settings.developer_instructions)] if settings.developer_instructions else []
+        mode_text = self.thread.collaboration.get("developer_instructions")
+        if isinstance(mode_text, str) and mode_text.strip():
+            # The collaboration mode the client chose (Plan / Default), as codex frames it.
+            prefix.append(_developer_message(f"<collaboration_mode>{mode_text}</collaboration_mode>"))
         reasoning = None
         if settings.effort or settings.summary:
             reasoning = {k: v for k, v in (("effort", settings.effort), ("summary", settings.summary)) if v}
         return ModelRequest(
             model=settings.model,
-            input=prefix + replayable(self.thread.history),
-            instructions=settings.base_instructions or DEFAULT_INSTRUCTIONS,
+            input=prefix + replayable(self.history),
+            instructions=self.instructions or settings.base_instructions or DEFAULT_INSTRUCTIONS,
             tools=tools,
             parallel_tool_calls=False,
             prompt_cache_key=self.thread.id,
@@ -206,6 +225,8 @@ class TurnRunner:
                     await self._compact()
                 elif self.active.body is not None:
                     await self.active.body(self.sink, self._append_history)
+                elif self.active.review is not None:
+                    await self._review(self.active.review)
                 else:
                     # What changed in the tools' context (permissions, environment, project
                     # instructions) goes before the turn's input, as 0.169 places it.
@@ -235,6 +256,36 @@ class TurnRunner:
             if self.active.runs_model:
                 self._append_history(user_message([{"type": "input_text", "text": TURN_ABORTED}]))
 
+    async def _review(self, request: Any) -> None:
+        """A review: the reviewer works on a history of its own (the review prompt only) with
+        the thread's tools; its answer is rendered, shown, and remembered by the thread."""
+        from rootstep.core.review import REVIEW_INSTRUCTIONS, parent_history, render_review
+        from rootstep.protocol.items import EnteredReviewModeItem, ExitedReviewModeItem
+
+        entered = EnteredReviewModeItem(id=uuid7(), review=request.display)
+        await self.sink.started(entered)
+        await self.sink.completed(entered)
+        prompt = [{"type": "text", "text": request.prompt, "text_elements": []}]
+        item = UserMessageItem(id=uuid7(), content=prompt)
+        await self.sink.started(item)
+        await self.sink.completed(item)
+        if not self.thread.preview:
+            self.thread.preview = request.prompt
+        self.history = [user_message([{"type": "input_text", "text": request.prompt}])]
+        self.instructions = REVIEW_INSTRUCTIONS
+        self.review_texts = []
+        await self._loop()
+        rendered = render_review(self.review_texts[-1] if self.review_texts else None)
+        exited = ExitedReviewModeItem(id=uuid7(), review=rendered)
+        await self.sink.started(exited)
+        await self.sink.completed(exited)
+        answer = AgentMessageItem(id=f"msg_{uuid7()}", text=rendered)
+        await self.sink.started(answer)
+        await self.sink.completed(answer)
+        self.history = self.thread.history
+        for entry in parent_history(request.display, rendered):
+            self._append_history(entry)
+
     async def _compact(self) -> None:
         """One request asking the model to summarize; the summary replaces the history."""
         item = ContextCompactionItem(id=uuid7())
@@ -255,14 +306,14 @@ class TurnRunner:
                     )
                 )
         text = SUMMARY_PREFIX + "\n".join(summary)
-        self.thread.history = [user_message([{"type": "input_text", "text": text}])]
+        self.thread.history = self.history = [user_message([{"type": "input_text", "text": text}])]
         self.thread.record("compacted", {"replacement_history": self.thread.history})
         await self.sink.completed(item)
 
     async def _loop(self) -> None:
         while True:
             tools = await self.thread.tools.capture_step()
-            for item in tools.context_items(self.thread.history):
+            for item in tools.context_items(self.history):
                 self._append_history(item)
             calls: list[FunctionCall] = []
             started = time.monotonic()
@@ -317,14 +368,25 @@ class TurnRunner:
                             streaming[event.item_id] = []
                             await self.sink.started(AgentMessageItem(id=event.item_id, text=""))
                         streaming[event.item_id].append(event.delta)
-                        await self.thread.emit(
-                            AgentMessageDelta(
-                                thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id, delta=event.delta
+                        if self.review_texts is None:  # a reviewer's raw answer is not streamed (0.169)
+                            await self.thread.emit(
+                                AgentMessageDelta(
+                                    thread_id=self.thread.id, turn_id=self.turn_id, item_id=event.item_id,
+                                    delta=event.delta,
+                                )
                             )
-                        )
+                    elif isinstance(event, MessageDone) and self.review_texts is not None:
+                        # A reviewer's answer is rendered once the review ends (see _review).
+                        self._append_history(event.raw)
+                        if streaming.pop(event.item_id, None) is None:
+                            await self.sink.started(AgentMessageItem(id=event.item_id, text=event.text))
+                        self.review_texts.append(event.text)
                     elif isinstance(event, MessageDone):
                         self._append_history(event.raw)
-                        item = AgentMessageItem(id=event.item_id, text=event.text)
+                        phase = event.raw.get("phase")
+                        item = AgentMessageItem(
+                            id=event.item_id, text=event.text, phase=phase if isinstance(phase, str) else None
+                        )
                         if streaming.pop(event.item_id, None) is None:
                             await self.sink.started(item)
                         await self.sink.completed(item)
@@ -346,6 +408,7 @@ class TurnRunner:
                                     thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
                                 )
                             )
+                            await self.thread.emit(AccountRateLimitsUpdated(rate_limits=RateLimitSnapshot()))
         finally:
             self.active.sample_scope = None
             # Interrupted, preempted or failed mid-message: like Codex, the started item is not completed
@@ -433,6 +496,13 @@ async def run_turn(thread: Thread, active: ActiveTurn, inputs: list[Any], client
                 except Exception:  # noqa: BLE001
                     log.exception("interrupt responder failed")
             try:
+                if not thread.ephemeral:
+                    from rootstep.core.read_state import after_turn
+                    from rootstep.protocol.thread_settings import ThreadReadStateChanged
+
+                    thread.read_state = after_turn(thread.read_state, turn.id)
+                    thread.record("settings", {"read_state": thread.read_state})
+                    await thread.emit(ThreadReadStateChanged(thread_id=thread.id, read_state=thread.read_state))
                 await thread.emit(ThreadStatusChanged(thread_id=thread.id, status=ThreadStatus.idle()))
                 if turn.status == "failed" and turn.error is not None:
                     await thread.emit(

@@ -139,7 +139,17 @@ async def list_server_status(
 
     # A server the thread runs with this very config answers from its live connection; only the
     # others are started for the listing (as the reference starts them all).
+    # (Unless its login has lapsed since: an open session is no proof of a usable login.)
+    auth: dict[str, str] = {}
+
+    async def read_auth(name: str) -> None:
+        auth[name] = await auth_status(name, servers.servers[name])
+
     live = _live_connections(runtime, enabled)
+    async with anyio.create_task_group() as tg:
+        for name in live:
+            tg.start_soon(read_auth, name)
+    live = {n: c for n, c in live.items() if auth[n] != "notLoggedIn"}
     entries: dict[str, McpServerStatus] = {}
     temporary = {n: c for n, c in enabled.items() if n not in live}
     async with ConnectionManager(temporary, transports=transports) as manager:
@@ -161,7 +171,8 @@ async def list_server_status(
             if config is None:
                 entry.tools_error = servers.errors.get(name)
             else:
-                entry.auth_status = await auth_status(name, config)  # type: ignore[assignment]
+                # Read after the temporary connections tried: a refresh they found revoked counts.
+                entry.auth_status = auth.get(name) or await auth_status(name, config)  # type: ignore[assignment]
             if connection is not None and connection.state == "ready":
                 entry.tools = {t.name: tool_json(t, origin.display_names) for t in connection.tools}
                 session = connection.session

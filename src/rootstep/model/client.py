@@ -33,9 +33,14 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 class ResponsesClient:
     """One client per provider (connection pool shared by every thread using it)."""
 
-    def __init__(self, provider: ModelProviderInfo, *, originator: str = "rootstep") -> None:
+    def __init__(
+        self, provider: ModelProviderInfo, *, originator: str = "rootstep", credentials: Any = None
+    ) -> None:
         self.provider = provider
         self.originator = originator
+        # () -> AuthState | None: the logged-in account, for providers that need OpenAI auth
+        # and have no key of their own (see rootstep.auth).
+        self.credentials = credentials
         self._client: httpx2.AsyncClient | None = None
 
     def _http(self) -> httpx2.AsyncClient:
@@ -56,6 +61,11 @@ class ResponsesClient:
             **request.headers,
         }
         key = self.provider.api_key()
+        if not key and self.provider.requires_openai_auth and self.credentials is not None:
+            account = self.credentials()
+            if account is not None:
+                key = account.bearer() or ""
+                headers.update(account.headers())
         if key:
             headers["authorization"] = f"Bearer {key}"
         return headers

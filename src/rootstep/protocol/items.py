@@ -111,6 +111,18 @@ class McpToolCallItem(WireModel):
     __omit_none__ = frozenset({"mcp_app_resource_uri"})
 
 
+class EnteredReviewModeItem(WireModel):
+    type: Literal["enteredReviewMode"] = "enteredReviewMode"
+    id: str
+    review: str
+
+
+class ExitedReviewModeItem(WireModel):
+    type: Literal["exitedReviewMode"] = "exitedReviewMode"
+    id: str
+    review: str
+
+
 class ContextCompactionItem(WireModel):
     type: Literal["contextCompaction"] = "contextCompaction"
     id: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rootstep.protocol.base import Params, WireModel
 from rootstep.protocol.items import UserInput
@@ -65,6 +65,9 @@ TurnStatus = Literal["completed", "interrupted", "failed", "inProgress"]
 
 class Turn(WireModel):
     id: str
+    # The turn a chain of turns started from (a review's inner turn names its outer one);
+    # itself for an ordinary turn.
+    root_turn_id: str | None = None
     # Wire dicts of ThreadItems: other layers may emit item kinds this module does not model.
     items: list[Any] = Field(default_factory=list)
     items_view: Literal["notLoaded", "summary", "full"] = "notLoaded"
@@ -73,6 +76,12 @@ class Turn(WireModel):
     started_at: int | None = None
     completed_at: int | None = None
     duration_ms: int | None = None
+
+    @model_validator(mode="after")
+    def _own_root(self) -> "Turn":
+        if self.root_turn_id is None:
+            self.root_turn_id = self.id
+        return self
 
 
 class EnvironmentSelection(WireModel):
@@ -84,11 +93,18 @@ class EnvironmentSelection(WireModel):
 class Thread(WireModel):
     id: str
     session_id: str
+    forked_from_id: str | None = None
+    attached_to_thread_id: str | None = None
+    parent_thread_id: str | None = None
     preview: str = ""
     ephemeral: bool = False
+    section: Any = None
+    section_entered_at: int | None = None
+    project_id: str | None = None
     history_mode: Literal["legacy", "paginated"] = "legacy"
     model_provider: str
     model: str | None = None
+    reasoning_effort: str | None = None
     created_at: int
     updated_at: int
     recency_at: int | None = None
@@ -96,18 +112,18 @@ class Thread(WireModel):
     path: str | None = None
     cwd: str
     cli_version: str
+    originator: str | None = None
     source: Any = "vscode"
+    can_accept_direct_input: bool = True
+    thread_source: Any = None
     environments: list[EnvironmentSelection] | None = None
     turns: list[Turn] = Field(default_factory=list)
     extra: Any = None
-    forked_from_id: str | None = None
-    parent_thread_id: str | None = None
     agent_nickname: str | None = None
     agent_role: str | None = None
     git_info: Any = None
     name: str | None = None
-    thread_source: Any = None
-    project_id: str | None = None
+    daybreak_enabled: bool | None = None
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -130,6 +146,7 @@ class _ThreadSettingsParams(Params):
 class ThreadStartParams(_ThreadSettingsParams):
     ephemeral: bool | None = None
     service_name: str | None = None
+    thread_source: Any = None
     # experimental
     environments: list[EnvironmentSelection] | None = None
     selected_capability_roots: list[dict[str, Any]] | None = None
@@ -151,10 +168,17 @@ EXPERIMENTAL_THREAD_START_FIELDS = (
 )
 
 
+class ThreadResumeInitialTurnsPage(Params):
+    limit: int | None = None
+    sort_direction: Literal["asc", "desc"] | None = None
+    items_view: Literal["notLoaded", "summary", "full"] | None = None
+
+
 class ThreadResumeParams(_ThreadSettingsParams):
     thread_id: str
     path: str | None = None
     exclude_turns: bool = False
+    initial_turns_page: ThreadResumeInitialTurnsPage | None = None
 
 
 class ThreadForkParams(_ThreadSettingsParams):
@@ -179,6 +203,11 @@ class ThreadListParams(Params):
     archived: bool | None = None
     model_providers: list[str] | None = None
     search_term: str | None = None
+    source_kinds: list[str] | None = None
+    section_id: str | None = None
+    cwd: str | None = None
+    excluded_thread_ids: list[str] | None = None
+    parent_thread_id: str | None = None
     sort_key: Literal["created_at", "updated_at", "recency_at", "section_position"] | None = None
     sort_direction: Literal["asc", "desc"] | None = None
 
@@ -245,6 +274,7 @@ class ThreadSessionResponse(WireModel):
     model: str
     model_provider: str
     service_tier: str | None = None
+    disabled_plugin_ids: list[str] = Field(default_factory=list)
     cwd: str
     runtime_workspace_roots: list[str] = Field(default_factory=list)
     instruction_sources: list[str] = Field(default_factory=list)
@@ -262,8 +292,22 @@ class ThreadResponse(WireModel):
 
 class ThreadListResponse(WireModel):
     data: list[Thread]
+    read_states: dict[str, Any] = Field(default_factory=dict)
     next_cursor: str | None = None
     backwards_cursor: str | None = None
+
+
+class TurnsPageWire(WireModel):
+    data: list[Turn]
+    next_cursor: str | None = None
+    backwards_cursor: str | None = None
+
+
+class ThreadResumeResponse(ThreadSessionResponse):
+    collaboration_mode: Any = None
+    initial_turns_page: TurnsPageWire | None = None
+    turns_backwards_cursor: str | None = None
+    items_backwards_cursor: str | None = None
 
 
 class TurnResponse(WireModel):
@@ -286,15 +330,23 @@ class ReasoningEffortOption(WireModel):
 class ModelInfo(WireModel):
     id: str
     model: str
+    upgrade: str | None = None
+    upgrade_info: Any = None
+    availability_nux: Any = None
     display_name: str
     description: str
+    model_specialty: str | None = None
     hidden: bool = False
-    is_default: bool = False
-    default_reasoning_effort: str = "medium"
     supported_reasoning_efforts: list[ReasoningEffortOption] = Field(default_factory=list)
+    default_reasoning_effort: str = "medium"
     input_modalities: list[str] = Field(default_factory=lambda: ["text"])
     supports_personality: bool = False
-    upgrade: str | None = None
+    multi_agent_version: str | None = None
+    additional_speed_tiers: list[str] = Field(default_factory=list)
+    service_tiers: list[Any] = Field(default_factory=list)
+    default_service_tier: str | None = None
+    available_access_programs: list[str] | None = None
+    is_default: bool = False
 
 
 class ModelListResponse(WireModel):

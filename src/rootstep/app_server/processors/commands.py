@@ -180,7 +180,7 @@ def _check(p: CommandExecParams) -> None:
 
 
 def _policy(ctx: RequestContext, p: CommandExecParams) -> Any:
-    config = ctx.server.services.config
+    config = ctx.server.config
     if p.sandbox_policy is not None:
         try:
             return parse_sandbox_policy(p.sandbox_policy)

@@ -9,6 +9,7 @@ import anyio
 from rootstep.app_server.clients import subscribed_elsewhere
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
+from rootstep.app_server.processors.thread_settings import sandbox_wire, settings_wire
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
@@ -26,7 +27,6 @@ from rootstep.protocol.notifications import (
 from rootstep.protocol.thread import (
     EXPERIMENTAL_THREAD_START_FIELDS,
     EmptyResponse,
-    SandboxPolicy,
     ThreadForkParams,
     ThreadIdParams,
     ThreadListParams,
@@ -36,7 +36,9 @@ from rootstep.protocol.thread import (
     ThreadReadParams,
     ThreadResponse,
     ThreadResumeParams,
+    ThreadResumeResponse,
     ThreadSessionResponse,
+    TurnsPageWire,
     ThreadSetNameParams,
     ThreadStartParams,
     ThreadUnsubscribeResponse,
@@ -68,12 +70,16 @@ def overrides_of(params: Any) -> SettingsOverrides:
     )
 
 
-def session_response(thread: Thread, *, include_turns: bool = False) -> ThreadSessionResponse:
+def session_response(
+    thread: Thread, *, include_turns: bool = False, response_type: type[ThreadSessionResponse] = ThreadSessionResponse,
+    **extra: Any,
+) -> ThreadSessionResponse:
     s = thread.settings
     roots: list[str] = []
     for selection in thread.environments or []:
         roots += [r for r in selection.runtime_workspace_roots or [] if r not in roots]
-    return ThreadSessionResponse(
+    return response_type(
+        **extra,
         runtime_workspace_roots=roots,
         thread=thread.to_wire(include_turns=include_turns),
         model=s.model,
@@ -82,8 +88,9 @@ def session_response(thread: Thread, *, include_turns: bool = False) -> ThreadSe
         cwd=s.cwd,
         approval_policy=s.approval_policy,
         approvals_reviewer=s.approvals_reviewer,
-        sandbox=SandboxPolicy.from_mode(s.sandbox_mode),
+        sandbox=sandbox_wire(thread),
         reasoning_effort=s.effort,
+        active_permission_profile=thread.permission_profile,
     )
 
 
@@ -115,6 +122,7 @@ async def thread_start(ctx: RequestContext, p: ThreadStartParams) -> None:
         overrides_of(p), ephemeral=bool(p.ephemeral), selected_capability_roots=roots, environments=p.environments
     )
     ctx.connection.subscriptions.add(thread.id)
+    remember_start_choices(thread, p)
     mcp = ctx.server.services.mcp.for_thread(thread.id)
     if mcp is not None:
         try:
@@ -140,20 +148,59 @@ async def _rollout(ctx: RequestContext, thread_id: str, path: str | None) -> Any
     return await anyio.to_thread.run_sync(manager.load_rollout, thread_id, path)
 
 
+def remember_start_choices(thread: Thread, p: ThreadStartParams) -> None:
+    """thread/start's ``threadSource`` and ``historyMode`` are echoed in the thread (and kept)."""
+    choices: dict[str, Any] = {}
+    if p.thread_source is not None:
+        thread.thread_source = choices["thread_source"] = p.thread_source
+    if p.history_mode is not None:
+        thread.history_mode = choices["history_mode"] = p.history_mode
+    if choices:
+        thread.record("settings", choices)
+
+
+def resume_response(thread: Thread, p: ThreadResumeParams) -> ThreadResumeResponse:
+    """The session response plus what a client needs to page the history in: the requested
+    first page of turns and cursors that read backwards from the newest turn and item."""
+    from rootstep.core.history import Scope, encode_cursor, item_entries, turns_page
+
+    page = None
+    if p.initial_turns_page is not None and not thread.ephemeral:
+        wanted = p.initial_turns_page
+        first = turns_page(thread.id, thread.turns, cursor=None, limit=wanted.limit,
+                           direction=wanted.sort_direction, view=wanted.items_view)
+        page = TurnsPageWire(data=first.turns, next_cursor=first.next_cursor, backwards_cursor=first.backwards_cursor)
+    turns_cursor = items_cursor = None
+    if thread.turns and not thread.ephemeral:
+        turns_cursor = encode_cursor(Scope(thread.id, "turns"), thread.turns[-1].id, True)
+        _, keys = item_entries(thread.turns)
+        if keys:
+            items_cursor = encode_cursor(Scope(thread.id, "items"), list(keys[-1]), True)
+    return session_response(  # type: ignore[return-value]
+        thread, include_turns=not p.exclude_turns, response_type=ThreadResumeResponse,
+        collaboration_mode=settings_wire(thread)["collaborationMode"], initial_turns_page=page,
+        turns_backwards_cursor=turns_cursor, items_backwards_cursor=items_cursor,
+    )
+
+
 @_errors
 async def thread_resume(ctx: RequestContext, p: ThreadResumeParams) -> None:
+    from rootstep.app_server.processors.goals import announce_goal
+
     manager = ctx.server.manager
     was_loaded = p.thread_id in manager.threads
     rollout = await _rollout(ctx, p.thread_id, p.path)
     thread = manager.resume_thread(p.thread_id, overrides_of(p), path=p.path, rollout=rollout)
     ctx.connection.subscriptions.add(thread.id)
     if was_loaded:
-        await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
+        await ctx.respond(resume_response(thread, p))
+        await announce_goal(ctx.server, thread)
         return
     # As codex 0.169: the thread's status first (it is loaded now), then the response, then
     # the restored token usage (no thread/started on resume).
     await ctx.server.emit(ThreadStatusChanged(thread_id=thread.id, status=thread.status()))
-    await ctx.respond(session_response(thread, include_turns=not p.exclude_turns))
+    await ctx.respond(resume_response(thread, p))
+    await announce_goal(ctx.server, thread)
     if thread.turns and thread.total_usage.total_tokens:
         await ctx.server.emit(
             ThreadTokenUsageUpdated(
@@ -178,14 +225,52 @@ async def thread_read(ctx: RequestContext, p: ThreadReadParams) -> ThreadRespons
     return ThreadResponse(thread=ctx.server.manager.read_thread(p.thread_id, include_turns=p.include_turns))
 
 
+def listed(thread: Any, p: ThreadListParams) -> bool:
+    """Whether a thread passes thread/list's filters the manager does not apply. Pure."""
+    if p.section_id is not None and thread.section != p.section_id:
+        return False  # no thread of this server is in a section
+    if p.source_kinds:
+        kind = thread.source if isinstance(thread.source, str) else "subAgent"
+        if kind not in p.source_kinds:
+            return False
+    if p.cwd is not None and thread.cwd != p.cwd:
+        return False
+    if p.excluded_thread_ids and thread.id in p.excluded_thread_ids:
+        return False
+    if p.parent_thread_id is not None and thread.parent_thread_id != p.parent_thread_id:
+        return False
+    return True
+
+
+def read_states_of(server: Any, threads: list[Any]) -> dict[str, Any]:
+    """The read state of each listed thread that has one (loaded, or from its rollout)."""
+    from rootstep.app_server.processors.thread_settings import stored_read_state
+
+    out: dict[str, Any] = {}
+    for wire_thread in threads:
+        loaded = server.manager.threads.get(wire_thread.id)
+        state = loaded.read_state if loaded is not None else stored_read_state(server, wire_thread.id, wire_thread.path)
+        if state is not None:
+            out[wire_thread.id] = state
+    return out
+
+
 @_errors
 async def thread_list(ctx: RequestContext, p: ThreadListParams) -> ThreadListResponse:
+    filtered = any(v is not None for v in (p.section_id, p.cwd, p.parent_thread_id)) or bool(
+        p.source_kinds or p.excluded_thread_ids
+    )
     page = ctx.server.manager.list_threads(
-        cursor=p.cursor, limit=p.limit, archived=bool(p.archived),
+        cursor=p.cursor, limit=10_000 if filtered and not p.cursor else p.limit, archived=bool(p.archived),
         model_providers=p.model_providers, search_term=p.search_term,
         sort_key=p.sort_key, sort_direction=p.sort_direction,
     )
-    return ThreadListResponse(data=page.threads, next_cursor=page.next_cursor)
+    data, next_cursor = page.threads, page.next_cursor
+    if filtered and not p.cursor:
+        data = [t for t in data if listed(t, p)]
+        limit = 25 if not p.limit or p.limit <= 0 else min(p.limit, 100)
+        data, next_cursor = data[:limit], None
+    return ThreadListResponse(data=data, read_states=read_states_of(ctx.server, data), next_cursor=next_cursor)
 
 
 @_errors

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rootstep.agent_tools.model_family import fallback_warning
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
+from rootstep.app_server.processors.thread_settings import apply_collaboration_mode, emit_settings
 from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.notifications import Warning
@@ -60,11 +61,9 @@ async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
     sandbox = None
     if isinstance(p.sandbox_policy, dict):
         sandbox = _SANDBOX_TYPES.get(str(p.sandbox_policy.get("type")))
-    mode = p.collaboration_mode.get("mode") if isinstance(p.collaboration_mode, dict) else None
     settings = thread.settings.evolve(
         model=p.model, cwd=p.cwd, approval_policy=p.approval_policy, effort=p.effort,
         summary=p.summary, sandbox_mode=sandbox, sandbox_policy=p.sandbox_policy if sandbox else None,
-        collaboration_mode=mode if isinstance(mode, str) else None,
     )
     manager = ctx.server.manager
     if p.environments is not None:
@@ -75,10 +74,17 @@ async def turn_start(ctx: RequestContext, p: TurnStartParams) -> None:
     elif settings.cwd != thread.settings.cwd and thread.environments:
         # A new cwd moves the environments that were at the old one (their tools run there).
         manager.set_environments(thread, _moved(thread.environments, thread.settings.cwd, settings.cwd))
+    mode_settings = apply_collaboration_mode(thread, p.collaboration_mode)
+    if p.effort is None and mode_settings.get("reasoning_effort"):
+        settings = settings.evolve(effort=mode_settings["reasoning_effort"])
     turn = manager.start_turn(
         thread, list(p.input), settings=settings,
         client_user_message_id=p.client_user_message_id, output_schema=p.output_schema,
     )
+    if any(v is not None for v in (p.model, p.cwd, p.approval_policy, p.effort, p.summary, p.sandbox_policy,
+                                   p.collaboration_mode)):
+        # As codex 0.169: a turn that carries settings reports the thread's settings first.
+        await emit_settings(ctx.server, thread)
     unknown_model = fallback_warning(settings.model)
     if unknown_model is not None:  # 0.169 says so before every turn of a model it has no metadata for
         await ctx.server.services.clients.emit(Warning(message=unknown_model, thread_id=thread.id))
