@@ -85,10 +85,13 @@ PATIENT = {"ROOTSTEP_EXEC_EARLY_EXIT_GRACE_MS": "3000"}
 
 
 def server(home: Path, command: list[str] | None = None, cwd: Path | None = None, *, patient: bool = False,
-           **kw: Any) -> AppServerProcess:
+           validate: bool | None = None, **kw: Any) -> AppServerProcess:
+    """An app-server for these tests; ours is schema-checked unless ``validate=False`` (benchmarks, which
+    must not charge one side with the checking)."""
     reference = command is not None and is_reference(command)
     env = reference_env() if reference else dict(PATIENT) if patient else {}
-    return AppServerProcess(home, command=command, cwd=cwd, env=env, validate=not reference, **kw)
+    return AppServerProcess(home, command=command, cwd=cwd, env=env, validate=not reference if validate is None else validate,
+                            **kw)
 
 
 def exec_call(call_id: str, cmd: str, **args: Any) -> MockResponse:
