@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 
 if TYPE_CHECKING:

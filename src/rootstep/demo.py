@@ -279,7 +279,7 @@ def _write_environments(home: Path) -> None:
     (home / "environments.toml").write_text("\n".join(lines) + "\n")
 
 
-def _wait_connected(client: "StdioClient", timeout: float = 60.0) -> bool:
+def _wait_connected(client: StdioClient, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(f"environment `{DEMO_EXECUTOR}` connected" in line for line in client.stderr):

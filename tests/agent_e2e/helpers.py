@@ -18,7 +18,14 @@ from typing import Any
 
 from tests.conftest import reference_codex_path
 from tests.fixtures.app_server import AppServerProcess, text
-from tests.fixtures.mock_model import MockModel, MockResponse, ev_completed, ev_response_created, function_call_response, write_config
+from tests.fixtures.mock_model import (
+    MockModel,
+    MockResponse,
+    ev_completed,
+    ev_response_created,
+    function_call_response,
+    write_config,
+)
 
 Answer = Callable[[dict[str, Any]], Any]
 ROOTSTEP_EXEC_SERVER = [sys.executable, "-m", "rootstep", "exec-server", "--listen", "stdio"]

@@ -14,7 +14,11 @@ import anyio
 import pytest
 
 from rootstep.agent_tools.apply_patch import (
-    PatchVerificationError, PatchWriteError, apply_patch_text, commit_plan, verify_patch,
+    PatchVerificationError,
+    PatchWriteError,
+    apply_patch_text,
+    commit_plan,
+    verify_patch,
 )
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
 from rootstep.environments.local import LocalEnvironment
@@ -155,8 +159,12 @@ def test_turn_diff_equals_git_diff(tmp_path):
 
 # --- property: generated file trees and patches ----------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import (  # noqa: E402
+    HealthCheck,
+    given,
+    settings,
+    strategies as st,  # noqa: E402
+)
 
 from rootstep.agent_tools.apply_patch import AddFile, DeleteFile, Patch, UpdateChunk, UpdateFile, render_patch  # noqa: E402
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from rootstep.agent_tools.context import environment_context, permissions_instructions
-from rootstep.agent_tools.unified_exec.args import ArgumentError, parse_exec_command, parse_write_stdin
 from rootstep.agent_tools.unified_exec.approval import parse_approval_policy, plan_exec, request_approval_params
+from rootstep.agent_tools.unified_exec.args import ArgumentError, parse_exec_command, parse_write_stdin
 from rootstep.agent_tools.unified_exec.buffer import HeadTailBuffer
 from rootstep.agent_tools.unified_exec.command_actions import command_actions
 from rootstep.agent_tools.unified_exec.manager import clamp_exec_yield, clamp_write_yield

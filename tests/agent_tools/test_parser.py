@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.agent_tools.apply_patch import (
-    AddFile, DeleteFile, Patch, PatchParseError, UpdateChunk, UpdateFile, parse_patch, render_patch,
+    AddFile,
+    DeleteFile,
+    Patch,
+    PatchParseError,
+    UpdateChunk,
+    UpdateFile,
+    parse_patch,
+    render_patch,
 )
-from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 PARSE_CASES = ["no_begin", "no_end", "bad_header", "empty_update", "bad_update_line"]
 

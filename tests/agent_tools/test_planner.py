@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.agent_tools.apply_patch import (
-    PatchVerificationError, ReadFailure, parse_patch, paths_to_read, plan_patch,
+    PatchVerificationError,
+    ReadFailure,
+    parse_patch,
+    paths_to_read,
+    plan_patch,
 )
 from rootstep.agent_tools.apply_patch.seek import seek_sequence
 from rootstep.agent_tools.file_changes import file_update_changes
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
-from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 CWD = "/w"
 MISSING = ReadFailure("No such file or directory (os error 2)", not_found=True)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.agent_tools.textdiff import opcodes, split_lines, unified_hunks
 
@@ -13,7 +12,7 @@ _text = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "\n", "a"]), max_size=12)
 
 
 def _lcs(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    @lru_cache(maxsize=None)
+    @cache
     def go(i: int, j: int) -> int:
         if i == len(a) or j == len(b):
             return 0

@@ -17,7 +17,6 @@ from rootstep.agent_tools.apply_patch.tool import PatchToolContext, apply_patch_
 from rootstep.agent_tools.model_family import agent_tool_names, model_family
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
 from rootstep.environments.local import LocalEnvironment
-from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 DATA = Path(__file__).parent / "data"
 

@@ -88,8 +88,8 @@ def test_disk_full_is_recorded_not_raised(tmp_path: Path) -> None:
     import anyio
 
     from rootstep.config import load_config
-    from rootstep.tools import ThreadTools
     from rootstep.core.thread import Thread, ThreadSettings
+    from rootstep.tools import ThreadTools
 
     if not Path("/dev/full").exists():
         import pytest

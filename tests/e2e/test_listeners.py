@@ -23,9 +23,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
 from tests.conftest import descendants
-from tests.fixtures.app_server import AppServerProcess, checked_app_server
+from tests.fixtures.app_server import AppServerProcess, checked_app_server, text
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
-from tests.fixtures.app_server import text
 from tests.fixtures.mock_model import MockModel, assistant_text, held_text, write_config
 
 pytestmark = pytest.mark.timeout(120)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.environments.env_policy import child_env, host_stdio_env, matches_any, mcp_env_policy
 from rootstep.jsonrpc.errors import JsonRpcError

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from rootstep.config.mcp_servers import parse_mcp_servers
-from rootstep.config.mcp_servers import HttpTransport, StdioTransport
+from rootstep.config.mcp_servers import HttpTransport, StdioTransport, parse_mcp_servers
+from rootstep.environments.env_policy import host_stdio_env
 from rootstep.mcp.status import McpRequestError, http_origin, meta_with_thread, page_bounds
 from rootstep.mcp.transports.factory import stdio_launch
 from rootstep.mcp.transports.http import MissingBearerToken, request_headers
-from rootstep.environments.env_policy import host_stdio_env
 from rootstep.mcp.transports.local_stdio import parse_line
 
 

@@ -7,10 +7,10 @@ import pytest
 from rootstep.config.mcp_servers import parse_mcp_servers
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.status import call_server_tool, list_server_status
-from tests.fixtures.thread_mcp import mcp_for_tests
 from rootstep.mcp.transports.factory import DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
 from tests.fixtures.mcp_http_server import echo_http_server
+from tests.fixtures.thread_mcp import mcp_for_tests
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import mcp_types as types
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.mcp.output import (
     ITEM_RESULT_MAX_BYTES,

@@ -10,13 +10,13 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from rootstep.tools import FunctionCall
 from rootstep.config.mcp_servers import McpServersConfig, parse_mcp_servers
 from rootstep.mcp.status import McpRequestError, call_server_tool, list_server_status
-from tests.fixtures.thread_mcp import mcp_for_tests
 from rootstep.mcp.transports.factory import DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
+from rootstep.tools import FunctionCall
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
+from tests.fixtures.thread_mcp import mcp_for_tests
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90), pytest.mark.usefixtures("no_leaks")]
 

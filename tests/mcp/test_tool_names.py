@@ -6,8 +6,7 @@ import hashlib
 import re
 
 import mcp_types as types
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.mcp.catalog import ListedServer, ServerProvenance, build_catalog
 from rootstep.mcp.tools import (

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app_server import AppServerProcess, text, checked_app_server
+from tests.fixtures.app_server import AppServerProcess, checked_app_server, text
 from tests.fixtures.mcp_helpers import alive, echo_server_toml, read_pids
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 

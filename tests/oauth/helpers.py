@@ -7,8 +7,8 @@ from pathlib import Path
 import anyio
 import httpx2
 
-from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings, perform_login
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings, perform_login
 from tests.fixtures.oauth_server import OAuthTestServer
 
 

@@ -18,6 +18,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthMetadata
 
 from rootstep.mcp.oauth import (
     FileCredentialStore,
@@ -28,7 +29,6 @@ from rootstep.mcp.oauth import (
     perform_login,
 )
 from rootstep.mcp.oauth.registration import choose_client, is_ephemeral_loopback_callback
-from mcp.shared.auth import OAuthMetadata
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse, complete, http_config, settings
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.mcp.oauth.callback import CallbackCode, CallbackInvalid, CallbackProviderError, classify_callback
 from rootstep.mcp.oauth.discovery import MetadataResponse, discovery_flow, parse_authorization_server_metadata

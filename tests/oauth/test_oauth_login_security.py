@@ -10,13 +10,13 @@ import httpx2
 import psutil
 import pytest
 
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.oauth import (
     OAuthLoginError,
     OAuthUnsupportedServerError,
     TokenManager,
     perform_login,
 )
-from rootstep.config.mcp_servers import McpServerConfig
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse, complete, http_config, settings
 

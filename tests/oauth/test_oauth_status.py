@@ -7,9 +7,9 @@ import socket
 import httpx2
 import pytest
 
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.oauth import FileCredentialStore, StoredCredentials, auth_status
 from rootstep.mcp.oauth.store import now_ms
-from rootstep.config.mcp_servers import McpServerConfig
 from tests.fixtures.oauth_server import OAuthTestServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -52,8 +52,8 @@ async def test_status_from_stored_tokens_and_discovery(tmp_path) -> None:
 
 
 def test_auth_lookup_leaves_configured_bearers_alone(tmp_path) -> None:
-    from rootstep.mcp.oauth import OAuthBearerAuth, TokenManager
     from rootstep.config.mcp_servers import HttpTransport
+    from rootstep.mcp.oauth import OAuthBearerAuth, TokenManager
 
     tokens = TokenManager(FileCredentialStore(tmp_path))
 

@@ -12,14 +12,13 @@ import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2
 import pytest
 
-from tests.fixtures.app_server import AppServerProcess, rootstep_command, checked_app_server
+from tests.fixtures.app_server import AppServerProcess, checked_app_server, rootstep_command
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse

@@ -413,8 +413,9 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
     plugin = tmp_path / "plugin"
     (plugin / ".codex-plugin").mkdir(parents=True)
     (plugin / ".codex-plugin" / "plugin.json").write_text(json.dumps({"name": "executor-demo"}))
-    from tests.fixtures.mcp_helpers import ECHO_SERVER
     import sys
+
+    from tests.fixtures.mcp_helpers import ECHO_SERVER
 
     (plugin / ".mcp.json").write_text(json.dumps({"mcpServers": {"executor_demo": {
         "command": sys.executable, "args": [ECHO_SERVER], "default_tools_approval_mode": "approve"}}}))

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.mcp_helpers import live_children
 from tests.fixtures.mock_model import MockModel, assistant_text, write_config
-from tests.reliability.helpers import echo_server_toml
 from tests.reliability.fuzz import APP_FIELDS, FuzzStats, batches, classify
+from tests.reliability.helpers import echo_server_toml
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from websockets.sync.client import connect
 
 from rootstep.app_server.listeners import ACCEPT_EXHAUSTED, Throttle, quiet_accept_errors

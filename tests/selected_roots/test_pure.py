@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import mcp_types as types
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.extensions import skills
 from rootstep.extensions.connectors import (
@@ -17,8 +16,8 @@ from rootstep.extensions.selected_plugins.projection import (
     ConnectorSource,
     McpProjection,
 )
-from rootstep.extensions.thread_mcp import stable_catalog
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
+from rootstep.extensions.thread_mcp import stable_catalog
 from rootstep.mcp.catalog import ListedServer, build_catalog
 from rootstep.plugins.discovery import PluginPackage
 from rootstep.plugins.manifest import parse_manifest

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rootstep.agent_tools.arguments import ArgumentsError, Field, Struct, parse_arguments

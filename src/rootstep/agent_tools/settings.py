@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rootstep.agent_tools.model_family import agent_tool_names, model_family
 from rootstep.agent_tools.specs import tool_spec

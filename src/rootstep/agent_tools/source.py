@@ -47,7 +47,14 @@ from rootstep.agent_tools.turn_context import (
     local_date_and_timezone,
     update_items,
 )
-from rootstep.agent_tools.wire import GOAL_UPDATED, OUTPUT_DELTA, TERMINAL_INTERACTION, TURN_DIFF_UPDATED, TURN_PLAN_UPDATED, notification
+from rootstep.agent_tools.wire import (
+    GOAL_UPDATED,
+    OUTPUT_DELTA,
+    TERMINAL_INTERACTION,
+    TURN_DIFF_UPDATED,
+    TURN_PLAN_UPDATED,
+    notification,
+)
 from rootstep.sandbox.policy import resolve_permissions
 from rootstep.tools import CallContext, FunctionCall, FunctionOutput, ThreadView
 

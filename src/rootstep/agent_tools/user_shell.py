@@ -59,7 +59,7 @@ class _Decoder:
 
     def feed(self, data: bytes) -> str:
         data = self.tail + data
-        for cut in range(0, 4):
+        for cut in range(4):
             end = len(data) - cut
             try:
                 text = data[:end].decode("utf-8")

@@ -114,7 +114,7 @@ class McpServerConfig(BaseModel):
         return not (self.disabled_tools is not None and tool in self.disabled_tools)
 
     @classmethod
-    def from_toml(cls, raw: Any) -> "McpServerConfig":
+    def from_toml(cls, raw: Any) -> McpServerConfig:
         """Parse the snake_case table of config.toml / ``.mcp.json``. Raises ValueError."""
         return cls.model_validate(_RawServer.model_validate(raw if isinstance(raw, dict) else {}).to_config())
 
@@ -165,7 +165,7 @@ class _RawServer(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_transport(self) -> "_RawServer":
+    def _one_transport(self) -> _RawServer:
         if self.bearer_token is not None:
             raise ValueError("bearer_token is not supported; use bearer_token_env_var")
         if self.command is not None:

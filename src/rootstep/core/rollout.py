@@ -24,9 +24,9 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 from rootstep.bounded_read import DEFAULT_READ_LIMIT, FileTooLarge, NotARegularFile, open_regular_file
 from rootstep.config.home import make_private_dirs
@@ -41,11 +41,11 @@ MAX_ROLLOUT_LINE = 64 * 1024 * 1024
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def rollout_path(sessions_dir: Path, created_at: float, thread_id: str) -> Path:
-    ts = datetime.fromtimestamp(created_at, timezone.utc)
+    ts = datetime.fromtimestamp(created_at, UTC)
     return (
         sessions_dir
         / f"{ts:%Y}"

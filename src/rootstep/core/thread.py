@@ -21,11 +21,11 @@ from rootstep import CODEX_COMPAT_VERSION
 from rootstep.agent_tools.goals import GoalStore
 from rootstep.config import Config
 from rootstep.core.rollout import RolloutContents, RolloutWriter
-from rootstep.protocol.capabilities import SelectedCapabilityRoot
-from rootstep.tools import ThreadTools
 from rootstep.protocol.base import wire
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
 from rootstep.protocol.notifications import Notification, ThreadTokenUsage, TokenUsageBreakdown
 from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn, TurnError
+from rootstep.tools import ThreadTools
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class ThreadSettings:
     # while their modes agree.
     sandbox_policy: dict[str, Any] | None = None
 
-    def evolve(self, **changes: Any) -> "ThreadSettings":
+    def evolve(self, **changes: Any) -> ThreadSettings:
         changes = {k: v for k, v in changes.items() if v is not None}
         return replace(self, **changes) if changes else self
 

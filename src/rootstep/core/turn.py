@@ -20,7 +20,6 @@ import anyio.lowlevel
 from pydantic import BaseModel
 
 from rootstep.core.ids import uuid7
-from rootstep.tools import CallContext, FunctionCall, StepFinished, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
 from rootstep.core.user_input import names_local_files, to_response_items, user_message
 from rootstep.model.events import (
@@ -49,6 +48,7 @@ from rootstep.protocol.notifications import (
     Warning,
 )
 from rootstep.protocol.thread import ThreadStatus, TurnError
+from rootstep.tools import CallContext, FunctionCall, StepFinished, StepTools, unsupported_call_output
 
 log = logging.getLogger(__name__)
 

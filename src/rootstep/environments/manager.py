@@ -26,7 +26,13 @@ from typing import Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from rootstep.config.environments_toml import LOCAL_ID, EnvironmentsConfig, EnvironmentSpec, default_ids, load_environments_toml
+from rootstep.config.environments_toml import (
+    LOCAL_ID,
+    EnvironmentsConfig,
+    EnvironmentSpec,
+    default_ids,
+    load_environments_toml,
+)
 from rootstep.environments.base import Environment
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import ExecutorStartError, open_stdio_link, open_websocket_link

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-
 from rootstep.environments.base import FileMetadata
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import open_stdio_link, open_websocket_link

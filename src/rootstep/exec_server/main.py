@@ -100,9 +100,9 @@ async def _serve_websocket(
 ) -> None:
     import anyio
     from websockets.asyncio.server import ServerConnection, serve
+    from websockets.http11 import Request, Response
 
     from rootstep.exec_server.connection import ExecServerConnection
-    from websockets.http11 import Request, Response
 
     def process_request(conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]

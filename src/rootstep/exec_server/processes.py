@@ -30,11 +30,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from rootstep.environments.env_policy import child_env, resolve_program
-from rootstep.exec_server import reaper
 from rootstep.environments.local_fs import os_error_text
-from rootstep.sandbox.bwrap import SandboxLaunch, SandboxUnavailable, sandbox_type, wrap
-from rootstep.sandbox.denial import is_likely_sandbox_denied
-from rootstep.sandbox.exec_context import UnenforceableSandbox, permissions_from_context
+from rootstep.exec_server import reaper
 from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.exec_server import (
     PROCESS_CLOSED,
@@ -55,6 +52,9 @@ from rootstep.protocol.exec_server import (
     b64encode,
     uri_to_path,
 )
+from rootstep.sandbox.bwrap import SandboxLaunch, SandboxUnavailable, sandbox_type, wrap
+from rootstep.sandbox.denial import is_likely_sandbox_denied
+from rootstep.sandbox.exec_context import UnenforceableSandbox, permissions_from_context
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,12 @@ from rootstep.extensions import skills as skills_ext
 from rootstep.extensions.selected_plugins.cache import EnvironmentLookup
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay
 from rootstep.extensions.selected_plugins.reuse import RuntimeDecision, same_ready_roots
-from rootstep.extensions.selected_plugins.root import StepEnvironments, dedupe_candidates, ready_roots, selected_candidates
+from rootstep.extensions.selected_plugins.root import (
+    StepEnvironments,
+    dedupe_candidates,
+    ready_roots,
+    selected_candidates,
+)
 from rootstep.extensions.selected_plugins.thread_state import SelectedPluginsThread
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 from rootstep.mcp.catalog import ServerProvenance, ToolCatalog

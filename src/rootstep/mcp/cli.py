@@ -25,9 +25,14 @@ import tomlkit
 from tomlkit.items import Table
 
 from rootstep.config.home import codex_home
+from rootstep.config.mcp_servers import (
+    SERVER_NAME_RE,
+    HttpTransport,
+    McpServerConfig,
+    StdioTransport,
+    parse_mcp_servers,
+)
 from rootstep.config.writer import ConfigDocument, ConfigFileError, locked_config, read_document
-from rootstep.config.mcp_servers import parse_mcp_servers
-from rootstep.config.mcp_servers import SERVER_NAME_RE, HttpTransport, McpServerConfig, StdioTransport
 
 if TYPE_CHECKING:
     from rootstep.mcp.oauth import OAuthSettings

@@ -20,6 +20,7 @@ import mcp_types as types
 from mcp import ClientSession
 from mcp.client.session import MCP_NAME_HEADER, _later_revision_fields, encode_header_value
 
+from rootstep.config.mcp_servers import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.startup import (
     describe_error,
@@ -27,7 +28,6 @@ from rootstep.mcp.startup import (
     not_logged_in_text,
     startup_failure_text,
 )
-from rootstep.config.mcp_servers import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.telemetry import quiet_sdk_tracing_once
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.transports.read_wrapper import ReadStreamWrapper

@@ -24,10 +24,10 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
-from rootstep.mcp.connection import McpConnection
-from rootstep.mcp.startup import ServerGone, StartupStatus, describe_error
-from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.mcp.connection import McpConnection
+from rootstep.mcp.elicitation import ElicitationRouter
+from rootstep.mcp.startup import ServerGone, StartupStatus, describe_error
 from rootstep.mcp.transports.factory import TransportFactory
 
 log = logging.getLogger(__name__)

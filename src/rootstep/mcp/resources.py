@@ -20,12 +20,12 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from rootstep.jsonrpc import INTERNAL_ERROR
 from rootstep.config.mcp_servers import McpServersConfig
+from rootstep.jsonrpc import INTERNAL_ERROR
 from rootstep.mcp.connection import McpConnection
-from rootstep.mcp.startup import ServerGone, describe_error
 from rootstep.mcp.manager import ConnectionManager, ToolCallTimeout
 from rootstep.mcp.runtime import McpRuntime
+from rootstep.mcp.startup import ServerGone, describe_error
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.wire import BlobResourceContent, McpResourceReadResponse, TextResourceContent
 

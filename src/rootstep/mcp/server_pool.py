@@ -28,9 +28,9 @@ import mcp_types as types
 
 from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.connection import McpConnection
-from rootstep.mcp.startup import ServerGone, StartupStatus
 from rootstep.mcp.manager import ConnectionManager, StatusCallback
 from rootstep.mcp.shared_servers import Lease, SharedServers, share_key
+from rootstep.mcp.startup import ServerGone, StartupStatus
 from rootstep.mcp.transports.factory import TransportFactory
 
 if TYPE_CHECKING:

@@ -13,13 +13,12 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from rootstep.config.mcp_servers import McpServersConfig
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, McpServersConfig
+from rootstep.mcp.catalog import ServerProvenance
 from rootstep.mcp.connection import McpConnection
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.output import direct_call_response
 from rootstep.mcp.runtime import McpRuntime
-from rootstep.mcp.catalog import ServerProvenance
-from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
 from rootstep.mcp.tools import tool_json
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.wire import (

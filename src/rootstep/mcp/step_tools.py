@@ -19,16 +19,16 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from rootstep.tools import CallContext, FunctionCall, ItemSink, unsupported_call_output
 from rootstep.mcp.approval import DECLINED_NO_PROMPT, approval_mode_for, decline_reason
-from rootstep.mcp.startup import describe_error
+from rootstep.mcp.catalog import ToolCatalog
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ToolCallTimeout
 from rootstep.mcp.output import FunctionOutput, function_call_output, item_result
 from rootstep.mcp.runtime import McpRuntime
-from rootstep.mcp.catalog import ToolCatalog
+from rootstep.mcp.startup import describe_error
 from rootstep.mcp.wire import McpToolCallProgress
 from rootstep.protocol.items import McpToolCallError, McpToolCallItem, McpToolCallResult
+from rootstep.tools import CallContext, FunctionCall, ItemSink, unsupported_call_output
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any
 import anyio
 
 from rootstep.bounded_read import FileTooLarge, NotARegularFile
-from rootstep.environments.base import Environment
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.environments.base import Environment
 from rootstep.environments.discovery import MAX_BUNDLE_BYTES, MAX_FILE_BYTES
 from rootstep.plugins.app_config import AppConfigError, parse_plugin_app_config
 from rootstep.plugins.manifest import MANIFEST_PATHS, ManifestError, PluginManifest, parse_manifest, skill_directories
@@ -35,8 +35,8 @@ from rootstep.plugins.mcp_config import (
     McpParseOutcome,
     parse_executor_plugin_mcp_config,
 )
-from rootstep.protocol.path_uri import PathUri, PathUriError
 from rootstep.plugins.skills import SKILL_FILE, PluginSkill, SkillParseError, is_skill_file_under, parse_skill
+from rootstep.protocol.path_uri import PathUri, PathUriError
 
 log = logging.getLogger(__name__)
 

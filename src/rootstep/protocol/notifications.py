@@ -87,7 +87,7 @@ class TokenUsageBreakdown(WireModel):
     output_tokens: int = 0
     reasoning_output_tokens: int = 0
 
-    def __add__(self, other: "TokenUsageBreakdown") -> "TokenUsageBreakdown":
+    def __add__(self, other: TokenUsageBreakdown) -> TokenUsageBreakdown:
         return TokenUsageBreakdown(
             total_tokens=self.total_tokens + other.total_tokens,
             input_tokens=self.input_tokens + other.input_tokens,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
@@ -64,7 +64,7 @@ class ExternalSandboxPolicy(_Wire):
 
 
 SandboxPolicy = Annotated[
-    Union[ReadOnlyPolicy, WorkspaceWritePolicy, DangerFullAccessPolicy, ExternalSandboxPolicy],
+    ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy | ExternalSandboxPolicy,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(SandboxPolicy)

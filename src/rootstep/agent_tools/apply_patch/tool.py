@@ -26,7 +26,7 @@ from typing import Any
 from rootstep.agent_tools.apply_patch.applier import PatchWriteError, commit_plan, verify_patch
 from rootstep.agent_tools.apply_patch.parser import PatchParseError
 from rootstep.agent_tools.apply_patch.planner import PatchPlan, PatchVerificationError
-from rootstep.agent_tools.apply_patch.shell import ImplicitPatch, ShellPatch, IMPLICIT_INVOCATION
+from rootstep.agent_tools.apply_patch.shell import IMPLICIT_INVOCATION, ImplicitPatch, ShellPatch
 from rootstep.agent_tools.file_changes import file_change_approval_params, file_change_item
 from rootstep.agent_tools.specs import tool_spec
 from rootstep.agent_tools.turn_diff import TurnDiffTracker

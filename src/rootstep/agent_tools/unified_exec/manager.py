@@ -496,7 +496,7 @@ def output_with(output: ExecOutput, max_output_tokens: int | None, ctx: ExecCont
 
 def _decode_prefix(data: bytes) -> tuple[str, bytes]:
     """Decode what is complete UTF-8; keep a cut-off trailing sequence for the next chunk."""
-    for cut in range(0, 4):
+    for cut in range(4):
         end = len(data) - cut
         try:
             return data[:end].decode("utf-8"), data[end:]

@@ -13,8 +13,8 @@ from rootstep.app_server.processors.thread_settings import sandbox_wire, setting
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
-from rootstep.protocol.capabilities import InvalidRootError, SelectedCapabilityRoot
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
+from rootstep.protocol.capabilities import InvalidRootError, SelectedCapabilityRoot
 from rootstep.protocol.notifications import (
     ThreadArchived,
     ThreadClosed,
@@ -38,10 +38,10 @@ from rootstep.protocol.thread import (
     ThreadResumeParams,
     ThreadResumeResponse,
     ThreadSessionResponse,
-    TurnsPageWire,
     ThreadSetNameParams,
     ThreadStartParams,
     ThreadUnsubscribeResponse,
+    TurnsPageWire,
 )
 
 if TYPE_CHECKING:

@@ -43,7 +43,7 @@ def _moved(selections: list[EnvironmentSelection], old: str, new: str) -> list[E
     ]
 
 
-def _loaded(ctx: RequestContext, thread_id: str) -> "Thread":
+def _loaded(ctx: RequestContext, thread_id: str) -> Thread:
     try:
         return ctx.server.manager.loaded(thread_id)
     except ThreadError as exc:

@@ -34,6 +34,7 @@ from mcp.client.auth.utils import (
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import BaseModel, ValidationError
 
+from rootstep.config.mcp_oauth import DEFAULT_LOGIN_TIMEOUT_SECS, InvalidCallbackPort, OAuthSettings
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
 from rootstep.mcp.oauth.callback import (
     SUCCESS_TEXT,
@@ -43,12 +44,11 @@ from rootstep.mcp.oauth.callback import (
     CallbackProviderError,
     CallbackReply,
 )
-from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
 from rootstep.mcp.oauth.credential_names import credential_name, is_executor_owned
+from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
 from rootstep.mcp.oauth.errors import OAuthError, OAuthLoginError, OAuthUnsupportedServerError
 from rootstep.mcp.oauth.registration import ClientRegistration, choose_client
 from rootstep.mcp.oauth.response_limit import send_limited
-from rootstep.config.mcp_oauth import DEFAULT_LOGIN_TIMEOUT_SECS, InvalidCallbackPort, OAuthSettings
 from rootstep.mcp.oauth.store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from rootstep.mcp.oauth.urls import authorization_url, redirect_uri, select_scopes
 

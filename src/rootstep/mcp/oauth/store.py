@@ -22,9 +22,9 @@ from typing import Any, Protocol
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.errors import CredentialStoreError
 from rootstep.mcp.oauth.locks import locked, store_lock_path
-from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.urls import store_key
 
 logger = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ import httpx2
 from mcp.shared.auth import OAuthToken
 from pydantic import ValidationError
 
+from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.config.mcp_servers import HttpTransport
 from rootstep.mcp.oauth.credential_names import display_name
 from rootstep.mcp.oauth.discovery import configured_headers, discovery_flow, read_metadata_response
@@ -43,7 +44,6 @@ from rootstep.mcp.oauth.errors import CredentialStoreError, OAuthError, OAuthLog
 from rootstep.mcp.oauth.locks import locked_async, refresh_lock_path
 from rootstep.mcp.oauth.login import apply_client_auth, credentials_from_token
 from rootstep.mcp.oauth.response_limit import IDENTITY, OAuthResponseTooLarge, read_limited
-from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.status import has_configured_bearer
 from rootstep.mcp.oauth.store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from rootstep.mcp.oauth.urls import store_key

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2
 from mcp.client._transport import TransportStreams
 
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
 from rootstep.environments.base import Environment, StdioLaunch
 from rootstep.environments.env_policy import host_stdio_env
 from rootstep.environments.local import LocalEnvironment
 from rootstep.environments.remote import RemoteEnvironment
 from rootstep.mcp.oauth.credential_names import credential_name
-from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
 from rootstep.mcp.transports.executor_process import executor_process_transport
 from rootstep.mcp.transports.http import http_transport, local_client
 from rootstep.mcp.transports.local_stdio import local_stdio_transport

@@ -18,8 +18,8 @@ import logging
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Iterable, Mapping
 from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
