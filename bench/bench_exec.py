@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,7 @@ def _e2e_run(kind: str, reference: Path, where: str, out: dict[str, list[float]]
             first = len(model.requests)
             run_turn_quietly(app, thread)
             requests = model.requests[first:]
-            for before, after in list(zip(requests, requests[1:]))[1:]:
+            for before, after in list(pairwise(requests))[1:]:
                 out[f"{where} call"].append((after.received_at - before.received_at - before.duration_s) * 1000)
             if where == "local":
                 model.queue(function_call_response("mb", "exec_command", json.dumps({"cmd": ONE_MB, "yield_time_ms": 10000})),

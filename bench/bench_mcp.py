@@ -69,7 +69,7 @@ async def interleaved_round_trips(callers: dict[str, AppServerCaller]) -> dict[s
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         await session.list_tools()
-        for round_index in range(ROUNDS):
+        for _ in range(ROUNDS):
             # blocks of calls keep each path warm; alternating blocks spreads machine load
             for name, caller in callers.items():
                 for index in range(WARMUP + BLOCK):

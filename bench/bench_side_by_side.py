@@ -179,8 +179,12 @@ def executor_run(command: list[str], executor: list[str], out: dict[str, list[fl
             model.queue(function_call_response(f"call-{index}", "echo", json.dumps({"message": f"m{index}"}),
                                                namespace="mcp__probe"), assistant_text("done"))
             overhead = timed_turn(app, model, thread, f"call {index}")
-            item = app.wait_notification("item/completed", lambda m: m["params"]["item"]["type"] == "mcpToolCall"
-                                         and m["params"]["item"]["id"] == f"call-{index}", timeout=30)
+            item = app.wait_notification(
+                "item/completed",
+                lambda m, call_id=f"call-{index}": m["params"]["item"]["type"] == "mcpToolCall"
+                and m["params"]["item"]["id"] == call_id,
+                timeout=30,
+            )
             if item["params"]["item"]["status"] != "completed":
                 raise RuntimeError(f"executor tool call failed: {item['params']['item']}")
             if index:

@@ -181,7 +181,8 @@ def tree_and_patch(draw):
         kind = draw(st.sampled_from(["add", "delete", "update", "move"]))
         target = draw(st.sampled_from(existing))
         if kind == "add":
-            hunks.append(AddFile(draw(st.sampled_from(["new.txt", "n/new.txt", target])), "".join(l + "\n" for l in draw(_lines))))
+            path = draw(st.sampled_from(["new.txt", "n/new.txt", target]))
+            hunks.append(AddFile(path, "".join(line + "\n" for line in draw(_lines))))
         elif kind == "delete":
             hunks.append(DeleteFile(draw(st.sampled_from([*existing, "missing.txt"]))))
         else:

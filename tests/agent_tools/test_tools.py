@@ -87,7 +87,10 @@ def test_shell_patch_output_is_wrapped_like_exec(tmp_path, captured):
     found = detect_in_exec_command(captured["exec_command"]["cd"]["cmd"])
     result = anyio.run(run_shell_patch, ctx, "e1", found)
     ref = captured["exec_command"]["cd"]["output"]
-    strip = lambda s: "\n".join(l for l in s.splitlines() if not l.startswith("Wall time"))
+
+    def strip(s: str) -> str:
+        return "\n".join(line for line in s.splitlines() if not line.startswith("Wall time"))
+
     assert strip(result.output) == strip(ref)
     assert (tmp_path / "sub" / "f.txt").read_text() == "a\nB\n"
 
@@ -176,7 +179,10 @@ def test_view_image_errors(tmp_path, captured, case, make):
 def test_goal_tools_follow_0169(captured):
     out = captured["misc_outputs"]
     store = goals.GoalStore(clock=lambda: 0)
-    call = lambda name, args: goals.handle_goal_tool(store, name, json.dumps(args), thread_id="{thread}")[0]
+
+    def call(name: str, args: dict) -> str:
+        return goals.handle_goal_tool(store, name, json.dumps(args), thread_id="{thread}")[0]
+
     assert call("get_goal", {}) == out["goal_get_none"]
     assert call("update_goal", {"status": "complete"}) == out["goal_update_none"]
     assert call("create_goal", {"objective": "Ship it", "token_budget": 5000}) == out["goal_create"]

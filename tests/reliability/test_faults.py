@@ -295,8 +295,8 @@ def file_size_limit_command(limit: int) -> list[str]:
     from tests.fixtures.app_server import rootstep_command
 
     argv = rootstep_command()
-    code = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d)); "
-            "os.execv(sys.executable, %r)" % (limit, limit, argv))
+    code = (f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+            f"os.execv(sys.executable, {argv!r})")
     return [argv[0], "-c", code]
 
 
@@ -541,18 +541,18 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
             thread = app.call("thread/start", {"model": "mock-model"})["thread"]
             wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
             turn, _ = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 600})
-            app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall"
-                                  and m["params"]["turnId"] == turn["id"])
+            app.wait_notification("item/started", lambda m, turn_id=turn["id"]: m["params"]["item"]["type"] == "mcpToolCall"
+                                  and m["params"]["turnId"] == turn_id)
             app.call(action, {"threadId": thread["id"]})
             wait_until(lambda: not echo_pids(app.proc.pid), timeout=15, what="the thread's server to exit")
             assert thread["id"] not in app.call("thread/loaded/list", {})["data"]
             # the client is told: the turn ended (interrupted), then the thread went
             closing = "thread/closed" if action == "thread/unsubscribe" else "thread/archived"
-            app.wait_notification(closing, lambda m: m["params"]["threadId"] == thread["id"])
+            app.wait_notification(closing, lambda m, thread_id=thread["id"]: m["params"]["threadId"] == thread_id)
             told = [m["method"] for m in app.notifications() if m.get("params", {}).get("threadId") == thread["id"]]
             assert told[-2:] == ["turn/completed", closing], told
-            assert app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])[
-                "params"]["turn"]["status"] == "interrupted"
+            done = app.wait_notification("turn/completed", lambda m, turn_id=turn["id"]: m["params"]["turn"]["id"] == turn_id)
+            assert done["params"]["turn"]["status"] == "interrupted"
             assert_call_item_closed(app, turn["id"])
             with flaky._lock:
                 flaky._queue.clear()

@@ -98,7 +98,7 @@ class Fuzzer:
     def run(self, lines: list[bytes]) -> None:
         app = self.app
         verdicts = [classify(line) for line in lines]
-        for line, verdict in zip(lines, verdicts):
+        for line, verdict in zip(lines, verdicts, strict=True):
             self.stats.add(line, verdict)
             if verdict.kind == "request":
                 app._methods[verdict.id] = verdict.method

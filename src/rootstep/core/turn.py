@@ -333,7 +333,7 @@ class TurnRunner:
             finally:
                 with anyio.CancelScope(shield=True):
                     await tools.aclose()
-            for call, output in zip(calls, outputs):
+            for call, output in zip(calls, outputs, strict=True):
                 kind = "custom_tool_call_output" if call.custom else "function_call_output"
                 self._append_history({"type": kind, "call_id": call.call_id, "output": output})
             if self.active.interrupt_after_step:

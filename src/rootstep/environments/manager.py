@@ -349,7 +349,7 @@ class EnvironmentManager:
         """Add or replace ``env_id`` with a new websocket instance and start connecting now."""
         if env_id == LOCAL_ID or env_id.lower() == "none" or not env_id:
             raise ValueError(f"environment id `{env_id}` is reserved")
-        if not (url.startswith("ws://") or url.startswith("wss://")):
+        if not url.startswith(("ws://", "wss://")):
             raise ValueError(f"environment `{env_id}` url must be a ws:// or wss:// URL")
         spec = EnvironmentSpec(id=env_id, url=url, connect_timeout_sec=connect_timeout, initialize_timeout_sec=initialize_timeout)
         old = self._instances.get(env_id)

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx2

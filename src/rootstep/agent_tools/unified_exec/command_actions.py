@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from itertools import pairwise
 from typing import Any
 
 from rootstep.agent_tools.unified_exec.bash_words import extract_bash_script, plain_commands
@@ -199,7 +200,7 @@ def _is_mutating_xargs(tokens: list[str]) -> bool:
     if not sub:
         return False
     head, tail = sub[0], sub[1:]
-    in_place = any(t == "-i" or t.startswith("-i") or t == "-pi" or t.startswith("-pi") for t in tail)
+    in_place = any(t.startswith(("-i", "-pi")) for t in tail)
     if head in ("perl", "ruby"):
         return in_place
     if head == "sed":
@@ -241,7 +242,7 @@ def _grep_like(main: list[str], args: list[str]) -> dict[str, Any]:
 
 
 def _is_pathish(s: str) -> bool:
-    return s in (".", "..") or s.startswith("./") or s.startswith("../") or "/" in s or "\\" in s
+    return s in (".", "..") or s.startswith(("./", "../")) or "/" in s or "\\" in s
 
 
 def _head_tail_read(main: list[str], tail: list[str], allow_plus: bool) -> dict[str, Any]:
@@ -436,7 +437,7 @@ def _parse_script(script: str) -> list[dict[str, Any]]:
         if a["type"] == "read":
             if connectors:
                 has_pipe = "|" in script_tokens
-                has_sed_n = any(x == "sed" and y == "-n" for x, y in zip(script_tokens, script_tokens[1:]))
+                has_sed_n = any(x == "sed" and y == "-n" for x, y in pairwise(script_tokens))
                 if has_pipe and has_sed_n:
                     a = {**a, "command": script}
             else:

@@ -30,7 +30,7 @@ def _git_subcommand(command: list[str], wanted: tuple[str, ...]) -> int | None:
         if skip:
             skip = False
             continue
-        if any(arg.startswith(p) for p in _UNSAFE_GIT_GLOBAL_PREFIX) or ((arg.startswith("-C") or arg.startswith("-c")) and len(arg) > 2):
+        if any(arg.startswith(p) for p in _UNSAFE_GIT_GLOBAL_PREFIX) or (arg.startswith(("-C", "-c")) and len(arg) > 2):
             continue
         if arg in _GIT_GLOBAL_WITH_VALUE:
             skip = True
