@@ -73,8 +73,12 @@ def reference_env() -> dict[str, str]:
     links = Path(os.environ.get("TMPDIR", "/tmp")) / f"rootstep-linux-sandbox-{os.getuid()}"
     links.mkdir(exist_ok=True)
     link = links / "codex-linux-sandbox"
-    if binary is not None and not link.exists():
-        link.symlink_to(binary)
+    if binary is not None and (not link.is_symlink() or link.readlink() != binary):
+        # A link left by a checkout elsewhere (or a dangling one) is replaced in one rename.
+        staged = links / f".codex-linux-sandbox-{os.getpid()}"
+        staged.unlink(missing_ok=True)
+        staged.symlink_to(binary)
+        staged.replace(link)
     return {"PATH": f"{links}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 

@@ -103,17 +103,23 @@ def test_stable_names_are_kept_whatever_appears_later(servers: list[str], rnd: o
 def test_server_pool_starts_only_what_changed(sets: list[dict[str, str]]) -> None:
     """Publishing snapshots one after another (each leased before the previous is released):
     a server starts only when its name is new or its config changed."""
-    from contextlib import asynccontextmanager
+    from contextlib import asynccontextmanager, nullcontext
 
     import anyio
 
     from rootstep.config.mcp_servers import McpServerConfig
     from rootstep.mcp.server_pool import ServerPool
 
-    @asynccontextmanager
-    async def no_transport(name: str, config: McpServerConfig):  # type: ignore[no-untyped-def]
-        raise RuntimeError("no process in a pure test")
-        yield  # pragma: no cover
+    class NoTransport:
+        @asynccontextmanager
+        async def __call__(self, name: str, config: McpServerConfig):  # type: ignore[no-untyped-def]
+            raise RuntimeError("no process in a pure test")
+            yield  # pragma: no cover
+
+        def start_slot(self, config: McpServerConfig) -> nullcontext[None]:
+            return nullcontext()
+
+    no_transport = NoTransport()
 
     def config(arg: str) -> McpServerConfig:
         return McpServerConfig.from_toml({"command": "srv", "args": [arg]})

@@ -96,6 +96,7 @@ class McpService:
         self.auth_lookup: AuthLookup | None = None
         self.auth_status: AuthStatusFn = self._oauth_status
         self._tokens: Any = None
+        self._start_slots: Any = None  # StartSlots, built with the first transports
 
     # --- threads --------------------------------------------------------------------------
 
@@ -148,7 +149,12 @@ class McpService:
         preload.wait()
         from rootstep.mcp.transports.factory import DefaultTransports
 
-        return DefaultTransports(environments=self.environments.get, default_cwd=cwd, auth=self._auth, elicitation=elicitation)
+        if self._start_slots is None:
+            from rootstep.mcp.start_slots import StartSlots
+
+            self._start_slots = StartSlots()
+        return DefaultTransports(environments=self.environments.get, default_cwd=cwd, auth=self._auth, elicitation=elicitation,
+                                 start_slots=self._start_slots)
 
     def router(self, thread: ThreadView) -> ElicitationRouter:
         """The thread's way to ask the client (approvals, servers' elicitations)."""

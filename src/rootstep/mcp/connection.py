@@ -278,9 +278,12 @@ class McpConnection:
     async def _run(self) -> None:
         if not SERVER_NAME_RE.match(self.name):
             raise ValueError(f"invalid server name '{self.name}': must match pattern ^[a-zA-Z0-9_-]+$")
-        deadline = anyio.current_time() + self.config.startup_timeout_sec
         quiet_sdk_tracing_once()
         async with AsyncExitStack() as stack:
+            slot = AsyncExitStack()  # the environment's start-up slot, held until ready or failed
+            stack.push_async_callback(slot.aclose)
+            await slot.enter_async_context(self._transports.start_slot(self.config))
+            deadline = anyio.current_time() + self.config.startup_timeout_sec
             streams = await stack.enter_async_context(self._transports(self.name, self.config))
             read = _WatchedReadStream(streams[0], self._lost, self._wake)
             callback = self._elicitation.callback_for(self.name) if self._elicitation is not None else None
@@ -301,6 +304,7 @@ class McpConnection:
             if self._closing:
                 await self._settle("cancelled", None)
                 return
+            await slot.aclose()
             self.initialize_result = initialize
             self.tools = tuple(t for t in tools if self.config.tool_allowed(t.name))
             self.session = session

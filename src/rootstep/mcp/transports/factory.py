@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 from mcp.client._transport import TransportStreams
@@ -24,13 +24,21 @@ from rootstep.environments.env_policy import host_stdio_env
 from rootstep.environments.local import LocalEnvironment
 from rootstep.environments.remote import RemoteEnvironment
 from rootstep.mcp.oauth.credential_names import credential_name
+from rootstep.mcp.start_slots import StartSlots
 from rootstep.mcp.transports.executor_process import executor_process_transport
 from rootstep.mcp.transports.http import http_transport, local_client
 from rootstep.mcp.transports.local_stdio import local_stdio_transport
 
 LOCAL = "local"
 
-TransportFactory = Callable[[str, McpServerConfig], AbstractAsyncContextManager[TransportStreams]]
+class TransportFactory(Protocol):
+    """Opens a server's stream pair; ``start_slot`` is held around its start-up (see :mod:`..start_slots`)."""
+
+    def __call__(self, name: str, config: McpServerConfig) -> AbstractAsyncContextManager[TransportStreams]: ...
+
+    def start_slot(self, config: McpServerConfig) -> AbstractAsyncContextManager[object]: ...
+
+
 EnvironmentLookup = Callable[[str], Environment | None]
 AuthLookup = Callable[[str, HttpTransport], httpx2.Auth | None]
 
@@ -85,6 +93,11 @@ class DefaultTransports:
     # The thread's ElicitationRouter: managers built over these transports forward servers'
     # elicitations to the client through it (see ConnectionManager).
     elicitation: Any = field(default=None, compare=False)
+    # The app-server's start-up slots (None: servers start without waiting for one).
+    start_slots: StartSlots | None = field(default=None, compare=False)
+
+    def start_slot(self, config: McpServerConfig) -> AbstractAsyncContextManager[object]:
+        return self.start_slots.slot(config) if self.start_slots is not None else nullcontext()
 
     def __call__(self, name: str, config: McpServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
         transport = config.transport
