@@ -162,7 +162,9 @@ def handle_goal_tool(store: GoalStore, name: str, arguments: str, *, thread_id: 
             if existing is not None and existing.status != "complete":
                 return UNFINISHED, None
             store.clear(thread_id)
-            goal = store.set(thread_id, objective=objective, token_budget=args.get("token_budget"), token_budget_given=True)
+            goal = store.set(
+                thread_id, objective=objective, token_budget=args.get("token_budget"), token_budget_given=True
+            )
             return _response(goal), goal
         if name == "update_goal":
             try:

@@ -69,7 +69,9 @@ def offered_tools(slug: str, *, update_plan: bool, has_environment: bool, enviro
 
 
 @functools.lru_cache(maxsize=64)
-def _offered_tools(slug: str, update_plan: bool, has_environment: bool, environments: int) -> tuple[dict[str, Any], ...]:
+def _offered_tools(
+    slug: str, update_plan: bool, has_environment: bool, environments: int
+) -> tuple[dict[str, Any], ...]:
     from rootstep.agent_tools.apply_patch.tool import apply_patch_tool
     from rootstep.agent_tools.unified_exec.tool_specs import tool_definitions
 

@@ -58,7 +58,9 @@ class Clients:
             if connection.initialized:
                 await connection.notify(method, params)
 
-    async def ask(self, thread_id: str | None, method: str, params: Any, *, announce_resolved: bool = False) -> Any | None:
+    async def ask(
+        self, thread_id: str | None, method: str, params: Any, *, announce_resolved: bool = False
+    ) -> Any | None:
         """A server→client request to the clients following ``thread_id``; the first answer
         wins. None when nobody answered (no follower, a client that went away or answered an
         error): the caller declines. With ``announce_resolved`` each asked client then hears
@@ -86,5 +88,7 @@ class Clients:
             if announce_resolved:
                 with anyio.CancelScope(shield=True):
                     for connection, request_id in asked:
-                        await connection.notify("serverRequest/resolved", {"threadId": thread_id, "requestId": request_id})
+                        await connection.notify(
+                            "serverRequest/resolved", {"threadId": thread_id, "requestId": request_id}
+                        )
         return answers[0] if answers else None

@@ -58,7 +58,9 @@ class MethodTable:
         spec = self.methods.get(method)
         if spec is None:
             expected = ", ".join(f"`{m}`" for m in ["initialize", *sorted(self.methods)])
-            raise JsonRpcError(INVALID_REQUEST, f"Invalid request: unknown variant `{method}`, expected one of {expected}")
+            raise JsonRpcError(
+                INVALID_REQUEST, f"Invalid request: unknown variant `{method}`, expected one of {expected}"
+            )
         return spec
 
 

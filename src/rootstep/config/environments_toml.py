@@ -151,7 +151,8 @@ def parse_environments_toml(text: str, path: Path | str, codex_home: Path | str)
     for index, raw in enumerate(raw_envs):
 
         def fail(key: str | None, message: str, _i: int = index) -> Any:
-            raise EnvironmentsTomlError(path, lines.env(_i, key), f"environments[{_i}].{key}" if key else f"environments[{_i}]", message)
+            field = f"environments[{_i}].{key}" if key else f"environments[{_i}]"
+            raise EnvironmentsTomlError(path, lines.env(_i, key), field, message)
 
         if not isinstance(raw, dict):
             fail(None, "each environment must be a table")
@@ -177,8 +178,12 @@ def parse_environments_toml(text: str, path: Path | str, codex_home: Path | str)
             spec = EnvironmentSpec(
                 id=env_id,
                 url=url.strip(),
-                connect_timeout_sec=_timeout(raw.get("connect_timeout_sec", DEFAULT_TIMEOUT_S), "connect_timeout_sec", fail),
-                initialize_timeout_sec=_timeout(raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail),
+                connect_timeout_sec=_timeout(
+                    raw.get("connect_timeout_sec", DEFAULT_TIMEOUT_S), "connect_timeout_sec", fail
+                ),
+                initialize_timeout_sec=_timeout(
+                    raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail
+                ),
             )
         else:
             if "connect_timeout_sec" in raw:
@@ -203,7 +208,9 @@ def parse_environments_toml(text: str, path: Path | str, codex_home: Path | str)
                 args=tuple(args),
                 env=tuple(env.items()),
                 cwd=cwd,
-                initialize_timeout_sec=_timeout(raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail),
+                initialize_timeout_sec=_timeout(
+                    raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail
+                ),
             )
         specs.append(spec)
 
@@ -230,7 +237,9 @@ def legacy_environments(env: Mapping[str, str] | None = None) -> EnvironmentsCon
         return EnvironmentsConfig()
     if value.lower() == "none":
         return EnvironmentsConfig(include_local=False, default=None)
-    return EnvironmentsConfig(include_local=False, default=REMOTE_ID, environments=(EnvironmentSpec(id=REMOTE_ID, url=value),))
+    return EnvironmentsConfig(
+        include_local=False, default=REMOTE_ID, environments=(EnvironmentSpec(id=REMOTE_ID, url=value),)
+    )
 
 
 def load_environments_toml(codex_home: Path | str, env: Mapping[str, str] | None = None) -> EnvironmentsConfig:

@@ -213,7 +213,9 @@ class _RawServer(BaseModel):
             "required": self.required,
             "supports_parallel_tool_calls": self.supports_parallel_tool_calls,
             "startup_timeout_sec": startup,
-            "tool_timeout_sec": self.tool_timeout_sec if self.tool_timeout_sec is not None else DEFAULT_TOOL_TIMEOUT_SEC,
+            "tool_timeout_sec": (
+                self.tool_timeout_sec if self.tool_timeout_sec is not None else DEFAULT_TOOL_TIMEOUT_SEC
+            ),
             "enabled_tools": tuple(self.enabled_tools) if self.enabled_tools is not None else None,
             "disabled_tools": tuple(self.disabled_tools) if self.disabled_tools is not None else None,
             "default_tools_approval_mode": self.default_tools_approval_mode,

@@ -405,7 +405,9 @@ class TurnRunner:
                             self.thread.record("token_usage", wire(self.thread.total_usage))
                             await self.thread.emit(
                                 ThreadTokenUsageUpdated(
-                                    thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
+                                    thread_id=self.thread.id,
+                                    turn_id=self.turn_id,
+                                    token_usage=self.thread.token_usage(last),
                                 )
                             )
                             await self.thread.emit(AccountRateLimitsUpdated(rate_limits=RateLimitSnapshot()))

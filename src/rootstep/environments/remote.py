@@ -98,7 +98,9 @@ class RemoteEnvironment:
         cwd: str | None = None,
         initialize_timeout: float = 10.0,
     ) -> AsyncIterator[RemoteEnvironment]:
-        async with open_stdio_link(program, args, env=env, cwd=cwd, initialize_timeout=initialize_timeout, name=env_id) as client:
+        async with open_stdio_link(
+            program, args, env=env, cwd=cwd, initialize_timeout=initialize_timeout, name=env_id
+        ) as client:
             yield cls(env_id, _fixed(client))
 
     @classmethod
@@ -106,7 +108,9 @@ class RemoteEnvironment:
     async def connect_websocket(
         cls, env_id: str, url: str, *, connect_timeout: float = 10.0, initialize_timeout: float = 10.0
     ) -> AsyncIterator[RemoteEnvironment]:
-        async with open_websocket_link(url, connect_timeout=connect_timeout, initialize_timeout=initialize_timeout, name=env_id) as client:
+        async with open_websocket_link(
+            url, connect_timeout=connect_timeout, initialize_timeout=initialize_timeout, name=env_id
+        ) as client:
             yield cls(env_id, _fixed(client))
 
     # --- environment facts ------------------------------------------------------------------
@@ -139,7 +143,11 @@ class RemoteEnvironment:
             offset = 0
             while True:
                 try:
-                    block_result = await client.call(p.FS_READ_BLOCK, p.FsReadBlockParams(handle_id=handle, offset=offset, len=block), p.FsReadBlockResult)
+                    block_result = await client.call(
+                        p.FS_READ_BLOCK,
+                        p.FsReadBlockParams(handle_id=handle, offset=offset, len=block),
+                        p.FsReadBlockResult,
+                    )
                 except JsonRpcError as exc:
                     raise _os_error(exc, path) from None
                 data = p.b64decode(block_result.chunk)
@@ -183,10 +191,14 @@ class RemoteEnvironment:
     # --- filesystem writes ---------------------------------------------------------------------
 
     async def write_file(self, path: str, data: bytes) -> None:
-        await self._request(p.FS_WRITE_FILE, p.FsWriteFileParams(path=to_uri(path), data_base64=p.b64encode(data)), path)
+        await self._request(
+            p.FS_WRITE_FILE, p.FsWriteFileParams(path=to_uri(path), data_base64=p.b64encode(data)), path
+        )
 
     async def create_directory(self, path: str, *, recursive: bool = True) -> None:
-        await self._request(p.FS_CREATE_DIRECTORY, p.FsCreateDirectoryParams(path=to_uri(path), recursive=recursive), path)
+        await self._request(
+            p.FS_CREATE_DIRECTORY, p.FsCreateDirectoryParams(path=to_uri(path), recursive=recursive), path
+        )
 
     async def remove(self, path: str, *, recursive: bool = False, force: bool = False) -> None:
         await self._request(p.FS_REMOVE, p.FsRemoveParams(path=to_uri(path), recursive=recursive, force=force), path)
@@ -226,7 +238,10 @@ class RemoteEnvironment:
         from rootstep.environments.http_egress import EnvironmentHttpTransport
 
         return httpx2.AsyncClient(
-            transport=EnvironmentHttpTransport(self.client), headers=headers, timeout=httpx2.Timeout(timeout), auth=auth,
+            transport=EnvironmentHttpTransport(self.client),
+            headers=headers,
+            timeout=httpx2.Timeout(timeout),
+            auth=auth,
             follow_redirects=True,
         )
 

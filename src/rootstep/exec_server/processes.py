@@ -163,7 +163,9 @@ class ManagedProcess:
                 return
             await self._emit(
                 PROCESS_OUTPUT,
-                lambda seq, d=data: ProcessOutputNotification(process_id=self.id, seq=seq, stream=name, chunk=b64encode(d)),
+                lambda seq, d=data: ProcessOutputNotification(
+                    process_id=self.id, seq=seq, stream=name, chunk=b64encode(d)
+                ),
                 (name, data),
             )
 
@@ -182,7 +184,9 @@ class ManagedProcess:
                 return
             await self._emit(
                 PROCESS_OUTPUT,
-                lambda seq, d=data: ProcessOutputNotification(process_id=self.id, seq=seq, stream="pty", chunk=b64encode(d)),
+                lambda seq, d=data: ProcessOutputNotification(
+                    process_id=self.id, seq=seq, stream="pty", chunk=b64encode(d)
+                ),
                 ("pty", data),
             )
 
@@ -221,7 +225,9 @@ class ManagedProcess:
             self.exit_code = exit_code_of(proc.returncode)
             await self._emit(
                 PROCESS_EXITED,
-                lambda seq: ProcessExitedNotification(process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=self.sandbox_denied()),
+                lambda seq: ProcessExitedNotification(
+                    process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=self.sandbox_denied()
+                ),
             )
         self.closed = True
         if self.pty_master is not None:
@@ -334,7 +340,9 @@ class ProcessTable:
             stdio = dict(stdin=slave, stdout=slave, stderr=slave, preexec_fn=_take_terminal)
         else:
             stdin = asyncio.subprocess.PIPE if params.pipe_stdin else asyncio.subprocess.DEVNULL
-            stdio = dict(stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            stdio = dict(
+                stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True
+            )
         try:
             if launch.sandboxed:
                 transport, protocol = await loop.subprocess_exec(
@@ -365,7 +373,9 @@ class ProcessTable:
         managed.protocol = protocol
         managed.starting = False
         self._tg.start_soon(managed.supervise, lambda: self._tg.start_soon(self._expire, managed))
-        return ProcessStartResult(process_id=params.process_id, sandbox_type=sandbox_type() if launch.sandboxed else "none")
+        return ProcessStartResult(
+            process_id=params.process_id, sandbox_type=sandbox_type() if launch.sandboxed else "none"
+        )
 
     async def _expire(self, managed: ManagedProcess) -> None:
         await anyio.sleep(CLOSED_RETENTION_S)

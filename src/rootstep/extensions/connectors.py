@@ -97,7 +97,9 @@ class HostedApps:
         if auth is None:
             return cls()  # codex_apps needs ChatGPT auth
         base = config.raw.get("chatgpt_base_url")
-        headers = {"Authorization": f"Bearer {auth.access_token}", "X-OpenAI-Product-Sku": "codex", "originator": "rootstep"}
+        headers = {
+            "Authorization": f"Bearer {auth.access_token}", "X-OpenAI-Product-Sku": "codex", "originator": "rootstep"
+        }
         if auth.account_id:
             headers["chatgpt-account-id"] = auth.account_id
         url = apps_url(base if isinstance(base, str) and base else DEFAULT_CHATGPT_BASE_URL)

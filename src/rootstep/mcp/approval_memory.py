@@ -152,7 +152,8 @@ def parse_decision(action: str, content: Any, meta: Any, question: str) -> Decis
 
 def normalize(decision: Decision, approval_mode: str) -> Decision:
     """``prompt``/``writes`` tools are asked every time: a remembering accept is a plain accept."""
-    if approval_mode in ("prompt", "writes") and decision in (Decision.ACCEPT_FOR_SESSION, Decision.ACCEPT_AND_REMEMBER):
+    remembering = (Decision.ACCEPT_FOR_SESSION, Decision.ACCEPT_AND_REMEMBER)
+    if approval_mode in ("prompt", "writes") and decision in remembering:
         return Decision.ACCEPT
     return decision
 

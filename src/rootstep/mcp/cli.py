@@ -246,8 +246,8 @@ async def _login(name: str, server: McpServerConfig, settings: OAuthSettings, sc
     from rootstep.mcp.oauth import perform_login
 
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=True) as http:
-        login = await perform_login(name, server, http_client=http, settings=settings, scopes=scopes, timeout_secs=timeout,
-                                    client_registration=registration)  # type: ignore[arg-type]
+        login = await perform_login(name, server, http_client=http, settings=settings, scopes=scopes,
+                                    timeout_secs=timeout, client_registration=registration)  # type: ignore[arg-type]
         async with login:
             out.write(f"Authorize `{name}` by opening this URL in your browser:\n{login.authorization_url}\n")
             out.flush()
@@ -314,7 +314,8 @@ def _parser() -> argparse.ArgumentParser:
     p_login.add_argument("--scopes", help="comma-separated OAuth scopes to request")
     p_login.add_argument("--timeout", type=float, default=None, metavar="SECS",
                          help="how long to wait for the browser callback (default 300)")
-    p_login.add_argument("--oauth-client-registration", dest="oauth_client_registration", choices=("auto", "cimd", "dcr"),
+    p_login.add_argument("--oauth-client-registration", dest="oauth_client_registration",
+                         choices=("auto", "cimd", "dcr"),
                          type=str.lower, default=None,
                          help="OAuth client-registration strategy for this login only (as codex 0.169)")
     p_logout = sub.add_parser("logout", help="remove stored OAuth credentials of a server")

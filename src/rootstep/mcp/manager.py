@@ -266,7 +266,8 @@ class ConnectionManager:
         try:
             cursor: str | None = None
             while True:
-                page = await session.list_resources(params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+                params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+                page = await session.list_resources(params=params)
                 resources.extend(page.resources)
                 if not page.next_cursor or page.next_cursor == cursor:
                     break

@@ -75,9 +75,13 @@ def response_from_result(result: types.ReadResourceResult) -> McpResourceReadRes
     contents: list[TextResourceContent | BlobResourceContent] = []
     for item in result.contents:
         if isinstance(item, types.TextResourceContents):
-            contents.append(TextResourceContent(uri=str(item.uri), mime_type=item.mime_type, text=item.text, meta=item.meta))
+            contents.append(
+                TextResourceContent(uri=str(item.uri), mime_type=item.mime_type, text=item.text, meta=item.meta)
+            )
         else:
-            contents.append(BlobResourceContent(uri=str(item.uri), mime_type=item.mime_type, blob=item.blob, meta=item.meta))
+            contents.append(
+                BlobResourceContent(uri=str(item.uri), mime_type=item.mime_type, blob=item.blob, meta=item.meta)
+            )
     return McpResourceReadResponse(contents=contents)
 
 

@@ -176,7 +176,9 @@ async def list_server_status(
                 entry.tools = {t.name: tool_json(t, origin.display_names) for t in connection.tools}
                 session = connection.session
                 caps = session.server_capabilities if session is not None else None
-                entry.server_capabilities = caps.model_dump(by_alias=True, mode="json", exclude_none=True) if caps else None
+                entry.server_capabilities = (
+                    caps.model_dump(by_alias=True, mode="json", exclude_none=True) if caps else None
+                )
                 if full:
                     resources, templates = await owner.list_resources(name)
                     entry.resources = [r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in resources]

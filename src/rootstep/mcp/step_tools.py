@@ -131,14 +131,19 @@ class McpStepTools:
             arguments = parse_arguments(call.arguments)
         except ValueError as exc:
             # Like the reference: no item, the parse error as the output, no call made.
-            return [{"type": "input_text", "text": "Wall time: 0.0000 seconds\nOutput:"}, {"type": "input_text", "text": f"err: {exc}"}]
+            return [
+                {"type": "input_text", "text": "Wall time: 0.0000 seconds\nOutput:"},
+                {"type": "input_text", "text": f"err: {exc}"},
+            ]
         item = McpToolCallItem(
             id=call.call_id, server=info.server, tool=info.tool.name, arguments=arguments, plugin_id=info.plugin_id
         )
         await sink.started(item)
         started = time.monotonic()
         try:
-            return await self._run_started(call, item, info, arguments, sink, started, thread_id=thread_id, turn_id=turn_id)
+            return await self._run_started(
+                call, item, info, arguments, sink, started, thread_id=thread_id, turn_id=turn_id
+            )
         except anyio.get_cancelled_exc_class():
             # Interrupted turn or unloaded thread mid-call: the client saw item/started, so it
             # gets the item's end too (failed, with why) before the cancellation goes on.
@@ -168,7 +173,11 @@ class McpStepTools:
             if reason is not None:
                 elapsed = time.monotonic() - started
                 done = item.model_copy(
-                    update={"status": "failed", "error": McpToolCallError(message=reason), "duration_ms": int(elapsed * 1000)}
+                    update={
+                        "status": "failed",
+                        "error": McpToolCallError(message=reason),
+                        "duration_ms": int(elapsed * 1000),
+                    }
                 )
                 with anyio.CancelScope(shield=True):
                     await sink.completed(done)
@@ -184,7 +193,9 @@ class McpStepTools:
         async def on_progress(done: float, total: float | None, message: str | None) -> None:
             if emit is not None:
                 text = message or (f"{done:g}/{total:g}" if total else f"{done:g}")
-                await emit(McpToolCallProgress(thread_id=thread_id, turn_id=turn_id, item_id=call.call_id, message=text))
+                await emit(
+                    McpToolCallProgress(thread_id=thread_id, turn_id=turn_id, item_id=call.call_id, message=text)
+                )
 
         progress = on_progress if emit is not None else None
         result, error = await call_for_item(self.runtime, info.server, info.tool.name, arguments, meta, progress)

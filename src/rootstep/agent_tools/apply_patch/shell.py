@@ -141,6 +141,8 @@ def detect_apply_patch(argv: Sequence[str]) -> ShellPatch | ImplicitPatch | None
     return extract_heredoc(script)
 
 
-def detect_in_exec_command(cmd: str, shell: str = "/bin/bash", *, login: bool = False) -> ShellPatch | ImplicitPatch | None:
+def detect_in_exec_command(
+    cmd: str, shell: str = "/bin/bash", *, login: bool = False
+) -> ShellPatch | ImplicitPatch | None:
     """``exec_command``'s ``cmd`` runs as ``[shell, -c|-lc, cmd]``: check that argv."""
     return detect_apply_patch([shell, "-lc" if login else "-c", cmd])

@@ -112,7 +112,8 @@ def assess_patch_safety(plan: PatchPlan, approval_policy: str, writable_roots: S
     if constrained:
         return "auto"
     if approval_policy == "never":
-        return "reject:" + (REJECTED_READ_ONLY if writable_roots is not None and not writable_roots else REJECTED_OUTSIDE_PROJECT)
+        read_only = writable_roots is not None and not writable_roots
+        return "reject:" + (REJECTED_READ_ONLY if read_only else REJECTED_OUTSIDE_PROJECT)
     return "ask"
 
 
@@ -148,7 +149,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def run_apply_patch(ctx: PatchToolContext, call_id: str, patch_text: str, *, cwd: str | None = None) -> PatchCallResult:
+async def run_apply_patch(
+    ctx: PatchToolContext, call_id: str, patch_text: str, *, cwd: str | None = None
+) -> PatchCallResult:
     """Run one ``apply_patch`` call (the item id is the call id)."""
     cwd = cwd or ctx.cwd
     started = time.monotonic()
@@ -162,7 +165,8 @@ async def run_apply_patch(ctx: PatchToolContext, call_id: str, patch_text: str, 
     if decision.startswith("reject:"):
         return PatchCallResult(f"patch rejected: {decision[len('reject:'):]}")
     started_ms = _now_ms()
-    await ctx.notify("item/started", _item_params(ctx, file_change_item(call_id, plan, "inProgress", started_at_ms=started_ms)))
+    started = file_change_item(call_id, plan, "inProgress", started_at_ms=started_ms)
+    await ctx.notify("item/started", _item_params(ctx, started))
     if decision == "ask":
         answer = await ctx.ask("item/fileChange/requestApproval", file_change_approval_params(
             thread_id=ctx.thread_id, turn_id=ctx.turn_id, item_id=call_id, started_at_ms=_now_ms()))

@@ -146,7 +146,8 @@ def _awk_data_file(args: list[str]) -> str | None:
         return None
     args = _trim_at_connector(args)
     script_file = any(a in ("-f", "--file") for a in args)
-    non_flags = [a for a in _skip_flag_values(args, ("-F", "-v", "-f", "--field-separator", "--assign", "--file")) if not a.startswith("-")]
+    value_flags = ("-F", "-v", "-f", "--field-separator", "--assign", "--file")
+    non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
     if script_file:
         return non_flags[0] if non_flags else None
     return non_flags[1] if len(non_flags) >= 2 else None
@@ -273,8 +274,10 @@ def summarize(main: list[str]) -> dict[str, Any]:
     head, tail = main[0], main[1:]
     cmd = shlex_join(main)
     if head in ("ls", "eza", "exa"):
-        flags = ("-I", "-w", "--block-size", "--format", "--time-style", "--color", "--quoting-style") if head == "ls" else (
-            "-I", "--ignore-glob", "--color", "--sort", "--time-style", "--time")
+        if head == "ls":
+            flags = ("-I", "-w", "--block-size", "--format", "--time-style", "--color", "--quoting-style")
+        else:
+            flags = ("-I", "--ignore-glob", "--color", "--sort", "--time-style", "--time")
         p = _first_operand(tail, flags)
         return _list(cmd, short_display_path(p) if p else None)
     if head == "tree":
@@ -290,7 +293,9 @@ def summarize(main: list[str]) -> dict[str, Any]:
             "-A", "-B", "-C", "--context", "--max-depth")) if not a.startswith("-")]
         if "--files" in args:
             return _list(cmd, short_display_path(non_flags[0]) if non_flags else None)
-        return _search(cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None)
+        return _search(
+            cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None
+        )
     if head == "git":
         if tail and tail[0] == "grep":
             return _grep_like(main, tail[1:])
@@ -300,7 +305,8 @@ def summarize(main: list[str]) -> dict[str, Any]:
         return _unknown(cmd)
     if head == "fd":
         args = _trim_at_connector(tail)
-        non_flags = [a for a in _skip_flag_values(args, ("-t", "--type", "-e", "--extension", "-E", "--exclude", "--search-path")) if not a.startswith("-")]
+        value_flags = ("-t", "--type", "-e", "--extension", "-E", "--exclude", "--search-path")
+        non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
         query = path = None
         if len(non_flags) == 1:
             if _is_pathish(non_flags[0]):
@@ -323,8 +329,11 @@ def summarize(main: list[str]) -> dict[str, Any]:
         return _grep_like(main, tail)
     if head in ("ag", "ack", "pt"):
         args = _trim_at_connector(tail)
-        non_flags = [a for a in _skip_flag_values(args, ("-G", "-g", "--file-search-regex", "--ignore-dir", "--ignore-file", "--path-to-ignore")) if not a.startswith("-")]
-        return _search(cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None)
+        value_flags = ("-G", "-g", "--file-search-regex", "--ignore-dir", "--ignore-file", "--path-to-ignore")
+        non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
+        return _search(
+            cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None
+        )
     single_flags = {
         "cat": (), "more": (),
         "bat": ("--theme", "--language", "--style", "--terminal-width", "--tabs", "--line-range", "--map-syntax"),
@@ -356,7 +365,8 @@ def _python_walks(args: list[str]) -> bool:
     for i, a in enumerate(args):
         if a == "-c" and i + 1 < len(args):
             script = args[i + 1]
-            return any(k in script for k in ("os.walk", "os.listdir", "os.scandir", "glob.glob", "glob.iglob", "pathlib.Path", ".rglob("))
+            walkers = ("os.walk", "os.listdir", "os.scandir", "glob.glob", "glob.iglob", "pathlib.Path", ".rglob(")
+            return any(k in script for k in walkers)
     return False
 
 

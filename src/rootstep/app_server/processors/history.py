@@ -78,7 +78,9 @@ async def thread_turns_list(ctx: RequestContext, p: ThreadTurnsListParams) -> Th
         )
     except HistoryError as exc:
         raise _error(exc) from None
-    return ThreadTurnsListResponse(data=page.turns, next_cursor=page.next_cursor, backwards_cursor=page.backwards_cursor)
+    return ThreadTurnsListResponse(
+        data=page.turns, next_cursor=page.next_cursor, backwards_cursor=page.backwards_cursor
+    )
 
 
 async def thread_items_list(ctx: RequestContext, p: ThreadItemsListParams) -> ThreadItemsListResponse:

@@ -324,7 +324,9 @@ async def thread_loaded_list(ctx: RequestContext, p: ThreadLoadedListParams) -> 
             raise _invalid(f"invalid cursor: {p.cursor}") from None
     limit = p.limit if p.limit else len(ids)
     more = offset + limit < len(ids)
-    return ThreadLoadedListResponse(data=ids[offset : offset + limit], next_cursor=str(offset + limit) if more else None)
+    return ThreadLoadedListResponse(
+        data=ids[offset : offset + limit], next_cursor=str(offset + limit) if more else None
+    )
 
 
 def register(table: MethodTable, services: AppServices) -> None:

@@ -37,7 +37,10 @@ _SANDBOX_TYPES = {
 
 def _moved(selections: list[EnvironmentSelection], old: str, new: str) -> list[EnvironmentSelection]:
     return [
-        e.model_copy(update={"cwd": new, "runtime_workspace_roots": [new if r == old else r for r in e.runtime_workspace_roots or []]})
+        e.model_copy(update={
+            "cwd": new,
+            "runtime_workspace_roots": [new if r == old else r for r in e.runtime_workspace_roots or []],
+        })
         if e.cwd == old else e
         for e in selections
     ]
