@@ -40,8 +40,8 @@ from typing import Any
 
 @functools.cache
 def catalog() -> dict[str, dict[str, Any]]:
-    catalog = resources.files("rootstep.agent_tools").joinpath("data/model_catalog_0169.json")
-    return json.loads(catalog.read_text("utf-8"))
+    data = resources.files("rootstep.agent_tools").joinpath("data/model_catalog_0169.json")
+    return json.loads(data.read_text("utf-8"))
 
 
 @dataclass(frozen=True)

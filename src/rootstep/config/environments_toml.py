@@ -151,8 +151,8 @@ def parse_environments_toml(text: str, path: Path | str, codex_home: Path | str)
     for index, raw in enumerate(raw_envs):
 
         def fail(key: str | None, message: str, _i: int = index) -> Any:
-            field = f"environments[{_i}].{key}" if key else f"environments[{_i}]"
-            raise EnvironmentsTomlError(path, lines.env(_i, key), field, message)
+            where = f"environments[{_i}].{key}" if key else f"environments[{_i}]"
+            raise EnvironmentsTomlError(path, lines.env(_i, key), where, message)
 
         if not isinstance(raw, dict):
             fail(None, "each environment must be a table")

@@ -165,8 +165,8 @@ async def run_apply_patch(
     if decision.startswith("reject:"):
         return PatchCallResult(f"patch rejected: {decision[len('reject:'):]}")
     started_ms = _now_ms()
-    started = file_change_item(call_id, plan, "inProgress", started_at_ms=started_ms)
-    await ctx.notify("item/started", _item_params(ctx, started))
+    in_progress = file_change_item(call_id, plan, "inProgress", started_at_ms=started_ms)
+    await ctx.notify("item/started", _item_params(ctx, in_progress))
     if decision == "ask":
         answer = await ctx.ask("item/fileChange/requestApproval", file_change_approval_params(
             thread_id=ctx.thread_id, turn_id=ctx.turn_id, item_id=call_id, started_at_ms=_now_ms()))
