@@ -311,7 +311,8 @@ def run() -> Section:
         section.rows.append(Row(f"{level} thread(s) sharing one executor plugin: RSS summed over the tree",
                                 ours_t[1] if ours_t else None, "MiB", theirs_t[1] if theirs_t else None))
     section.notes.append(
-        f"Alternating runs (rootstep, then reference): {PLAIN_RUNS} of the plain scenario, {RUNS} of the others; per run {THREAD_STARTS} thread/starts, "
+        f"Alternating runs (rootstep, then reference): {PLAIN_RUNS} of the plain scenario, {RUNS} of the others; "
+        f"per run {THREAD_STARTS} thread/starts, "
         f"{TURNS} timed turns, {TOOL_TURNS} tool turns, {DIRECT_CALLS} direct calls, {STATUS_LISTS} status lists; "
         "cells: median (min–max, n=samples). Thread levels: one run per app.")
     section.notes.append(

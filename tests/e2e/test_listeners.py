@@ -334,7 +334,8 @@ def test_sigterm_lets_the_running_turn_finish_and_a_second_one_forces(home: Path
                 server.proc.send_signal(signal.SIGTERM)
             else:
                 held.release()
-                done = client.wait_notification("turn/completed", lambda m, turn_id=turn["id"]: m["params"]["turn"]["id"] == turn_id)
+                done = client.wait_notification("turn/completed",
+                                                lambda m, turn_id=turn["id"]: m["params"]["turn"]["id"] == turn_id)
                 assert done["params"]["turn"]["status"] == "completed"
             assert server.proc.wait(timeout=30) == 0
             client.wait_closed()

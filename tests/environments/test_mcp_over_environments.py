@@ -78,7 +78,8 @@ async def test_local_stdio_server_ignoring_sigterm_is_killed(tmp_path: Path) -> 
 
 
 async def test_executor_stdio_server_sees_executor_env(executor: RemoteEnvironment, tmp_path: Path) -> None:
-    launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path), env=(("LITERAL", "lit"),), remote_env_vars=(MARKER,))
+    launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path), env=(("LITERAL", "lit"),),
+                         remote_env_vars=(MARKER,))
     assert await call_echo(executor, launch, MARKER) == {"echo": "ECHOING: hi", "env": "executor-only"}
     assert (await call_echo(executor, launch, "LITERAL"))["env"] == "lit"
     no_remote = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path))
@@ -103,8 +104,9 @@ async def test_executor_dying_ends_the_mcp_session(which: str, tmp_path: Path) -
         async with stdio_transport(env, launch) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                executors = [p for p in psutil.Process().children(recursive=True) if "exec-server" in " ".join(p.cmdline())]
-                servers = {p.pid for p in psutil.Process().children(recursive=True) if ECHO_SERVER in " ".join(p.cmdline())}
+                children = psutil.Process().children(recursive=True)
+                executors = [p for p in children if "exec-server" in " ".join(p.cmdline())]
+                servers = {p.pid for p in children if ECHO_SERVER in " ".join(p.cmdline())}
                 for p in executors:
                     p.kill()
                 with anyio.fail_after(20), pytest.raises(MCPError, match="Connection closed"):

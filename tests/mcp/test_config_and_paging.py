@@ -75,7 +75,8 @@ def test_meta_gets_the_thread_id():
 
 
 def test_http_origin_drops_credentials_and_path():
-    parsed = parse_mcp_servers({"mcp_servers": {"w": {"url": "https://u:p@example.com:8443/mcp?q=1"}, "s": {"command": "x"}}})
+    parsed = parse_mcp_servers({"mcp_servers": {"w": {"url": "https://u:p@example.com:8443/mcp?q=1"},
+                                                "s": {"command": "x"}}})
     assert http_origin(parsed.servers["w"]) == "https://example.com:8443"
     assert http_origin(parsed.servers["s"]) is None
 
@@ -109,7 +110,8 @@ def test_stdio_env_is_cleared_to_defaults_plus_named_plus_literal():
 
 def test_executor_launch_resolves_local_sources_here():
     parsed = parse_mcp_servers(
-        {"mcp_servers": {"e": {"command": "srv", "env_vars": ["REMOTE1", {"name": "HOSTV", "source": "local"}], "env": {"L": "1"}}}}
+        {"mcp_servers": {"e": {"command": "srv", "env_vars": ["REMOTE1", {"name": "HOSTV", "source": "local"}],
+                               "env": {"L": "1"}}}}
     )
     transport = parsed.servers["e"].transport
     assert isinstance(transport, StdioTransport)

@@ -25,8 +25,10 @@ async def test_status_from_configuration(tmp_path) -> None:
     url = "http://127.0.0.1:9/mcp"
     assert await status(McpServerConfig.from_toml({"command": "x"}), store) == "unsupported"
     assert await status(McpServerConfig.from_toml({"url": url, "enabled": False}), store) == "unsupported"
-    assert await status(McpServerConfig.from_toml({"url": url, "bearer_token_env_var": "TOKEN"}), store) == "bearerToken"
-    assert await status(McpServerConfig.from_toml({"url": url, "http_headers": {"authorization": "Bearer x"}}), store) == "bearerToken"
+    bearer_env = McpServerConfig.from_toml({"url": url, "bearer_token_env_var": "TOKEN"})
+    assert await status(bearer_env, store) == "bearerToken"
+    bearer_header = McpServerConfig.from_toml({"url": url, "http_headers": {"authorization": "Bearer x"}})
+    assert await status(bearer_header, store) == "bearerToken"
     by_env = McpServerConfig.from_toml({"url": url, "env_http_headers": {"Authorization": "AUTH_VAR"}})
     assert await status(by_env, store, {"AUTH_VAR": "Bearer x"}) == "bearerToken"
     with socket.socket() as probe:  # nothing listens: discovery fails -> unsupported

@@ -171,7 +171,8 @@ def test_model_500s_are_retried_within_one_turn(tmp_path: Path, flaky: FlakyMode
 @pytest.fixture
 def mcp_home(tmp_path: Path, flaky: FlakyModel) -> Path:
     home = tmp_path / "home"
-    write_config(home, flaky, extra=echo_server_toml("echo", extra="tool_timeout_sec = 1.0\ndefault_tools_approval_mode = \"approve\"\n"))
+    write_config(home, flaky, extra=echo_server_toml(
+        "echo", extra="tool_timeout_sec = 1.0\ndefault_tools_approval_mode = \"approve\"\n"))
     return home
 
 
@@ -425,7 +426,8 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
         app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
         assert app.proc is not None
         [executor] = [p for p in psutil.Process(app.proc.pid).children() if "exec-server" in " ".join(p.cmdline())]
-        flaky.queue(function_call_response("call-x", "slow", json.dumps({"seconds": 60}), namespace="mcp__executor_demo"),
+        flaky.queue(function_call_response("call-x", "slow", json.dumps({"seconds": 60}),
+                                           namespace="mcp__executor_demo"),
                     assistant_text("tool done"))
         turn = app.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "go"}]})["turn"]
         app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall")
@@ -541,7 +543,8 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
             thread = app.call("thread/start", {"model": "mock-model"})["thread"]
             wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
             turn, _ = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 600})
-            app.wait_notification("item/started", lambda m, turn_id=turn["id"]: m["params"]["item"]["type"] == "mcpToolCall"
+            app.wait_notification("item/started",
+                                  lambda m, turn_id=turn["id"]: m["params"]["item"]["type"] == "mcpToolCall"
                                   and m["params"]["turnId"] == turn_id)
             app.call(action, {"threadId": thread["id"]})
             wait_until(lambda: not echo_pids(app.proc.pid), timeout=15, what="the thread's server to exit")
@@ -551,7 +554,8 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
             app.wait_notification(closing, lambda m, thread_id=thread["id"]: m["params"]["threadId"] == thread_id)
             told = [m["method"] for m in app.notifications() if m.get("params", {}).get("threadId") == thread["id"]]
             assert told[-2:] == ["turn/completed", closing], told
-            done = app.wait_notification("turn/completed", lambda m, turn_id=turn["id"]: m["params"]["turn"]["id"] == turn_id)
+            done = app.wait_notification("turn/completed",
+                                         lambda m, turn_id=turn["id"]: m["params"]["turn"]["id"] == turn_id)
             assert done["params"]["turn"]["status"] == "interrupted"
             assert_call_item_closed(app, turn["id"])
             with flaky._lock:

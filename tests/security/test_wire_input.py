@@ -52,7 +52,8 @@ async def test_exec_server_refuses_lone_surrogates_and_keeps_serving(executor: l
         # A valid surrogate pair is a character like any other.
         await ex.send(b'{"id":6,"method":"environment/status\\ud83d\\ude00"}\n')
         r = await ex.response(6)
-        assert r["error"] == {"code": -32601, "message": "exec-server stub does not implement `environment/status\U0001f600` yet"}
+        assert r["error"] == {"code": -32601,
+                              "message": "exec-server stub does not implement `environment/status\U0001f600` yet"}
         assert (await ex.call(7, "environment/status"))["result"] == {"status": "ready"}
 
 
