@@ -24,7 +24,7 @@ import logging
 import os
 import posixpath
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -88,7 +88,9 @@ class Environments(Protocol):
 class TaskStarter(Protocol):
     """The server's task group (``Background.start``)."""
 
-    async def start(self, func: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> Any: ...
+    async def start(
+        self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: str | None = None
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)

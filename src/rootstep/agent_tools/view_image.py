@@ -66,7 +66,7 @@ def prepare_image(data: bytes) -> PreparedImage:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         fmt = image.format
         if fmt not in ("PNG", "JPEG", "GIF", "WEBP"):
             raise ValueError(UNSUPPORTED)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from rootstep.protocol.notifications import Notification
+from rootstep.protocol.notifications import NotificationModel
 
 if TYPE_CHECKING:
     from rootstep.app_server.connection import Connection
@@ -44,7 +44,7 @@ class Clients:
     def __init__(self) -> None:
         self.connections: list[Connection] = []
 
-    async def emit(self, notification: Notification) -> None:
+    async def emit(self, notification: NotificationModel) -> None:
         """Send a notification model (a pydantic model with a ``METHOD``) to its audience."""
         method = type(notification).METHOD
         for connection in audience(self.connections, getattr(notification, "thread_id", None)):

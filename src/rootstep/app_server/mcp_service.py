@@ -133,7 +133,7 @@ class McpService:
             emit=self.clients.emit,
             generation=self.environments.generation,
             shared=self.shared,
-            owner=self.background,  # type: ignore[arg-type]
+            owner=self.background,
             requirements=self._requirements(),
         )
 

@@ -242,7 +242,9 @@ def legacy_environments(env: Mapping[str, str] | None = None) -> EnvironmentsCon
     )
 
 
-def load_environments_toml(codex_home: Path | str, env: Mapping[str, str] | None = None) -> EnvironmentsConfig:
+def load_environments_toml(
+    codex_home: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> EnvironmentsConfig:
     path = Path(codex_home) / FILE_NAME
     try:
         text = path.read_text(encoding="utf-8")
@@ -250,4 +252,4 @@ def load_environments_toml(codex_home: Path | str, env: Mapping[str, str] | None
         return legacy_environments(env)
     except (OSError, UnicodeDecodeError) as exc:
         raise EnvironmentsTomlError(path, None, None, f"cannot read: {exc}") from None
-    return parse_environments_toml(text, path, codex_home)
+    return parse_environments_toml(text, path, Path(codex_home))

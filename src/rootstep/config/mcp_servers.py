@@ -168,6 +168,7 @@ class _RawServer(BaseModel):
     def _one_transport(self) -> _RawServer:
         if self.bearer_token is not None:
             raise ValueError("bearer_token is not supported; use bearer_token_env_var")
+        foreign: tuple[str, ...]
         if self.command is not None:
             kind, foreign = "stdio", _HTTP_ONLY
         elif self.url is not None:

@@ -199,18 +199,22 @@ def read_rollout(path: Path) -> RolloutContents | None:
     """Parse a rollout file; ``None`` when it has no readable ``session_meta``."""
     contents: RolloutContents | None = None
     turns_by_id: dict[str, RolloutTurn] = {}
+    turn: RolloutTurn | None
     for record in iter_records(path):
         kind, payload = record.get("type"), record.get("payload")
         if kind == "session_meta":
             if contents is None and isinstance(payload, dict):
                 contents = RolloutContents(path=path, meta=payload)
             continue
-        if contents is None or not isinstance(payload, dict) and kind != "response_item":
+        if contents is None:
             continue
         if kind == "response_item":
             if isinstance(payload, dict):
                 contents.history.append(payload)
-        elif kind == "turn_started":
+            continue
+        if not isinstance(payload, dict):
+            continue
+        if kind == "turn_started":
             turn = RolloutTurn(id=str(payload.get("turn_id")), started_at=payload.get("started_at"))
             turns_by_id[turn.id] = turn
             contents.turns.append(turn)

@@ -124,7 +124,7 @@ class FileSystemHandler:
             prune_hidden_directories=o.prune_hidden_directories,
         )
         return FsWalkResult(
-            entries=[FsWalkEntry(path=path_to_uri(path), kind=kind) for path, kind in outcome.entries],  # type: ignore[arg-type]
+            entries=[FsWalkEntry(path=path_to_uri(path), kind=kind) for path, kind in outcome.entries],
             errors=[FsWalkError(path=path_to_uri(path), message=msg) for path, msg in outcome.errors],
             truncated=outcome.truncated,
         )

@@ -122,8 +122,12 @@ class HttpHandler:
             )
         self._active.add(p.request_id)
         result = HttpRequestResult(status=response.status_code, headers=_headers_of(response), body_base64="")
-        # The body task starts only once the result line is written: deltas must follow it.
-        return AfterResponse(result, lambda: self._tg.start_soon(self._stream_body, p.request_id, response))
+
+        def stream_body() -> None:
+            # The body task starts only once the result line is written: deltas must follow it.
+            self._tg.start_soon(self._stream_body, p.request_id, response)
+
+        return AfterResponse(result, stream_body)
 
     async def _stream_body(self, request_id: str, response: httpx2.Response) -> None:
         """Owner task of one streamed body: deltas with contiguous seq, then done or error."""

@@ -24,7 +24,7 @@ import termios
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -156,18 +156,22 @@ class ManagedProcess:
             except Exception:  # the connection is gone; events stay recorded
                 log.debug("could not deliver %s for %s", method, self.id)
 
-    async def pump(self, stream: asyncio.StreamReader, name: str) -> None:
+    def _output_notification(
+        self, stream: Literal["stdout", "stderr", "pty"], data: bytes
+    ) -> Callable[[int], ProcessOutputNotification]:
+        """Builds the ``process/output`` notification once :meth:`_emit` has numbered it."""
+
+        def make(seq: int) -> ProcessOutputNotification:
+            return ProcessOutputNotification(process_id=self.id, seq=seq, stream=stream, chunk=b64encode(data))
+
+        return make
+
+    async def pump(self, stream: asyncio.StreamReader, name: Literal["stdout", "stderr"]) -> None:
         while True:
             data = await stream.read(READ_SIZE)
             if not data:
                 return
-            await self._emit(
-                PROCESS_OUTPUT,
-                lambda seq, d=data: ProcessOutputNotification(
-                    process_id=self.id, seq=seq, stream=name, chunk=b64encode(d)
-                ),
-                (name, data),
-            )
+            await self._emit(PROCESS_OUTPUT, self._output_notification(name, data), (name, data))
 
     async def pump_pty(self, fd: int) -> None:
         """All output of a tty process, from the pty master; EIO means the terminal closed."""
@@ -182,13 +186,7 @@ class ManagedProcess:
                 return
             if not data:
                 return
-            await self._emit(
-                PROCESS_OUTPUT,
-                lambda seq, d=data: ProcessOutputNotification(
-                    process_id=self.id, seq=seq, stream="pty", chunk=b64encode(d)
-                ),
-                ("pty", data),
-            )
+            await self._emit(PROCESS_OUTPUT, self._output_notification("pty", data), ("pty", data))
 
     async def write_pty(self, data: bytes) -> None:
         assert self.pty_master is not None
@@ -372,7 +370,10 @@ class ProcessTable:
         reaper.track(managed.proc.pid)
         managed.protocol = protocol
         managed.starting = False
-        self._tg.start_soon(managed.supervise, lambda: self._tg.start_soon(self._expire, managed))
+        def expire_later() -> None:
+            self._tg.start_soon(self._expire, managed)
+
+        self._tg.start_soon(managed.supervise, expire_later)
         return ProcessStartResult(
             process_id=params.process_id, sandbox_type=sandbox_type() if launch.sandboxed else "none"
         )

@@ -130,7 +130,8 @@ def attribute_connectors(catalog: ToolCatalog, projection: McpProjection) -> Too
         if info.server != CODEX_APPS or not isinstance(connector_id, str):
             infos.append(info)
             continue
-        connector_name = meta.get("connector_name") if isinstance(meta.get("connector_name"), str) else connector_id
+        raw_name = meta.get("connector_name")
+        connector_name = raw_name if isinstance(raw_name, str) else connector_id
         info = replace(
             info,
             callable_namespace=f"mcp__{CODEX_APPS}__{connector_namespace_name(connector_name)}",

@@ -232,13 +232,13 @@ def _approve_in(doc: Any, path: Path, server: str, tool: str) -> None:
     from tomlkit.items import Table
 
     servers = doc.get("mcp_servers")
-    entry = servers.get(server) if isinstance(servers, Mapping) else None
+    entry: Any = servers.get(server) if isinstance(servers, Mapping) else None
     if not isinstance(entry, Mapping):
         raise PersistError(f"MCP server `{server}` is not configured in {path}")
-    tools = entry.get("tools")
+    tools: Any = entry.get("tools")
     if tools is not None and not isinstance(tools, Mapping):
         raise PersistError(f"`mcp_servers.{server}.tools` in {path} is not a table")
-    setting = tools.get(tool) if tools is not None else None
+    setting: Any = tools.get(tool) if tools is not None else None
     if setting is not None and not isinstance(setting, Mapping):
         raise PersistError(f"`mcp_servers.{server}.tools.{tool}` in {path} is not a table")
     trailing: list[Any] = []

@@ -229,7 +229,7 @@ def _oauth_target(name: str, overrides: Sequence[str]) -> tuple[OAuthSettings, M
         raise CliError(f"No MCP server named '{name}' found.")
     if not isinstance(server.transport, HttpTransport):
         raise CliError("OAuth login is only supported for streamable HTTP servers.")
-    return config.mcp_oauth, server
+    return config.oauth, server
 
 
 def _split_scopes(value: str | None) -> list[str] | None:

@@ -162,10 +162,10 @@ async def list_server_status(
             entry = McpServerStatus(
                 name=name,
                 server_info=_server_info(connection),
-                auth_status="unsupported",  # type: ignore[arg-type]
+                auth_status="unsupported",
                 plugin_id=origin.plugin_id,
                 http_origin=http_origin(config) if config else None,
-                runtime_status=_runtime_status(runtime, name, config),  # type: ignore[arg-type]
+                runtime_status=_runtime_status(runtime, name, config),
             )
             if config is None:
                 entry.tools_error = servers.errors.get(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -47,7 +47,7 @@ def call_error_text(server: str, tool: str, exc: BaseException) -> str:
     elif isinstance(exc, MCPError) and exc.error.code == types.PARSE_ERROR:
         reason = f"MCP server `{server}` sent an unreadable response: {exc.error.message}"
     elif isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
+        first: Mapping[str, Any] = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         reason = f"MCP server `{server}` returned a malformed result for `{tool}`: {where}: {first.get('msg', exc)}"
     elif isinstance(exc, MCPError):

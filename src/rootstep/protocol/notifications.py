@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from rootstep.protocol.base import WireModel
 from rootstep.protocol.thread import Thread, ThreadStatus, Turn, TurnError
+
+
+class NotificationModel(Protocol):
+    """What the server emits: a pydantic model whose class names the method (``METHOD``);
+    :class:`Notification` subclasses and the few params-only models elsewhere all qualify."""
+
+    METHOD: ClassVar[str]
 
 
 class Notification(WireModel):

@@ -146,7 +146,7 @@ def _awk_data_file(args: list[str]) -> str | None:
         return None
     args = _trim_at_connector(args)
     script_file = any(a in ("-f", "--file") for a in args)
-    value_flags = ("-F", "-v", "-f", "--field-separator", "--assign", "--file")
+    value_flags: tuple[str, ...] = ("-F", "-v", "-f", "--field-separator", "--assign", "--file")
     non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
     if script_file:
         return non_flags[0] if non_flags else None
@@ -274,6 +274,7 @@ def summarize(main: list[str]) -> dict[str, Any]:
     head, tail = main[0], main[1:]
     cmd = shlex_join(main)
     if head in ("ls", "eza", "exa"):
+        flags: tuple[str, ...]
         if head == "ls":
             flags = ("-I", "-w", "--block-size", "--format", "--time-style", "--color", "--quoting-style")
         else:
@@ -305,7 +306,7 @@ def summarize(main: list[str]) -> dict[str, Any]:
         return _unknown(cmd)
     if head == "fd":
         args = _trim_at_connector(tail)
-        value_flags = ("-t", "--type", "-e", "--extension", "-E", "--exclude", "--search-path")
+        value_flags: tuple[str, ...] = ("-t", "--type", "-e", "--extension", "-E", "--exclude", "--search-path")
         non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
         query = path = None
         if len(non_flags) == 1:
@@ -329,7 +330,9 @@ def summarize(main: list[str]) -> dict[str, Any]:
         return _grep_like(main, tail)
     if head in ("ag", "ack", "pt"):
         args = _trim_at_connector(tail)
-        value_flags = ("-G", "-g", "--file-search-regex", "--ignore-dir", "--ignore-file", "--path-to-ignore")
+        value_flags = (
+            "-G", "-g", "--file-search-regex", "--ignore-dir", "--ignore-file", "--path-to-ignore"
+        )
         non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
         return _search(
             cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None

@@ -106,8 +106,9 @@ def is_known_safe(command: list[str]) -> bool:
     command = ["bash" if w == "zsh" else w for w in command]
     if _safe_exec(command):
         return True
-    commands = plain_commands(extract_bash_script(command) or "") if extract_bash_script(command) is not None else None
-    return bool(commands) and all(_safe_exec(c) for c in commands)
+    script = extract_bash_script(command)
+    commands = plain_commands(script or "") if script is not None else None
+    return bool(commands) and all(_safe_exec(c) for c in commands or ())
 
 
 def _rm_forced(args: list[str]) -> bool:

@@ -73,7 +73,7 @@ async def config_read(ctx: RequestContext, p: ConfigReadParams) -> ConfigReadRes
         flag_meta = {"name": {"type": "sessionFlags"}, "version": layer_version(flags)}
         origins.update({key: flag_meta for key in leaf_paths(flags)})
         layers.insert(0, ConfigLayer(name=flag_meta["name"], version=flag_meta["version"], config=flags))
-    config = {key: None for key in _NULL_KEYS}
+    config: dict[str, Any] = {key: None for key in _NULL_KEYS}
     config.update(server.config.raw)
     config.setdefault("mcp_servers", {})
     config.setdefault("features", {})

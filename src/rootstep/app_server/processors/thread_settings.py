@@ -99,7 +99,8 @@ def apply_collaboration_mode(thread: Thread, mode: dict[str, Any] | None) -> dic
     """Store a collaborationMode; returns its model/effort settings (fallbacks for the caller)."""
     if not isinstance(mode, dict):
         return {}
-    settings = mode.get("settings") if isinstance(mode.get("settings"), dict) else {}
+    raw_settings = mode.get("settings")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     chosen = {"mode": str(mode.get("mode") or "default"),
               "developer_instructions": settings.get("developer_instructions")}
     if chosen != thread.collaboration:
@@ -167,8 +168,8 @@ def stored_read_state(server: AppServer, thread_id: str, path: str | None = None
     from rootstep.core.read_state import restored
     from rootstep.core.rollout import find_rollout, summarize_rollout
 
-    path = Path(path) if path else find_rollout(thread_id, server.config.sessions_dir)
-    contents = summarize_rollout(path) if path is not None else None
+    rollout = Path(path) if path else find_rollout(thread_id, server.config.sessions_dir)
+    contents = summarize_rollout(rollout) if rollout is not None else None
     return restored(contents.meta) if contents is not None else None
 
 

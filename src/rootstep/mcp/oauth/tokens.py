@@ -182,10 +182,10 @@ class TokenManager:
             yield self._settle(st, credentials)
             return
         if not credentials.can_refresh():
-            reason = "the access token expired and there is no refresh token"
+            why = "the access token expired and there is no refresh token"
             if rejected_token is not None:
-                reason = "the server rejected the access token and there is no refresh token"
-            yield self._settle(st, None if rejected_token is not None else credentials, reason)
+                why = "the server rejected the access token and there is no refresh token"
+            yield self._settle(st, None if rejected_token is not None else credentials, why)
             return
 
         outcome: StoredCredentials | None = credentials
