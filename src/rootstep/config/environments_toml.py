@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 FILE_NAME = "environments.toml"
 LOCAL_ID = "local"
@@ -106,7 +106,7 @@ class _Lines:
         return self._key_line(start + 1, end, key) or start + 1
 
 
-def _validate_id(raw: Any, fail: Any) -> str:
+def _validate_id(raw: Any, fail: Callable[[str | None, str], NoReturn]) -> str:
     if not isinstance(raw, str) or not raw:
         fail("id", "environment id must be a non-empty string")
     if raw != raw.strip():

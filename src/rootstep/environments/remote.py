@@ -117,7 +117,8 @@ class RemoteEnvironment:
 
     async def environment_info(self) -> dict[str, Any]:
         client = await self.client()
-        return await client.request(p.ENVIRONMENT_INFO, None, timeout=30)
+        info: dict[str, Any] = await client.request(p.ENVIRONMENT_INFO, None, timeout=30)
+        return info
 
     async def probe(self) -> bool:
         """``environment/status`` over the live link: a liveness check, never a start."""
@@ -186,7 +187,10 @@ class RemoteEnvironment:
             max_depth=max_depth, max_directories=max_directories, max_entries=max_entries,
             follow_directory_symlinks=follow_directory_symlinks, prune_hidden_directories=prune_hidden_directories,
         )
-        return await self._call(p.FS_WALK, p.FsWalkParams(path=to_uri(path), options=options), p.FsWalkResult, path)
+        walked: p.FsWalkResult = await self._call(
+            p.FS_WALK, p.FsWalkParams(path=to_uri(path), options=options), p.FsWalkResult, path
+        )
+        return walked
 
     # --- filesystem writes ---------------------------------------------------------------------
 

@@ -83,7 +83,10 @@ def parse_sandbox_policy(
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(mode="json", by_alias=True, exclude_none=True)
     try:
-        return _ADAPTER.validate_python(raw)
+        policy: ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy | ExternalSandboxPolicy = (
+            _ADAPTER.validate_python(raw)
+        )
+        return policy
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
