@@ -7,7 +7,7 @@ REFERENCE := .reference/node_modules/.bin/codex
 CODEX_VERSION := 0.169.0
 SDK_VERSION := 0.163.0
 
-.PHONY: install bytecode demo test bench reference sandbox clean
+.PHONY: install bytecode demo lint test bench reference sandbox clean
 
 install: $(STAMP)
 
@@ -48,7 +48,13 @@ $(REFERENCE):
 demo: $(STAMP) bytecode
 	$(VENV)/bin/rootstep demo
 
-test: $(STAMP) bytecode reference sandbox
+# Static checks (configured in pyproject.toml): ruff over src, tests and bench; mypy over the
+# package (strict for the modules listed there). `make test` runs them first and stops on a finding.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
+test: $(STAMP) bytecode reference sandbox lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP) bytecode reference sandbox

@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,12 @@ async def _engine() -> Section:
             t0 = time.perf_counter()
             _, streamed = await _time_calls(remote, cwd, "danger-full-access", ONE_MB, n=5)
             mb_s = streamed / (1024 * 1024) / ((time.perf_counter() - t0) / 6 - ONE_MB_SLEEP_S)
-            section.rows.append(Row("1 MB output streamed as outputDelta, executor", mb_s, "MB/s", note="higher is better"))
-    section.notes.append("call = exec_command parse → approval plan → spawn → output collected → function output text; median of 30")
+            section.rows.append(
+                Row("1 MB output streamed as outputDelta, executor", mb_s, "MB/s", note="higher is better")
+            )
+    section.notes.append(
+        "call = exec_command parse → approval plan → spawn → output collected → function output text; median of 30"
+    )
     return section
 
 
@@ -144,17 +149,19 @@ def _e2e_run(kind: str, reference: Path, where: str, out: dict[str, list[float]]
             first = len(model.requests)
             run_turn_quietly(app, thread)
             requests = model.requests[first:]
-            for before, after in list(zip(requests, requests[1:]))[1:]:
+            for before, after in list(pairwise(requests))[1:]:
                 out[f"{where} call"].append((after.received_at - before.received_at - before.duration_s) * 1000)
             if where == "local":
-                model.queue(function_call_response("mb", "exec_command", json.dumps({"cmd": ONE_MB, "yield_time_ms": 10000})),
-                            assistant_text("done"))
+                mb_call = function_call_response(
+                    "mb", "exec_command", json.dumps({"cmd": ONE_MB, "yield_time_ms": 10000})
+                )
+                model.queue(mb_call, assistant_text("done"))
                 first = len(model.requests)
                 t0 = time.perf_counter()
                 turn_id = run_turn_quietly(app, thread)
                 total = (time.perf_counter() - t0) * 1000 - sum(r.duration_s for r in model.requests[first:]) * 1000
-                delivered = sum(len(m["params"]["delta"].encode()) for m in app.notifications("item/commandExecution/outputDelta")
-                                if m["params"]["turnId"] == turn_id)
+                deltas = app.notifications("item/commandExecution/outputDelta")
+                delivered = sum(len(m["params"]["delta"].encode()) for m in deltas if m["params"]["turnId"] == turn_id)
                 out["1 MB turn"].append(total - ONE_MB_SLEEP_S * 1000)  # the command's own pause
                 out["1 MB delivered"].append(delivered / (1024 * 1024))
             app.close()

@@ -51,7 +51,9 @@ async def _echo_and_read(argv: list[str], big: Path) -> tuple[float, float, floa
         for index in range(WARMUP + ECHOES):
             t0 = time.perf_counter()
             session = await client.start_process(
-                ProcessStartParams(process_id=f"echo-{next(_ids)}", argv=["cat"], cwd=cwd, env={}, tty=False, pipe_stdin=True)
+                ProcessStartParams(
+                    process_id=f"echo-{next(_ids)}", argv=["cat"], cwd=cwd, env={}, tty=False, pipe_stdin=True
+                )
             )
             await session.write(b"ping\n")
             got = b""

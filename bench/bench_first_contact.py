@@ -105,7 +105,9 @@ def turn_run(kind: str, reference: Path | None, out: dict[str, list[float]]) -> 
                         assistant_text("done"))
             t0 = time.perf_counter()
             turn = app.call("turn/start", {"threadId": thread, "input": [{"type": "text", "text": "go"}]})["turn"]
-            done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"], timeout=120)
+            done = app.wait_notification(
+                "turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"], timeout=120
+            )
             elapsed = ms_since(t0)
             outputs = json.dumps(model.requests[-1].body["input"])
             if done["params"]["turn"]["status"] != "completed" or "ECHO" not in outputs.upper():

@@ -1,7 +1,8 @@
 """MCP figures.
 
 * Warm ``mcpServer/tool/call`` round trip to a local stdio echo server through the app-server
-  (median of 16 alternating blocks of 25 calls, each after 5 warm-up calls; also the median of the per-block ratios), next to the same ``tools/call`` made directly with the
+  (median of 16 alternating blocks of 25 calls, each after 5 warm-up calls; also the median of
+  the per-block ratios), next to the same ``tools/call`` made directly with the
   ``mcp`` SDK in one process (target ≤ 1.5×) and the reference ``codex app-server`` on the same
   config (target ≤ 1.0×).
 * Runtime start with 10 stdio servers: wall time until all are ready vs the slowest single
@@ -69,7 +70,7 @@ async def interleaved_round_trips(callers: dict[str, AppServerCaller]) -> dict[s
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         await session.list_tools()
-        for round_index in range(ROUNDS):
+        for _ in range(ROUNDS):
             # blocks of calls keep each path warm; alternating blocks spreads machine load
             for name, caller in callers.items():
                 for index in range(WARMUP + BLOCK):
@@ -190,14 +191,17 @@ def run() -> Section:
     together, slowest = anyio.run(startup_figures, [STUB, STUB_DELAY_S])
     section.rows.append(Row(f"start {SERVERS} stdio servers (start-up waits {STUB_DELAY_S} s) → all ready", together,
                             target="≤ 1.3× slowest single server",
-                            note=f"{together / slowest:.2f}× the slowest of {SERVERS} single-server starts ({slowest:.1f} ms)"))
+                            note=f"{together / slowest:.2f}× the slowest of {SERVERS} single-server starts "
+                                 f"({slowest:.1f} ms)"))
     together, slowest = anyio.run(startup_figures, [ECHO])
     section.rows.append(Row(f"start {SERVERS} Python SDK echo servers → all ready", together,
                             note=f"{together / slowest:.2f}× the slowest single start ({slowest:.1f} ms); each server "
                                  "spends ~1 s of CPU importing the SDK, so on a 2-core machine this is CPU-bound"))
     if reference is None:
         section.notes.append("reference codex not installed (`make reference`): reference column empty")
-    section.notes.append("the echo server is tests/fixtures/mcp_echo_server.py (Python, mcp SDK server side) for every column")
+    section.notes.append(
+        "the echo server is tests/fixtures/mcp_echo_server.py (Python, mcp SDK server side) for every column"
+    )
     return section
 
 

@@ -132,8 +132,8 @@ def reuse_path_us() -> tuple[float, int]:
     import anyio
     import psutil
 
-    from rootstep.extensions.selected_plugins.reuse import RuntimeDecision
     from rootstep.environments.local import LocalEnvironment
+    from rootstep.extensions.selected_plugins.reuse import RuntimeDecision
     from rootstep.protocol.capabilities import SelectedCapabilityRoot
     from tests.fixtures.thread_mcp import mcp_for_tests
 

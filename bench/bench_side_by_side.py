@@ -179,8 +179,12 @@ def executor_run(command: list[str], executor: list[str], out: dict[str, list[fl
             model.queue(function_call_response(f"call-{index}", "echo", json.dumps({"message": f"m{index}"}),
                                                namespace="mcp__probe"), assistant_text("done"))
             overhead = timed_turn(app, model, thread, f"call {index}")
-            item = app.wait_notification("item/completed", lambda m: m["params"]["item"]["type"] == "mcpToolCall"
-                                         and m["params"]["item"]["id"] == f"call-{index}", timeout=30)
+            item = app.wait_notification(
+                "item/completed",
+                lambda m, call_id=f"call-{index}": m["params"]["item"]["type"] == "mcpToolCall"
+                and m["params"]["item"]["id"] == call_id,
+                timeout=30,
+            )
             if item["params"]["item"]["status"] != "completed":
                 raise RuntimeError(f"executor tool call failed: {item['params']['item']}")
             if index:
@@ -307,7 +311,8 @@ def run() -> Section:
         section.rows.append(Row(f"{level} thread(s) sharing one executor plugin: RSS summed over the tree",
                                 ours_t[1] if ours_t else None, "MiB", theirs_t[1] if theirs_t else None))
     section.notes.append(
-        f"Alternating runs (rootstep, then reference): {PLAIN_RUNS} of the plain scenario, {RUNS} of the others; per run {THREAD_STARTS} thread/starts, "
+        f"Alternating runs (rootstep, then reference): {PLAIN_RUNS} of the plain scenario, {RUNS} of the others; "
+        f"per run {THREAD_STARTS} thread/starts, "
         f"{TURNS} timed turns, {TOOL_TURNS} tool turns, {DIRECT_CALLS} direct calls, {STATUS_LISTS} status lists; "
         "cells: median (min–max, n=samples). Thread levels: one run per app.")
     section.notes.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 
 if TYPE_CHECKING:
@@ -81,9 +82,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="authentication of incoming websocket connections (needed off loopback)")
     exe.add_argument("--ws-token-file", default=None, metavar="PATH", help="the capability-token file")
     exe.add_argument("--ws-token-sha256", default=None, metavar="HEX", help="SHA-256 of the capability token")
-    exe.add_argument("--ws-shared-secret-file", default=None, metavar="PATH", help="HS256 secret of signed bearer tokens")
+    exe.add_argument("--ws-shared-secret-file", default=None, metavar="PATH",
+                     help="HS256 secret of signed bearer tokens")
     exe.add_argument("--ws-issuer", default=None, metavar="ISSUER", help="expected issuer of signed bearer tokens")
-    exe.add_argument("--ws-audience", default=None, metavar="AUDIENCE", help="expected audience of signed bearer tokens")
+    exe.add_argument("--ws-audience", default=None, metavar="AUDIENCE",
+                     help="expected audience of signed bearer tokens")
     exe.add_argument("--ws-max-clock-skew-seconds", type=int, default=None, metavar="SECONDS",
                      help="clock skew allowed when checking signed bearer tokens (default 30)")
 

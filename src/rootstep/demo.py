@@ -164,7 +164,9 @@ class StdioClient:
             if on_notification is not None:
                 on_notification(message)
 
-    def until(self, predicate: Callable[[dict[str, Any]], bool], on_notification: Callable[[dict[str, Any]], None]) -> None:
+    def until(
+        self, predicate: Callable[[dict[str, Any]], bool], on_notification: Callable[[dict[str, Any]], None]
+    ) -> None:
         while True:
             message = self.inbox.get(timeout=120)
             if message.get("__eof__"):
@@ -226,7 +228,11 @@ class Transcript:
             item = params["item"]
             result = item.get("result") or {}
             texts = [c.get("text") for c in result.get("content") or [] if c.get("type") == "text"]
-            result = result.get("structuredContent") or " ".join(" ".join(t.split()) for t in texts if t) or item.get("error")
+            result = (
+                result.get("structuredContent")
+                or " ".join(" ".join(t.split()) for t in texts if t)
+                or item.get("error")
+            )
             self.note(f"      tool {item['server']}/{item['tool']} (plugin {item.get('pluginId')}) → {result}")
         elif method == "thread/tokenUsage/updated":
             total = params["tokenUsage"]["total"]
@@ -279,7 +285,7 @@ def _write_environments(home: Path) -> None:
     (home / "environments.toml").write_text("\n".join(lines) + "\n")
 
 
-def _wait_connected(client: "StdioClient", timeout: float = 60.0) -> bool:
+def _wait_connected(client: StdioClient, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(f"environment `{DEMO_EXECUTOR}` connected" in line for line in client.stderr):
@@ -310,8 +316,8 @@ def run(model: str | None = None, overrides: list[str] | None = None) -> int:
 
             client = StdioClient(home)
             t0 = time.perf_counter()
-            info = client.call("initialize", {"clientInfo": {"name": "rootstep-demo", "title": None, "version": "0.1.0"},
-                                              "capabilities": {"experimentalApi": True}})
+            client_info = {"name": "rootstep-demo", "title": None, "version": "0.1.0"}
+            info = client.call("initialize", {"clientInfo": client_info, "capabilities": {"experimentalApi": True}})
             client.send({"method": "initialized"})
             out.note(f"initialize answered in {1000 * (time.perf_counter() - t0):.0f} ms — {info['userAgent']}")
             params: dict[str, Any] = {}

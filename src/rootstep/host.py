@@ -9,7 +9,6 @@ import shutil
 
 from rootstep.file_uri import path_to_uri
 
-
 _KNOWN_SHELLS = {"bash": ("/bin/bash", "/usr/bin/bash"), "zsh": ("/bin/zsh",), "sh": ("/bin/sh",)}
 
 

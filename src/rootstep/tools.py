@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rootstep.agent_tools.goals import GoalStore
     from rootstep.config.config import Config
     from rootstep.protocol.capabilities import SelectedCapabilityRoot
+    from rootstep.protocol.notifications import NotificationModel
     from rootstep.protocol.thread import EnvironmentSelection
 
 # ``function_call_output.output``: text, or a list of content items (text, images).
@@ -64,7 +65,7 @@ class ItemSink(Protocol):
 
 # A notification of the running turn that is not an item (output deltas, plan, diff): a model
 # with a ``METHOD``.
-Notify = Callable[["BaseModel"], Awaitable[None]]
+Notify = Callable[["NotificationModel"], Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,14 @@ from typing import Any
 
 from tests.conftest import reference_codex_path
 from tests.fixtures.app_server import AppServerProcess, text
-from tests.fixtures.mock_model import MockModel, MockResponse, ev_completed, ev_response_created, function_call_response, write_config
+from tests.fixtures.mock_model import (
+    MockModel,
+    MockResponse,
+    ev_completed,
+    ev_response_created,
+    function_call_response,
+    write_config,
+)
 
 Answer = Callable[[dict[str, Any]], Any]
 ROOTSTEP_EXEC_SERVER = [sys.executable, "-m", "rootstep", "exec-server", "--listen", "stdio"]
@@ -103,8 +110,8 @@ def custom_call(call_id: str, name: str, payload: str) -> MockResponse:
     rid = f"resp-{call_id}"
     item = {"type": "custom_tool_call", "id": f"ctc-{call_id}", "call_id": call_id, "name": name, "input": payload,
             "status": "completed"}
-    return MockResponse([ev_response_created(rid), {"type": "response.output_item.done", "output_index": 0, "item": item},
-                         ev_completed(rid)])
+    done = {"type": "response.output_item.done", "output_index": 0, "item": item}
+    return MockResponse([ev_response_created(rid), done, ev_completed(rid)])
 
 
 def later_call() -> MockResponse:
@@ -135,7 +142,8 @@ def run_turn(app: AppServerProcess, thread_id: str, prompt: str, answer: Answer 
     turn = app.call("turn/start", {"threadId": thread_id, "input": [text(prompt)], **params})["turn"]
     asked: list[dict[str, Any]] = []
     while True:
-        message = app.wait_for(lambda m: (m.get("method") == "turn/completed" and m["params"]["turn"]["id"] == turn["id"])
+        message = app.wait_for(lambda m: (m.get("method") == "turn/completed"
+                                          and m["params"]["turn"]["id"] == turn["id"])
                                or ("id" in m and "method" in m), what="turn/completed or a server request")
         if "id" not in message:
             return message["params"]["turn"], asked

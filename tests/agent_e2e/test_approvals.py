@@ -19,7 +19,9 @@ APPROVAL = "item/commandExecution/requestApproval"
 
 
 def _escalated(call_id: str, target: Path) -> Any:
-    return exec_call(call_id, f"touch {target}", sandbox_permissions="require_escalated", justification="May I touch it?")
+    return exec_call(
+        call_id, f"touch {target}", sandbox_permissions="require_escalated", justification="May I touch it?"
+    )
 
 
 def test_each_command_approval_decision(tmp_path: Path, model: MockModel) -> None:
@@ -51,7 +53,8 @@ def test_each_command_approval_decision(tmp_path: Path, model: MockModel) -> Non
             assert [r["params"]["itemId"] for r in asked] == ["a1", "d1", "s1", "r1"]
             assert asked[3]["params"]["proposedExecpolicyAmendment"] == ["touch", str(targets["rule"])]
             first = asked[0]["params"]
-            assert first["kind"] == "command" and first["environmentId"] == "local" and first["reason"] == "May I touch it?"
+            assert first["kind"] == "command" and first["environmentId"] == "local"
+            assert first["reason"] == "May I touch it?"
             assert first["availableDecisions"][0] == "accept" and first["availableDecisions"][-1] == "cancel"
             resolved = [m["params"]["requestId"] for m in app.notifications("serverRequest/resolved")]
             assert resolved == [r["id"] for r in asked]
@@ -142,7 +145,8 @@ def test_patch_approvals_and_refusals(tmp_path: Path, model: MockModel) -> None:
 def test_request_user_input_round_trip_in_plan_mode(tmp_path: Path, model: MockModel) -> None:
     home = agent_home(tmp_path / "home", model)
     questions = {"questions": [{"id": "color", "header": "Color", "question": "Which?",
-                                "options": [{"label": "Red", "description": "warm"}, {"label": "Blue", "description": "cool"}]}]}
+                                "options": [{"label": "Red", "description": "warm"},
+                                            {"label": "Blue", "description": "cool"}]}]}
     model.queue(function_call_response("u1", "request_user_input", json.dumps(questions)), assistant_text("ok"),
                 function_call_response("u2", "request_user_input", json.dumps(questions)), assistant_text("ok"))
     with server(home) as app:

@@ -32,7 +32,8 @@ def test_command_exec_buffered_streamed_and_its_errors(tmp_path: Path, model: Mo
         # the server's sandbox (config.toml: read-only) holds; a request may choose another
         denied = app.call("command/exec", {"command": ["touch", str(outside)]})
         assert denied["exitCode"] == 1 and "Read-only file system" in denied["stderr"] and not outside.exists()
-        allowed = app.call("command/exec", {"command": ["sh", "-c", "echo x > made.txt"], "sandboxPolicy": {"type": "dangerFullAccess"}})
+        allowed = app.call("command/exec", {"command": ["sh", "-c", "echo x > made.txt"],
+                                            "sandboxPolicy": {"type": "dangerFullAccess"}})
         assert allowed["exitCode"] == 0 and (tmp_path / "made.txt").read_text() == "x\n"
         capped = app.call("command/exec", {"command": ["sh", "-c", "printf 0123456789"], "outputBytesCap": 4})
         assert capped["stdout"] == "0123"
@@ -53,7 +54,8 @@ def test_command_exec_buffered_streamed_and_its_errors(tmp_path: Path, model: Mo
         errors = {
             "empty": app.call_error("command/exec", {"command": []}),
             "stream without id": app.call_error("command/exec", {"command": ["true"], "tty": True}),
-            "both caps": app.call_error("command/exec", {"command": ["true"], "outputBytesCap": 1, "disableOutputCap": True}),
+            "both caps": app.call_error("command/exec",
+                                        {"command": ["true"], "outputBytesCap": 1, "disableOutputCap": True}),
             "size without tty": app.call_error("command/exec", {"command": ["true"], "size": {"rows": 1, "cols": 1}}),
             "unknown id": app.call_error("command/exec/write", {"processId": "nope", "closeStdin": True}),
             "nothing to write": app.call_error("command/exec/write", {"processId": "p2"}),
@@ -81,11 +83,13 @@ def test_shell_command_runs_as_a_turn_and_the_model_hears_of_it(tmp_path: Path, 
     with server(home) as app:
         app.initialize()
         thread_id = app.call("thread/start", {"cwd": str(tmp_path)})["thread"]["id"]
-        assert app.call("thread/shellCommand", {"threadId": thread_id, "command": "echo hi; echo err >&2; touch made"}) == {}
+        shell = {"threadId": thread_id, "command": "echo hi; echo err >&2; touch made"}
+        assert app.call("thread/shellCommand", shell) == {}
         turn = app.wait_notification("turn/completed")["params"]["turn"]
         assert turn["status"] == "completed"
         [item] = items(app, "commandExecution")
-        assert (item["source"], item["status"], item["exitCode"], item["processId"]) == ("userShell", "completed", 0, None)
+        assert (item["source"], item["status"], item["exitCode"], item["processId"]) == (
+            "userShell", "completed", 0, None)
         assert item["command"] == "/bin/bash -lc 'echo hi; echo err >&2; touch made'"
         assert item["aggregatedOutput"] == "hi\nerr\n"
         assert (tmp_path / "made").exists()  # outside the thread's read-only sandbox, as 0.169
@@ -94,15 +98,18 @@ def test_shell_command_runs_as_a_turn_and_the_model_hears_of_it(tmp_path: Path, 
         assert run_turn(app, thread_id, "what did I run?")[0]["status"] == "completed"
         app.assert_schema_clean()
         assert app.close() == 0
-    texts = [c["text"] for i in model.requests[0].body["input"] for c in i.get("content", []) if "user_shell_command" in c["text"]]
+    texts = [c["text"] for i in model.requests[0].body["input"] for c in i.get("content", [])
+             if "user_shell_command" in c["text"]]
     assert len(texts) == 1 and texts[0].startswith(
-        "<user_shell_command>\n<command>\necho hi; echo err >&2; touch made\n</command>\n<result>\nExit code: 0\nDuration: ")
+        "<user_shell_command>\n<command>\necho hi; echo err >&2; touch made\n</command>\n"
+        "<result>\nExit code: 0\nDuration: ")
     assert texts[0].endswith(" seconds\nOutput:\nhi\nerr\n\n</result>\n</user_shell_command>")
 
 
 def test_background_terminals_list_terminate_and_clean(tmp_path: Path, model: MockModel) -> None:
     home = agent_home(tmp_path / "home", model, sandbox="danger-full-access")
-    model.queue(exec_call("c1", "echo bg; sleep 304", yield_time_ms=250), exec_call("c2", "sleep 305", yield_time_ms=250),
+    model.queue(exec_call("c1", "echo bg; sleep 304", yield_time_ms=250),
+                exec_call("c2", "sleep 305", yield_time_ms=250),
                 exec_call("c3", "sleep 306", yield_time_ms=250), assistant_text("done"))
     before = descendants()
     with server(home) as app:
@@ -111,17 +118,22 @@ def test_background_terminals_list_terminate_and_clean(tmp_path: Path, model: Mo
         assert run_turn(app, thread_id, "go")[0]["status"] == "completed"
         listed = app.call("thread/backgroundTerminals/list", {"threadId": thread_id})
         assert [(t["itemId"], t["command"], t["cwd"]) for t in listed["data"]] == [
-            ("c3", "sleep 306", str(tmp_path)), ("c2", "sleep 305", str(tmp_path)), ("c1", "echo bg; sleep 304", str(tmp_path))]
+            ("c3", "sleep 306", str(tmp_path)), ("c2", "sleep 305", str(tmp_path)),
+            ("c1", "echo bg; sleep 304", str(tmp_path))]
         assert listed["nextCursor"] is None
         page = app.call("thread/backgroundTerminals/list", {"threadId": thread_id, "limit": 2})
-        assert [t["itemId"] for t in page["data"]] == ["c3", "c2"] and page["nextCursor"] == page["data"][1]["processId"]
+        assert [t["itemId"] for t in page["data"]] == ["c3", "c2"]
+        assert page["nextCursor"] == page["data"][1]["processId"]
         rest = app.call("thread/backgroundTerminals/list", {"threadId": thread_id, "cursor": page["nextCursor"]})
         assert [t["itemId"] for t in rest["data"]] == ["c1"]
         first = listed["data"][0]["processId"]
-        assert app.call("thread/backgroundTerminals/terminate", {"threadId": thread_id, "processId": first}) == {"terminated": True}
-        assert app.call("thread/backgroundTerminals/terminate", {"threadId": thread_id, "processId": "7"}) == {"terminated": False}
+        terminate = {"threadId": thread_id, "processId": first}
+        assert app.call("thread/backgroundTerminals/terminate", terminate) == {"terminated": True}
+        terminate = {"threadId": thread_id, "processId": "7"}
+        assert app.call("thread/backgroundTerminals/terminate", terminate) == {"terminated": False}
         error = app.call_error("thread/backgroundTerminals/terminate", {"threadId": thread_id, "processId": "x"})
-        assert (error.code, error.message) == (-32600, "invalid background terminal process id: invalid digit found in string")
+        assert (error.code, error.message) == (
+            -32600, "invalid background terminal process id: invalid digit found in string")
         assert app.call("thread/backgroundTerminals/clean", {"threadId": thread_id}) == {}
         # as 0.169: the answer first, then the killed commands' items
         for call_id in ("c1", "c2", "c3"):

@@ -68,7 +68,8 @@ def test_commands_run_in_the_thread_cwd_poll_and_fail(tmp_path: Path, model: Moc
     assert "Process exited with code 0" in got["c4"] and got["c4"].endswith("Output:\nsecond\n")
     assert (commands["c1"]["status"], commands["c1"]["exitCode"], commands["c1"]["cwd"]) == ("completed", 0, str(work))
     assert commands["c1"]["command"] == "/bin/bash -c 'pwd; echo $CODEX_THREAD_ID'"
-    assert (commands["c2"]["status"], commands["c2"]["exitCode"], commands["c2"]["cwd"]) == ("failed", 3, str(work / "sub"))
+    assert (commands["c2"]["status"], commands["c2"]["exitCode"], commands["c2"]["cwd"]) == (
+        "failed", 3, str(work / "sub"))
     assert commands["c3"]["aggregatedOutput"] == "first\nsecond\n" and commands["c3"]["source"] == "unifiedExecStartup"
     deltas = [m["params"]["delta"] for m in app.notifications("item/commandExecution/outputDelta")
               if m["params"]["itemId"] == "c3"]
@@ -105,7 +106,8 @@ def test_commands_and_patches_run_in_an_executor(tmp_path: Path, model: MockMode
     assert got["c1"].endswith(f"Output:\nmark={EXECUTOR_MARK}\n{work}\n")
     assert got["c2"].endswith("Success. Updated the following files:\nA made.txt\n")
     assert got["c3"].endswith("Output:\nmade in the executor\n")
-    assert changes[0]["changes"] == [{"path": str(work / "made.txt"), "kind": {"type": "add"}, "diff": "made in the executor\n"}]
+    assert changes[0]["changes"] == [
+        {"path": str(work / "made.txt"), "kind": {"type": "add"}, "diff": "made in the executor\n"}]
     assert not descendants() - before
 
 
@@ -167,9 +169,12 @@ def test_an_interrupt_kills_the_process_tree(tmp_path: Path, model: MockModel) -
     assert not descendants() - before
 
 
-def test_unloading_a_thread_kills_its_background_terminals_and_resume_shows_its_items(tmp_path: Path, model: MockModel) -> None:
+def test_unloading_a_thread_kills_its_background_terminals_and_resume_shows_its_items(
+    tmp_path: Path, model: MockModel
+) -> None:
     home = agent_home(tmp_path / "home", model, sandbox="danger-full-access")
-    model.queue(exec_call("c1", "sleep 302", yield_time_ms=250), exec_call("c2", "echo visible"), assistant_text("done"))
+    model.queue(exec_call("c1", "sleep 302", yield_time_ms=250), exec_call("c2", "echo visible"),
+                assistant_text("done"))
     before = descendants()
     with server(home) as app:
         app.initialize()

@@ -41,8 +41,8 @@ def _prepare(sandbox: str = "workspace-write", approval: str = "never") -> Calla
 def _record(app: Any, model: MockModel, work: Path, asked: list[dict[str, Any]]) -> dict[str, Any]:
     """What the two servers must agree on."""
     seen = [m for m in app.messages if m.get("method") in ("item/started", "item/completed", *NOTIFICATIONS)]
-    shown = [(m["method"], m["params"]["item"]) if "item" in m.get("params", {}) else (m["method"], m["params"]) for m in seen
-             if "item" not in m.get("params", {}) or m["params"]["item"]["type"] in ITEM_KINDS]
+    shown = [(m["method"], m["params"]["item"]) if "item" in m.get("params", {}) else (m["method"], m["params"])
+             for m in seen if "item" not in m.get("params", {}) or m["params"]["item"]["type"] in ITEM_KINDS]
     return {
         "items": stable(shown, str(work)),
         "outputs": stable(outputs(model), str(work)),
@@ -110,7 +110,8 @@ def test_approvals_match_the_reference(reference_codex: Path, tmp_path: Path) ->
     assert_same_keys(reference, ours)
 
 
-PATCH = "*** Begin Patch\n*** Add File: a.txt\n+alpha\n*** Update File: b.txt\n@@\n-b1\n+B1\n*** Delete File: c.txt\n*** End Patch"
+PATCH = ("*** Begin Patch\n*** Add File: a.txt\n+alpha\n*** Update File: b.txt\n@@\n-b1\n+B1\n"
+         "*** Delete File: c.txt\n*** End Patch")
 BROKEN = "*** Begin Patch\n*** Update File: b.txt\n@@\n-zzz\n+x\n*** End Patch"
 AGAIN = "*** Begin Patch\n*** Update File: a.txt\n@@\n-alpha\n+ALPHA\n*** End Patch"
 
@@ -123,7 +124,8 @@ def _patches(slug: str) -> Callable[[list[str], Path, MockModel], dict[str, Any]
         (work / "c.txt").write_text("gone\n")
         subprocess.run(["git", "init", "-q"], cwd=work, check=True)
         for call_id, patch in (("p1", PATCH), ("p2", BROKEN), ("p3", AGAIN)):
-            model.queue(custom_call(call_id, "apply_patch", patch) if slug == "gpt-5.5" else exec_call(call_id, heredoc(patch)))
+            model.queue(custom_call(call_id, "apply_patch", patch) if slug == "gpt-5.5"
+                        else exec_call(call_id, heredoc(patch)))
         model.queue(assistant_text("done"))
         with server(home, command) as app:
             app.initialize()
@@ -177,7 +179,8 @@ def _turn_tools(command: list[str], home: Path, model: MockModel) -> dict[str, A
 
 def test_plan_image_goal_and_terminal_tools_match_the_reference(reference_codex: Path, tmp_path: Path) -> None:
     extra = "\n[tools.update_plan]\nenabled = true\n"
-    reference, ours = run_both(reference_codex, tmp_path, _turn_tools, extra=extra, prepare=_prepare("danger-full-access"))
+    reference, ours = run_both(reference_codex, tmp_path, _turn_tools, extra=extra,
+                               prepare=_prepare("danger-full-access"))
     assert_same_keys(reference, ours)
 
 

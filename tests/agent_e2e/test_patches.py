@@ -28,7 +28,8 @@ from tests.fixtures.mock_model import MockModel, assistant_text
 
 pytestmark = pytest.mark.timeout(120)
 
-CHANGE = "*** Begin Patch\n*** Add File: a.txt\n+alpha\n*** Update File: b.txt\n@@\n-b1\n+B1\n*** Delete File: c.txt\n*** End Patch"
+CHANGE = ("*** Begin Patch\n*** Add File: a.txt\n+alpha\n*** Update File: b.txt\n@@\n-b1\n+B1\n"
+          "*** Delete File: c.txt\n*** End Patch")
 BROKEN = "*** Begin Patch\n*** Add File: never.txt\n+no\n*** Update File: b.txt\n@@\n-zzz\n+x\n*** End Patch"
 SUCCESS = "Success. Updated the following files:\nA a.txt\nM b.txt\nD c.txt\n"
 
@@ -52,7 +53,9 @@ def _call(slug: str, call_id: str, patch: str) -> Any:
 
 
 @pytest.mark.parametrize("slug", ["mock-model", "gpt-5.5"])
-def test_a_patch_adds_updates_and_deletes_and_the_turn_diff_is_git_diff(tmp_path: Path, model: MockModel, slug: str) -> None:
+def test_a_patch_adds_updates_and_deletes_and_the_turn_diff_is_git_diff(
+    tmp_path: Path, model: MockModel, slug: str
+) -> None:
     home = agent_home(tmp_path / "home", model)
     work = tmp_path / "repo"
     _repo(work)
@@ -72,8 +75,10 @@ def test_a_patch_adds_updates_and_deletes_and_the_turn_diff_is_git_diff(tmp_path
     # the broken patch changed nothing (not even its Add File)
     assert got["p1"] == f"apply_patch verification failed: Failed to find expected lines in {work / 'b.txt'}:\nzzz"
     assert not (work / "never.txt").exists()
-    assert got["p2"].endswith(SUCCESS) and got["p2"].startswith("Wall time: " if slug == "mock-model" else "Exit code: 0")
-    assert (work / "a.txt").read_text() == "alpha\n" and (work / "b.txt").read_text() == "B1\nb2\n" and not (work / "c.txt").exists()
+    assert got["p2"].endswith(SUCCESS)
+    assert got["p2"].startswith("Wall time: " if slug == "mock-model" else "Exit code: 0")
+    assert (work / "a.txt").read_text() == "alpha\n" and (work / "b.txt").read_text() == "B1\nb2\n"
+    assert not (work / "c.txt").exists()
     [item] = changes
     assert item["id"] == "p2" and item["status"] == "completed"
     assert [(c["path"], c["kind"]["type"]) for c in item["changes"]] == [
@@ -104,5 +109,6 @@ def test_a_patch_applies_in_the_executor(tmp_path: Path, model: MockModel, slug:
         app.assert_schema_clean()
         assert app.close() == 0
     assert outputs(model)["p1"].endswith(SUCCESS)
-    assert (work / "a.txt").read_text() == "alpha\n" and (work / "b.txt").read_text() == "B1\nb2\n" and not (work / "c.txt").exists()
+    assert (work / "a.txt").read_text() == "alpha\n" and (work / "b.txt").read_text() == "B1\nb2\n"
+    assert not (work / "c.txt").exists()
     assert "+alpha\n" in diff and "-b1\n+B1\n" in diff and "deleted file mode 100644" in diff

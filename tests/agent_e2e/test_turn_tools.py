@@ -15,13 +15,16 @@ from tests.fixtures.mock_model import MockModel, assistant_text, function_call_r
 
 pytestmark = pytest.mark.timeout(120)
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def test_plan_image_and_goal_tools(tmp_path: Path, model: MockModel) -> None:
     home = agent_home(tmp_path / "home", model, extra="\n[tools.update_plan]\nenabled = true\n")
     (tmp_path / "img.png").write_bytes(PNG)
-    plan = {"explanation": "why", "plan": [{"step": "read", "status": "in_progress"}, {"step": "write", "status": "pending"}]}
+    plan = {"explanation": "why",
+            "plan": [{"step": "read", "status": "in_progress"}, {"step": "write", "status": "pending"}]}
     model.queue(
         function_call_response("t1", "update_plan", json.dumps(plan)),
         function_call_response("t2", "view_image", json.dumps({"path": "img.png"})),
@@ -39,9 +42,11 @@ def test_plan_image_and_goal_tools(tmp_path: Path, model: MockModel) -> None:
         assert names == ["exec_command", "write_stdin", "update_plan", "request_user_input", "view_image", "get_goal",
                          "create_goal", "update_goal"]
         [updated] = app.notifications("turn/plan/updated")
-        assert updated["params"]["plan"] == [{"step": "read", "status": "inProgress"}, {"step": "write", "status": "pending"}]
+        assert updated["params"]["plan"] == [
+            {"step": "read", "status": "inProgress"}, {"step": "write", "status": "pending"}]
         assert updated["params"]["explanation"] == "why" and updated["params"]["turnId"] == turn["id"]
-        views = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "imageView"]
+        views = [m["params"]["item"] for m in app.notifications("item/completed")
+                 if m["params"]["item"]["type"] == "imageView"]
         assert [(v["id"], v["path"]) for v in views] == [("t2", str(tmp_path / "img.png"))]
         goals = [m["params"]["goal"]["status"] for m in app.notifications("thread/goal/updated")]
         assert goals == ["active", "complete"]
@@ -84,10 +89,12 @@ def test_context_goes_before_the_input_and_again_only_when_it_changes(tmp_path: 
         ("assistant", ["two"]), ("user", [f"# AGENTS.md instructions for {work}", "<environment_context>"]),
         ("user", ["third"])]
     texts = [c["text"] for i in model.requests[0].body["input"] for c in i.get("content", [])]
-    assert texts[1] == f"# AGENTS.md instructions for {work / 'sub'}\n\n<INSTRUCTIONS>\nroot rules\n\n\nsub rules\n\n</INSTRUCTIONS>"
+    assert texts[1] == (f"# AGENTS.md instructions for {work / 'sub'}\n\n"
+                        "<INSTRUCTIONS>\nroot rules\n\n\nsub rules\n\n</INSTRUCTIONS>")
     assert f"<cwd>{work / 'sub'}</cwd>" in texts[2]
     later = [c["text"] for i in model.requests[2].body["input"] for c in i.get("content", [])]
-    assert any(t.startswith(f"# AGENTS.md instructions for {work}\n\n<INSTRUCTIONS>\nThese AGENTS.md instructions replace")
+    assert any(t.startswith(f"# AGENTS.md instructions for {work}\n\n"
+                            "<INSTRUCTIONS>\nThese AGENTS.md instructions replace")
                for t in later)
 
 
@@ -103,7 +110,8 @@ def test_models_get_the_tools_0169_gives_them(tmp_path: Path, model: MockModel) 
         app.assert_schema_clean()
         assert app.close() == 0
     offered = [[t.get("name") for t in r.body.get("tools", [])] for r in model.requests]
-    assert offered[0] == ["exec_command", "write_stdin", "request_user_input", "view_image", "get_goal", "create_goal", "update_goal"]
+    assert offered[0] == ["exec_command", "write_stdin", "request_user_input", "view_image",
+                          "get_goal", "create_goal", "update_goal"]
     assert offered[1] == ["exec_command", "write_stdin", "request_user_input", "apply_patch", "view_image", "get_goal",
                           "create_goal", "update_goal"]
     assert model.requests[1].body["tools"][3]["type"] == "custom"

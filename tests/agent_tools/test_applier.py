@@ -14,7 +14,11 @@ import anyio
 import pytest
 
 from rootstep.agent_tools.apply_patch import (
-    PatchVerificationError, PatchWriteError, apply_patch_text, commit_plan, verify_patch,
+    PatchVerificationError,
+    PatchWriteError,
+    apply_patch_text,
+    commit_plan,
+    verify_patch,
 )
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
 from rootstep.environments.local import LocalEnvironment
@@ -57,7 +61,8 @@ async def environment(kind: str):
     if kind == "local":
         yield LocalEnvironment()
     elif kind == "rootstep":
-        async with RemoteEnvironment.connect_stdio("exec", sys.executable, ["-m", "rootstep", "exec-server", "--listen", "stdio"]) as env:
+        argv = ["-m", "rootstep", "exec-server", "--listen", "stdio"]
+        async with RemoteEnvironment.connect_stdio("exec", sys.executable, argv) as env:
             yield env
     else:
         ref = reference_codex_path()
@@ -84,7 +89,8 @@ def test_add_update_move_delete(kind, tmp_path):
         "upd.txt": b"alpha\nBETA\ngamma\n",
     }
     assert os.stat(tmp_path / "upd.txt").st_mode & 0o777 == 0o755  # an updated file keeps its mode
-    assert plan.summary() == "Success. Updated the following files:\nA sub/new.txt\nM upd.txt\nM moved/mv2.txt\nD del.txt\n"
+    assert plan.summary() == (
+        "Success. Updated the following files:\nA sub/new.txt\nM upd.txt\nM moved/mv2.txt\nD del.txt\n")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -130,7 +136,8 @@ def test_turn_diff_equals_git_diff(tmp_path):
     os.chmod(tmp_path / "upd.txt", 0o644)
     (tmp_path / "big.py").write_text("".join(f"line {i}\n" for i in range(40)) + "tail")
     subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"],
+                   check=True)
     patch = ("*** Begin Patch\n*** Add File: sub/new.txt\n+hello\n*** Delete File: del.txt\n"
              "*** Update File: upd.txt\n@@\n-beta\n+BETA\n"
              "*** Update File: big.py\n@@\n line 2\n-line 3\n+LINE 3\n@@\n line 30\n+inserted\n line 31\n"
@@ -143,9 +150,11 @@ def test_turn_diff_equals_git_diff(tmp_path):
         tracker.track("local", plan.changes)
 
     anyio.run(main)
-    untracked = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "--others"], check=True, capture_output=True, text=True).stdout.split()
+    untracked = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "--others"],
+                               check=True, capture_output=True, text=True).stdout.split()
     subprocess.run(["git", "-C", str(tmp_path), "add", "--intent-to-add", *untracked], check=True)
-    git = subprocess.run(["git", "-C", str(tmp_path), "diff", "--full-index", "--no-renames", "--no-color", "--no-ext-diff"],
+    git = subprocess.run(["git", "-C", str(tmp_path), "diff", "--full-index", "--no-renames", "--no-color",
+                          "--no-ext-diff"],
                          check=True, capture_output=True, text=True).stdout
     git = "\n".join(line[: -len(" 100644")] if line.startswith("index ") and line.endswith(" 100644") else line
                     for line in git.split("\n"))
@@ -155,8 +164,12 @@ def test_turn_diff_equals_git_diff(tmp_path):
 
 # --- property: generated file trees and patches ----------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import (  # noqa: E402
+    HealthCheck,
+    given,
+    settings,
+    strategies as st,  # noqa: E402
+)
 
 from rootstep.agent_tools.apply_patch import AddFile, DeleteFile, Patch, UpdateChunk, UpdateFile, render_patch  # noqa: E402
 
@@ -173,7 +186,8 @@ def tree_and_patch(draw):
         kind = draw(st.sampled_from(["add", "delete", "update", "move"]))
         target = draw(st.sampled_from(existing))
         if kind == "add":
-            hunks.append(AddFile(draw(st.sampled_from(["new.txt", "n/new.txt", target])), "".join(l + "\n" for l in draw(_lines))))
+            path = draw(st.sampled_from(["new.txt", "n/new.txt", target]))
+            hunks.append(AddFile(path, "".join(line + "\n" for line in draw(_lines))))
         elif kind == "delete":
             hunks.append(DeleteFile(draw(st.sampled_from([*existing, "missing.txt"]))))
         else:

@@ -54,7 +54,8 @@ def test_policy_from_config_and_permissions(tmp_path: Path) -> None:
 
 
 def test_exec_server_sandbox_context_round_trip(tmp_path: Path) -> None:
-    sample = json.loads((Path(__file__).parent / "data" / "exec_server_process_start_0169.json").read_text())[0]["sandbox"]
+    starts = json.loads((Path(__file__).parent / "data" / "exec_server_process_start_0169.json").read_text())
+    sample = starts[0]["sandbox"]
     ours = context_from_policy(policy_from_mode("workspace-write"), "/WORKSPACE")
     assert ours == sample
     perms = permissions_from_context(sample, cwd="/WORKSPACE", env={})
@@ -72,21 +73,25 @@ async def test_sandbox_refuses_writes_outside_the_workspace_and_the_network(tmp_
     (tmp_path / ".git").mkdir()
     script = (f"echo in > inside.txt && echo wrote-inside; touch {outside} 2>/dev/null || echo outside-refused; "
               f"touch .git/config 2>/dev/null || echo git-refused; "
-              f"{sys.executable} -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=2)' 2>/dev/null "
+              f"{sys.executable} -c "
+              f"'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=2)' 2>/dev/null "
               "&& echo connected || echo net-refused")
     try:
-        h = await env.start_process(ProcessSpec(["bash", "-c", script], str(tmp_path), sandbox=policy_from_mode("workspace-write")))
+        h = await env.start_process(ProcessSpec(["bash", "-c", script], str(tmp_path),
+                                                sandbox=policy_from_mode("workspace-write")))
         out, code = await drain(h)
         await h.aclose()
         assert h.sandboxed and code == 0
         assert out.split() == [b"wrote-inside", b"outside-refused", b"git-refused", b"net-refused"]
         assert not outside.exists() and (tmp_path / "inside.txt").read_text() == "in\n"
-        h = await env.start_process(ProcessSpec(["bash", "-c", "(echo x > f.txt) 2>/dev/null || echo ro-refused"], str(tmp_path), sandbox=policy_from_mode("read-only")))
+        h = await env.start_process(ProcessSpec(["bash", "-c", "(echo x > f.txt) 2>/dev/null || echo ro-refused"],
+                                                str(tmp_path), sandbox=policy_from_mode("read-only")))
         out, _ = await drain(h)
         await h.aclose()
         assert out.strip() == b"ro-refused" and not (tmp_path / "f.txt").exists()
         # the same command with full access reaches the listener
-        h = await env.start_process(ProcessSpec(["bash", "-c", script.replace("touch .git/config", "true")], str(tmp_path), sandbox=policy_from_mode("danger-full-access")))
+        h = await env.start_process(ProcessSpec(["bash", "-c", script.replace("touch .git/config", "true")],
+                                                str(tmp_path), sandbox=policy_from_mode("danger-full-access")))
         out, _ = await drain(h)
         await h.aclose()
         assert b"connected" in out and outside.exists()
@@ -163,8 +168,9 @@ class Events:
 
 
 def context(env: Any, cwd: Path, *, sandbox: str = "workspace-write", approval: str = "on-request") -> ExecContext:
-    return ExecContext(environment=env, environment_id=getattr(env, "id", "local"), cwd=str(cwd), thread_id="thr", turn_id="turn",
-                       sandbox_policy=policy_from_mode(sandbox), approval_policy=parse_approval_policy(approval))
+    return ExecContext(environment=env, environment_id=getattr(env, "id", "local"), cwd=str(cwd),
+                       thread_id="thr", turn_id="turn", sandbox_policy=policy_from_mode(sandbox),
+                       approval_policy=parse_approval_policy(approval))
 
 
 def session_of(text: str) -> int:
@@ -180,17 +186,22 @@ async def test_manager_runs_polls_writes_and_kills(tmp_path: Path) -> None:
         text = await manager.exec_command(ctx, "c1", json.dumps({"cmd": "echo hi; exit 3"}), events)
         assert "Process exited with code 3" in text and text.endswith("Output:\nhi\n")
         item = events.completed()[-1]
-        assert (item["status"], item["exitCode"], item["aggregatedOutput"], item["source"]) == ("failed", 3, "hi\n", "unifiedExecStartup")
-        text = await manager.exec_command(ctx, "c2", json.dumps({"cmd": "sleep 1; echo done", "yield_time_ms": 250}), events)
+        assert (item["status"], item["exitCode"], item["aggregatedOutput"], item["source"]) == (
+            "failed", 3, "hi\n", "unifiedExecStartup")
+        text = await manager.exec_command(
+            ctx, "c2", json.dumps({"cmd": "sleep 1; echo done", "yield_time_ms": 250}), events)
         sid = session_of(text)
         text = await manager.write_stdin(ctx, "c3", json.dumps({"session_id": sid}), events)
         assert "Process exited with code 0" in text and text.endswith("done\n")
-        assert await manager.write_stdin(ctx, "c4", json.dumps({"session_id": sid}), events) == f"write_stdin failed: Unknown process id {sid}"
-        text = await manager.exec_command(ctx, "c5", json.dumps({"cmd": "cat", "tty": True, "yield_time_ms": 300}), events)
+        assert await manager.write_stdin(ctx, "c4", json.dumps({"session_id": sid}), events) == (
+            f"write_stdin failed: Unknown process id {sid}")
+        text = await manager.exec_command(
+            ctx, "c5", json.dumps({"cmd": "cat", "tty": True, "yield_time_ms": 300}), events)
         sid = session_of(text)
         text = await manager.write_stdin(ctx, "c6", json.dumps({"session_id": sid, "chars": "ping\n"}), events)
         assert "ping" in text and f"session ID {sid}" in text
-        text = await manager.exec_command(ctx, "c7", json.dumps({"cmd": "sleep 300 & sleep 300; wait", "yield_time_ms": 250}), events)
+        text = await manager.exec_command(
+            ctx, "c7", json.dumps({"cmd": "sleep 300 & sleep 300; wait", "yield_time_ms": 250}), events)
         session_of(text)
         pids = {p.pid for p in psutil.Process().children(recursive=True) if "sleep" in " ".join(p.cmdline())}
         assert len(pids) >= 2
@@ -205,7 +216,8 @@ async def test_manager_in_executor_sees_executor_env(remote: RemoteEnvironment, 
         ctx = context(remote, tmp_path, sandbox="danger-full-access", approval="never")
         text = await manager.exec_command(ctx, "c1", json.dumps({"cmd": f"echo ${MARKER}; echo $CODEX_CI"}), events)
         assert text.endswith("Output:\nexecutor-only\n1\n")
-        text = await manager.exec_command(ctx, "c2", json.dumps({"cmd": "sleep 1; echo late", "yield_time_ms": 250}), events)
+        text = await manager.exec_command(
+            ctx, "c2", json.dumps({"cmd": "sleep 1; echo late", "yield_time_ms": 250}), events)
         text = await manager.write_stdin(ctx, "c3", json.dumps({"session_id": session_of(text)}), events)
         assert text.endswith("late\n")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from rootstep.agent_tools.context import environment_context, permissions_instructions
-from rootstep.agent_tools.unified_exec.args import ArgumentError, parse_exec_command, parse_write_stdin
 from rootstep.agent_tools.unified_exec.approval import parse_approval_policy, plan_exec, request_approval_params
+from rootstep.agent_tools.unified_exec.args import ArgumentError, parse_exec_command, parse_write_stdin
 from rootstep.agent_tools.unified_exec.buffer import HeadTailBuffer
 from rootstep.agent_tools.unified_exec.command_actions import command_actions
 from rootstep.agent_tools.unified_exec.manager import clamp_exec_yield, clamp_write_yield
@@ -36,10 +36,13 @@ def test_tool_definitions_are_the_captured_ones() -> None:
     assert tool_definitions() == load("tools_0169.json")
 
 
-@pytest.mark.parametrize("cmd,tokens", [("seq 1 5000", 50), ("yes | head -c 300000", 20), ("echo hi; echo probe", None)])
+@pytest.mark.parametrize("cmd,tokens",
+                         [("seq 1 5000", 50), ("yes | head -c 300000", 20), ("echo hi; echo probe", None)])
 def test_output_text_matches_the_binary(cmd: str, tokens: int | None) -> None:
-    captured = {(json.loads(o["arguments"]).get("cmd"), json.loads(o["arguments"]).get("max_output_tokens")): o["output"]
-                for o in load("function_outputs_0169.json") if o["name"] == "exec_command" and o["arguments"].startswith("{")}
+    captured = {(json.loads(o["arguments"]).get("cmd"), json.loads(o["arguments"]).get("max_output_tokens")):
+                o["output"]
+                for o in load("function_outputs_0169.json")
+                if o["name"] == "exec_command" and o["arguments"].startswith("{")}
     key = (cmd if cmd != "echo hi; echo probe" else "echo hi; echo $PROBE_VAR", tokens)
     raw = subprocess.run(["bash", "-c", cmd], capture_output=True, check=True).stdout
     out = ExecOutput(chunk_id="abcdef", wall_time_s=0.0, output=raw, exit_code=0,
@@ -49,7 +52,8 @@ def test_output_text_matches_the_binary(cmd: str, tokens: int | None) -> None:
 
 def test_running_session_and_omitted_bytes() -> None:
     out = ExecOutput(chunk_id="c73c36", wall_time_s=0.2515, output=b"", session_id=59439, original_token_count=0)
-    assert out.text() == "Chunk ID: c73c36\nWall time: 0.2515 seconds\nProcess running with session ID 59439\nOriginal token count: 0\nOutput:\n"
+    assert out.text() == ("Chunk ID: c73c36\nWall time: 0.2515 seconds\nProcess running with session ID 59439\n"
+                          "Original token count: 0\nOutput:\n")
     buf = HeadTailBuffer(max_bytes=8)
     buf.push(b"0123456789abcdef")
     assert buf.to_bytes() == b"0123\n... 8 bytes omitted ...\ncdef" and buf.total_bytes == 16
@@ -78,7 +82,8 @@ def test_items_commands_and_actions_match_the_binary() -> None:
     items = [m["params"]["item"] for m in load("items_0169.json") if m.get("method") == "item/started"]
     assert items
     for item in items:
-        script = next(a["command"] for a in item["commandActions"]) if item["commandActions"][0]["type"] == "unknown" else None
+        unknown = item["commandActions"][0]["type"] == "unknown"
+        script = next(a["command"] for a in item["commandActions"]) if unknown else None
         argv = ["/bin/bash", "-c", script] if script else None
         if argv is None or not item["command"].startswith("/bin/bash "):
             continue  # (0.169 shows a model-chosen shell by its resolved path: /bin/sh -> /usr/bin/sh)
@@ -90,7 +95,8 @@ def test_items_commands_and_actions_match_the_binary() -> None:
     ("cat hello.txt | wc -l", [{"type": "read", "command": "cat hello.txt", "name": "hello.txt", "path": "hello.txt"}]),
     ("rg foo src", [{"type": "search", "command": "rg foo src", "query": "foo", "path": "src"}]),
     ("ls -la sub", [{"type": "listFiles", "command": "ls -la sub", "path": "sub"}]),
-    ("cd sub && sed -n 1,5p x.py", [{"type": "read", "command": "sed -n '1,5p' x.py", "name": "x.py", "path": "sub/x.py"}]),
+    ("cd sub && sed -n 1,5p x.py",
+     [{"type": "read", "command": "sed -n '1,5p' x.py", "name": "x.py", "path": "sub/x.py"}]),
     ("touch a && ls", [{"type": "unknown", "command": "touch a && ls"}]),
 ])
 def test_command_actions(script: str, expected: list[dict]) -> None:
@@ -116,11 +122,13 @@ def test_escalation_request_matches_the_binary() -> None:
     request = next(m for m in load("items_0169.json") if m.get("method") == "item/commandExecution/requestApproval")
     params = request["params"]
     argv = ["/bin/bash", "-c", "touch /var/tmp/rs_probe_y"]
-    plan = plan_exec(argv, approval=parse_approval_policy("on-request"), sandbox_policy=parse_sandbox_policy("workspace-write"),
+    plan = plan_exec(argv, approval=parse_approval_policy("on-request"),
+                     sandbox_policy=parse_sandbox_policy("workspace-write"),
                      require_escalated=True, prefix_rule=("touch",))
     assert plan.action == "ask" and not plan.sandboxed
     ours = request_approval_params(
-        thread_id=params["threadId"], turn_id=params["turnId"], item_id=params["itemId"], started_at_ms=params["startedAtMs"],
+        thread_id=params["threadId"], turn_id=params["turnId"], item_id=params["itemId"],
+        started_at_ms=params["startedAtMs"],
         environment_id="local", command=join(argv), cwd=params["cwd"], command_actions=command_actions(argv),
         reason="Allow touching?", amendment=plan.proposed_amendment,
     )

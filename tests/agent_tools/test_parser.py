@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.agent_tools.apply_patch import (
-    AddFile, DeleteFile, Patch, PatchParseError, UpdateChunk, UpdateFile, parse_patch, render_patch,
+    AddFile,
+    DeleteFile,
+    Patch,
+    PatchParseError,
+    UpdateChunk,
+    UpdateFile,
+    parse_patch,
+    render_patch,
 )
-from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 PARSE_CASES = ["no_begin", "no_end", "bad_header", "empty_update", "bad_update_line"]
 
@@ -73,7 +78,8 @@ def test_an_empty_patch_parses_to_no_hunks():
 
 # --- property: render → parse ---------------------------------------------------------------
 
-_name = st.text(alphabet="abcdefghij_-.", min_size=1, max_size=8).filter(lambda s: s.strip(". ") == s and s not in (".", ".."))
+_name = st.text(alphabet="abcdefghij_-.", min_size=1, max_size=8).filter(
+    lambda s: s.strip(". ") == s and s not in (".", ".."))
 _path = st.lists(_name, min_size=1, max_size=3).map("/".join)
 # Lines the parser keeps verbatim: no newline; no leading/trailing whitespace where markers are
 # trimmed; not themselves a marker.
@@ -92,9 +98,11 @@ def _chunk(draw):
 
 
 _hunk = st.one_of(
-    st.builds(lambda p, lines: AddFile(p, "".join(line + "\n" for line in lines)), _path, st.lists(_line, min_size=1, max_size=5)),
+    st.builds(lambda p, lines: AddFile(p, "".join(line + "\n" for line in lines)),
+              _path, st.lists(_line, min_size=1, max_size=5)),
     st.builds(DeleteFile, _path),
-    st.builds(lambda p, m, chunks: UpdateFile(p, m, tuple(chunks)), _path, st.one_of(st.none(), _path), st.lists(_chunk(), min_size=1, max_size=3)),
+    st.builds(lambda p, m, chunks: UpdateFile(p, m, tuple(chunks)),
+              _path, st.one_of(st.none(), _path), st.lists(_chunk(), min_size=1, max_size=3)),
 )
 
 

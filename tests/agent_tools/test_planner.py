@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.agent_tools.apply_patch import (
-    PatchVerificationError, ReadFailure, parse_patch, paths_to_read, plan_patch,
+    PatchVerificationError,
+    ReadFailure,
+    parse_patch,
+    paths_to_read,
+    plan_patch,
 )
 from rootstep.agent_tools.apply_patch.seek import seek_sequence
 from rootstep.agent_tools.file_changes import file_update_changes
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
-from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 CWD = "/w"
 MISSING = ReadFailure("No such file or directory (os error 2)", not_found=True)
@@ -38,7 +40,8 @@ def test_good_patch_matches_the_reference_item_and_turn_diff(captured):
     assert tracker.unified_diff() == good["turn_diff"]
 
 
-@pytest.mark.parametrize("case", ["ctx_missing", "ctx_header_missing", "delete_missing", "update_missing", "delete_dir", "update_dir", "partial"])
+@pytest.mark.parametrize("case", ["ctx_missing", "ctx_header_missing", "delete_missing", "update_missing",
+                                  "delete_dir", "update_dir", "partial"])
 def test_verification_errors_use_the_reference_words(captured, case):
     sample = captured["patch_outputs"][case]
     files = {f"{CWD}/upd.txt": "alpha\nBETA\ngamma\n", f"{CWD}/sub": ReadFailure(f"path `{CWD}/sub` is not a file")}
@@ -78,7 +81,8 @@ def test_hunks_apply_in_order_on_the_same_file():
 
 
 def test_move_then_summary_lists_destination():
-    result = plan("*** Begin Patch\n*** Update File: a\n*** Move to: b/a\n@@\n-1\n+2\n*** End Patch", {f"{CWD}/a": "1\n"})
+    result = plan("*** Begin Patch\n*** Update File: a\n*** Move to: b/a\n@@\n-1\n+2\n*** End Patch",
+                  {f"{CWD}/a": "1\n"})
     assert result.writes() == {f"{CWD}/b/a": "2\n"}
     assert result.removals() == [f"{CWD}/a"]
     assert result.summary().splitlines()[1:] == ["M b/a"]
@@ -86,7 +90,8 @@ def test_move_then_summary_lists_destination():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.dictionaries(st.sampled_from(["a", "b", "c"]), st.lists(st.sampled_from(["x", "y", "z", ""]), max_size=5).map("\n".join), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                    st.lists(st.sampled_from(["x", "y", "z", ""]), max_size=5).map("\n".join), max_size=3),
     st.lists(st.sampled_from(["x", "y", "q"]), min_size=1, max_size=3),
     st.sampled_from(["a", "b", "c"]),
 )

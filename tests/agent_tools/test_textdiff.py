@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.agent_tools.textdiff import opcodes, split_lines, unified_hunks
 
@@ -13,7 +12,7 @@ _text = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "\n", "a"]), max_size=12)
 
 
 def _lcs(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    @lru_cache(maxsize=None)
+    @cache
     def go(i: int, j: int) -> int:
         if i == len(a) or j == len(b):
             return 0
@@ -46,5 +45,7 @@ def test_hunk_format_is_gits():
     assert unified_hunks("a", "a\n") == "@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+a\n"
     old = "".join(f"line{i}\n" for i in range(20))
     new = old.replace("line3\n", "three\n").replace("line15\n", "fifteen\n")
-    assert unified_hunks(old, new, context=1) == "@@ -3,3 +3,3 @@\n line2\n-line3\n+three\n line4\n@@ -15,3 +15,3 @@\n line14\n-line15\n+fifteen\n line16\n"
+    assert unified_hunks(old, new, context=1) == (
+        "@@ -3,3 +3,3 @@\n line2\n-line3\n+three\n line4\n"
+        "@@ -15,3 +15,3 @@\n line14\n-line15\n+fifteen\n line16\n")
     assert unified_hunks(old, new).count("@@ -") == 2  # 11 equal lines apart: two hunks with context 3

@@ -17,7 +17,6 @@ from rootstep.agent_tools.apply_patch.tool import PatchToolContext, apply_patch_
 from rootstep.agent_tools.model_family import agent_tool_names, model_family
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
 from rootstep.environments.local import LocalEnvironment
-from tests.agent_tools.captured import captured  # noqa: F401 - the fixture
 
 DATA = Path(__file__).parent / "data"
 
@@ -45,7 +44,8 @@ def _ctx(tmp_path, *, policy="never", roots=None, answers=()):
         return answers.pop(0)
 
     ctx = PatchToolContext(LocalEnvironment(), "local", str(tmp_path), "thr", "turn", policy,
-                           [str(tmp_path)] if roots is None else roots, notify, ask, TurnDiffTracker({"local": str(tmp_path)}))
+                           [str(tmp_path)] if roots is None else roots, notify, ask,
+                           TurnDiffTracker({"local": str(tmp_path)}))
     return ctx, events, asked
 
 
@@ -70,12 +70,14 @@ def test_outside_roots_under_never_is_rejected_without_item(tmp_path, captured):
     ("accept", "completed", None), ("decline", "declined", "patch rejected by user"),
 ])
 def test_on_request_outside_roots_asks(tmp_path, captured, decision, status, output):
-    ctx, events, asked = _ctx(tmp_path, policy="on-request", roots=[str(tmp_path / "only")], answers=[{"decision": decision}])
+    ctx, events, asked = _ctx(tmp_path, policy="on-request", roots=[str(tmp_path / "only")],
+                              answers=[{"decision": decision}])
     result = anyio.run(run_apply_patch, ctx, "c1", "*** Begin Patch\n*** Add File: a.txt\n+x\n*** End Patch")
     ref = captured["approval"][decision]
     assert asked[0][0] == "item/fileChange/requestApproval"
     assert set(asked[0][1]) == set(ref["request"][0])
-    assert [p["item"]["status"] for m, p in events if m.startswith("item/")] == ref["item_statuses"] == ["inProgress", status]
+    statuses = [p["item"]["status"] for m, p in events if m.startswith("item/")]
+    assert statuses == ref["item_statuses"] == ["inProgress", status]
     if output:
         assert result.output == output == ref["output"]
     assert (tmp_path / "a.txt").exists() == (decision == "accept")
@@ -88,7 +90,10 @@ def test_shell_patch_output_is_wrapped_like_exec(tmp_path, captured):
     found = detect_in_exec_command(captured["exec_command"]["cd"]["cmd"])
     result = anyio.run(run_shell_patch, ctx, "e1", found)
     ref = captured["exec_command"]["cd"]["output"]
-    strip = lambda s: "\n".join(l for l in s.splitlines() if not l.startswith("Wall time"))
+
+    def strip(s: str) -> str:
+        return "\n".join(line for line in s.splitlines() if not line.startswith("Wall time"))
+
     assert strip(result.output) == strip(ref)
     assert (tmp_path / "sub" / "f.txt").read_text() == "a\nB\n"
 
@@ -107,7 +112,9 @@ def test_apply_patch_tool_spec_is_the_reference_one(captured):
 # --- update_plan / request_user_input ---------------------------------------------------------
 
 @pytest.mark.parametrize("case,args", [
-    ("plan_ok", {"explanation": "why", "plan": [{"step": "one", "status": "completed"}, {"step": "two", "status": "in_progress"}, {"step": "three", "status": "pending"}]}),
+    ("plan_ok", {"explanation": "why", "plan": [{"step": "one", "status": "completed"},
+                                                {"step": "two", "status": "in_progress"},
+                                                {"step": "three", "status": "pending"}]}),
     ("plan_bad_status", {"plan": [{"step": "one", "status": "done"}]}),
     ("plan_missing", {"explanation": "x"}),
     ("plan_two_inprogress", {"plan": [{"step": "a", "status": "in_progress"}, {"step": "b", "status": "in_progress"}]}),
@@ -115,7 +122,8 @@ def test_apply_patch_tool_spec_is_the_reference_one(captured):
     ("plan_not_json", "not json"),
 ])
 def test_update_plan_outputs(captured, case, args):
-    text, note = plan.handle_update_plan(args if isinstance(args, str) else json.dumps(args), thread_id="t", turn_id="u")
+    text, note = plan.handle_update_plan(args if isinstance(args, str) else json.dumps(args),
+                                         thread_id="t", turn_id="u")
     assert text == captured["misc_outputs"][case]
     if case == "plan_ok":
         assert note["plan"][1] == {"step": "two", "status": "inProgress"} and note["explanation"] == "why"
@@ -124,15 +132,20 @@ def test_update_plan_outputs(captured, case, args):
 
 def test_request_user_input_round_trip(captured):
     ref = captured["user_input"]["ui_ok"]
-    questions = [{k: v for k, v in q.items() if k not in ("isOther", "isSecret")} for q in ref["request"][0]["questions"]]
-    params, error = user_input.prepare_request(json.dumps({"questions": questions}), thread_id="t", turn_id="u", item_id="i")
+    questions = [{k: v for k, v in q.items() if k not in ("isOther", "isSecret")}
+                 for q in ref["request"][0]["questions"]]
+    params, error = user_input.prepare_request(json.dumps({"questions": questions}),
+                                               thread_id="t", turn_id="u", item_id="i")
     assert error is None
     assert params["questions"] == ref["request"][0]["questions"]
     assert {k: params[k] for k in ("isBlocking", "autoResolutionMs")} == {"isBlocking": True, "autoResolutionMs": None}
     answer = {"answers": {"color": {"answers": ["Red (Recommended)"]}, "name": {"answers": ["user_note: Bob"]}}}
     assert user_input.answer_text(answer) == ref["output"]
-    assert user_input.prepare_request('{"questions": [{"id": "q", "header": "H", "question": "Q?"}]}', thread_id="t", turn_id="u", item_id="i")[1] == captured["user_input"]["ui_no_options"]["output"]
-    assert user_input.prepare_request('{"questions": "x"}', thread_id="t", turn_id="u", item_id="i")[1] == captured["user_input"]["ui_bad"]["output"]
+    no_options = '{"questions": [{"id": "q", "header": "H", "question": "Q?"}]}'
+    assert user_input.prepare_request(no_options, thread_id="t", turn_id="u", item_id="i")[1] == (
+        captured["user_input"]["ui_no_options"]["output"])
+    assert user_input.prepare_request('{"questions": "x"}', thread_id="t", turn_id="u", item_id="i")[1] == (
+        captured["user_input"]["ui_bad"]["output"])
     assert user_input.unavailable_message("default") == captured["misc_outputs"]["ui_ok"]
 
 
@@ -160,7 +173,8 @@ def test_view_image_resizes_like_0169(tmp_path):
 
 
 @pytest.mark.parametrize("case,make", [
-    ("img_missing", None), ("img_notimg", b"hello, not an image"), ("img_gif", b"GIF89a" + b"\0" * 20), ("img_dir", "dir"),
+    ("img_missing", None), ("img_notimg", b"hello, not an image"), ("img_gif", b"GIF89a" + b"\0" * 20),
+    ("img_dir", "dir"),
 ])
 def test_view_image_errors(tmp_path, captured, case, make):
     name = {"img_missing": "nope.png", "img_notimg": "notimg.png", "img_gif": "fake.gif", "img_dir": "dir"}[case]
@@ -177,7 +191,10 @@ def test_view_image_errors(tmp_path, captured, case, make):
 def test_goal_tools_follow_0169(captured):
     out = captured["misc_outputs"]
     store = goals.GoalStore(clock=lambda: 0)
-    call = lambda name, args: goals.handle_goal_tool(store, name, json.dumps(args), thread_id="{thread}")[0]
+
+    def call(name: str, args: dict) -> str:
+        return goals.handle_goal_tool(store, name, json.dumps(args), thread_id="{thread}")[0]
+
     assert call("get_goal", {}) == out["goal_get_none"]
     assert call("update_goal", {"status": "complete"}) == out["goal_update_none"]
     assert call("create_goal", {"objective": "Ship it", "token_budget": 5000}) == out["goal_create"]

@@ -12,8 +12,10 @@ from rootstep.agent_tools.turn_context import EnvironmentFacts, TurnContext, ini
 from rootstep.environments.local import LocalEnvironment
 
 
-def _context(*, docs: list[ProjectDoc] = (), envs: tuple[EnvironmentFacts, ...] = (EnvironmentFacts("local", "/w", "bash"),),
-             date: str = "2026-01-01", permissions: str = "<permissions instructions>\nP\n</permissions instructions>") -> TurnContext:
+def _context(*, docs: list[ProjectDoc] = (),
+             envs: tuple[EnvironmentFacts, ...] = (EnvironmentFacts("local", "/w", "bash"),),
+             date: str = "2026-01-01",
+             permissions: str = "<permissions instructions>\nP\n</permissions instructions>") -> TurnContext:
     return TurnContext(instructions=render_instructions(None, list(docs)), permissions=permissions, environments=envs,
                        current_date=date, timezone="Etc/UTC", filesystem="<filesystem/>")
 

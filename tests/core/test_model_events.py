@@ -74,7 +74,8 @@ def test_history_replay_drops_ids_and_unreplayable_reasoning() -> None:
         {"type": "reasoning", "id": "rs_1", "summary": []},
         {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "opaque"},
         {"type": "message", "role": "assistant", "id": "msg_1", "content": [{"type": "output_text", "text": "yo"}]},
-        {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "echo", "namespace": "mcp__s", "arguments": "{}"},
+        {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "echo", "namespace": "mcp__s",
+         "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c1", "output": "ok"},
     ]
     out = replayable(history)

@@ -47,10 +47,12 @@ def test_compacted_history_replaces_earlier_items(tmp_path: Path) -> None:
     path = tmp_path / "rollout-2026-01-01T00-00-00-0199a000-0000-7000-8000-000000000002.jsonl"
     writer = RolloutWriter(path)
     writer.append("session_meta", {"id": "x"})
-    writer.append("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "old"}]})
+    writer.append("response_item",
+                  {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "old"}]})
     summary = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "summary"}]}
     writer.append("compacted", {"replacement_history": [summary]})
-    writer.append("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "new"}]})
+    writer.append("response_item",
+                  {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "new"}]})
     writer.close()
     contents = read_rollout(path)
     assert contents is not None
@@ -65,7 +67,8 @@ def test_any_crash_point_reads_a_prefix(tmp_path: Path) -> None:
     writer = RolloutWriter(full)
     writer.append("session_meta", {"id": "x"})
     for i in range(6):
-        writer.append("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"m{i}"}]})
+        writer.append("response_item",
+                      {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"m{i}"}]})
     writer.close()
     data = full.read_bytes()
     expected = read_rollout(full).history  # type: ignore[union-attr]
@@ -88,8 +91,8 @@ def test_disk_full_is_recorded_not_raised(tmp_path: Path) -> None:
     import anyio
 
     from rootstep.config import load_config
-    from rootstep.tools import ThreadTools
     from rootstep.core.thread import Thread, ThreadSettings
+    from rootstep.tools import ThreadTools
 
     if not Path("/dev/full").exists():
         import pytest

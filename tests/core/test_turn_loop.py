@@ -11,10 +11,10 @@ import pytest
 
 from rootstep.config import load_config
 from rootstep.core.manager import SettingsOverrides, ThreadManager
-from rootstep.protocol.capabilities import SelectedCapabilityRoot
-from rootstep.tools import CallContext, FunctionCall, StepTools, ThreadToolsContext
 from rootstep.protocol.base import wire
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
 from rootstep.protocol.items import McpToolCallItem, McpToolCallResult
+from rootstep.tools import CallContext, FunctionCall, StepTools, ThreadToolsContext
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
 pytestmark = pytest.mark.timeout(60)

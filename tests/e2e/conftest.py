@@ -11,7 +11,6 @@ from tests.fixtures.app_server import AppServerProcess, checked_app_server
 from tests.fixtures.mock_model import MockModel, write_config
 
 
-
 @pytest.fixture
 def codex_home(tmp_path: Path, model: MockModel) -> Path:
     home = tmp_path / "home"

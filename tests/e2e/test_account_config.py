@@ -115,7 +115,8 @@ def test_an_auth_json_written_by_codex_login_is_read(tmp_path: Path, model: Mock
     write_config(home, model, extra="requires_openai_auth = true\n")
     (home / "auth.json").write_text(json.dumps({"auth_mode": "chatgpt", "OPENAI_API_KEY": None, "tokens": {
         "id_token": _jwt({"email": "me@example.com", "https://api.openai.com/auth": {"chatgpt_plan_type": "plus"}}),
-        "access_token": "at-1", "refresh_token": "rt-1", "account_id": "acc-9"}, "last_refresh": "2026-01-01T00:00:00Z"}))
+        "access_token": "at-1", "refresh_token": "rt-1", "account_id": "acc-9"},
+        "last_refresh": "2026-01-01T00:00:00Z"}))
     model.queue(assistant_text("hi"))
     with checked_app_server(home, env=NO_KEY) as app:
         assert app.call("account/read", {})["account"] == {"type": "chatgpt", "email": "me@example.com",

@@ -66,8 +66,10 @@ def by_name(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_host_and_repo_skills_are_listed_with_their_metadata(layout, serve) -> None:
     home, repo, sub = layout["home"], layout["repo"], layout["sub"]
-    user = write_skill(home / "skills" / "notes", skill_md("notes", "Take notes", "metadata:\n  short-description: Jot things down\n"))
-    agents = write_skill(layout["user_home"] / ".agents" / "skills" / "agent-helper", skill_md("agent-helper", "Help agents"))
+    user = write_skill(home / "skills" / "notes",
+                       skill_md("notes", "Take notes", "metadata:\n  short-description: Jot things down\n"))
+    agents = write_skill(layout["user_home"] / ".agents" / "skills" / "agent-helper",
+                         skill_md("agent-helper", "Help agents"))
     deploy = write_skill(repo / ".agents" / "skills" / "deploy", skill_md(None, "Deploy the repo"))
     (deploy.parent / "agents").mkdir()
     (deploy.parent / "agents" / "openai.yaml").write_text(
@@ -99,7 +101,8 @@ def test_host_and_repo_skills_are_listed_with_their_metadata(layout, serve) -> N
     assert skills["deploy"]["interface"]["displayName"] == "Deployer"
     assert skills["deploy"]["interface"]["brandColor"] == "#112233"
     assert skills["deploy"]["interface"]["iconSmall"] == str(deploy.resolve().parent / "assets" / "icon.png")
-    assert skills["deploy"]["dependencies"] == {"tools": [{"type": "mcp", "value": "deploy-server", "transport": "stdio"}]}
+    assert skills["deploy"]["dependencies"] == {
+        "tools": [{"type": "mcp", "value": "deploy-server", "transport": "stdio"}]}
 
 
 def test_a_broken_skill_is_an_error_entry_and_the_others_still_list(layout, serve) -> None:

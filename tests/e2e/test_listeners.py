@@ -23,9 +23,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
 from tests.conftest import descendants
-from tests.fixtures.app_server import AppServerProcess, checked_app_server
+from tests.fixtures.app_server import AppServerProcess, checked_app_server, text
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
-from tests.fixtures.app_server import text
 from tests.fixtures.mock_model import MockModel, assistant_text, held_text, write_config
 
 pytestmark = pytest.mark.timeout(120)
@@ -335,7 +334,8 @@ def test_sigterm_lets_the_running_turn_finish_and_a_second_one_forces(home: Path
                 server.proc.send_signal(signal.SIGTERM)
             else:
                 held.release()
-                done = client.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])
+                done = client.wait_notification("turn/completed",
+                                                lambda m, turn_id=turn["id"]: m["params"]["turn"]["id"] == turn_id)
                 assert done["params"]["turn"]["status"] == "completed"
             assert server.proc.wait(timeout=30) == 0
             client.wait_closed()

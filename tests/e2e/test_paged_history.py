@@ -255,7 +255,8 @@ def _reference_scenario(command: list[str], home: Path, model: MockModel) -> dic
             "items_anchor": shape("thread/items/list", {"turnId": turns[0]["id"],
                                                         "cursor": {"type": "item", "itemId": first_item}}),
             "read": [e["item"]["id"] == first_item for e in app.call(
-                "thread/items/read", {"threadId": thread_id, "turnId": turns[0]["id"], "itemIds": [first_item]})["data"]],
+                "thread/items/read",
+                {"threadId": thread_id, "turnId": turns[0]["id"], "itemIds": [first_item]})["data"]],
             "errors": [
                 error("thread/turns/list", {"threadId": thread_id, "cursor": "garbage"}),
                 error("thread/items/list", {"threadId": thread_id, "cursor": "garbage"}),

@@ -50,7 +50,8 @@ def test_malformed_lines_answered_and_logged(app: AppServerProcess) -> None:
     batch = app.wait_for(lambda m: m.get("id", 0) is None and m.get("error", {}).get("code") == -32600)
     assert "batch" in batch["error"]["message"]
     app.send_raw('{"id": 77, "method": 5}')
-    app.wait_for(lambda m: m.get("id", 0) is None and "method must be a string" in m.get("error", {}).get("message", ""))
+    app.wait_for(lambda m: m.get("id", 0) is None
+                 and "method must be a string" in m.get("error", {}).get("message", ""))
     # still serving, and the stderr log says what was dropped
     assert app.call("thread/list", {})["data"] == []
     app.wait_stderr("this is not json")
@@ -63,7 +64,8 @@ def test_unknown_method_and_bad_params(app: AppServerProcess) -> None:
     assert err.message.startswith("Invalid request: unknown variant `no/such`, expected one of ")
     assert "`thread/start`" in err.message
     err = app.call_error("thread/start", {"model": 5})
-    assert err.code == -32600 and err.message.startswith("Invalid request: invalid type: integer `5`, expected a string")
+    assert err.code == -32600
+    assert err.message.startswith("Invalid request: invalid type: integer `5`, expected a string")
     err = app.call_error("turn/start", {"threadId": "x"})
     assert err.message == "Invalid request: missing field `input`"
     err = app.call_error("thread/read", None, omit_params=True)
@@ -131,7 +133,8 @@ def test_first_lines_in_one_write_and_garbage_first(codex_home) -> None:
     init = {"id": 0, "method": "initialize", "params": {"clientInfo": {"name": "burst", "version": "1"}}}
     with AppServerProcess(codex_home) as app:
         app._methods.update({0: "initialize", 1: "thread/list"})
-        app.send_raw(json.dumps(init) + "\n" + '{"method":"initialized"}\n' + '{"id":1,"method":"thread/list","params":{}}')
+        app.send_raw(json.dumps(init) + "\n" + '{"method":"initialized"}\n'
+                     + '{"id":1,"method":"thread/list","params":{}}')
         assert app.wait_response(1)["result"]["data"] == []
         assert app.messages[0]["id"] == 0
         app.assert_schema_clean()
@@ -157,7 +160,8 @@ def test_hostile_lines_keep_the_server_serving(app: AppServerProcess, model) -> 
     assert "nesting" in deep["error"]["message"]
     depth = 600
     app._methods["deep"] = "thread/start"
-    app.send_raw('{"id":"deep","method":"thread/start","params":{"config":{"a":' + "[" * depth + '"x"' + "]" * depth + "}}}")
+    app.send_raw('{"id":"deep","method":"thread/start","params":{"config":{"a":'
+                 + "[" * depth + '"x"' + "]" * depth + "}}}")
     answer = app.wait_response("deep")
     assert "error" in answer or "result" in answer
     huge = "y" * 5_000_000

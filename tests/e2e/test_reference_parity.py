@@ -68,7 +68,8 @@ def test_same_transcript_as_reference(reference_codex: Path, tmp_path: Path) -> 
     assert ours["failed_has_message"] and ref["failed_has_message"]
     assert ours["sandbox"] == ref["sandbox"] and ours["approval"] == ref["approval"]
     assert ours["texts"] == ref["texts"]
-    assert ours["transcript"] == ref["transcript"], "\n".join(f"{a} | {b}" for a, b in __import__("itertools").zip_longest(ours["transcript"], ref["transcript"]))
+    assert ours["transcript"] == ref["transcript"], "\n".join(
+        f"{a} | {b}" for a, b in __import__("itertools").zip_longest(ours["transcript"], ref["transcript"]))
 
 
 

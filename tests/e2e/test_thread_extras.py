@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -180,7 +179,8 @@ def _review_scenario(command: list[str], home: Path, model: MockModel) -> dict[s
                        {"type": "custom", "instructions": "Check the docs"}):
             start = len(app.messages)
             response = app.call("review/start", {"threadId": thread, "target": target, "delivery": "inline"})
-            app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == response["turn"]["id"])
+            turn_id = response["turn"]["id"]
+            app.wait_notification("turn/completed", lambda m, turn_id=turn_id: m["params"]["turn"]["id"] == turn_id)
             items = [(m["method"], m["params"]["item"]["type"],
                       m["params"]["item"].get("review") or m["params"]["item"].get("text")
                       or m["params"]["item"]["content"][0]["text"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.fixtures.app_server import AppServerProcess, text
@@ -98,7 +97,8 @@ def test_unknown_function_call_gets_unsupported_output(app: AppServerProcess, mo
     call = follow_up.items_of_type("function_call")[0]
     assert call["namespace"] == "mcp__nowhere" and call["call_id"] == "call-9"
     output = follow_up.items_of_type("function_call_output")[0]
-    assert output == {"type": "function_call_output", "call_id": "call-9", "output": "unsupported call: mcp__nowheremystery"}
+    assert output == {"type": "function_call_output", "call_id": "call-9",
+                      "output": "unsupported call: mcp__nowheremystery"}
 
 
 def test_model_failure_fails_the_turn_and_thread_keeps_working(app: AppServerProcess, model: MockModel) -> None:
@@ -187,7 +187,8 @@ def test_steer_adds_input_to_the_running_turn(app: AppServerProcess, model: Mock
     assert model.requests[1].input_texts() == ["start", "also this"]
     assistant = [i for i in model.requests[1].body["input"] if i.get("role") == "assistant"]
     assert assistant[0]["content"][0]["text"] == "working"
-    err = app.call_error("turn/steer", {"threadId": thread["id"], "expectedTurnId": turn["id"], "input": [text("late")]})
+    err = app.call_error("turn/steer", {"threadId": thread["id"], "expectedTurnId": turn["id"],
+                                        "input": [text("late")]})
     assert err.message == "no active turn to steer"
 
 
@@ -226,7 +227,8 @@ def test_turn_extras_client_id_and_output_schema(app: AppServerProcess, model: M
     schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"],
               "additionalProperties": False}
     app.run_turn(thread["id"], "structured please", outputSchema=schema, clientUserMessageId="client-msg-1")
-    user = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "userMessage"]
+    user = [m["params"]["item"] for m in app.notifications("item/completed")
+            if m["params"]["item"]["type"] == "userMessage"]
     assert user[0]["clientId"] == "client-msg-1"
     assert model.requests[0].body["text"]["format"]["schema"] == schema
     app.run_turn(thread["id"], "free text")
@@ -280,7 +282,8 @@ def test_every_user_input_kind_is_accepted_and_echoed(app: AppServerProcess, mod
     thread_id = _start(app)["thread"]["id"]
     app.call("turn/start", {"threadId": thread_id, "input": inputs})
     app.wait_notification("turn/completed")
-    user = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "userMessage"]
+    user = [m["params"]["item"] for m in app.notifications("item/completed")
+            if m["params"]["item"]["type"] == "userMessage"]
     assert [c["type"] for c in user[0]["content"]] == ["text", "image", "localImage", "localAudio", "skill", "mention"]
     body = model.requests[0].body["input"]
     parts = [p["type"] for p in body[-2]["content"]]

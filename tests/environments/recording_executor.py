@@ -11,7 +11,8 @@ import threading
 
 
 def main() -> int:
-    child = subprocess.Popen([sys.executable, "-m", "rootstep", "exec-server", "--listen", "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-m", "rootstep", "exec-server", "--listen", "stdio"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert child.stdin is not None and child.stdout is not None
     record = open(os.environ["RECORD_FILE"], "a", encoding="utf-8")  # noqa: SIM115
 

@@ -50,12 +50,15 @@ async def test_reorders_by_seq_tolerates_extras_and_fails_fast() -> None:
             req = sent[-1]
             assert req["method"] == "process/start" and req["params"]["processId"] == "p"
             # Output *before* the response, out of order, with unknown fields everywhere.
-            push({"method": "process/output", "params": {"processId": "p", "seq": 2, "stream": "stdout", "chunk": b64(b"two"), "future": 1}})
-            push({"method": "process/output", "params": {"processId": "p", "seq": 1, "stream": "stdout", "chunk": b64(b"one")}})
+            push({"method": "process/output",
+                  "params": {"processId": "p", "seq": 2, "stream": "stdout", "chunk": b64(b"two"), "future": 1}})
+            push({"method": "process/output",
+                  "params": {"processId": "p", "seq": 1, "stream": "stdout", "chunk": b64(b"one")}})
             push({"method": "some/newNotification", "params": {"x": 1}})
             push({"id": 99, "method": "server/asksSomething", "params": {}})
             push({"id": req["id"], "result": {"processId": "p", "sandboxType": "none", "extra": [1, 2]}})
-            push({"method": "process/output", "params": {"processId": "p", "seq": 1, "stream": "stdout", "chunk": b64(b"dup")}})
+            push({"method": "process/output",
+                  "params": {"processId": "p", "seq": 1, "stream": "stdout", "chunk": b64(b"dup")}})
             push({"method": "process/closed", "params": {"processId": "p", "seq": 4}})
             push({"method": "process/exited", "params": {"processId": "p", "seq": 3, "exitCode": 0}})
 

@@ -8,7 +8,8 @@ from rootstep.environments.exec_recovery import Missed, RecoveryGap, plan_replay
 
 
 def plan(**kw: object) -> list[Missed]:
-    args: dict[str, object] = dict(last_delivered=1, held=(), exit_known=False, chunks=(), next_seq=2, exited=False, exit_code=None, closed=False)
+    args: dict[str, object] = dict(last_delivered=1, held=(), exit_known=False, chunks=(), next_seq=2,
+                                   exited=False, exit_code=None, closed=False)
     args.update(kw)
     return plan_replay(**args)  # type: ignore[arg-type]
 
@@ -24,7 +25,8 @@ def test_missed_output_in_seq_order_skipping_what_is_held() -> None:
 
 def test_exit_and_close_are_rebuilt_from_the_free_seqs() -> None:
     missed = plan(chunks=[(2, "stdout", b"b")], next_seq=5, exited=True, exit_code=3, closed=True)
-    assert [(m.seq, m.kind, m.exit_code) for m in missed] == [(2, "output", None), (3, "exited", 3), (4, "closed", None)]
+    assert [(m.seq, m.kind, m.exit_code) for m in missed] == [
+        (2, "output", None), (3, "exited", 3), (4, "closed", None)]
 
 
 def test_an_exit_already_seen_is_not_replayed_again() -> None:

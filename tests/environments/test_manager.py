@@ -63,8 +63,10 @@ async def test_first_use_starts_a_lazy_executor(tmp_path: Path) -> None:
     ("argv", "timeout", "needle"),
     [
         (["/no/such/exec-server"], 10.0, "failed to spawn exec-server: No such file or directory (os error 2)"),
-        ([sys.executable, "-c", "import sys; sys.exit('no config for you')"], 10.0, "exit status 1; stderr: no config for you"),
-        ([sys.executable, "-c", "import time; time.sleep(60)"], 0.5, "timed out waiting for exec-server initialize handshake after 0.5s"),
+        ([sys.executable, "-c", "import sys; sys.exit('no config for you')"], 10.0,
+         "exit status 1; stderr: no config for you"),
+        ([sys.executable, "-c", "import time; time.sleep(60)"], 0.5,
+         "timed out waiting for exec-server initialize handshake after 0.5s"),
     ],
     ids=["missing", "exits-at-start", "silent"],
 )
@@ -119,7 +121,8 @@ class WsServers:
 
     async def start(self, port: int = 0) -> str:
         proc = await anyio.open_process(
-            [sys.executable, "-m", "rootstep", "exec-server", "--listen", f"ws://127.0.0.1:{port}"], start_new_session=True
+            [sys.executable, "-m", "rootstep", "exec-server", "--listen", f"ws://127.0.0.1:{port}"],
+            start_new_session=True,
         )
         self.procs.append(proc)
         assert proc.stdout is not None
@@ -168,7 +171,8 @@ async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) ->
 
 async def test_from_home_reads_environments_toml(tmp_path: Path) -> None:
     (tmp_path / "environments.toml").write_text(
-        f'default = "e"\n[[environments]]\nid = "e"\nprogram = "{sys.executable}"\nargs = ["-m", "rootstep", "exec-server", "--listen", "stdio"]\n'
+        f'default = "e"\n[[environments]]\nid = "e"\nprogram = "{sys.executable}"\n'
+        'args = ["-m", "rootstep", "exec-server", "--listen", "stdio"]\n'
     )
     async with EnvironmentManager.from_home(tmp_path) as manager:
         assert manager.default_environment_ids() == ["e", "local"]

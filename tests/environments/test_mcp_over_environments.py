@@ -18,6 +18,7 @@ import psutil
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from rootstep.environments import LocalEnvironment, RemoteEnvironment, StdioLaunch
 from rootstep.jsonrpc.framing import LineReader
@@ -77,7 +78,8 @@ async def test_local_stdio_server_ignoring_sigterm_is_killed(tmp_path: Path) -> 
 
 
 async def test_executor_stdio_server_sees_executor_env(executor: RemoteEnvironment, tmp_path: Path) -> None:
-    launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path), env=(("LITERAL", "lit"),), remote_env_vars=(MARKER,))
+    launch = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path), env=(("LITERAL", "lit"),),
+                         remote_env_vars=(MARKER,))
     assert await call_echo(executor, launch, MARKER) == {"echo": "ECHOING: hi", "env": "executor-only"}
     assert (await call_echo(executor, launch, "LITERAL"))["env"] == "lit"
     no_remote = StdioLaunch(command=sys.executable, args=(ECHO_SERVER,), cwd=str(tmp_path))
@@ -89,9 +91,8 @@ async def test_executor_mcp_server_crash_ends_the_session(executor: RemoteEnviro
     async with stdio_transport(executor, launch) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
-            with pytest.raises(Exception):
-                with anyio.fail_after(20):
-                    await session.call_tool("crash", {"code": 3})
+            with anyio.fail_after(20), pytest.raises(MCPError, match="Connection closed"):
+                await session.call_tool("crash", {"code": 3})
     # the executor keeps serving
     assert await executor.probe() is True
 
@@ -103,13 +104,13 @@ async def test_executor_dying_ends_the_mcp_session(which: str, tmp_path: Path) -
         async with stdio_transport(env, launch) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                executors = [p for p in psutil.Process().children(recursive=True) if "exec-server" in " ".join(p.cmdline())]
-                servers = {p.pid for p in psutil.Process().children(recursive=True) if ECHO_SERVER in " ".join(p.cmdline())}
+                children = psutil.Process().children(recursive=True)
+                executors = [p for p in children if "exec-server" in " ".join(p.cmdline())]
+                servers = {p.pid for p in children if ECHO_SERVER in " ".join(p.cmdline())}
                 for p in executors:
                     p.kill()
-                with pytest.raises(Exception):
-                    with anyio.fail_after(20):
-                        await session.call_tool("echo", {"message": "into the void"})
+                with anyio.fail_after(20), pytest.raises(MCPError, match="Connection closed"):
+                    await session.call_tool("echo", {"message": "into the void"})
         assert await wait_gone(servers) == set()
 
 

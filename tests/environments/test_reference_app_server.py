@@ -38,7 +38,9 @@ def write_plugin(root: Path) -> None:
 
 
 @pytest.mark.parametrize("discovery", [False, True], ids=["fs-calls", "capability-discovery"])
-def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex: Path, tmp_path: Path, discovery: bool) -> None:
+def test_reference_app_server_runs_a_plugin_tool_in_our_executor(
+    reference_codex: Path, tmp_path: Path, discovery: bool
+) -> None:
     """Without the discovery feature the reference resolves the plugin with fs/* calls; with
     `executor_capability_discovery` it sends one capabilityRoots/discoverV1."""
     home = tmp_path / "home"
@@ -50,7 +52,8 @@ def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex
         write_config(home, model)
         if discovery:
             config = home / "config.toml"
-            config.write_text(config.read_text().replace("[features]\n", "[features]\nexecutor_capability_discovery = true\n"))
+            config.write_text(config.read_text().replace(
+                "[features]\n", "[features]\nexecutor_capability_discovery = true\n"))
         (home / "environments.toml").write_text(
             "include_local = true\n\n[[environments]]\n"
             'id = "executor-1"\n'
@@ -67,9 +70,11 @@ def test_reference_app_server_runs_a_plugin_tool_in_our_executor(reference_codex
             function_call_response("call-1", "echo", args, namespace="mcp__executor_probe"),
             assistant_text("Done"),
         )
-        with AppServerProcess(home, command=[str(reference_codex), "app-server", "--listen", "stdio://"], validate=False) as app:
+        reference = [str(reference_codex), "app-server", "--listen", "stdio://"]
+        with AppServerProcess(home, command=reference, validate=False) as app:
             app.initialize(experimental=True)
-            root = {"id": "executor-demo@1", "location": {"type": "environment", "environmentId": "executor-1", "path": str(plugin)}}
+            root = {"id": "executor-demo@1",
+                    "location": {"type": "environment", "environmentId": "executor-1", "path": str(plugin)}}
             # No `environments`: every configured environment (executor-1 included) is a turn environment.
             thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": [root]}, timeout=60)
             # 0.169 starts the plugin's MCP server with the first turn but may sample before it

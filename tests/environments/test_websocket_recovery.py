@@ -149,7 +149,8 @@ async def test_output_produced_while_disconnected_is_replayed_in_order(
     script = "echo one; while [ ! -e go ]; do sleep 0.02; done; echo two; echo three >&2; touch wrote; exec cat"
     async with open_websocket_link(proxy.url, name="ws") as client:
         params = p.ProcessStartParams(
-            process_id="replay", argv=["sh", "-c", script], cwd=p.path_to_uri(str(tmp_path)), env={}, tty=False, pipe_stdin=True
+            process_id="replay", argv=["sh", "-c", script], cwd=p.path_to_uri(str(tmp_path)), env={}, tty=False,
+            pipe_stdin=True,
         )
         session = await client.start_process(params)
         first = await session.events.receive()
@@ -182,7 +183,8 @@ async def test_recovery_that_cannot_succeed_fails_the_link_and_its_processes(
     executor_pid, proxy = executor
     async with open_websocket_link(proxy.url, name="ws", recovery_timeout=1.0) as client:
         params = p.ProcessStartParams(
-            process_id="doomed", argv=["sh", "-c", "echo up; exec sleep 60"], cwd=p.path_to_uri(str(tmp_path)), env={}, tty=False
+            process_id="doomed", argv=["sh", "-c", "echo up; exec sleep 60"], cwd=p.path_to_uri(str(tmp_path)),
+            env={}, tty=False,
         )
         session = await client.start_process(params)
         assert (await session.events.receive()).data == b"up\n"

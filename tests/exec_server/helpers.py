@@ -117,7 +117,8 @@ class _RawCM:
         self.env = env
 
     async def __aenter__(self) -> RawExec:
-        self.process = await anyio.open_process(self.argv, env={**os.environ, **(self.env or {})}, start_new_session=True)
+        self.process = await anyio.open_process(self.argv, env={**os.environ, **(self.env or {})},
+                                                start_new_session=True)
         return RawExec(self.process)
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -205,7 +206,8 @@ def http_server(name: str = "origin") -> Iterator[HttpServer]:
 def make_plugin(root: Path, *, mcp_servers: Any = None) -> Path:
     """The fake plugin of spec §7: manifest, .mcp.json, .app.json, a skill with metadata."""
     (root / ".codex-plugin").mkdir(parents=True)
-    manifest: dict[str, Any] = {"name": "executor-demo", "apps": "./.app.json", "interface": {"displayName": "Executor Demo"}}
+    manifest: dict[str, Any] = {"name": "executor-demo", "apps": "./.app.json",
+                                "interface": {"displayName": "Executor Demo"}}
     if mcp_servers is not None:
         manifest["mcpServers"] = mcp_servers
     (root / ".codex-plugin" / "plugin.json").write_text(json.dumps(manifest))

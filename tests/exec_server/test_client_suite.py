@@ -30,12 +30,14 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 @pytest.fixture
 async def env(which: str) -> AsyncIterator[RemoteEnvironment]:
     argv = executor_argv(which)
-    async with RemoteEnvironment.connect_stdio(which, argv[0], argv[1:], env={MARKER: "executor-only", "SECRET_TOKEN_X": "s"}) as environment:
+    child_env = {MARKER: "executor-only", "SECRET_TOKEN_X": "s"}
+    async with RemoteEnvironment.connect_stdio(which, argv[0], argv[1:], env=child_env) as environment:
         yield environment
 
 
 def start_params(process_id: str, argv: list[str], cwd: str, **kw: object) -> p.ProcessStartParams:
-    values: dict[str, object] = dict(process_id=process_id, argv=argv, cwd=p.path_to_uri(cwd), env={}, tty=False, pipe_stdin=False)
+    values: dict[str, object] = dict(process_id=process_id, argv=argv, cwd=p.path_to_uri(cwd), env={}, tty=False,
+                                     pipe_stdin=False)
     values.update(kw)
     return p.ProcessStartParams(**values)  # type: ignore[arg-type]
 
@@ -65,7 +67,9 @@ async def test_handshake_gives_a_session_and_environment_info(env: RemoteEnviron
 
 async def test_echo_round_trip_with_ordered_seq_and_terminate(env: RemoteEnvironment, tmp_path: Path) -> None:
     client = await env.client()
-    session = await client.start_process(start_params("cat-1", ["cat"], str(tmp_path), pipe_stdin=True, env_policy=p.ExecEnvPolicy(inherit="core", ignore_default_excludes=True, exclude=[], set={}, include_only=[])))
+    core = p.ExecEnvPolicy(inherit="core", ignore_default_excludes=True, exclude=[], set={}, include_only=[])
+    session = await client.start_process(start_params("cat-1", ["cat"], str(tmp_path), pipe_stdin=True,
+                                                      env_policy=core))
     assert await session.write(b"hello executor\n") == "accepted"
     got = b""
     with anyio.fail_after(20):
@@ -85,7 +89,8 @@ async def test_echo_round_trip_with_ordered_seq_and_terminate(env: RemoteEnviron
 
 async def test_env_policy_include_only_and_overlay(env: RemoteEnvironment, tmp_path: Path) -> None:
     client = await env.client()
-    policy = p.ExecEnvPolicy(inherit="all", ignore_default_excludes=True, exclude=[], set={"FROM_SET": "s"}, include_only=[MARKER, "FROM_*"])
+    policy = p.ExecEnvPolicy(inherit="all", ignore_default_excludes=True, exclude=[], set={"FROM_SET": "s"},
+                             include_only=[MARKER, "FROM_*"])
     session = await client.start_process(
         start_params("env-1", ["env"], str(tmp_path), env={"OVERLAY": "o"}, env_policy=policy)
     )
@@ -97,13 +102,16 @@ async def test_env_policy_include_only_and_overlay(env: RemoteEnvironment, tmp_p
 
 async def test_default_excludes_drop_secrets_unless_ignored(env: RemoteEnvironment, tmp_path: Path) -> None:
     client = await env.client()
-    policy = p.ExecEnvPolicy(inherit="all", ignore_default_excludes=False, exclude=["ROOTSTEP_*"], set={}, include_only=[])
+    policy = p.ExecEnvPolicy(inherit="all", ignore_default_excludes=False, exclude=["ROOTSTEP_*"], set={},
+                             include_only=[])
     session = await client.start_process(start_params("env-2", ["env"], str(tmp_path), env_policy=policy))
     names = {line.split("=", 1)[0] for line in stdout_of(await collect(session.events)).decode().splitlines()}
     assert "SECRET_TOKEN_X" not in names and MARKER not in names
 
 
-async def test_null_policy_means_exactly_env_and_program_lookup_uses_child_path(env: RemoteEnvironment, tmp_path: Path) -> None:
+async def test_null_policy_means_exactly_env_and_program_lookup_uses_child_path(
+    env: RemoteEnvironment, tmp_path: Path
+) -> None:
     client = await env.client()
     tool_dir = tmp_path / "only-here"
     tool_dir.mkdir()
@@ -115,7 +123,8 @@ async def test_null_policy_means_exactly_env_and_program_lookup_uses_child_path(
         await client.start_process(start_params("look-1", ["only-tool"], str(tmp_path)))
     assert err.value.code == -32603
     # On the child's PATH: found.
-    session = await client.start_process(start_params("look-2", ["only-tool"], str(tmp_path), env={"PATH": str(tool_dir)}))
+    session = await client.start_process(start_params("look-2", ["only-tool"], str(tmp_path),
+                                                      env={"PATH": str(tool_dir)}))
     assert stdout_of(await collect(session.events)) == b"found-by-child-path\n"
     # Relative with a slash: against cwd.
     session = await client.start_process(start_params("look-3", ["./only-here/only-tool"], str(tmp_path)))
@@ -127,7 +136,9 @@ async def test_write_ids_are_idempotent(env: RemoteEnvironment, tmp_path: Path) 
     await client.start_process(start_params("dedup", ["cat"], str(tmp_path), pipe_stdin=True))
     session = client._processes["dedup"]
     for write_id, data in (("1", b"a\n"), ("1", b"a\n"), ("2", b"b\n")):
-        result = await client.call(p.PROCESS_WRITE, p.ProcessWriteParams(process_id="dedup", chunk=base64.b64encode(data).decode(), write_id=write_id), p.ProcessWriteResult)
+        chunk = base64.b64encode(data).decode()
+        params = p.ProcessWriteParams(process_id="dedup", chunk=chunk, write_id=write_id)
+        result = await client.call(p.PROCESS_WRITE, params, p.ProcessWriteResult)
         assert result.status == "accepted"
     got = b""
     with anyio.fail_after(20):
@@ -143,7 +154,8 @@ async def test_write_statuses_and_errors(env: RemoteEnvironment, tmp_path: Path)
     client = await env.client()
 
     async def write(pid: str, write_id: str = "1") -> str:
-        r = await client.call(p.PROCESS_WRITE, {"processId": pid, "chunk": "eA==", "writeId": write_id}, p.ProcessWriteResult)
+        r = await client.call(p.PROCESS_WRITE, {"processId": pid, "chunk": "eA==", "writeId": write_id},
+                              p.ProcessWriteResult)
         return r.status
 
     assert await write("nobody") == "unknownProcess"
@@ -168,7 +180,8 @@ async def test_bad_start_params(env: RemoteEnvironment, tmp_path: Path) -> None:
         await client.request(p.PROCESS_START, p.wire(start_params("e", [], str(tmp_path))))
     assert err.value.code == -32602
     with pytest.raises(JsonRpcError) as err:
-        await client.request(p.PROCESS_START, {"processId": "m", "argv": ["true"], "cwd": p.path_to_uri(str(tmp_path)), "tty": False})
+        await client.request(p.PROCESS_START, {"processId": "m", "argv": ["true"], "cwd": p.path_to_uri(str(tmp_path)),
+                                               "tty": False})
     assert err.value.code == -32602 and "env" in err.value.message
     with pytest.raises(JsonRpcError) as err:
         await client.request(p.PROCESS_START, p.wire(start_params("x", ["/definitely/not/here"], str(tmp_path))))
@@ -179,7 +192,8 @@ async def test_bad_start_params(env: RemoteEnvironment, tmp_path: Path) -> None:
     assert err.value.code == -32600
     await session.terminate()
     with pytest.raises(JsonRpcError) as err:
-        await client.request(p.PROCESS_START, p.wire(start_params("sbx", ["true"], str(tmp_path), sandbox={"type": "readOnly"})))
+        await client.request(p.PROCESS_START,
+                             p.wire(start_params("sbx", ["true"], str(tmp_path), sandbox={"type": "readOnly"})))
     assert err.value.code == -32602
 
 
@@ -190,7 +204,8 @@ async def test_process_ignoring_sigterm_is_killed(env: RemoteEnvironment, tmp_pa
     async for event in session.events:
         if b"ready" in event.data:
             break
-    pids = {proc.pid for proc in psutil.Process().children(recursive=True) if "stubborn" in " ".join(proc.cmdline()) or "while :" in " ".join(proc.cmdline())}
+    pids = {proc.pid for proc in psutil.Process().children(recursive=True)
+            if "stubborn" in " ".join(proc.cmdline()) or "while :" in " ".join(proc.cmdline())}
     assert pids
     assert await session.terminate() is True
     events = await collect(session.events)
@@ -233,7 +248,8 @@ async def test_filesystem_reads(env: RemoteEnvironment, tmp_path: Path) -> None:
 
 async def test_path_uri_errors(env: RemoteEnvironment) -> None:
     client = await env.client()
-    for path, needle in (("/etc/hostname", "relative URL without a base"), ("http://x/y", "unsupported path URI scheme `http`")):
+    for path, needle in (("/etc/hostname", "relative URL without a base"),
+                         ("http://x/y", "unsupported path URI scheme `http`")):
         with pytest.raises(JsonRpcError) as err:
             await client.request(p.FS_READ_FILE, {"path": path, "sandbox": None})
         assert err.value.code == -32602 and needle in err.value.message
@@ -267,7 +283,8 @@ async def test_capability_discovery(env: RemoteEnvironment, tmp_path: Path) -> N
     root = make_plugin(tmp_path / "plugin")
     escaping = make_plugin(tmp_path / "escaping", mcp_servers="../outside.json")
     (tmp_path / "outside.json").write_text("{}")
-    found = await env.discover_capability_roots([("demo@1", str(root)), ("missing@1", str(tmp_path / "nope")), ("esc@1", str(escaping))])
+    found = await env.discover_capability_roots(
+        [("demo@1", str(root)), ("missing@1", str(tmp_path / "nope")), ("esc@1", str(escaping))])
     demo, missing, esc = found
     uri = p.path_to_uri(str(root))
     assert demo["id"] == "demo@1" and demo["path"] == uri and demo["error"] is None
@@ -288,7 +305,8 @@ async def test_capability_discovery(env: RemoteEnvironment, tmp_path: Path) -> N
 async def test_http_buffered_streamed_and_errors(env: RemoteEnvironment) -> None:
     client = await env.client()
     with http_server() as origin:
-        result, _ = await client.http_request(p.HttpRequestParams(method="GET", url=origin.url + "/hello", request_id="r1"))
+        result, _ = await client.http_request(
+            p.HttpRequestParams(method="GET", url=origin.url + "/hello", request_id="r1"))
         assert result.status == 200 and base64.b64decode(result.body_base64) == b"hello"
         assert [h.value for h in result.headers if h.name == "x-multi"] == ["one", "two"]
         assert all(h.name == h.name.lower() for h in result.headers)
@@ -329,7 +347,8 @@ def the_executor() -> psutil.Process:
     return next(pr for pr in found if any(not is_executor(c) for c in pr.children()))
 
 
-@pytest.mark.parametrize("script", ["echo up; exec sleep 60", "echo up; sleep 60; echo never"], ids=["child", "grandchild"])
+@pytest.mark.parametrize("script", ["echo up; exec sleep 60", "echo up; sleep 60; echo never"],
+                         ids=["child", "grandchild"])
 async def test_executor_killed_mid_call(which: str, script: str, tmp_path: Path) -> None:
     if which == "reference" and "never" in script:
         pytest.skip("the reference leaves grandchildren behind when it is SIGKILLed; ours reaps them")
@@ -409,7 +428,8 @@ async def test_a_chatty_executor_stderr_is_drained(which: str, tmp_path: Path) -
     """2 MB on stderr before the handshake: the client must read it or the executor blocks."""
     wrapper = tmp_path / "chatty.sh"
     argv = executor_argv(which)
-    wrapper.write_text("#!/bin/sh\nhead -c 2000000 /dev/zero | tr '\\\\0' 'e' >&2\nexec " + " ".join(f"'{a}'" for a in argv) + "\n")
+    wrapper.write_text("#!/bin/sh\nhead -c 2000000 /dev/zero | tr '\\\\0' 'e' >&2\nexec "
+                       + " ".join(f"'{a}'" for a in argv) + "\n")
     wrapper.chmod(0o755)
     async with RemoteEnvironment.connect_stdio(which, str(wrapper), initialize_timeout=30) as chatty:
         assert await chatty.probe() is True
@@ -418,7 +438,8 @@ async def test_a_chatty_executor_stderr_is_drained(which: str, tmp_path: Path) -
 async def test_tty_process(env: RemoteEnvironment, tmp_path: Path) -> None:
     client = await env.client()
     script = "tty; stty size; read line; echo got:$line"
-    session = await client.start_process(start_params("tty", ["sh", "-c", script], str(tmp_path), tty=True, env={"PATH": "/usr/bin:/bin"}))
+    session = await client.start_process(start_params("tty", ["sh", "-c", script], str(tmp_path), tty=True,
+                                                      env={"PATH": "/usr/bin:/bin"}))
     out = b""
     with anyio.fail_after(20):
         async for event in session.events:
@@ -440,11 +461,14 @@ async def test_filesystem_writes(env: RemoteEnvironment, tmp_path: Path) -> None
         return p.path_to_uri(str(tmp_path.joinpath(*parts)))
 
     await client.request(p.FS_CREATE_DIRECTORY, {"path": uri("a", "b"), "recursive": True, "sandbox": None})
-    await client.request(p.FS_WRITE_FILE, {"path": uri("a", "b", "f.txt"), "dataBase64": base64.b64encode(b"data").decode(), "sandbox": None})
+    await client.request(p.FS_WRITE_FILE, {"path": uri("a", "b", "f.txt"),
+                                           "dataBase64": base64.b64encode(b"data").decode(), "sandbox": None})
     assert (tmp_path / "a" / "b" / "f.txt").read_bytes() == b"data"
-    await client.request(p.FS_COPY, {"sourcePath": uri("a"), "destinationPath": uri("c"), "recursive": True, "sandbox": None})
+    await client.request(p.FS_COPY, {"sourcePath": uri("a"), "destinationPath": uri("c"), "recursive": True,
+                                     "sandbox": None})
     assert (tmp_path / "c" / "b" / "f.txt").read_bytes() == b"data"
-    await client.request(p.FS_COPY, {"sourcePath": uri("a", "b", "f.txt"), "destinationPath": uri("g.txt"), "recursive": False, "sandbox": None})
+    await client.request(p.FS_COPY, {"sourcePath": uri("a", "b", "f.txt"), "destinationPath": uri("g.txt"),
+                                     "recursive": False, "sandbox": None})
     assert (tmp_path / "g.txt").read_bytes() == b"data"
     with pytest.raises(JsonRpcError) as err:
         await client.request(p.FS_COPY, {"sourcePath": uri("a"), "destinationPath": uri("d"), "sandbox": None})

@@ -65,7 +65,8 @@ class WsRaw:
         import base64
 
         def seen() -> bytes:
-            return b"".join(base64.b64decode(n["params"]["chunk"]) for n in self.notifications if n["method"] == "process/output")
+            return b"".join(base64.b64decode(n["params"]["chunk"]) for n in self.notifications
+                            if n["method"] == "process/output")
 
         while needle not in seen():
             msg = await self.recv()
@@ -88,7 +89,8 @@ class Executor:
         out = set()
         for child in psutil.Process(self.pid).children(recursive=True):
             try:
-                if "exec-server" not in " ".join(child.cmdline()) and "exec-server" in " ".join(child.parent().cmdline()):
+                if ("exec-server" not in " ".join(child.cmdline())
+                        and "exec-server" in " ".join(child.parent().cmdline())):
                     out.add(child.pid)
             except (psutil.NoSuchProcess, AttributeError):
                 pass

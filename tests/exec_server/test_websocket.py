@@ -32,7 +32,8 @@ def ws_argv(which: str) -> list[str]:
 
 @pytest.fixture
 async def ws_url(which: str) -> AsyncIterator[str]:
-    process = await anyio.open_process(ws_argv(which), env={**os.environ, MARKER: "ws-executor"}, start_new_session=True)
+    process = await anyio.open_process(ws_argv(which), env={**os.environ, MARKER: "ws-executor"},
+                                       start_new_session=True)
     try:
         assert process.stdout is not None
         with anyio.fail_after(20):
@@ -87,12 +88,14 @@ async def test_websocket_disconnect_kills_the_sessions_processes(tmp_path: Path)
             url = (await LineReader(process.stdout).__anext__()).decode().strip()
         async with RemoteEnvironment.connect_websocket("ws", url) as env:
             client = await env.client()
-            params = p.ProcessStartParams(process_id="bg", argv=["sh", "-c", "echo up; exec sleep 60"], cwd=p.path_to_uri(str(tmp_path)), env={}, tty=False)
+            params = p.ProcessStartParams(process_id="bg", argv=["sh", "-c", "echo up; exec sleep 60"],
+                                          cwd=p.path_to_uri(str(tmp_path)), env={}, tty=False)
             session = await client.start_process(params)
             async for event in session.events:
                 if b"up" in event.data:
                     break
-            children = {c.pid for c in psutil.Process(process.pid).children(recursive=True) if "exec-server" not in " ".join(c.cmdline())}
+            children = {c.pid for c in psutil.Process(process.pid).children(recursive=True)
+                        if "exec-server" not in " ".join(c.cmdline())}
             assert children
         assert await wait_gone(children) == set()
     finally:

@@ -114,7 +114,8 @@ async def test_stdin_eof_kills_running_processes_and_exits_zero(which: str, tmp_
         r = await ex.call(
             2,
             "process/start",
-            {"processId": "p", "argv": ["sh", "-c", "echo up; exec sleep 60"], "cwd": "file://" + str(tmp_path), "env": {}, "tty": False},
+            {"processId": "p", "argv": ["sh", "-c", "echo up; exec sleep 60"], "cwd": "file://" + str(tmp_path),
+             "env": {}, "tty": False},
         )
         assert r["result"]["processId"] == "p"
         while not any(n["method"] == "process/output" for n in ex.notifications):
@@ -123,7 +124,8 @@ async def test_stdin_eof_kills_running_processes_and_exits_zero(which: str, tmp_
             ex.notifications.append(msg)
         import psutil
 
-        sleepers = {p.pid for p in psutil.Process(ex.process.pid).children(recursive=True) if "exec-server" not in " ".join(p.cmdline())}
+        sleepers = {p.pid for p in psutil.Process(ex.process.pid).children(recursive=True)
+                    if "exec-server" not in " ".join(p.cmdline())}
         assert sleepers
         assert ex.process.stdin is not None
         await ex.process.stdin.aclose()
@@ -135,7 +137,8 @@ async def test_stdin_eof_kills_running_processes_and_exits_zero(which: str, tmp_
 async def test_notifications_use_the_documented_shapes(which: str, tmp_path: Path) -> None:
     async with raw_exec(executor_argv(which)) as ex:
         await ex.handshake()
-        await ex.call(2, "process/start", {"processId": "n", "argv": ["sh", "-c", "printf hi"], "cwd": "file://" + str(tmp_path), "env": {}, "tty": False})
+        await ex.call(2, "process/start", {"processId": "n", "argv": ["sh", "-c", "printf hi"],
+                                           "cwd": "file://" + str(tmp_path), "env": {}, "tty": False})
         while not any(n["method"] == "process/closed" for n in ex.notifications):
             msg = await ex.recv()
             assert msg is not None
@@ -165,5 +168,6 @@ def test_bad_listen_values_are_refused(listen: str, message: str) -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "rootstep", "exec-server", "--listen", listen], capture_output=True, timeout=30)
+    done = subprocess.run([sys.executable, "-m", "rootstep", "exec-server", "--listen", listen],
+                          capture_output=True, timeout=30)
     assert done.returncode == 2 and done.stdout == b"" and message.encode() in done.stderr

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.extensions.selected_plugins import (
@@ -93,11 +92,13 @@ def test_selected_plugins_override_installed_plugins_but_not_config() -> None:
     b.register_selected_plugin("docs", "selected-beta", "selected-beta", 1, server("https://selected-beta.example/mcp"))
     b.register_selected_plugin("docs", "selected-alpha", "selected-alpha", 0, selected)
     catalog = b.build()
-    assert catalog.server("docs") == ResolvedMcpServer(McpServerSource.selected_plugin("selected-alpha", "selected-alpha"), selected)
+    assert catalog.server("docs") == ResolvedMcpServer(
+        McpServerSource.selected_plugin("selected-alpha", "selected-alpha"), selected)
     assert catalog.selected_plugin_server_names() == ("docs",)
     refreshed = server("https://refreshed.example/mcp")
     catalog = catalog.with_materialized_servers({"docs": refreshed, "newcomer": refreshed})
-    assert catalog.server("docs") == ResolvedMcpServer(McpServerSource.selected_plugin("selected-alpha", "selected-alpha"), refreshed)
+    assert catalog.server("docs") == ResolvedMcpServer(
+        McpServerSource.selected_plugin("selected-alpha", "selected-alpha"), refreshed)
     assert catalog.server("newcomer").source == McpServerSource.config()
     b = catalog.to_builder()
     configured = server("https://config.example/mcp")
@@ -131,7 +132,8 @@ def test_equal_precedence_uses_insertion_order_and_removal_wins_last() -> None:
 # ------------------------------------------------------------------ properties
 
 KINDS = ["plugin", "selected_plugin", "config", "compatibility", "extension", "remove_extension", "remove_compat"]
-TIER = {"plugin": 0, "selected_plugin": 1, "config": 2, "compatibility": 3, "remove_compat": 3, "extension": 4, "remove_extension": 4}
+TIER = {"plugin": 0, "selected_plugin": 1, "config": 2, "compatibility": 3, "remove_compat": 3, "extension": 4,
+        "remove_extension": 4}
 
 action = st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(KINDS), st.integers(0, 3), st.booleans())
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.config.requirements import parse_requirements
@@ -100,7 +99,9 @@ def test_first_ready_root_wins_but_config_beats_every_plugin(
 
 
 @given(ready_lists())
-def test_requirements_never_enable_and_never_drop(ready: list[tuple[SelectedCapabilityRoot, PluginPackage | None]]) -> None:
+def test_requirements_never_enable_and_never_drop(
+    ready: list[tuple[SelectedCapabilityRoot, PluginPackage | None]]
+) -> None:
     requirements = parse_requirements('[plugins."p0".mcp_servers.alpha.identity]\ncommand = "a"\n')
     plain = project_ready_roots(ready)
     gated = project_ready_roots(ready, requirements)
@@ -121,8 +122,10 @@ def projection_for(ready: list[tuple[SelectedCapabilityRoot, PluginPackage | Non
 @settings(max_examples=200)
 @given(ready_lists(), st.data())
 def test_reuse_decision(ready: list[tuple[SelectedCapabilityRoot, PluginPackage | None]], data: st.DataObject) -> None:
-    previous_ready = data.draw(st.lists(st.sampled_from(ready), max_size=len(ready), unique_by=lambda r: r[0].id)) if ready else []
-    new_ready = data.draw(st.lists(st.sampled_from(ready), max_size=len(ready), unique_by=lambda r: r[0].id)) if ready else []
+    previous_ready = data.draw(st.lists(st.sampled_from(ready), max_size=len(ready),
+                                        unique_by=lambda r: r[0].id)) if ready else []
+    new_ready = data.draw(st.lists(st.sampled_from(ready), max_size=len(ready),
+                                   unique_by=lambda r: r[0].id)) if ready else []
     previous = PublishedInputs(tuple(r for r, _ in previous_ready), projection_for(previous_ready))
     new_roots = [r for r, _ in new_ready]
     new_projection = projection_for(new_ready)
@@ -159,15 +162,18 @@ def test_conflicting_root_ids_keep_the_first_location() -> None:
 
 
 def test_wire_round_trip() -> None:
-    root = SelectedCapabilityRoot.from_wire({"id": "executor-demo@1", "location": {"type": "environment", "environmentId": "executor-1", "path": "/abs/plugin root"}})
-    assert root.to_wire() == {"id": "executor-demo@1", "location": {"type": "environment", "environmentId": "executor-1", "path": "file:///abs/plugin%20root"}}
+    root = SelectedCapabilityRoot.from_wire({"id": "executor-demo@1", "location": {
+        "type": "environment", "environmentId": "executor-1", "path": "/abs/plugin root"}})
+    assert root.to_wire() == {"id": "executor-demo@1", "location": {
+        "type": "environment", "environmentId": "executor-1", "path": "file:///abs/plugin%20root"}}
     assert SelectedCapabilityRoot.from_wire(root.to_wire()) == root
 
 
 # ------------------------------------------------------------------ stable tool names
 
 identities = st.sampled_from([f"srv{i}\0tool{j}" for i in range(3) for j in range(3)])
-preferred = st.tuples(st.sampled_from(["mcp__a", "mcp__b"]), st.sampled_from(["echo", "run", "x" * 50]))  # valid (<= 64)
+preferred = st.tuples(st.sampled_from(["mcp__a", "mcp__b"]),
+                      st.sampled_from(["echo", "run", "x" * 50]))  # valid (<= 64)
 
 
 @settings(max_examples=200)
@@ -199,7 +205,8 @@ def test_a_later_collision_suffixes_the_newcomer_not_the_incumbent() -> None:
     assert names.assign({"c\0echo": ("mcp__x", "echo")})["c\0echo"] != ("mcp__x", "echo")
 
 
-@given(st.lists(st.tuples(st.sampled_from(["r1", "r2", "r3", "r4"]), st.sampled_from(ENVS)), max_size=6), st.sets(st.sampled_from(ENVS)))
+@given(st.lists(st.tuples(st.sampled_from(["r1", "r2", "r3", "r4"]), st.sampled_from(ENVS)), max_size=6),
+       st.sets(st.sampled_from(ENVS)))
 def test_ready_roots_keep_order_and_ask_once_per_environment(spec: list[tuple[str, str]], ready_envs: set[str]) -> None:
     from rootstep.extensions.selected_plugins import ready_roots
 

@@ -36,7 +36,8 @@ command = "expected-command"
 
 def test_plugin_servers_are_gated_by_the_selected_root_id() -> None:
     req = parse_requirements(PLUGIN_REQUIREMENTS, source="/etc/codex/requirements.toml")
-    servers = {"allowed": stdio("allowed-command"), "mismatched": stdio("wrong-command"), "unlisted": stdio("unlisted-command")}
+    servers = {"allowed": stdio("allowed-command"), "mismatched": stdio("wrong-command"),
+               "unlisted": stdio("unlisted-command")}
     out = req.apply_to_plugin_servers("selected-root", servers)
     assert {n: s.enabled for n, s in out.items()} == {"allowed": True, "mismatched": False, "unlisted": False}
     assert out["mismatched"].disabled_reason == "requirements (/etc/codex/requirements.toml)"
@@ -101,7 +102,8 @@ def test_bad_requirements_name_the_server(text: str, fragment: str) -> None:
 
 
 def test_location_and_absent_file(tmp_path: Path) -> None:
-    assert requirements_path({"CODEX_APP_SERVER_MANAGED_CONFIG_PATH": str(tmp_path / "managed_config.toml")}) == tmp_path / "requirements.toml"
+    managed = {"CODEX_APP_SERVER_MANAGED_CONFIG_PATH": str(tmp_path / "managed_config.toml")}
+    assert requirements_path(managed) == tmp_path / "requirements.toml"
     assert requirements_path({}) == Path("/etc/codex/requirements.toml")
     assert load_requirements(tmp_path / "requirements.toml").plugins is None
     (tmp_path / "requirements.toml").write_text(PLUGIN_REQUIREMENTS)

@@ -37,7 +37,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def make_plugin(root: Path, name: str, display: str | None = None, servers: dict[str, Any] | None = None, **extra: str) -> Path:
+def make_plugin(
+    root: Path, name: str, display: str | None = None, servers: dict[str, Any] | None = None, **extra: str
+) -> Path:
     manifest: dict[str, Any] = {"name": name}
     if display:
         manifest["interface"] = {"displayName": display}
@@ -73,7 +75,8 @@ async def test_requirements_apply_by_selected_root_id_not_manifest_name(tmp_path
         tmp_path,
         "different-manifest-name",
         "Selected Demo",
-        {"allowed": {"command": "allowed-command"}, "mismatched": {"command": "wrong-command"}, "unlisted": {"command": "unlisted-command"}},
+        {"allowed": {"command": "allowed-command"}, "mismatched": {"command": "wrong-command"},
+         "unlisted": {"command": "unlisted-command"}},
     )
     requirements = parse_requirements(
         '[plugins."selected-root".mcp_servers.allowed.identity]\ncommand = "allowed-command"\n'
@@ -82,7 +85,8 @@ async def test_requirements_apply_by_selected_root_id_not_manifest_name(tmp_path
     state = SelectedPluginsState()
     ready = await state.metadata_for_roots([root_at(tmp_path)], lookup(FsEnvironment()))
     contributions = project_ready_roots(ready, requirements)
-    servers = [(c.name, c.plugin_id, c.plugin_display_name, c.selection_order, c.config.enabled) for c in contributions if isinstance(c, SelectedPluginServer)]
+    servers = [(c.name, c.plugin_id, c.plugin_display_name, c.selection_order, c.config.enabled)
+               for c in contributions if isinstance(c, SelectedPluginServer)]
     assert servers == [
         ("allowed", "selected-root", "Selected Demo", 0, True),
         ("mismatched", "selected-root", "Selected Demo", 0, False),
@@ -90,11 +94,13 @@ async def test_requirements_apply_by_selected_root_id_not_manifest_name(tmp_path
     ]
     # Disabled servers are still in the catalog (status list shows them) but disabled.
     projection = build_projection(contributions)
-    assert {n: s.config.enabled for n, s in projection.catalog.servers.items()} == {"allowed": True, "mismatched": False, "unlisted": False}
+    assert {n: s.config.enabled for n, s in projection.catalog.servers.items()} == {
+        "allowed": True, "mismatched": False, "unlisted": False}
 
 
 async def test_package_is_contributed_without_servers_or_connectors(tmp_path: Path) -> None:
-    make_plugin(tmp_path, "skill-only", "Skill Only", **{"skills/deploy/SKILL.md": "---\nname: deploy\ndescription: Deploy the project.\n---\n"})
+    make_plugin(tmp_path, "skill-only", "Skill Only",
+                **{"skills/deploy/SKILL.md": "---\nname: deploy\ndescription: Deploy the project.\n---\n"})
     state = SelectedPluginsState()
     ready = await state.metadata_for_roots([root_at(tmp_path)], lookup(FsEnvironment()))
     assert project_ready_roots(ready) == (SelectedPluginPackage("selected-root", "Skill Only", ()),)
@@ -106,7 +112,8 @@ async def test_selection_order_is_among_ready_roots_and_a_non_plugin_is_skipped(
     a = make_plugin(tmp_path / "a", "a", servers={"zz": {"command": "z"}, "aa": {"command": "a"}})
     not_plugin = tmp_path / "plain"
     not_plugin.mkdir()
-    b = make_plugin(tmp_path / "b", "b", servers={"bb": {"command": "b"}}, **{".app.json": json.dumps({"apps": {"c": {"id": "calendar"}}})})
+    b = make_plugin(tmp_path / "b", "b", servers={"bb": {"command": "b"}},
+                    **{".app.json": json.dumps({"apps": {"c": {"id": "calendar"}}})})
     write(b, {".codex-plugin/plugin.json": json.dumps({"name": "b", "apps": "./.app.json"})})
     state = SelectedPluginsState()
     roots = [root_at(not_plugin, "plain"), root_at(a, "A"), root_at(b, "B")]
@@ -210,7 +217,8 @@ class BundleEnvironment(FsEnvironment):
         for root_id, uri in roots:
             path = Path(PathUri.parse(uri).to_native())
             if not path.is_dir():
-                out.append({"id": root_id, "path": uri, "plugin": None, "skills": [], "warnings": [], "error": f"capability root {uri} is not a directory"})
+                out.append({"id": root_id, "path": uri, "plugin": None, "skills": [], "warnings": [],
+                            "error": f"capability root {uri} is not a directory"})
             else:
                 out.append(bundle_for(path, root_id))
         return out
@@ -220,8 +228,10 @@ async def test_discovery_path_projects_the_same_contributions(tmp_path: Path) ->
     write(
         tmp_path / "demo",
         {
-            ".codex-plugin/plugin.json": json.dumps({"name": "demo", "interface": {"displayName": "Demo"}, "mcpServers": "./servers.json"}),
-            "servers.json": json.dumps({"mcpServers": {"first": {"command": "first"}, "second": {"command": "second"}}}),
+            ".codex-plugin/plugin.json": json.dumps(
+                {"name": "demo", "interface": {"displayName": "Demo"}, "mcpServers": "./servers.json"}),
+            "servers.json": json.dumps(
+                {"mcpServers": {"first": {"command": "first"}, "second": {"command": "second"}}}),
         },
     )
     make_plugin(tmp_path / "other", "other", servers={"third": {"url": "https://x/mcp"}})
@@ -235,7 +245,8 @@ async def test_discovery_path_projects_the_same_contributions(tmp_path: Path) ->
     cache = CapabilityDiscoveryCache()
     high_level = project_ready_roots(await cache.metadata_for_roots(roots, lookup(env1, env2)))
     assert high_level == existing
-    assert [len(c) for c in env1.discover_calls] == [2] and [len(c) for c in env2.discover_calls] == [1]  # one request per environment
+    # one request per environment
+    assert [len(c) for c in env1.discover_calls] == [2] and [len(c) for c in env2.discover_calls] == [1]
     # Successes and failures are memoized: a second step asks nothing.
     await cache.metadata_for_roots(roots, lookup(env1, env2))
     assert cache.requests == 2
@@ -245,7 +256,8 @@ async def test_the_reuse_decision_over_published_inputs(tmp_path: Path) -> None:
     from rootstep.extensions.selected_plugins import SelectedPluginsThread
 
     make_plugin(tmp_path / "a", "a", "A", servers={"srv": {"command": "x"}})
-    make_plugin(tmp_path / "skills", "skills", "Skills", **{"skills/x/SKILL.md": "---\nname: x\ndescription: X.\n---\n"})
+    make_plugin(tmp_path / "skills", "skills", "Skills",
+                **{"skills/x/SKILL.md": "---\nname: x\ndescription: X.\n---\n"})
     env = FsEnvironment("executor-1")
     a = root_at(tmp_path / "a", "a", "executor-1")
     skill_only = root_at(tmp_path / "skills", "skills", "local")

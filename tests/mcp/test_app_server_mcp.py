@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import descendants
-from tests.fixtures.app_server import AppServerProcess, text, checked_app_server
+from tests.fixtures.app_server import AppServerProcess, checked_app_server, text
 from tests.fixtures.mcp_helpers import alive, echo_server_toml, read_pids
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
@@ -35,9 +35,12 @@ def app(home: Path) -> Iterator[AppServerProcess]:
         yield server
 
 
-def test_turn_calls_the_mcp_tool_and_the_next_request_carries_the_output(app: AppServerProcess, model: MockModel, tmp_path: Path):
+def test_turn_calls_the_mcp_tool_and_the_next_request_carries_the_output(
+    app: AppServerProcess, model: MockModel, tmp_path: Path
+):
     model.queue(
-        function_call_response("call-echo", "echo", json.dumps({"message": "hello", "env_var": "MARK"}), namespace="mcp__echo"),
+        function_call_response("call-echo", "echo", json.dumps({"message": "hello", "env_var": "MARK"}),
+                               namespace="mcp__echo"),
         assistant_text("Done"),
     )
     thread = app.call("thread/start", {"model": "mock-model"})["thread"]
@@ -53,11 +56,13 @@ def test_turn_calls_the_mcp_tool_and_the_next_request_carries_the_output(app: Ap
     assert output["call_id"] == "call-echo"
     assert "ECHOING: hello" in output["output"] and "marked" in output["output"]
 
-    completed = [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "mcpToolCall"]
+    completed = [m["params"]["item"] for m in app.notifications("item/completed")
+                 if m["params"]["item"]["type"] == "mcpToolCall"]
     [item] = completed
     assert item["status"] == "completed" and item["server"] == "echo" and item["tool"] == "echo"
     assert item["result"]["structuredContent"]["echo"] == "ECHOING: hello"
-    statuses = {(m["params"]["name"], m["params"]["status"]) for m in app.notifications("mcpServer/startupStatus/updated")}
+    statuses = {(m["params"]["name"], m["params"]["status"])
+                for m in app.notifications("mcpServer/startupStatus/updated")}
     assert {("echo", "starting"), ("echo", "ready"), ("broken", "starting"), ("broken", "failed")} <= statuses
     broken = next(m for m in app.notifications("mcpServer/startupStatus/updated")
                   if m["params"]["name"] == "broken" and m["params"]["status"] == "failed")
@@ -110,7 +115,8 @@ def test_a_failing_required_server_fails_thread_start(tmp_path: Path, model: Moc
     with AppServerProcess(home) as app:
         app.initialize()
         error = app.call_error("thread/start", {"model": "mock-model"})
-        assert "required MCP servers failed to initialize: required_broken: MCP client for `required_broken` failed" in error.message
+        assert ("required MCP servers failed to initialize: required_broken: MCP client for `required_broken` failed"
+                in error.message)
         [pid] = read_pids(tmp_path / "needed.pids")
         assert not alive(pid), "the healthy required server of the failed thread is reaped"
         app.assert_schema_clean()
@@ -133,7 +139,8 @@ def test_healthy_required_servers_are_ready_before_thread_start_answers(tmp_path
 
 def test_unloading_a_thread_reaps_its_mcp_servers(app: AppServerProcess, tmp_path: Path):
     thread = app.call("thread/start", {"model": "mock-model"})["thread"]
-    app.wait_notification("mcpServer/startupStatus/updated", lambda m: m["params"]["name"] == "echo" and m["params"]["status"] == "ready")
+    app.wait_notification("mcpServer/startupStatus/updated",
+                          lambda m: m["params"]["name"] == "echo" and m["params"]["status"] == "ready")
     [pid] = read_pids(tmp_path / "echo.pids")
     assert alive(pid)
     assert app.call("thread/unsubscribe", {"threadId": thread["id"]})["status"] == "unsubscribed"

@@ -27,7 +27,8 @@ def test_stored_oauth_tokens_authorize_the_server_for_threads(tmp_path: Path):
             thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
             [entry] = app.call("mcpServerStatus/list", {"threadId": thread_id})["data"]
             assert entry["authStatus"] == "notLoggedIn" and entry["tools"] == {}
-            failed = app.wait_notification("mcpServer/startupStatus/updated", lambda m: m["params"]["status"] == "failed")
+            failed = app.wait_notification("mcpServer/startupStatus/updated",
+                                           lambda m: m["params"]["status"] == "failed")
             assert failed["params"]["name"] == "notes"
             app.assert_schema_clean()
             app.close()

@@ -5,8 +5,14 @@ from __future__ import annotations
 import mcp_types as types
 import pytest
 
-from rootstep.mcp.approval import DECLINED_NEVER, DECLINED_NO_PROMPT, approval_mode_for, decline_reason, requires_approval
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.mcp.approval import (
+    DECLINED_NEVER,
+    DECLINED_NO_PROMPT,
+    approval_mode_for,
+    decline_reason,
+    requires_approval,
+)
 
 READ_ONLY = types.ToolAnnotations(read_only_hint=True)
 DESTRUCTIVE_READ_ONLY = types.ToolAnnotations(read_only_hint=True, destructive_hint=True)

@@ -81,5 +81,6 @@ def test_through_the_rootstep_command(home: Path):
     done = subprocess.run([sys.executable, "-m", "rootstep", "mcp", "add", "p", "--", "python3", "x.py"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
-    done = subprocess.run([sys.executable, "-m", "rootstep", "mcp", "list"], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "rootstep", "mcp", "list"], capture_output=True, text=True,
+                          env=env, timeout=60)
     assert "p  python3 x.py  enabled" in done.stdout

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from rootstep.config.mcp_servers import parse_mcp_servers
-from rootstep.config.mcp_servers import HttpTransport, StdioTransport
+from rootstep.config.mcp_servers import HttpTransport, StdioTransport, parse_mcp_servers
+from rootstep.environments.env_policy import host_stdio_env
 from rootstep.mcp.status import McpRequestError, http_origin, meta_with_thread, page_bounds
 from rootstep.mcp.transports.factory import stdio_launch
 from rootstep.mcp.transports.http import MissingBearerToken, request_headers
-from rootstep.environments.env_policy import host_stdio_env
 from rootstep.mcp.transports.local_stdio import parse_line
 
 
@@ -77,7 +75,8 @@ def test_meta_gets_the_thread_id():
 
 
 def test_http_origin_drops_credentials_and_path():
-    parsed = parse_mcp_servers({"mcp_servers": {"w": {"url": "https://u:p@example.com:8443/mcp?q=1"}, "s": {"command": "x"}}})
+    parsed = parse_mcp_servers({"mcp_servers": {"w": {"url": "https://u:p@example.com:8443/mcp?q=1"},
+                                                "s": {"command": "x"}}})
     assert http_origin(parsed.servers["w"]) == "https://example.com:8443"
     assert http_origin(parsed.servers["s"]) is None
 
@@ -111,7 +110,8 @@ def test_stdio_env_is_cleared_to_defaults_plus_named_plus_literal():
 
 def test_executor_launch_resolves_local_sources_here():
     parsed = parse_mcp_servers(
-        {"mcp_servers": {"e": {"command": "srv", "env_vars": ["REMOTE1", {"name": "HOSTV", "source": "local"}], "env": {"L": "1"}}}}
+        {"mcp_servers": {"e": {"command": "srv", "env_vars": ["REMOTE1", {"name": "HOSTV", "source": "local"}],
+                               "env": {"L": "1"}}}}
     )
     transport = parsed.servers["e"].transport
     assert isinstance(transport, StdioTransport)

@@ -9,9 +9,9 @@ import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from rootstep.mcp.startup import StartupStatus
-from rootstep.mcp.manager import ConnectionManager, ToolCallTimeout
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.mcp.manager import ConnectionManager, ToolCallTimeout
+from rootstep.mcp.startup import StartupStatus
 from rootstep.mcp.step_tools import call_error_text
 from rootstep.mcp.transports.factory import DefaultTransports
 from tests.fixtures.mcp_helpers import alive, echo_config, read_pids

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rootstep.environments import RemoteEnvironment
 from rootstep.config.mcp_servers import parse_mcp_servers
+from rootstep.environments import RemoteEnvironment
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.transports.factory import DefaultTransports
 from tests.exec_server.helpers import MARKER, executor_argv

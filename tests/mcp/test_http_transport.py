@@ -7,10 +7,10 @@ import pytest
 from rootstep.config.mcp_servers import parse_mcp_servers
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.status import call_server_tool, list_server_status
-from tests.fixtures.thread_mcp import mcp_for_tests
 from rootstep.mcp.transports.factory import DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
 from tests.fixtures.mcp_http_server import echo_http_server
+from tests.fixtures.thread_mcp import mcp_for_tests
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -30,7 +30,8 @@ async def test_http_server_tools_and_calls(http_url, monkeypatch):
     async with ConnectionManager(servers.servers, transports=DefaultTransports()) as manager:
         [connection] = (await manager.wait_ready()).values()
         assert connection.state == "ready", connection.error
-        result = await manager.call_tool("web", "echo", {"message": "hello", "env_var": "HTTP_MARK"}, meta={"threadId": "t9"})
+        result = await manager.call_tool("web", "echo", {"message": "hello", "env_var": "HTTP_MARK"},
+                                         meta={"threadId": "t9"})
         assert result.structured_content == {"echo": "ECHOING: hello", "env": "over-http", "threadId": "t9"}
 
 
@@ -67,7 +68,9 @@ async def test_status_list_and_direct_call_over_http(http_url):
         runtime = await provider.current_runtime()
         try:
             result = await call_server_tool(
-                runtime, McpServerToolCallParams(thread_id="thread-h", server="web", tool="echo", arguments={"message": "direct"})
+                runtime,
+                McpServerToolCallParams(thread_id="thread-h", server="web", tool="echo",
+                                        arguments={"message": "direct"}),
             )
         finally:
             await runtime.release()

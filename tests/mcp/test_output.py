@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import mcp_types as types
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.mcp.output import (
     ITEM_RESULT_MAX_BYTES,
@@ -23,7 +22,8 @@ def text(t: str) -> types.TextContent:
 
 
 def test_structured_content_wins_and_is_compact_json_after_the_header():
-    result = types.CallToolResult(content=[text("ignored")], structured_content={"echo": "ECHOING: hello", "env": "marked"})
+    result = types.CallToolResult(content=[text("ignored")],
+                                  structured_content={"echo": "ECHOING: hello", "env": "marked"})
     assert function_call_output(result, 0.0025) == (
         'Wall time: 0.0025 seconds\nOutput:\n{"echo":"ECHOING: hello","env":"marked"}'
     )
@@ -77,7 +77,8 @@ def test_truncate_middle_bounds(value, limit):
 
 def test_item_result_passes_small_results_and_collapses_huge_ones():
     small = types.CallToolResult(content=[text("hi")], structured_content={"a": 1}, _meta={"m": 1})
-    assert item_result(small) == {"content": [{"type": "text", "text": "hi"}], "structuredContent": {"a": 1}, "_meta": {"m": 1}}
+    assert item_result(small) == {"content": [{"type": "text", "text": "hi"}], "structuredContent": {"a": 1},
+                                  "_meta": {"m": 1}}
     huge = types.CallToolResult(content=[text("x" * (2 * ITEM_RESULT_MAX_BYTES))], structured_content={"big": True})
     out = item_result(huge)
     assert out["structuredContent"] is None and out["_meta"] is None

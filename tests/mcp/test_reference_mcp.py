@@ -46,7 +46,8 @@ def wait_echo_ready(app: AppServerProcess) -> None:
 
 def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any]:
     model.queue(
-        function_call_response("call-1", "echo", json.dumps({"message": "hello", "env_var": "MARK"}), namespace="mcp__echo"),
+        function_call_response("call-1", "echo", json.dumps({"message": "hello", "env_var": "MARK"}),
+                               namespace="mcp__echo"),
         function_call_response("call-2", "slow", json.dumps({"seconds": 0}), namespace="mcp__echo"),
         assistant_text("Done"),
     )
@@ -66,11 +67,13 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         status = app.call("mcpServerStatus/list", {"threadId": thread_id, "detail": "toolsAndAuthOnly"})
         status_full = app.call("mcpServerStatus/list", {"threadId": thread_id})
         status_global = app.call("mcpServerStatus/list", {"limit": 1})
-        startup = sorted({(m["params"]["name"], m["params"]["status"]) for m in app.notifications("mcpServer/startupStatus/updated")})
+        startup = sorted({(m["params"]["name"], m["params"]["status"])
+                          for m in app.notifications("mcpServer/startupStatus/updated")})
         # servers start with the thread, right after thread/started (the reference's order among
         # servers follows a hash map, so only the set is compared)
         started_at = app.index_of(app.notifications("thread/started")[0])
-        starting = sorted((app.index_of(m) > started_at, m["params"]["name"]) for m in app.notifications("mcpServer/startupStatus/updated")
+        starting = sorted((app.index_of(m) > started_at, m["params"]["name"])
+                          for m in app.notifications("mcpServer/startupStatus/updated")
                           if m["params"]["status"] == "starting")
         broken_error = next(m["params"].get("error") for m in app.notifications("mcpServer/startupStatus/updated")
                             if m["params"]["name"] == "broken" and m["params"]["status"] == "failed")
@@ -83,12 +86,14 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         "turn": turn["status"],
         "namespace": namespace,
         "output": re.sub(r"Wall time: [0-9.]+ seconds", "Wall time: N seconds", output["output"]),
-        "started": {k: started.get(k) for k in ("id", "server", "tool", "status", "arguments", "result", "error", "durationMs")},
+        "started": {k: started.get(k)
+                    for k in ("id", "server", "tool", "status", "arguments", "result", "error", "durationMs")},
         "item": {k: item.get(k) for k in ("id", "server", "tool", "status", "arguments", "error", "pluginId")},
         "item_result": item["result"],
         # `slow` is not read-only: approval policy never + read-only sandbox declines it
         "declined": {k: declined.get(k) for k in ("status", "error", "result")},
-        "declined_output": json.loads(re.sub(r"Wall time: [0-9.]+ seconds", "Wall time: N seconds", json.dumps(declined_output))),
+        "declined_output": json.loads(re.sub(r"Wall time: [0-9.]+ seconds", "Wall time: N seconds",
+                                             json.dumps(declined_output))),
         "direct": direct,
         "unknown": (unknown.code, unknown.message),
         "disabled": (disabled.code, disabled.message),
@@ -98,7 +103,9 @@ def _scenario(command: list[str], home: Path, model: MockModel) -> dict[str, Any
         "status_global": status_global,
         "startup": startup,
         "starting": starting,
-        "broken_error_prefix": (broken_error or "")[: len("MCP client for `broken` failed to start: MCP startup failed:")],
+        "broken_error_prefix": (
+            (broken_error or "")[: len("MCP client for `broken` failed to start: MCP startup failed:")]
+        ),
     }
     # thread ids differ between the runs; everything else must not
     return json.loads(json.dumps(result).replace(thread_id, "<thread>"))
@@ -155,5 +162,6 @@ def test_full_access_calls_match_the_reference(reference_codex: Path, tmp_path: 
     ref, ours = run_both(reference_codex, tmp_path, _timeout_scenario, extra=config, prepare=full_access)
     assert ours == ref
     assert ours["error"] == (
-        "tool call error: tool call failed for `echo/slow`\n\nCaused by:\n    timed out awaiting tools/call after 1000ms"
+        "tool call error: tool call failed for `echo/slow`\n\n"
+        "Caused by:\n    timed out awaiting tools/call after 1000ms"
     )

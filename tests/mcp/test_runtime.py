@@ -10,13 +10,13 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from rootstep.tools import FunctionCall
 from rootstep.config.mcp_servers import McpServersConfig, parse_mcp_servers
 from rootstep.mcp.status import McpRequestError, call_server_tool, list_server_status
-from tests.fixtures.thread_mcp import mcp_for_tests
 from rootstep.mcp.transports.factory import DefaultTransports
 from rootstep.mcp.wire import ListMcpServerStatusParams, McpServerToolCallParams
+from rootstep.tools import FunctionCall
 from tests.fixtures.mcp_helpers import ECHO_SERVER, alive, read_pids
+from tests.fixtures.thread_mcp import mcp_for_tests
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90), pytest.mark.usefixtures("no_leaks")]
 
@@ -52,7 +52,8 @@ class Notifications:
 
 
 def call(name: str, args: Any, namespace: str = "mcp__echo", call_id: str = "call-1") -> FunctionCall:
-    return FunctionCall(call_id=call_id, name=name, namespace=namespace, arguments=json.dumps(args) if args is not None else "")
+    return FunctionCall(call_id=call_id, name=name, namespace=namespace,
+                        arguments=json.dumps(args) if args is not None else "")
 
 
 async def test_a_step_sees_namespaced_tools_and_its_call_becomes_output_and_items(tmp_path):
@@ -67,7 +68,8 @@ async def test_a_step_sees_namespaced_tools_and_its_call_becomes_output_and_item
         assert step.handles(call("echo", {}))
         assert not step.handles(call("echo", {}, namespace="mcp__other"))
         sink = Sink()
-        output = await step.execute(call("echo", {"message": "hello", "env_var": "MARK"}), sink, thread_id="thr-1", turn_id="turn-1")
+        output = await step.execute(call("echo", {"message": "hello", "env_var": "MARK"}), sink,
+                                    thread_id="thr-1", turn_id="turn-1")
         assert isinstance(output, str) and output.startswith("Wall time: ")
         assert output.endswith('Output:\n{"echo":"ECHOING: hello","env":"marked","threadId":"thr-1"}')
         (kind1, started), (kind2, completed) = sink.events
@@ -87,7 +89,8 @@ async def test_call_failures_reach_the_model_as_error_output(tmp_path):
         step = await provider.capture_step()
         sink = Sink()
         out = await step.execute(call("fail", {}), sink, thread_id="t", turn_id="u")
-        assert out[1] == {"type": "input_text", "text": "this tool always fails"} and sink.events[-1][1]["status"] == "failed"
+        assert out[1] == {"type": "input_text", "text": "this tool always fails"}
+        assert sink.events[-1][1]["status"] == "failed"
         out = await step.execute(call("echo", "{not json"), Sink(), thread_id="t", turn_id="u")
         assert out[1]["text"].startswith("err: arguments must be a JSON object")
         bad = FunctionCall(call_id="c", name="echo", namespace="mcp__echo", arguments="{nope")
@@ -134,7 +137,8 @@ async def test_same_runtime_across_steps_and_reload_swaps_it_at_the_next_step(tm
         assert alive(pid), "the old runtime lives while a step holds it"
         await step2.aclose()
         assert alive(pid) and read_pids(pids) == [pid], "the unchanged server kept its process"
-        out = await step3.execute(call("echo", {"message": "probe"}, namespace="mcp__probe"), Sink(), thread_id="t", turn_id="u")
+        out = await step3.execute(call("echo", {"message": "probe"}, namespace="mcp__probe"), Sink(),
+                                  thread_id="t", turn_id="u")
         assert "ECHOING: probe" in out
         await step3.aclose()
     assert not any(alive(p) for p in read_pids(pids) + read_pids(tmp_path / "probe.pids"))
@@ -164,7 +168,8 @@ async def test_status_list_pages_sorted_names_with_failures_and_disabled(tmp_pat
     assert echo.tools["echo"]["annotations"] == {"readOnlyHint": True}
     assert echo.resources == []  # toolsAndAuthOnly skips resources
     assert echo.server_info is not None and echo.server_info.name == "rootstep-echo"
-    full = await list_server_status(config, ListMcpServerStatusParams(server_name="echo"), transports=DefaultTransports())
+    full = await list_server_status(config, ListMcpServerStatusParams(server_name="echo"),
+                                    transports=DefaultTransports())
     assert [e.name for e in full.data] == ["echo"] and full.data[0].resource_templates[0]["uriTemplate"] == "memo://{name}"
     with pytest.raises(McpRequestError, match="invalid cursor: x"):
         await list_server_status(config, ListMcpServerStatusParams(cursor="x"), transports=DefaultTransports())
@@ -177,9 +182,11 @@ async def test_direct_tool_call_semantics(tmp_path):
         runtime = await provider.current_runtime()
         try:
             def params(**kw: Any) -> McpServerToolCallParams:
-                return McpServerToolCallParams.model_validate({"threadId": "thr-d", "server": "echo", "tool": "echo", **kw})
+                return McpServerToolCallParams.model_validate(
+                    {"threadId": "thr-d", "server": "echo", "tool": "echo", **kw})
 
-            result = await call_server_tool(runtime, params(arguments={"message": "direct", "env_var": "MARK"}, _meta={"k": 1}))
+            result = await call_server_tool(
+                runtime, params(arguments={"message": "direct", "env_var": "MARK"}, _meta={"k": 1}))
             assert result.model_dump(by_alias=True, exclude_none=True) == {
                 "content": [{"type": "text", "text": "ECHOING: direct"}],
                 "structuredContent": {"echo": "ECHOING: direct", "env": "marked", "threadId": "thr-d"},
@@ -199,7 +206,8 @@ async def test_progress_notifications_of_a_call_become_item_progress(tmp_path):
     notes = Notifications()
     async with mcp_for_tests("thr-p", servers(tmp_path), emit=notes) as provider:
         step = await provider.capture_step()
-        out = await step.execute(call("progress", {"steps": 3}, call_id="call-p"), Sink(), thread_id="thr-p", turn_id="turn-p")
+        out = await step.execute(call("progress", {"steps": 3}, call_id="call-p"), Sink(),
+                                 thread_id="thr-p", turn_id="turn-p")
         assert out[1]["text"] == "3 steps done"
         await step.aclose()
     progress = [n for n in notes.seen if n["method"] == "item/mcpToolCall/progress"]

@@ -6,8 +6,7 @@ import hashlib
 import re
 
 import mcp_types as types
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rootstep.mcp.catalog import ListedServer, ServerProvenance, build_catalog
 from rootstep.mcp.tools import (
@@ -159,7 +158,8 @@ def test_namespace_tool_shape_sorting_and_default_description():
 
 
 def test_plugin_provenance_in_descriptions():
-    assert add_plugin_provenance("Echo a message.", ["Demo Plugin"]) == "Echo a message. This tool is part of plugin `Demo Plugin`."
+    assert add_plugin_provenance("Echo a message.", ["Demo Plugin"]) == (
+        "Echo a message. This tool is part of plugin `Demo Plugin`.")
     assert add_plugin_provenance("Echo", ["A", "B"]) == "Echo. This tool is part of plugins `A`, `B`."
     assert add_plugin_provenance("  ", ["A"]) == "This tool is part of plugin `A`."
     assert add_plugin_provenance("Why?", []) == "Why?"
@@ -235,7 +235,8 @@ json_schemas = st.recursive(
         "type": st.sampled_from(["object", "array", ["string", "null"]]),
         "properties": st.dictionaries(st.text(min_size=1, max_size=3), children, max_size=3),
         "items": children, "anyOf": st.lists(children, max_size=2),
-        "additionalProperties": st.one_of(st.booleans(), children), "required": st.lists(st.text(max_size=3), max_size=2),
+        "additionalProperties": st.one_of(st.booleans(), children),
+        "required": st.lists(st.text(max_size=3), max_size=2),
     }),
     max_leaves=8,
 )

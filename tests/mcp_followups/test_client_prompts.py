@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app_server import AppServerProcess, text, checked_app_server
+from tests.fixtures.app_server import AppServerProcess, checked_app_server, text
 from tests.fixtures.mcp_helpers import alive, echo_server_toml, read_pids
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 
@@ -56,7 +56,8 @@ def answer(app: AppServerProcess, request: dict[str, Any], result: dict[str, Any
 
 
 def mcp_items(app: AppServerProcess) -> list[dict[str, Any]]:
-    return [m["params"]["item"] for m in app.notifications("item/completed") if m["params"]["item"]["type"] == "mcpToolCall"]
+    return [m["params"]["item"] for m in app.notifications("item/completed")
+            if m["params"]["item"]["type"] == "mcpToolCall"]
 
 
 def output_text(request: Any) -> str:
@@ -179,7 +180,9 @@ def test_elicitation_in_flight_survives_a_runtime_rebuild(app: AppServerProcess,
     assert again["structuredContent"]["echo"] == "ECHOING: still here"
 
 
-def test_tools_list_changed_reaches_the_next_step_without_a_restart(app: AppServerProcess, model: MockModel, tmp_path: Path):
+def test_tools_list_changed_reaches_the_next_step_without_a_restart(
+    app: AppServerProcess, model: MockModel, tmp_path: Path
+):
     model.queue(
         function_call_response("c-grow", "grow", "{}", namespace="mcp__echo"),
         function_call_response("c-grown", "grown", "{}", namespace="mcp__echo"),

@@ -6,8 +6,7 @@ from __future__ import annotations
 import anyio
 import mcp_types as types
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.mcp.elicitation import (
     USER_CANCELLED,

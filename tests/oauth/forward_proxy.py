@@ -45,9 +45,11 @@ class ForwardProxy:
                 await client.send(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                 return
             self.seen.append(target)
-            headers = [h for h in lines[1:] if h.split(":", 1)[0].strip().lower() not in ("connection", "proxy-connection", "keep-alive")]
+            headers = [h for h in lines[1:]
+                       if h.split(":", 1)[0].strip().lower() not in ("connection", "proxy-connection", "keep-alive")]
             origin_form = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-            upstream_head = "\r\n".join([f"{method} {origin_form} {version}", *headers, "Connection: close", "", ""]).encode("latin-1")
+            upstream_head = "\r\n".join(
+                [f"{method} {origin_form} {version}", *headers, "Connection: close", "", ""]).encode("latin-1")
             try:
                 upstream = await anyio.connect_tcp(parts.hostname, parts.port or 80)
             except OSError:

@@ -7,8 +7,8 @@ from pathlib import Path
 import anyio
 import httpx2
 
-from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings, perform_login
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.mcp.oauth import LoginResult, OAuthLogin, OAuthSettings, perform_login
 from tests.fixtures.oauth_server import OAuthTestServer
 
 
@@ -44,7 +44,8 @@ async def complete(login: OAuthLogin) -> tuple[LoginResult, httpx2.Response]:
 
 async def login(server: OAuthTestServer, home, **kw) -> None:
     async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(home), **kw)
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                      settings=settings(home), **kw)
         result, page = await complete(pending)
     assert result.success, result.error
     assert page.status_code == 200

@@ -18,6 +18,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthMetadata
 
 from rootstep.mcp.oauth import (
     FileCredentialStore,
@@ -28,7 +29,6 @@ from rootstep.mcp.oauth import (
     perform_login,
 )
 from rootstep.mcp.oauth.registration import choose_client, is_ephemeral_loopback_callback
-from mcp.shared.auth import OAuthMetadata
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse, complete, http_config, settings
 
@@ -88,7 +88,9 @@ async def test_dcr_registers_even_when_cimd_is_advertised(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("registration", ["auto", None], ids=["auto", "omitted"])
 @pytest.mark.parametrize("advertised", [True, False], ids=["cimd-advertised", "cimd-not-advertised"])
-async def test_auto_picks_cimd_when_advertised_and_dcr_otherwise(tmp_path: Path, registration: str | None, advertised: bool) -> None:
+async def test_auto_picks_cimd_when_advertised_and_dcr_otherwise(
+    tmp_path: Path, registration: str | None, advertised: bool
+) -> None:
     with OAuthTestServer(cimd_supported=advertised) as server:
         client_id = await _login(server, tmp_path, registration)
         if advertised:
@@ -125,7 +127,8 @@ async def test_cimd_needs_the_ephemeral_loopback_callback(tmp_path: Path) -> Non
                     "notes", http_config(server.mcp_url), http_client=http,
                     settings=settings(tmp_path, callback_url="https://example.com/cb"), client_registration="cimd",
                 )
-            assert str(caught.value) == f"MCP OAuth CIMD requires an ephemeral loopback callback at `/callback/{callback_id(server.mcp_url)}`"
+            assert str(caught.value) == (
+                f"MCP OAuth CIMD requires an ephemeral loopback callback at `/callback/{callback_id(server.mcp_url)}`")
             # `auto` falls back to registration there
             pending = await perform_login(
                 "notes", http_config(server.mcp_url), http_client=http,
@@ -159,10 +162,13 @@ def test_decisions_are_pure() -> None:
     assert not is_ephemeral_loopback_callback("http://127.0.0.1:4242/callback/other", url)
     choice = choose_client(None, configured_client_id=None, metadata=metadata, redirect=loopback, server_url=url)
     assert (choice.source, choice.client_id) == ("cimd", client_metadata_url(url))
-    assert choose_client("dcr", configured_client_id=None, metadata=metadata, redirect=loopback, server_url=url).source == "dcr"
-    assert choose_client("cimd", configured_client_id="  id  ", metadata=metadata, redirect=loopback, server_url=url).client_id == "id"
+    chosen = choose_client("dcr", configured_client_id=None, metadata=metadata, redirect=loopback, server_url=url)
+    assert chosen.source == "dcr"
+    chosen = choose_client("cimd", configured_client_id="  id  ", metadata=metadata, redirect=loopback, server_url=url)
+    assert chosen.client_id == "id"
     plain = metadata.model_copy(update={"client_id_metadata_document_supported": None})
-    assert choose_client("auto", configured_client_id=" ", metadata=plain, redirect=loopback, server_url=url).source == "dcr"
+    chosen = choose_client("auto", configured_client_id=" ", metadata=plain, redirect=loopback, server_url=url)
+    assert chosen.source == "dcr"
 
 
 # --- the reference -------------------------------------------------------------------------
@@ -173,7 +179,8 @@ URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+/authorize\S*)")
 async def _reference_login(codex: Path, home: Path, server: OAuthTestServer, registration: str) -> tuple[int, str]:
     """``codex mcp login notes --oauth-client-registration X``: (exit code, stderr)."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(f'mcp_oauth_credentials_store = "file"\n[mcp_servers.notes]\nurl = "{server.mcp_url}"\n')
+    (home / "config.toml").write_text(
+        f'mcp_oauth_credentials_store = "file"\n[mcp_servers.notes]\nurl = "{server.mcp_url}"\n')
     env = {**os.environ, "CODEX_HOME": str(home), "BROWSER": "true"}
     argv = [str(codex), "mcp", "login", "notes", "--oauth-client-registration", registration]
     async with await anyio.open_process(argv, env=env) as process:
@@ -199,7 +206,9 @@ async def _reference_login(codex: Path, home: Path, server: OAuthTestServer, reg
     ("advertised", "registration"),
     [(True, "cimd"), (True, "auto"), (True, "dcr"), (False, "auto"), (False, "cimd")],
 )
-async def test_the_same_client_as_the_reference(reference_codex: Path, tmp_path: Path, advertised: bool, registration: str) -> None:
+async def test_the_same_client_as_the_reference(
+    reference_codex: Path, tmp_path: Path, advertised: bool, registration: str
+) -> None:
     with OAuthTestServer(cimd_supported=advertised) as server:
         code, errors = await _reference_login(reference_codex, tmp_path / "ref", server, registration)
         theirs = (len(server.registrations), list(server.url_client_ids))
@@ -216,7 +225,8 @@ async def test_the_same_client_as_the_reference(reference_codex: Path, tmp_path:
         assert ours_failed == (code != 0)
         assert (len(server.registrations), list(server.url_client_ids)) == theirs
         if code == 0:
-            theirs_id, ours_id = await _stored_client_id(tmp_path / "ref", server), await _stored_client_id(tmp_path / "ours", server)
+            theirs_id = await _stored_client_id(tmp_path / "ref", server)
+            ours_id = await _stored_client_id(tmp_path / "ours", server)
             if registration != "dcr" and advertised:
                 assert ours_id == theirs_id == client_metadata_url(server.mcp_url)  # the same document URL
             else:

@@ -50,7 +50,8 @@ def test_names_and_keys() -> None:
 
 
 def _entry(name: str) -> StoredCredentials:
-    return StoredCredentials(server_name=name, server_url=URL, client_id="c", access_token="AT", refresh_token="RT", executor_owned=True)
+    return StoredCredentials(server_name=name, server_url=URL, client_id="c", access_token="AT", refresh_token="RT",
+                             executor_owned=True)
 
 
 async def test_the_keyring_store_uses_the_executor_key(memory_keyring: MemoryKeyring) -> None:  # noqa: F811
@@ -66,7 +67,8 @@ async def test_the_keyring_store_uses_the_executor_key(memory_keyring: MemoryKey
 async def test_a_file_written_by_0169_is_read_and_kept(tmp_path: Path) -> None:
     entry = {
         "server_name": NAME, "server_url": URL, "issuer": "http://oauth-only.invalid", "client_id": "client-1",
-        "access_token": "AT", "expires_at": 4102444800000, "refresh_token": "RT", "scopes": ["read"], "executor_owned": True,
+        "access_token": "AT", "expires_at": 4102444800000, "refresh_token": "RT", "scopes": ["read"],
+        "executor_owned": True,
     }
     (tmp_path / ".credentials.json").write_text(json.dumps({f"{NAME}:d0ff4a8aecea8f7a": entry}))
     store = FileCredentialStore(tmp_path)
@@ -76,7 +78,8 @@ async def test_a_file_written_by_0169_is_read_and_kept(tmp_path: Path) -> None:
     assert json.loads((tmp_path / ".credentials.json").read_text()) == {f"{NAME}:d0ff4a8aecea8f7a": entry}
     executor_config = http_config(URL).model_copy(update={"environment_id": "executor-1"})
     assert await auth_status_before_discovery("executor_oauth", executor_config, store=store) == "oAuth"
-    assert await auth_status_before_discovery("executor_oauth", http_config(URL), store=store) is None  # local: no tokens
+    # local: no tokens
+    assert await auth_status_before_discovery("executor_oauth", http_config(URL), store=store) is None
 
 
 async def test_a_login_for_an_executor_server_stores_under_its_name_and_the_tokens_work(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ async def test_two_processes_spend_the_refresh_token_once(tmp_path) -> None:
             go.touch()
             time.sleep(0.5)  # let both reach the lock (only makes the race likelier; never asserted)
         outputs = [child.communicate(timeout=60) for child in children]
-        for child, (out, err) in zip(children, outputs, strict=True):
+        for child, (_, err) in zip(children, outputs, strict=True):
             assert child.returncode == 0, err
         tokens = {out.strip() for out, _ in outputs}
         assert len(tokens) == 1 and server.valid_access_token(tokens.pop())

@@ -5,8 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.mcp.oauth.callback import CallbackCode, CallbackInvalid, CallbackProviderError, classify_callback
 from rootstep.mcp.oauth.discovery import MetadataResponse, discovery_flow, parse_authorization_server_metadata
@@ -66,7 +65,8 @@ def _run(flow, answers: dict[str, MetadataResponse]):
 
 
 def test_www_authenticate_names_the_resource_metadata_first() -> None:
-    meta = b'{"authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t","scopes_supported":[" x ","x",""]}'
+    meta = (b'{"authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t",'
+            b'"scopes_supported":[" x ","x",""]}')
     found, asked = _run(
         discovery_flow(URL),
         {
@@ -143,7 +143,8 @@ def test_authorization_url_parameters() -> None:
         ("GET", "/cb?code=c&state=s", CallbackInvalid()),
         ("GET", "/cb/id/?code=c&state=s", CallbackInvalid()),
         ("POST", "/cb/id?code=c&state=s", CallbackInvalid()),
-        ("GET", "/cb/id?error=access_denied&error_description=no&state=s", CallbackProviderError("access_denied", "no")),
+        ("GET", "/cb/id?error=access_denied&error_description=no&state=s",
+         CallbackProviderError("access_denied", "no")),
         ("GET", "/cb/id?error=access_denied", CallbackProviderError("access_denied", None)),
         ("GET", "/cb/id?error=access_denied&state=t", CallbackInvalid()),
     ],
@@ -158,7 +159,8 @@ def test_provider_error_text() -> None:
     assert CallbackProviderError(None, "d").message() == "OAuth error: d"
 
 
-@given(state=st.text(min_size=1, max_size=40), expected=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=8, max_size=43))
+@given(state=st.text(min_size=1, max_size=40),
+       expected=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=8, max_size=43))
 def test_only_the_expected_state_yields_a_code(state: str, expected: str) -> None:
     from urllib.parse import urlencode
 

@@ -35,13 +35,15 @@ async def test_login_and_refresh_from_an_executor_behind_its_proxy(which: str, t
             proxy_env = {"HTTP_PROXY": proxy.url, "http_proxy": proxy.url, "NO_PROXY": "", "no_proxy": ""}
             async with RemoteEnvironment.connect_stdio("exec", argv[0], argv[1:], env=proxy_env) as executor:
                 async with executor.http_client() as http:
-                    pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+                    pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                                  settings=settings(tmp_path))
                     result, _ = await complete(pending)
                 assert result.success, result.error
                 tokens = TokenManager.from_settings(settings(tmp_path))
                 server.expire_access_tokens()
                 async with executor.http_client(auth=tokens.auth("notes", server.mcp_url)) as http:
-                    async with Client(streamable_http_client(server.mcp_url, http_client=http), mode="legacy") as client:
+                    async with Client(streamable_http_client(server.mcp_url, http_client=http),
+                                      mode="legacy") as client:
                         answer = await client.call_tool("echo", {"message": "from the executor"})
     assert answer.content[0].text == "ECHOING: from the executor"  # type: ignore[union-attr]
     base = server.base_url

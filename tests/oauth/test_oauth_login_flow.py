@@ -160,7 +160,8 @@ async def test_authorization_request_and_registration_follow_the_spec(server: OA
 async def test_explicit_scopes_and_configured_client_id(server: OAuthTestServer, tmp_path) -> None:
     config = http_config(server.mcp_url, oauth={"client_id": "preset-client"}, scopes=["configured"])
     async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", config, http_client=http, settings=settings(tmp_path), scopes=["explicit"])
+        pending = await perform_login("notes", config, http_client=http, settings=settings(tmp_path),
+                                      scopes=["explicit"])
         query = parse_qs(urlsplit(pending.authorization_url).query)
         assert query["client_id"] == ["preset-client"] and query["scope"] == ["explicit"]
         assert server.registrations == []  # a configured client id skips registration
@@ -207,7 +208,8 @@ async def test_sdk_provider_uses_the_same_credentials(server: OAuthTestServer, t
     stored = await store.load("notes", server.mcp_url)
     assert stored is not None
     storage = SdkTokenStorage(store, "notes", server.mcp_url)
-    provider = OAuthClientProvider(server.mcp_url, OAuthClientMetadata(redirect_uris=["http://127.0.0.1:1/callback"]), storage)
+    provider = OAuthClientProvider(server.mcp_url, OAuthClientMetadata(redirect_uris=["http://127.0.0.1:1/callback"]),
+                                   storage)
     async with httpx2.AsyncClient(trust_env=False, auth=provider) as http:
         async with Client(streamable_http_client(server.mcp_url, http_client=http), mode="legacy") as client:
             answer = await client.call_tool("echo", {"message": "sdk"})

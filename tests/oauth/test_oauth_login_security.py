@@ -10,13 +10,13 @@ import httpx2
 import psutil
 import pytest
 
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.oauth import (
     OAuthLoginError,
     OAuthUnsupportedServerError,
     TokenManager,
     perform_login,
 )
-from rootstep.config.mcp_servers import McpServerConfig
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse, complete, http_config, settings
 
@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 def _listening(port: int) -> list[str]:
-    return [c.laddr.ip for c in psutil.Process().net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+    return [c.laddr.ip for c in psutil.Process().net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
 
 
 def _refused(port: int) -> bool:
@@ -37,7 +38,8 @@ def _refused(port: int) -> bool:
 
 async def test_wrong_or_missing_state_is_rejected_without_a_token_request(server: OAuthTestServer, tmp_path) -> None:
     async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                      settings=settings(tmp_path))
         assert _listening(pending.callback_port) == ["127.0.0.1"]  # loopback only
         base = pending.redirect_uri
         results = []
@@ -48,7 +50,8 @@ async def test_wrong_or_missing_state_is_rejected_without_a_token_request(server
 
             tg.start_soon(waiter)
             async with httpx2.AsyncClient(trust_env=False) as attacker:
-                for bad in (f"{base}?code=stolen&state=wrong", f"{base}?code=stolen", f"{base}?state=x", base, f"{base}x?code=c&state=s"):
+                for bad in (f"{base}?code=stolen&state=wrong", f"{base}?code=stolen", f"{base}?state=x", base,
+                            f"{base}x?code=c&state=s"):
                     answer = await attacker.get(bad)
                     assert (answer.status_code, answer.text) == (400, "Invalid OAuth callback")
                 answer = await attacker.post(f"{base}?code=c&state=s")
@@ -64,7 +67,8 @@ async def test_wrong_or_missing_state_is_rejected_without_a_token_request(server
 async def test_provider_error_redirect_fails_the_login(tmp_path) -> None:
     with OAuthTestServer(authorize_error=("access_denied", "user said no")) as server:
         async with httpx2.AsyncClient(trust_env=False) as http:
-            pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+            pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                          settings=settings(tmp_path))
             result, page = await complete(pending)
     assert (page.status_code, page.text) == (400, "OAuth provider returned `access_denied`: user said no")
     assert (result.success, result.error) == (False, "OAuth provider returned `access_denied`: user said no")
@@ -74,7 +78,8 @@ async def test_provider_error_redirect_fails_the_login(tmp_path) -> None:
 
 async def test_timeout_fails_and_closes_the_listener(server: OAuthTestServer, tmp_path) -> None:
     async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path), timeout_secs=1)
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                      settings=settings(tmp_path), timeout_secs=1)
         result = await pending.wait()
     assert (result.success, result.error) == (False, "timed out waiting for OAuth callback")
     assert _refused(pending.callback_port)
@@ -83,7 +88,8 @@ async def test_timeout_fails_and_closes_the_listener(server: OAuthTestServer, tm
 
 async def test_abandoned_login_reports_cancellation(server: OAuthTestServer, tmp_path) -> None:
     async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                      settings=settings(tmp_path))
         results = []
         async with anyio.create_task_group() as tg:
 
@@ -113,9 +119,12 @@ async def test_fixed_callback_port_and_callback_url(server: OAuthTestServer, tmp
 async def test_setup_errors_are_clear(server: OAuthTestServer, tmp_path) -> None:
     async with httpx2.AsyncClient(trust_env=False) as http:
         with pytest.raises(OAuthUnsupportedServerError, match="only supported for streamable HTTP"):
-            await perform_login("s", McpServerConfig.from_toml({"command": "x"}), http_client=http, settings=settings(tmp_path))
-        with pytest.raises(OAuthLoginError, match="invalid MCP OAuth callback port `0`: port must be between 1 and 65535"):
-            await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path, callback_port=0))
+            await perform_login("s", McpServerConfig.from_toml({"command": "x"}), http_client=http,
+                                settings=settings(tmp_path))
+        with pytest.raises(OAuthLoginError,
+                           match="invalid MCP OAuth callback port `0`: port must be between 1 and 65535"):
+            await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                settings=settings(tmp_path, callback_port=0))
         with OAuthTestServer(serve_prm=False, serve_asm=False) as plain:
             with pytest.raises(OAuthLoginError, match="no OAuth authorization server metadata found"):
                 await perform_login("plain", http_config(plain.mcp_url), http_client=http, settings=settings(tmp_path))
@@ -123,14 +132,16 @@ async def test_setup_errors_are_clear(server: OAuthTestServer, tmp_path) -> None
             probe.bind(("127.0.0.1", 0))
             dead = probe.getsockname()[1]
         with pytest.raises(OAuthLoginError, match="OAuth discovery failed: ConnectError"):
-            await perform_login("dead", http_config(f"http://127.0.0.1:{dead}/mcp"), http_client=http, settings=settings(tmp_path))
+            await perform_login("dead", http_config(f"http://127.0.0.1:{dead}/mcp"), http_client=http,
+                                settings=settings(tmp_path))
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"issuer": "http://evil.example"}, "issuer `http://evil.example` does not match"),
-        ({"token_endpoint": "http://127.0.0.2:9/token"}, "token endpoint origin does not match the authorization server origin"),
+        ({"token_endpoint": "http://127.0.0.2:9/token"},
+         "token endpoint origin does not match the authorization server origin"),
         ({"registration_endpoint": None}, "Dynamic client registration not supported"),
         ({"response_types_supported": ["token"]}, "does not support the `code` response type"),
     ],
@@ -146,7 +157,8 @@ async def test_untrustworthy_metadata_is_refused(tmp_path, overrides, message) -
 async def test_discovery_order_without_protected_resource_metadata(tmp_path) -> None:
     with OAuthTestServer(serve_prm=False) as server:
         async with httpx2.AsyncClient(trust_env=False) as http:
-            pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+            pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                          settings=settings(tmp_path))
             await pending.aclose()
         gets = [path for method, path in server.requests if method == "GET"]
     # the 0.169 sequence (spec §7.2): server URL, three protected-resource forms, path-inserted AS form
@@ -162,7 +174,8 @@ async def test_discovery_order_without_protected_resource_metadata(tmp_path) -> 
 async def test_tokens_and_codes_never_reach_the_logs(server: OAuthTestServer, tmp_path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                      settings=settings(tmp_path))
         result, _ = await complete(pending)
         assert result.success
         tokens = TokenManager.from_settings(settings(tmp_path))
@@ -186,7 +199,8 @@ async def test_tokens_and_codes_never_reach_the_logs(server: OAuthTestServer, tm
 
 async def test_callback_naming_another_issuer_is_refused(server: OAuthTestServer, tmp_path) -> None:
     async with httpx2.AsyncClient(trust_env=False) as http:
-        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+        pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                      settings=settings(tmp_path))
         results = []
         async with anyio.create_task_group() as tg:
 

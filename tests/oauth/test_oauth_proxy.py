@@ -23,7 +23,8 @@ async def test_login_call_and_refresh_through_http_proxy(tmp_path, monkeypatch) 
         async with forward_proxy() as proxy:
             monkeypatch.setenv("HTTP_PROXY", proxy.url)
             async with httpx2.AsyncClient() as http:  # trust_env: the environment's proxy applies
-                pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(tmp_path))
+                pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                              settings=settings(tmp_path))
                 result, _ = await complete(pending)  # the browser reaches the loopback callback directly
                 assert result.success, result.error
             tokens = TokenManager.from_settings(settings(tmp_path))

@@ -43,7 +43,8 @@ def snapshot(server: OAuthTestServer) -> dict:
 
 
 async def reference_login(codex: Path, home: Path, server: OAuthTestServer) -> None:
-    (home / "config.toml").write_text(f'mcp_oauth_credentials_store = "file"\n[mcp_servers.notes]\nurl = "{server.mcp_url}"\n')
+    (home / "config.toml").write_text(
+        f'mcp_oauth_credentials_store = "file"\n[mcp_servers.notes]\nurl = "{server.mcp_url}"\n')
     env = {**os.environ, "CODEX_HOME": str(home), "BROWSER": "true"}
     async with await anyio.open_process([str(codex), "mcp", "login", "notes"], env=env) as process:
         assert process.stdout is not None
@@ -73,7 +74,8 @@ async def test_login_matches_the_reference(reference_codex: Path, tmp_path: Path
         await reference_login(reference_codex, ref_home, server)
         theirs = snapshot(server)
         async with httpx2.AsyncClient(trust_env=False) as http:
-            pending = await perform_login("notes", http_config(server.mcp_url), http_client=http, settings=settings(our_home))
+            pending = await perform_login("notes", http_config(server.mcp_url), http_client=http,
+                                          settings=settings(our_home))
             result, _ = await complete(pending)
         assert result.success, result.error
         ours = snapshot(server)

@@ -7,9 +7,9 @@ import socket
 import httpx2
 import pytest
 
+from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.oauth import FileCredentialStore, StoredCredentials, auth_status
 from rootstep.mcp.oauth.store import now_ms
-from rootstep.config.mcp_servers import McpServerConfig
 from tests.fixtures.oauth_server import OAuthTestServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -25,8 +25,10 @@ async def test_status_from_configuration(tmp_path) -> None:
     url = "http://127.0.0.1:9/mcp"
     assert await status(McpServerConfig.from_toml({"command": "x"}), store) == "unsupported"
     assert await status(McpServerConfig.from_toml({"url": url, "enabled": False}), store) == "unsupported"
-    assert await status(McpServerConfig.from_toml({"url": url, "bearer_token_env_var": "TOKEN"}), store) == "bearerToken"
-    assert await status(McpServerConfig.from_toml({"url": url, "http_headers": {"authorization": "Bearer x"}}), store) == "bearerToken"
+    bearer_env = McpServerConfig.from_toml({"url": url, "bearer_token_env_var": "TOKEN"})
+    assert await status(bearer_env, store) == "bearerToken"
+    bearer_header = McpServerConfig.from_toml({"url": url, "http_headers": {"authorization": "Bearer x"}})
+    assert await status(bearer_header, store) == "bearerToken"
     by_env = McpServerConfig.from_toml({"url": url, "env_http_headers": {"Authorization": "AUTH_VAR"}})
     assert await status(by_env, store, {"AUTH_VAR": "Bearer x"}) == "bearerToken"
     with socket.socket() as probe:  # nothing listens: discovery fails -> unsupported
@@ -52,8 +54,8 @@ async def test_status_from_stored_tokens_and_discovery(tmp_path) -> None:
 
 
 def test_auth_lookup_leaves_configured_bearers_alone(tmp_path) -> None:
-    from rootstep.mcp.oauth import OAuthBearerAuth, TokenManager
     from rootstep.config.mcp_servers import HttpTransport
+    from rootstep.mcp.oauth import OAuthBearerAuth, TokenManager
 
     tokens = TokenManager(FileCredentialStore(tmp_path))
 

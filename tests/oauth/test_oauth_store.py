@@ -30,7 +30,8 @@ URL = "http://oauth-only.invalid/oauth-mcp"
 
 
 def creds(name: str = "notes", **kw: object) -> StoredCredentials:
-    base = dict(server_name=name, server_url=URL, client_id="cid", access_token="AT", refresh_token="RT", expires_at=now_ms() + 3_600_000, scopes=["a"])
+    base = dict(server_name=name, server_url=URL, client_id="cid", access_token="AT", refresh_token="RT",
+                expires_at=now_ms() + 3_600_000, scopes=["a"])
     base.update(kw)
     return StoredCredentials(**base)  # type: ignore[arg-type]
 
@@ -65,7 +66,8 @@ async def test_file_store_format_mode_and_lifecycle(tmp_path) -> None:
 
 async def test_file_store_keeps_what_it_does_not_own(tmp_path) -> None:
     path = tmp_path / ".credentials.json"
-    foreign = {"other|0123456789abcdef": {"server_name": "other", "server_url": "http://x", "client_id": "c", "access_token": "t", "executor_owned": True}}
+    foreign = {"other|0123456789abcdef": {"server_name": "other", "server_url": "http://x", "client_id": "c",
+                                          "access_token": "t", "executor_owned": True}}
     path.write_text(json.dumps(foreign))
     store = FileCredentialStore(tmp_path)
     await store.save(creds(executor_owned=True))
@@ -157,6 +159,7 @@ def test_auto_is_the_file_without_a_keyring(tmp_path) -> None:
     try:
         assert not keyring_available()
         assert isinstance(open_credential_store(OAuthSettings(codex_home=tmp_path)), FileCredentialStore)
-        assert isinstance(open_credential_store(OAuthSettings(codex_home=tmp_path, credentials_store="keyring")), KeyringCredentialStore)
+        store = open_credential_store(OAuthSettings(codex_home=tmp_path, credentials_store="keyring"))
+        assert isinstance(store, KeyringCredentialStore)
     finally:
         keyring.set_keyring(previous)

@@ -12,14 +12,13 @@ import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2
 import pytest
 
-from tests.fixtures.app_server import AppServerProcess, rootstep_command, checked_app_server
+from tests.fixtures.app_server import AppServerProcess, checked_app_server, rootstep_command
 from tests.fixtures.mock_model import MockModel, assistant_text, function_call_response, write_config
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import browse
@@ -94,7 +93,8 @@ def test_login_then_refresh_then_revoked_refresh_needs_login(app: AppServerProce
     assert before["authStatus"] == "notLoggedIn" and before["tools"] == {}
     # Never logged in: the thread's startup fails with a login hint, not "reauthentication".
     failed = app.wait_notification(
-        "mcpServer/startupStatus/updated", lambda m: m["params"]["name"] == "notes" and m["params"]["status"] == "failed"
+        "mcpServer/startupStatus/updated",
+        lambda m: m["params"]["name"] == "notes" and m["params"]["status"] == "failed",
     )["params"]
     assert failed["error"] == "The notes MCP server is not logged in. Run `rootstep mcp login notes`."
     assert "failureReason" not in failed
@@ -165,7 +165,8 @@ def test_a_runtime_started_after_the_refresh_token_was_revoked_says_reauthentica
     assert _status(app, second)["authStatus"] == "notLoggedIn"
     failed = app.wait_notification(
         "mcpServer/startupStatus/updated",
-        lambda m: m["params"]["threadId"] == second and m["params"]["name"] == "notes" and m["params"]["status"] == "failed",
+        lambda m: m["params"]["threadId"] == second and m["params"]["name"] == "notes"
+        and m["params"]["status"] == "failed",
     )["params"]
     assert failed["failureReason"] == "reauthenticationRequired"
     assert failed["error"] == "The notes MCP server is not logged in. Run `rootstep mcp login notes`."
@@ -173,7 +174,9 @@ def test_a_runtime_started_after_the_refresh_token_was_revoked_says_reauthentica
     assert status["authStatus"] == "notLoggedIn" and status["runtimeStatus"] == "authenticationRequired"
 
 
-def test_login_timeout_sends_a_failed_completion_and_closes_the_callback(app: AppServerProcess, oauth: OAuthTestServer) -> None:
+def test_login_timeout_sends_a_failed_completion_and_closes_the_callback(
+    app: AppServerProcess, oauth: OAuthTestServer
+) -> None:
     thread_id = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
     started = app.call("mcpServer/oauth/login", {"name": "notes", "threadId": thread_id, "timeoutSecs": 1})
     done = app.wait_notification("mcpServer/oauthLogin/completed")["params"]
@@ -218,13 +221,16 @@ def test_login_for_a_stdio_server_is_invalid_request(app: AppServerProcess, oaut
     assert not app.notifications("mcpServer/oauthLogin/completed")
 
 
-def test_login_names_only_servers_of_the_named_thread(app: AppServerProcess, oauth: OAuthTestServer, tmp_path: Path) -> None:
+def test_login_names_only_servers_of_the_named_thread(
+    app: AppServerProcess, oauth: OAuthTestServer, tmp_path: Path
+) -> None:
     plugin = tmp_path / "plugin"
     (plugin / ".codex-plugin").mkdir(parents=True)
     (plugin / ".codex-plugin" / "plugin.json").write_text(json.dumps({"name": "oauth-notes"}))
     (plugin / ".mcp.json").write_text(json.dumps({"mcpServers": {"plugin_notes": {"url": oauth.mcp_url}}}))
-    selected = app.call("thread/start", {"model": "mock-model",
-                                         "selectedCapabilityRoots": [root("oauth-notes@1", "local", plugin)]})["thread"]["id"]
+    selected = app.call("thread/start", {
+        "model": "mock-model", "selectedCapabilityRoots": [root("oauth-notes@1", "local", plugin)],
+    })["thread"]["id"]
     plain = app.call("thread/start", {"model": "mock-model"})["thread"]["id"]
     for params in ({"name": "plugin_notes", "threadId": plain}, {"name": "plugin_notes"}):
         err = app.call_error("mcpServer/oauth/login", params)

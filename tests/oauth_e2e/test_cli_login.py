@@ -57,7 +57,8 @@ def _read_url(proc: subprocess.Popen[str]) -> str:
     url = proc.stdout.readline().strip()
     if not url.startswith("http"):
         proc.kill()
-        raise AssertionError(f"no authorization URL: {first!r} {url!r}\nstderr: {proc.stderr.read() if proc.stderr else ''}")
+        stderr = proc.stderr.read() if proc.stderr else ""
+        raise AssertionError(f"no authorization URL: {first!r} {url!r}\nstderr: {stderr}")
     assert "Authorize `notes`" in first
     return url
 
@@ -150,7 +151,8 @@ def test_login_listens_on_the_configured_callback_port(tmp_path: Path) -> None:
     with OAuthTestServer() as oauth:
         _config(home, oauth)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rootstep", "-c", FILE_STORE, "-c", f"mcp_oauth_callback_port={port}", "mcp", "login", "notes"],
+            [sys.executable, "-m", "rootstep", "-c", FILE_STORE, "-c", f"mcp_oauth_callback_port={port}",
+             "mcp", "login", "notes"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(home),
         )
         url = _read_url(proc)

@@ -55,7 +55,8 @@ def _login(app: AppServerProcess, params: dict) -> tuple[dict, dict]:
     started = app.call("mcpServer/oauth/login", params)
     page = anyio.run(browse, started["authorizationUrl"])
     assert page.status_code == 200 and page.text == "Authentication complete. You may close this window."
-    done = app.wait_notification("mcpServer/oauthLogin/completed", lambda m: m["params"]["loginId"] == started["loginId"])
+    done = app.wait_notification("mcpServer/oauthLogin/completed",
+                                 lambda m: m["params"]["loginId"] == started["loginId"])
     return started, done["params"]
 
 
@@ -141,7 +142,8 @@ def test_an_executor_servers_tokens_live_under_the_executor_key(tmp_path: Path, 
         # A plain (local) entry for the same name and URL, with tokens that work.
         async def local_login() -> None:
             async with httpx2.AsyncClient(trust_env=False) as http:
-                pending = await perform_login(SERVER, http_config(oauth.mcp_url), http_client=http, settings=settings(home))
+                pending = await perform_login(SERVER, http_config(oauth.mcp_url), http_client=http,
+                                              settings=settings(home))
                 result, _ = await complete(pending)
             assert result.success, result.error
 
@@ -149,7 +151,8 @@ def test_an_executor_servers_tokens_live_under_the_executor_key(tmp_path: Path, 
         plain_key = store_key(SERVER, oauth.mcp_url)
         plain = json.loads((home / ".credentials.json").read_text())[plain_key]
         with checked_app_server(home, command=COMMAND, env=EXECUTOR_ENV) as app:
-            thread = app.call("thread/start", {"selectedCapabilityRoots": [root("oauth-demo@1", EXECUTOR, _plugin(tmp_path, oauth))]})
+            roots = [root("oauth-demo@1", EXECUTOR, _plugin(tmp_path, oauth))]
+            thread = app.call("thread/start", {"selectedCapabilityRoots": roots})
             thread_id = thread["thread"]["id"]
             app.wait_stderr(CONNECTED.format(EXECUTOR), timeout=60)  # the lazy executor's root joins
             assert _status(app, thread_id) == "notLoggedIn"  # the local entry is not the executor's
@@ -177,7 +180,9 @@ def test_an_executor_servers_tokens_live_under_the_executor_key(tmp_path: Path, 
 
 
 @pytest.mark.reference
-def test_credentials_move_between_the_reference_and_rootstep(reference_codex: Path, tmp_path: Path, model: MockModel) -> None:
+def test_credentials_move_between_the_reference_and_rootstep(
+    reference_codex: Path, tmp_path: Path, model: MockModel
+) -> None:
     with OAuthTestServer() as oauth:
         plugin = _plugin(tmp_path, oauth)
         selected = [root("oauth-demo@1", EXECUTOR, plugin)]
@@ -186,7 +191,8 @@ def test_credentials_move_between_the_reference_and_rootstep(reference_codex: Pa
         command = [str(reference_codex), "app-server", "--listen", "stdio://"]
         with AppServerProcess(ref_home, command=command, validate=False, env=ENV) as ref:
             ref.initialize(experimental=True)
-            thread_id = ref.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": selected}, timeout=60)["thread"]["id"]
+            thread_id = ref.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": selected},
+                                 timeout=60)["thread"]["id"]
             assert ref.run_turn(thread_id, "warm")["status"] == "completed"  # starts the plugin's servers
             _, done = _login(ref, {"name": SERVER, "threadId": thread_id})
             assert done["success"] is True
@@ -211,7 +217,8 @@ def test_credentials_move_between_the_reference_and_rootstep(reference_codex: Pa
         shutil.copy(our_home / ".credentials.json", ref_home / ".credentials.json")
         with AppServerProcess(ref_home, command=command, validate=False, env=ENV) as ref:
             ref.initialize(experimental=True)
-            thread_id = ref.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": selected}, timeout=60)["thread"]["id"]
+            thread_id = ref.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": selected},
+                                 timeout=60)["thread"]["id"]
             listed = ref.call("mcpServerStatus/list", {"threadId": thread_id}, timeout=60)["data"]
             assert next(e for e in listed if e["name"] == SERVER)["authStatus"] == "oAuth"
             ref.close()

@@ -26,7 +26,8 @@ def bundle_for(root: Path, root_id: str = "selected-root") -> dict[str, Any]:
         path = root / rel
         return {"path": str(PathUri.from_native(str(path))), "contents": path.read_text()} if path.is_file() else None
 
-    manifest_rel = next((m for m in (".codex-plugin/plugin.json", ".claude-plugin/plugin.json", ".cursor-plugin/plugin.json") if (root / m).is_file()), None)
+    manifest_rel = next((m for m in (".codex-plugin/plugin.json", ".claude-plugin/plugin.json",
+                                     ".cursor-plugin/plugin.json") if (root / m).is_file()), None)
     plugin = None
     if manifest_rel:
         raw = json.loads((root / manifest_rel).read_text())
@@ -42,22 +43,26 @@ def bundle_for(root: Path, root_id: str = "selected-root") -> dict[str, Any]:
         ({"instructions": file(str(p.relative_to(root))), "metadata": None} for p in root.rglob("SKILL.md")),
         key=lambda s: s["instructions"]["path"],
     )
-    return {"id": root_id, "path": str(PathUri.from_native(str(root))), "plugin": plugin, "skills": skills, "warnings": [], "error": None}
+    return {"id": root_id, "path": str(PathUri.from_native(str(root))), "plugin": plugin, "skills": skills,
+            "warnings": [], "error": None}
 
 
 FIXTURES: dict[str, dict[str, str]] = {
     "declared-path": {
         MANIFEST: json.dumps({"name": "demo", "interface": {"displayName": "Demo"}, "mcpServers": "./servers.json"}),
-        "servers.json": json.dumps({"mcpServers": {"first": {"command": "first"}, "second": {"command": "second", "cwd": "bin"}}}),
+        "servers.json": json.dumps(
+            {"mcpServers": {"first": {"command": "first"}, "second": {"command": "second", "cwd": "bin"}}}),
     },
     "default-file-and-apps": {
         MANIFEST: json.dumps({"name": "executor-demo", "apps": "./.app.json"}),
-        ".mcp.json": json.dumps({"executor_demo": {"command": "python3", "env_vars": ["MARK"]}, "executor_http": {"url": "http://127.0.0.1:1/mcp", "type": "http"}}),
+        ".mcp.json": json.dumps({"executor_demo": {"command": "python3", "env_vars": ["MARK"]},
+                                 "executor_http": {"url": "http://127.0.0.1:1/mcp", "type": "http"}}),
         ".app.json": json.dumps({"apps": {"calendar": {"id": "calendar"}}}),
         "skills/deploy/SKILL.md": "---\nname: deploy\ndescription: Deploy.\n---\nbody\n",
         "elsewhere/x/SKILL.md": "---\nname: stray\ndescription: not under skills/\n---\n",
     },
     "inline": {MANIFEST: json.dumps({"name": "inline", "mcpServers": {"s": {"url": "https://x/mcp"}}})},
-    "skill-only": {MANIFEST: json.dumps({"name": "skill-only"}), "skills/a/SKILL.md": "---\nname: a\ndescription: A.\n---\n"},
+    "skill-only": {MANIFEST: json.dumps({"name": "skill-only"}),
+                   "skills/a/SKILL.md": "---\nname: a\ndescription: A.\n---\n"},
     "broken-mcp": {MANIFEST: "{}", ".mcp.json": "{nope"},
 }

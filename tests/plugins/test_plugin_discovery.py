@@ -60,7 +60,8 @@ async def test_declared_config_is_read_only_through_the_environment(tmp_path: Pa
 
 
 async def test_inline_object_needs_no_config_read(tmp_path: Path) -> None:
-    write(tmp_path, {".claude-plugin/plugin.json": json.dumps({"name": "p", "mcpServers": {"counter": {"command": "counter-mcp"}}})})
+    write(tmp_path, {".claude-plugin/plugin.json": json.dumps(
+        {"name": "p", "mcpServers": {"counter": {"command": "counter-mcp"}}})})
     env = FsEnvironment("executor-test")
     package = await discover(env, tmp_path)
     assert [name for name, _ in package.servers] == ["counter"]
@@ -104,7 +105,8 @@ async def test_missing_declared_config_is_a_warning_not_an_error(tmp_path: Path)
 
 @pytest.mark.parametrize("bad", ["mcp.json", "./", "./../x.json", "/etc/x.json", "./a/../../x.json"])
 async def test_invalid_declared_path_falls_back_to_dot_mcp_json(tmp_path: Path, bad: str) -> None:
-    write(tmp_path, {MANIFEST: json.dumps({"mcpServers": bad}), ".mcp.json": json.dumps({"fallback": {"command": "f"}})})
+    write(tmp_path, {MANIFEST: json.dumps({"mcpServers": bad}),
+                     ".mcp.json": json.dumps({"fallback": {"command": "f"}})})
     package = await discover(FsEnvironment(), tmp_path)
     assert [name for name, _ in package.servers] == ["fallback"]
     assert package.manifest.warnings  # the refused path is reported
@@ -214,7 +216,8 @@ async def test_bundle_path_matches_the_filesystem_path(tmp_path: Path, fixture: 
 
 
 async def test_bundle_error_or_missing_plugin_gives_nothing(tmp_path: Path) -> None:
-    assert plugin_from_discovery("r", "e", {"id": "r", "path": "file:///x", "error": "capability root file:///x is not a directory"}) is None
+    not_a_dir = {"id": "r", "path": "file:///x", "error": "capability root file:///x is not a directory"}
+    assert plugin_from_discovery("r", "e", not_a_dir) is None
     assert plugin_from_discovery("r", "e", {"id": "r", "path": "file:///x", "plugin": None, "skills": []}) is None
 
 

@@ -62,14 +62,16 @@ async def check_executor(tmp_path: Path, config: EnvironmentsConfig) -> None:
         assert demo.connector_ids == ("calendar",)
         assert [s.name for s in demo.skills] == ["executor-demo:deploy"]
         # Same files read in-process give the same package, placed in the other environment.
-        local = await discover_plugin(LocalEnvironment(), "executor-demo@1", "executor-1", PathUri.from_native(str(tmp_path / "demo")))
+        local = await discover_plugin(LocalEnvironment(), "executor-demo@1", "executor-1",
+                                      PathUri.from_native(str(tmp_path / "demo")))
         assert local == demo
         assert len(descendants() - before) >= 1  # the executor child really ran
     assert descendants() - before == set()
 
 
 async def test_discovery_through_rootstep_exec_server(tmp_path: Path) -> None:
-    await check_executor(tmp_path, executor_config(sys.executable, ("-m", "rootstep", "exec-server", "--listen", "stdio")))
+    await check_executor(tmp_path,
+                         executor_config(sys.executable, ("-m", "rootstep", "exec-server", "--listen", "stdio")))
 
 
 @pytest.mark.reference

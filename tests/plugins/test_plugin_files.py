@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.plugins import (
     AppConfigError,
@@ -65,7 +64,8 @@ def test_display_name_prefers_trimmed_interface_name() -> None:
 
 
 def test_manifest_paths_are_resolved_under_the_root() -> None:
-    manifest = parse_manifest(ROOT, '{"mcpServers":"./cfg/mcp.json","apps":"./.app.json","skills":["./s1","./../s2","./s3"]}')
+    manifest = parse_manifest(
+        ROOT, '{"mcpServers":"./cfg/mcp.json","apps":"./.app.json","skills":["./s1","./../s2","./s3"]}')
     assert manifest.mcp_servers == PathUri.from_native("/plugins/demo/cfg/mcp.json")
     assert manifest.apps == PathUri.from_native("/plugins/demo/.app.json")
     assert manifest.skills == (PathUri.from_native("/plugins/demo/s1"), PathUri.from_native("/plugins/demo/s3"))
@@ -89,14 +89,16 @@ def test_bad_manifest_is_an_error(text: str) -> None:
 
 def test_skill_frontmatter() -> None:
     path = ROOT.join("skills/deploy/SKILL.md")
-    skill = parse_skill("---\nname: deploy\ndescription: Deploy   it.\nmetadata:\n  short-description: Ship\n---\nBody", path, "demo")
+    skill = parse_skill(
+        "---\nname: deploy\ndescription: Deploy   it.\nmetadata:\n  short-description: Ship\n---\nBody", path, "demo")
     assert (skill.name, skill.description, skill.short_description) == ("demo:deploy", "Deploy it.", "Ship")
     assert parse_skill("---\ndescription: Build for AWS: ECS\n---\n", path, "demo").description == "Build for AWS: ECS"
 
 
 @pytest.mark.parametrize(
     "text",
-    ["no frontmatter", "---\nname: x\n", "---\nname: x\n---\n", "---\n- a\n---\n", "---\nname: " + "x" * 65 + "\ndescription: d\n---\n"],
+    ["no frontmatter", "---\nname: x\n", "---\nname: x\n---\n", "---\n- a\n---\n",
+     "---\nname: " + "x" * 65 + "\ndescription: d\n---\n"],
 )
 def test_bad_skill_is_rejected(text: str) -> None:
     with pytest.raises(SkillParseError):
@@ -120,7 +122,8 @@ def test_path_uri_spelling() -> None:
         PathUri.coerce("relative/path")
 
 
-segment = st.text(alphabet=st.characters(blacklist_characters="/\0\\", blacklist_categories=("Cs",)), min_size=1, max_size=8)
+segment = st.text(alphabet=st.characters(blacklist_characters="/\0\\", blacklist_categories=("Cs",)),
+                  min_size=1, max_size=8)
 
 
 @given(st.lists(segment, min_size=1, max_size=5))

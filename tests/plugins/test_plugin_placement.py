@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rootstep.config.mcp_servers import EnvVar, McpServerConfig, OAuthConfig
@@ -56,7 +58,7 @@ def test_foreign_windows_root_resolves_cwd_with_windows_separators() -> None:
 @pytest.mark.parametrize("cwd", ["../outside", "/etc", "file:///work/other"])
 def test_cwd_that_escapes_the_package_is_rejected(cwd: str) -> None:
     outcome = parse_executor_plugin_mcp_config(
-        ROOT, '{"demo":{"command":"demo-mcp","cwd":"%s"}, "ok":{"command":"ok"}}' % cwd, "executor-1"
+        ROOT, json.dumps({"demo": {"command": "demo-mcp", "cwd": cwd}, "ok": {"command": "ok"}}), "executor-1"
     )
     assert outcome.errors == (
         ServerParseError("demo", f"cwd `{cwd}` must remain within plugin root `file:///work/plugin-root`"),

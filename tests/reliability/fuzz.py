@@ -158,7 +158,8 @@ def odd_messages(draw: st.DrawFn, methods: list[str]) -> dict[str, Any]:
     if kind == 1:  # a method of the wrong type
         return {"id": next(_ids), "method": draw(st.one_of(st.integers(), st.none(), st.lists(st.text(max_size=3))))}
     if kind == 2:  # a notification (no answer)
-        return {"method": draw(st.one_of(st.sampled_from(methods), st.text(max_size=20))), "params": draw(json_values())}
+        return {"method": draw(st.one_of(st.sampled_from(methods), st.text(max_size=20))),
+                "params": draw(json_values())}
     if kind == 3:  # a response to a request the server never made
         return {"id": next(_ids), "result": draw(json_values())}
     if kind == 4:

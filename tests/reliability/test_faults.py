@@ -171,7 +171,8 @@ def test_model_500s_are_retried_within_one_turn(tmp_path: Path, flaky: FlakyMode
 @pytest.fixture
 def mcp_home(tmp_path: Path, flaky: FlakyModel) -> Path:
     home = tmp_path / "home"
-    write_config(home, flaky, extra=echo_server_toml("echo", extra="tool_timeout_sec = 1.0\ndefault_tools_approval_mode = \"approve\"\n"))
+    write_config(home, flaky, extra=echo_server_toml(
+        "echo", extra="tool_timeout_sec = 1.0\ndefault_tools_approval_mode = \"approve\"\n"))
     return home
 
 
@@ -295,8 +296,8 @@ def file_size_limit_command(limit: int) -> list[str]:
     from tests.fixtures.app_server import rootstep_command
 
     argv = rootstep_command()
-    code = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d)); "
-            "os.execv(sys.executable, %r)" % (limit, limit, argv))
+    code = (f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+            f"os.execv(sys.executable, {argv!r})")
     return [argv[0], "-c", code]
 
 
@@ -413,8 +414,9 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
     plugin = tmp_path / "plugin"
     (plugin / ".codex-plugin").mkdir(parents=True)
     (plugin / ".codex-plugin" / "plugin.json").write_text(json.dumps({"name": "executor-demo"}))
-    from tests.fixtures.mcp_helpers import ECHO_SERVER
     import sys
+
+    from tests.fixtures.mcp_helpers import ECHO_SERVER
 
     (plugin / ".mcp.json").write_text(json.dumps({"mcpServers": {"executor_demo": {
         "command": sys.executable, "args": [ECHO_SERVER], "default_tools_approval_mode": "approve"}}}))
@@ -424,7 +426,8 @@ def test_executor_killed_mid_turn(tmp_path: Path, flaky: FlakyModel) -> None:
         app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
         assert app.proc is not None
         [executor] = [p for p in psutil.Process(app.proc.pid).children() if "exec-server" in " ".join(p.cmdline())]
-        flaky.queue(function_call_response("call-x", "slow", json.dumps({"seconds": 60}), namespace="mcp__executor_demo"),
+        flaky.queue(function_call_response("call-x", "slow", json.dumps({"seconds": 60}),
+                                           namespace="mcp__executor_demo"),
                     assistant_text("tool done"))
         turn = app.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "go"}]})["turn"]
         app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall")
@@ -540,18 +543,20 @@ def test_unload_and_archive_mid_call(tmp_path: Path, flaky: FlakyModel) -> None:
             thread = app.call("thread/start", {"model": "mock-model"})["thread"]
             wait_until(lambda: len(echo_pids(app.proc.pid)) == 1, what="echo server started")
             turn, _ = call_in_turn(app, flaky, thread["id"], "slow", {"seconds": 600})
-            app.wait_notification("item/started", lambda m: m["params"]["item"]["type"] == "mcpToolCall"
-                                  and m["params"]["turnId"] == turn["id"])
+            app.wait_notification("item/started",
+                                  lambda m, turn_id=turn["id"]: m["params"]["item"]["type"] == "mcpToolCall"
+                                  and m["params"]["turnId"] == turn_id)
             app.call(action, {"threadId": thread["id"]})
             wait_until(lambda: not echo_pids(app.proc.pid), timeout=15, what="the thread's server to exit")
             assert thread["id"] not in app.call("thread/loaded/list", {})["data"]
             # the client is told: the turn ended (interrupted), then the thread went
             closing = "thread/closed" if action == "thread/unsubscribe" else "thread/archived"
-            app.wait_notification(closing, lambda m: m["params"]["threadId"] == thread["id"])
+            app.wait_notification(closing, lambda m, thread_id=thread["id"]: m["params"]["threadId"] == thread_id)
             told = [m["method"] for m in app.notifications() if m.get("params", {}).get("threadId") == thread["id"]]
             assert told[-2:] == ["turn/completed", closing], told
-            assert app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"])[
-                "params"]["turn"]["status"] == "interrupted"
+            done = app.wait_notification("turn/completed",
+                                         lambda m, turn_id=turn["id"]: m["params"]["turn"]["id"] == turn_id)
+            assert done["params"]["turn"]["status"] == "interrupted"
             assert_call_item_closed(app, turn["id"])
             with flaky._lock:
                 flaky._queue.clear()

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from tests.fixtures.app_server import AppServerProcess
 from tests.fixtures.mcp_helpers import live_children
 from tests.fixtures.mock_model import MockModel, assistant_text, write_config
-from tests.reliability.helpers import echo_server_toml
 from tests.reliability.fuzz import APP_FIELDS, FuzzStats, batches, classify
+from tests.reliability.helpers import echo_server_toml
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -98,7 +98,7 @@ class Fuzzer:
     def run(self, lines: list[bytes]) -> None:
         app = self.app
         verdicts = [classify(line) for line in lines]
-        for line, verdict in zip(lines, verdicts):
+        for line, verdict in zip(lines, verdicts, strict=True):
             self.stats.add(line, verdict)
             if verdict.kind == "request":
                 app._methods[verdict.id] = verdict.method

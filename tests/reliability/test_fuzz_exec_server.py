@@ -87,7 +87,7 @@ def test_fuzz_exec_server_stdin(tmp_path: Path, record_property: Any) -> None:
             if not lines:
                 return
             verdicts = [classify(line) for line in lines]
-            for line, verdict in zip(lines, verdicts):
+            for line, verdict in zip(lines, verdicts, strict=True):
                 stats.add(line, verdict)
             with ex._cond:
                 start = len(ex.messages)

@@ -37,7 +37,9 @@ def env_server(**extra: Any) -> dict[str, Any]:
     return {"command": sys.executable, "args": [ENV_SERVER], **extra}
 
 
-def write_root(path: Path, manifest: dict[str, Any], servers: dict[str, Any], files: dict[str, str] | None = None) -> Path:
+def write_root(
+    path: Path, manifest: dict[str, Any], servers: dict[str, Any], files: dict[str, str] | None = None
+) -> Path:
     (path / ".codex-plugin").mkdir(parents=True)
     (path / ".codex-plugin" / "plugin.json").write_text(json.dumps(manifest))
     (path / ".mcp.json").write_text(json.dumps({"mcpServers": servers}))
@@ -137,8 +139,10 @@ def test_only_declared_environment_reaches_servers(tmp_path: Path, running: AppS
         "exec_env": env_server(env_vars=[MARKER], env={"LITERAL": "lit"}),
         "exec_bare": env_server(),
     })
-    thread = app.call("thread/start", {"model": "mock-model", "config": {"mcp_servers.host_env.enabled": True},
-                                       "selectedCapabilityRoots": [root("envy@1", "executor-1", plugin)]})["thread"]["id"]
+    thread = app.call("thread/start", {
+        "model": "mock-model", "config": {"mcp_servers.host_env.enabled": True},
+        "selectedCapabilityRoots": [root("envy@1", "executor-1", plugin)],
+    })["thread"]["id"]
     app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
 
     host = server_env(app, thread, "host_env")  # config.toml, a local child of the app-server

@@ -41,7 +41,8 @@ def step_answer(body: dict[str, Any]) -> MockResponse:
         return assistant_text("done")
     user = next(i for i in reversed(items) if i.get("role") == "user")
     prompt = next(c["text"] for c in user["content"] if c.get("type") == "input_text")
-    return function_call_response(f"call-{prompt}", "echo", json.dumps({"message": prompt}), namespace="mcp__executor_demo")
+    return function_call_response(f"call-{prompt}", "echo", json.dumps({"message": prompt}),
+                                  namespace="mcp__executor_demo")
 
 
 class RssSampler:
@@ -147,7 +148,8 @@ def test_fifty_threads_one_plugin_a_thousand_calls_in_flight(tmp_path: Path, rec
     wait_until(lambda: not (live_children() - before), timeout=20, what="every process reaped")
     growth = after_rss - warm_rss
     mib = 1024 * 1024
-    summary = (f"{THREADS} threads, 2x{CALLS} calls + 2x{THREADS} turns; app-server RSS start {start_rss / mib:.0f} MiB, "
+    summary = (f"{THREADS} threads, 2x{CALLS} calls + 2x{THREADS} turns; "
+               f"app-server RSS start {start_rss / mib:.0f} MiB, "
                f"after wave 1 {warm_rss / mib:.0f} MiB, peak in wave 2 {peak / mib:.0f} MiB, "
                f"after wave 2 {after_rss / mib:.0f} MiB")
     print("\nload:", summary)

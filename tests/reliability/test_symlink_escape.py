@@ -14,8 +14,8 @@ import pytest
 from rootstep.environments.discovery import discover_root
 from rootstep.environments.local import LocalEnvironment
 from rootstep.plugins.discovery import discover_plugin
-from rootstep.protocol.path_uri import PathUri
 from rootstep.protocol.exec_server import path_to_uri
+from rootstep.protocol.path_uri import PathUri
 
 SECRET = {"mcpServers": {"escaped": {"command": "secret-binary"}}}
 OWN = {"mcpServers": {"inside": {"command": "own-binary"}}}

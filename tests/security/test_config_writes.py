@@ -22,11 +22,13 @@ import tomlkit
 from rootstep.mcp.approval_memory import persist_tool_approval
 
 pytestmark = pytest.mark.timeout(180)
-SECRET_CONFIG = '# my servers\n[mcp_servers.api]\nurl = "https://api.example.test/mcp"\nhttp_headers = { Authorization = "Bearer s3cret" }\n'
+SECRET_CONFIG = ('# my servers\n[mcp_servers.api]\nurl = "https://api.example.test/mcp"\n'
+                 'http_headers = { Authorization = "Bearer s3cret" }\n')
 
 
 def mcp(home: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "rootstep", "mcp", *args], env={**os.environ, "CODEX_HOME": str(home)},
+    return subprocess.Popen([sys.executable, "-m", "rootstep", "mcp", *args],
+                            env={**os.environ, "CODEX_HOME": str(home)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -53,7 +53,8 @@ def refusal(argv: list[str]) -> str:
 @contextmanager
 def serving(argv: list[str]) -> Iterator[str]:
     """Start ``argv`` (a websocket exec-server); yields the URL it prints on stdout."""
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -130,9 +131,11 @@ def test_signed_bearer_token(exec_server: list[str], tmp_path: Path) -> None:
         assert upgrade(url, "Bearer " + jwt.encode(good, SECRET, algorithm="HS256"))[0] == 101
         assert upgrade(url, "Bearer " + jwt.encode(good, "x" * 40, algorithm="HS256")) == (401, "invalid websocket jwt")
         expired = {**good, "exp": now - 600}
-        assert upgrade(url, "Bearer " + jwt.encode(expired, SECRET, algorithm="HS256")) == (401, "expired websocket jwt")
+        expired_token = jwt.encode(expired, SECRET, algorithm="HS256")
+        assert upgrade(url, "Bearer " + expired_token) == (401, "expired websocket jwt")
         early = {**good, "nbf": now + 600}
-        assert upgrade(url, "Bearer " + jwt.encode(early, SECRET, algorithm="HS256")) == (401, "websocket jwt is not valid yet")
+        early_token = jwt.encode(early, SECRET, algorithm="HS256")
+        assert upgrade(url, "Bearer " + early_token) == (401, "websocket jwt is not valid yet")
         wrong_issuer = {**good, "iss": "someone"}
         assert upgrade(url, "Bearer " + jwt.encode(wrong_issuer, SECRET, algorithm="HS256")) == (
             401, "websocket jwt issuer mismatch")

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from websockets.sync.client import connect
 
 from rootstep.app_server.listeners import ACCEPT_EXHAUSTED, Throttle, quiet_accept_errors
@@ -75,9 +74,11 @@ def test_temporary_resource_servers_are_bounded(tmp_path: Path, model: MockModel
         "startup_timeout_sec = 60\n"
     ))
     limit, requests = 2, 30
-    with AppServerProcess(home, command=capped_rootstep(), env={"ROOTSTEP_MAX_TEMPORARY_MCP_SERVERS": str(limit)}) as app:
+    limits = {"ROOTSTEP_MAX_TEMPORARY_MCP_SERVERS": str(limit)}
+    with AppServerProcess(home, command=capped_rootstep(), env=limits) as app:
         app.initialize()
-        ids = {app.request("mcpServer/resource/read", {"server": "slow", "uri": f"memo://{i}"}) for i in range(requests)}
+        ids = {app.request("mcpServer/resource/read", {"server": "slow", "uri": f"memo://{i}"})
+               for i in range(requests)}
         queued = limit + limit * 8  # running, plus waiting for a slot
         overloaded = [app.wait_for(lambda m: m.get("id") in ids and m.get("error", {}).get("code") == -32001)
                       for _ in range(requests - queued)]
@@ -86,7 +87,8 @@ def test_temporary_resource_servers_are_bounded(tmp_path: Path, model: MockModel
         release.touch()
         rest = ids - {r["id"] for r in overloaded}
         answered = [app.wait_response(i, timeout=120) for i in rest]
-        assert {r["error"]["message"] for r in answered} == {"failed to get client: MCP startup failed: Connection closed"}
+        assert {r["error"]["message"] for r in answered} == {
+            "failed to get client: MCP startup failed: Connection closed"}
         assert peak_running(log) == limit
         app.assert_schema_clean()
 
@@ -130,7 +132,8 @@ def test_the_out_of_descriptors_log_is_rate_limited(caplog: pytest.LogCaptureFix
         quiet_accept_errors(loop)
         with caplog.at_level(logging.ERROR):
             for _ in range(1000):
-                loop.call_exception_handler({"message": ACCEPT_EXHAUSTED, "exception": OSError(24, "Too many open files")})
+                loop.call_exception_handler({"message": ACCEPT_EXHAUSTED,
+                                             "exception": OSError(24, "Too many open files")})
             loop.call_exception_handler({"message": "something else"})
         lines = [r.getMessage() for r in caplog.records]
         assert len([line for line in lines if ACCEPT_EXHAUSTED in line]) == 1

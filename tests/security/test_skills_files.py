@@ -28,7 +28,8 @@ def hostile_repo(tmp_path: Path) -> Path:
     skills = repo / ".agents" / "skills"
     link_to(skill(skills, "yaml-zero") / "agents" / "openai.yaml", "/dev/zero")
     make_fifo(skill(skills, "yaml-fifo") / "agents" / "openai.yaml")
-    make_sparse(skill(skills, "yaml-sparse") / "agents" / "openai.yaml", 4 << 30, b"interface:\n  display_name: Sparse\n")
+    make_sparse(skill(skills, "yaml-sparse") / "agents" / "openai.yaml", 4 << 30,
+                b"interface:\n  display_name: Sparse\n")
     link_to(skills / "md-zero" / "SKILL.md", "/dev/zero")
     make_fifo(skills / "md-fifo" / "SKILL.md")
     make_sparse(skills / "md-sparse" / "SKILL.md", 5 << 30, b"---\nname: md-sparse\ndescription: d\n---\n")

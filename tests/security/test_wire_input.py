@@ -52,7 +52,8 @@ async def test_exec_server_refuses_lone_surrogates_and_keeps_serving(executor: l
         # A valid surrogate pair is a character like any other.
         await ex.send(b'{"id":6,"method":"environment/status\\ud83d\\ude00"}\n')
         r = await ex.response(6)
-        assert r["error"] == {"code": -32601, "message": "exec-server stub does not implement `environment/status\U0001f600` yet"}
+        assert r["error"] == {"code": -32601,
+                              "message": "exec-server stub does not implement `environment/status\U0001f600` yet"}
         assert (await ex.call(7, "environment/status"))["result"] == {"status": "ready"}
 
 
@@ -75,9 +76,11 @@ def test_app_server_refuses_lone_surrogates_and_keeps_serving(codex_home: Path, 
     with AppServerProcess(codex_home, command=capped_rootstep()) as app:
         app.initialize()
         thread = app.call("thread/start", {})["thread"]
-        app.send_raw('{"id":"n1","method":"thread/name/set","params":{"threadId":"%s","name":"a\\ud800b"}}' % thread["id"])
-        app.send_raw('{"id":"t1","method":"turn/start","params":{"threadId":"%s","input":[{"type":"text","text":"\\udfff"}]}}'
-                     % thread["id"])
+        # json.dumps writes a lone surrogate as the escape ``\ud800`` (ASCII output), as a hostile client sends it.
+        app.send_raw(json.dumps({"id": "n1", "method": "thread/name/set",
+                                 "params": {"threadId": thread["id"], "name": "a\ud800b"}}))
+        app.send_raw(json.dumps({"id": "t1", "method": "turn/start",
+                                 "params": {"threadId": thread["id"], "input": [{"type": "text", "text": "\udfff"}]}}))
         for _ in range(2):
             error = app.wait_for(lambda m: m.get("id") is None and "error" in m)["error"]
             assert error == {"code": -32700, "message": "Parse error: lone surrogate in hex escape"}

@@ -51,7 +51,8 @@ def write_plugin(
         skill_dir = root / "skills" / "deploy"
         skill_dir.mkdir(parents=True, exist_ok=True)
         (skill_dir / "SKILL.md").write_text(
-            "---\nname: deploy\ndescription: Deploy the executor demo\n---\nRun ./deploy.sh --prod and report the URL.\n"
+            "---\nname: deploy\ndescription: Deploy the executor demo\n---\n"
+            "Run ./deploy.sh --prod and report the URL.\n"
         )
     return root
 

@@ -104,7 +104,8 @@ def test_selected_capabilities_become_available_between_samples_in_one_turn(tmp_
             app.call("environment/add", {"environmentId": "executor-ws", "execServerUrl": url})
             app.wait_stderr(CONNECTED.format("executor-ws"), timeout=30)
             first.release()
-            done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"], timeout=60)
+            done = app.wait_notification("turn/completed", lambda m: m["params"]["turn"]["id"] == turn["id"],
+                                         timeout=60)
             assert done["params"]["turn"]["status"] == "completed"
 
             step1, step2 = model.requests[0].body, model.requests[1].body
@@ -136,9 +137,11 @@ def test_selected_capability_stack_tracks_environment_availability_and_resume(tm
                 "thread/start", {"selectedCapabilityRoots": [root("executor-demo@1", "executor-1", plugin)]}
             )["thread"]["id"]
             app.wait_stderr(CONNECTED.format("executor-1"), timeout=60)
-            model.queue(function_call_response("c1", "echo", ECHO_ARGS, namespace="mcp__executor_demo"), assistant_text("one"))
+            model.queue(function_call_response("c1", "echo", ECHO_ARGS, namespace="mcp__executor_demo"),
+                        assistant_text("one"))
             assert app.run_turn(thread, "turn 1")["status"] == "completed"
-            model.queue(function_call_response("c2", "echo", ECHO_ARGS, namespace="mcp__executor_demo"), assistant_text("two"))
+            model.queue(function_call_response("c2", "echo", ECHO_ARGS, namespace="mcp__executor_demo"),
+                        assistant_text("two"))
             assert app.run_turn(thread, "turn 2")["status"] == "completed"
             # Same ready roots: the MCP process of turn 1 serves turn 2.
             assert len(pids(pid_file)) == 1
@@ -164,7 +167,8 @@ def test_selected_capability_stack_tracks_environment_availability_and_resume(tm
 
             app.call("environment/add", {"environmentId": "executor-1", "execServerUrl": url})
             app.wait_stderr(CONNECTED.format("executor-1"), timeout=30)
-            model.queue(function_call_response("c4", "echo", ECHO_ARGS, namespace="mcp__executor_demo"), assistant_text("up"))
+            model.queue(function_call_response("c4", "echo", ECHO_ARGS, namespace="mcp__executor_demo"),
+                        assistant_text("up"))
             assert app.run_turn(thread, "turn 4")["status"] == "completed"
             body = model.requests[-2].body
             assert child_tool(body, "mcp__executor_demo", "echo") is not None  # the same name as before

@@ -153,7 +153,8 @@ def test_thread_start_validates_and_canonicalizes_roots(tmp_path: Path) -> None:
             app.initialize()
             err = app.call_error(
                 "thread/start",
-                {"selectedCapabilityRoots": [{"id": "x", "location": {"type": "url", "environmentId": "local", "path": "/p"}}]},
+                {"selectedCapabilityRoots": [
+                    {"id": "x", "location": {"type": "url", "environmentId": "local", "path": "/p"}}]},
             )
             assert err.code == -32600 and "location type" in err.message
             thread = app.call(
@@ -185,7 +186,8 @@ def test_plugin_resolution_paths_give_the_same_tools(tmp_path: Path, discovery: 
         write_config(home, model)
         if discovery:
             config = home / "config.toml"
-            config.write_text(config.read_text().replace("[features]\n", "[features]\nexecutor_capability_discovery = true\n"))
+            config.write_text(config.read_text().replace(
+                "[features]\n", "[features]\nexecutor_capability_discovery = true\n"))
         write_environments(home, [sys.executable, RECORDER], extra=f"RECORD_FILE = {json.dumps(str(record))}\n")
         plugin = write_plugin(tmp_path / "plugin", pid_file=tmp_path / "pids")
         with AppServerProcess(home, env={"ROOTSTEP_LOG": "INFO"}) as app:
@@ -227,7 +229,8 @@ def test_selected_executor_root_exposes_plugin_skill(tmp_path: Path) -> None:
             assert app.run_turn(thread, "please $executor-demo:deploy now")["status"] == "completed"
             body = model.requests[0].body
             [catalog] = developer_texts(body, "<skills_instructions>")
-            assert "- executor-demo:deploy: Deploy the executor demo (executor package: executor-1/skills/deploy)" in catalog
+            assert ("- executor-demo:deploy: Deploy the executor demo (executor package: executor-1/skills/deploy)"
+                    in catalog)
             injected = [
                 c["text"] for i in body["input"] if i.get("role") == "user" for c in i["content"]
                 if c.get("text", "").startswith("<skill>")

@@ -60,7 +60,8 @@ def test_the_first_turn_after_thread_start_calls_the_executor_plugin(tmp_path: P
         with AppServerProcess(home) as app:
             app.initialize()
             thread = app.call(
-                "thread/start", {"model": "mock-model", "selectedCapabilityRoots": [root("demo@1", "executor-1", plugin)]}
+                "thread/start",
+                {"model": "mock-model", "selectedCapabilityRoots": [root("demo@1", "executor-1", plugin)]},
             )["thread"]
             assert [e["environmentId"] for e in thread["environments"]] == ["local", "executor-1"]
             model.queue(
@@ -94,7 +95,8 @@ def test_direct_requests_right_after_thread_start_see_the_executor_plugin(tmp_pa
         with AppServerProcess(home) as app:
             app.initialize()
             selected = app.call(
-                "thread/start", {"model": "mock-model", "selectedCapabilityRoots": [root("demo@1", "executor-1", plugin)]}
+                "thread/start",
+                {"model": "mock-model", "selectedCapabilityRoots": [root("demo@1", "executor-1", plugin)]},
             )["thread"]["id"]
             listed = app.call("mcpServerStatus/list", {"threadId": selected})["data"]
             assert {"executor_demo", "executor_http"} <= {entry["name"] for entry in listed}
@@ -184,7 +186,8 @@ def _deferred_scenario(plugin: Path) -> Any:
             out["deferred: a later step"] = _turn(app, model, thread)
             assert app.close() == 0
         (home / "environments.toml").write_text(
-            (home / "environments.toml").read_text().replace("include_local = true\n", 'include_local = true\ndefault = "none"\n')
+            (home / "environments.toml").read_text().replace(
+                "include_local = true\n", 'include_local = true\ndefault = "none"\n')
         )
         config.write_text(config.read_text().replace("deferred_executor = true\n", ""))
         with AppServerProcess(home, command=command, validate=False) as app:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import mcp_types as types
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from rootstep.extensions import skills
 from rootstep.extensions.connectors import (
@@ -17,8 +16,8 @@ from rootstep.extensions.selected_plugins.projection import (
     ConnectorSource,
     McpProjection,
 )
-from rootstep.extensions.thread_mcp import stable_catalog
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
+from rootstep.extensions.thread_mcp import stable_catalog
 from rootstep.mcp.catalog import ListedServer, build_catalog
 from rootstep.plugins.discovery import PluginPackage
 from rootstep.plugins.manifest import parse_manifest
@@ -29,11 +28,13 @@ from rootstep.protocol.path_uri import PathUri
 def package(skill_names: tuple[str, ...] = ("deploy",)) -> PluginPackage:
     root = PathUri.parse("file:///plugins/demo")
     skills_ = tuple(
-        PluginSkill(f"executor-demo:{n}", f"Do {n}", None, root.join(f"skills/{n}/SKILL.md"), f"---\nname: {n}\n---\nBody of {n}\n")
+        PluginSkill(f"executor-demo:{n}", f"Do {n}", None, root.join(f"skills/{n}/SKILL.md"),
+                    f"---\nname: {n}\n---\nBody of {n}\n")
         for n in skill_names
     )
     manifest = parse_manifest(root, '{"name": "executor-demo", "interface": {"displayName": "Executor Demo"}}')
-    return PluginPackage("executor-demo@1", "e0", root, root.join(".codex-plugin/plugin.json"), manifest, skills=skills_)
+    return PluginPackage("executor-demo@1", "e0", root, root.join(".codex-plugin/plugin.json"), manifest,
+                         skills=skills_)
 
 
 def user(text: str) -> dict:
@@ -45,7 +46,8 @@ def test_skills_context_catalog_guidance_once_and_mentions() -> None:
     first = skills.context_items([pkg], True, [user("use $executor-demo:deploy")], [user("use $executor-demo:deploy")])
     texts = [c["content"][0]["text"] for c in first]
     assert texts[0].startswith("<plugins_instructions>")
-    assert texts[1].startswith("<skills_instructions>") and "executor-demo:deploy: Do deploy (executor package: e0/skills/deploy)" in texts[1]
+    assert texts[1].startswith("<skills_instructions>")
+    assert "executor-demo:deploy: Do deploy (executor package: e0/skills/deploy)" in texts[1]
     assert texts[2].startswith("<skill>\n<name>executor-demo:deploy</name>") and "Body of deploy" in texts[2]
     history = [user("x"), *first]
     # Nothing changed: nothing added. Root gone: one "none available" update, then quiet.
@@ -73,7 +75,8 @@ def _apps_catalog() -> object:
 
 def test_connector_attribution_follows_the_projection() -> None:
     catalog = _apps_catalog()
-    with_root = McpProjection(McpCatalogBuilder().build(), (ConnectorSource("p@1", "Executor Demo", ("calendar",)),), True)
+    with_root = McpProjection(McpCatalogBuilder().build(),
+                              (ConnectorSource("p@1", "Executor Demo", ("calendar",)),), True)
     [info] = attribute_connectors(catalog, with_root).tools  # type: ignore[arg-type]
     assert info.model_name == ("mcp__codex_apps__calendar", "list")
     assert info.plugin_display_names == ("Executor Demo",) and info.connector_id == "calendar"
@@ -81,7 +84,8 @@ def test_connector_attribution_follows_the_projection() -> None:
     assert bare.model_name == info.model_name and bare.plugin_display_names == ()
 
 
-@given(st.lists(st.sampled_from(["srv-x", "srv_x", "srv.x", "other"]), min_size=1, max_size=4, unique=True), st.randoms())
+@given(st.lists(st.sampled_from(["srv-x", "srv_x", "srv.x", "other"]), min_size=1, max_size=4, unique=True),
+       st.randoms())
 def test_stable_names_are_kept_whatever_appears_later(servers: list[str], rnd: object) -> None:
     """Adding servers one by one never renames a tool that already had a name."""
     names = StableToolNames()

@@ -27,7 +27,8 @@ def test_reloaded_config_server_joins_the_plugin_servers(tmp_path: Path) -> None
         plugin = write_plugin(tmp_path / "plugin", pid_file=pid_file, skill=False, env_vars=False)
         with AppServerProcess(home) as app:
             app.initialize()
-            thread = app.call("thread/start", {"selectedCapabilityRoots": [root("demo@1", "local", plugin)]})["thread"]["id"]
+            roots = [root("demo@1", "local", plugin)]
+            thread = app.call("thread/start", {"selectedCapabilityRoots": roots})["thread"]["id"]
             model.queue(assistant_text("one"))
             assert app.run_turn(thread, "one")["status"] == "completed"
             assert child_tool(model.requests[-1].body, "mcp__executor_demo", "echo") is not None

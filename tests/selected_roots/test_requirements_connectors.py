@@ -97,7 +97,8 @@ def test_connector_tools_are_attributed_to_a_ready_selected_plugin(tmp_path: Pat
                 )["thread"]["id"]
                 plain = app.call("thread/start", {})["thread"]["id"]
                 model.queue(
-                    function_call_response("c1", "create_event", '{"title": "standup"}', namespace="mcp__codex_apps__calendar"),
+                    function_call_response("c1", "create_event", '{"title": "standup"}',
+                                           namespace="mcp__codex_apps__calendar"),
                     assistant_text("ok"),
                 )
                 assert app.run_turn(selected, "plan")["status"] == "completed"

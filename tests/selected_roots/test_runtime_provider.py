@@ -93,9 +93,12 @@ def names_of(tools: Any) -> set[tuple[str, str]]:
 async def test_projection_change_restarts_only_the_new_roots_servers(tmp_path: Path) -> None:
     before = live_children()
     world = World()
-    a = write_plugin(tmp_path / "a", pid_file=tmp_path / "a.pids", name="a", display="A", server="srv_a", skill=False, env_vars=False)
-    b = write_plugin(tmp_path / "b", pid_file=tmp_path / "b.pids", name="b", display="B", server="srv_b", skill=False, env_vars=False)
-    roots = [SelectedCapabilityRoot.create("a@1", "local", str(a)), SelectedCapabilityRoot.create("b@1", "env-b", str(b))]
+    a = write_plugin(tmp_path / "a", pid_file=tmp_path / "a.pids", name="a", display="A", server="srv_a",
+                     skill=False, env_vars=False)
+    b = write_plugin(tmp_path / "b", pid_file=tmp_path / "b.pids", name="b", display="B", server="srv_b",
+                     skill=False, env_vars=False)
+    roots = [SelectedCapabilityRoot.create("a@1", "local", str(a)),
+             SelectedCapabilityRoot.create("b@1", "env-b", str(b))]
     async with world.provider(roots) as provider:
         step = await provider.capture_step()
         assert ("mcp__srv_a", "echo") in names_of(step) and ("mcp__srv_b", "echo") not in names_of(step)
@@ -136,9 +139,12 @@ async def test_projection_change_restarts_only_the_new_roots_servers(tmp_path: P
 async def test_tool_names_never_move_within_a_thread_or_across_resume(tmp_path: Path) -> None:
     world = World()
     # `srv-x` and `srv_x` sanitize to the same namespace: the reference suffixes both.
-    a = write_plugin(tmp_path / "a", pid_file=tmp_path / "a.pids", name="a", server="srv-x", skill=False, env_vars=False)
-    b = write_plugin(tmp_path / "b", pid_file=tmp_path / "b.pids", name="b", server="srv_x", skill=False, env_vars=False)
-    roots = [SelectedCapabilityRoot.create("a@1", "local", str(a)), SelectedCapabilityRoot.create("b@1", "env-b", str(b))]
+    a = write_plugin(tmp_path / "a", pid_file=tmp_path / "a.pids", name="a", server="srv-x", skill=False,
+                     env_vars=False)
+    b = write_plugin(tmp_path / "b", pid_file=tmp_path / "b.pids", name="b", server="srv_x", skill=False,
+                     env_vars=False)
+    roots = [SelectedCapabilityRoot.create("a@1", "local", str(a)),
+             SelectedCapabilityRoot.create("b@1", "env-b", str(b))]
     persisted: list[Any] = []
     async with world.provider(roots, persisted=persisted) as provider:
         step = await provider.capture_step()

@@ -175,7 +175,7 @@ def test_crashed_shared_server_fails_every_call_then_restarts_for_everyone(tmp_p
                     if m["params"]["threadId"] == thread_id and m["params"]["name"] == SERVER]
 
         for thread_id in threads:
-            wait_until(lambda: statuses(thread_id)[-1:] == ["ready"], what=f"ready for {thread_id}")
+            wait_until(lambda thread_id=thread_id: statuses(thread_id)[-1:] == ["ready"], what=f"ready for {thread_id}")
         seen = {thread_id: len(statuses(thread_id)) for thread_id in threads}
         os.kill(server, signal.SIGKILL)
         # Every caller's call fails (an error, never a hang).
@@ -188,7 +188,7 @@ def test_crashed_shared_server_fails_every_call_then_restarts_for_everyone(tmp_p
         restarted = echo_pids(app.proc.pid)
         assert len(restarted) == 1 and server not in restarted
         for thread_id in threads:
-            wait_until(lambda: statuses(thread_id)[seen[thread_id]:] == ["starting", "ready"],
+            wait_until(lambda thread_id=thread_id: statuses(thread_id)[seen[thread_id]:] == ["starting", "ready"],
                        what=f"a restart status for {thread_id}")
         unload(app, threads)
         wait_until(lambda: not echo_pids(app.proc.pid), what="the shared server to stop")

@@ -24,7 +24,14 @@ import pytest
 
 from tests.conftest import descendants
 from tests.fixtures.mcp_helpers import echo_server_toml
-from tests.fixtures.mock_model import MockModel, MockResponse, assistant_text, function_call_response, held_text, write_config
+from tests.fixtures.mock_model import (
+    MockModel,
+    MockResponse,
+    assistant_text,
+    function_call_response,
+    held_text,
+    write_config,
+)
 from tests.fixtures.tui import READY, ListeningAppServer, TuiSession, rootstep_server_command
 
 pytestmark = pytest.mark.timeout(180)

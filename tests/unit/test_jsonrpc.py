@@ -23,7 +23,8 @@ def test_classifies_messages_and_tolerates_jsonrpc_member():
 
 @pytest.mark.parametrize(
     "line, code",
-    [(b"{nope", PARSE_ERROR), (b"[]", INVALID_REQUEST), (b"5", INVALID_REQUEST), (b'{"id":true,"method":"m"}', INVALID_REQUEST)],
+    [(b"{nope", PARSE_ERROR), (b"[]", INVALID_REQUEST), (b"5", INVALID_REQUEST),
+     (b'{"id":true,"method":"m"}', INVALID_REQUEST)],
 )
 def test_bad_lines_raise_the_matching_code(line, code):
     with pytest.raises(JsonRpcError) as info:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from rootstep.agent_tools.goals import Goal, GoalError, GoalStore
 from rootstep.auth.store import AuthStore, parse_auth_file
 from rootstep.config.edit import VERSION_CONFLICT, ConfigEditError, Edit, edit_config_file, layer_version
 from rootstep.config.overrides import apply_overrides
-from rootstep.agent_tools.goals import Goal, GoalError, GoalStore
 from rootstep.core.read_state import CONFLICT, UNAVAILABLE, ReadStateError, after_turn, apply_operation
 from rootstep.core.review import NO_OUTPUT, ReviewError, render_review, review_request
 

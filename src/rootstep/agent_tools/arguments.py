@@ -26,7 +26,7 @@ class Field:
     kind: str  # "string" | "integer" | "boolean" | "array" | "object" | "enum"
     required: bool = True
     variants: tuple[str, ...] = ()
-    item: "Struct | None" = None  # for arrays of structs / nested structs
+    item: Struct | None = None  # for arrays of structs / nested structs
 
 
 @dataclass(frozen=True)

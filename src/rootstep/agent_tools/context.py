@@ -20,11 +20,20 @@ from rootstep.sandbox.policy import (
 
 _SANDBOX_TEXT = {
     "read-only": "The sandbox only permits reading files.",
-    "workspace-write": "The sandbox permits reading files, and editing files in `cwd` and `writable_roots`. Editing files in other directories requires approval.",
+    "workspace-write": (
+        "The sandbox permits reading files, and editing files in `cwd` and `writable_roots`. "
+        "Editing files in other directories requires approval."
+    ),
     "danger-full-access": "No filesystem sandboxing - all commands are permitted.",
 }
-_NEVER_TEXT = "Approval policy is currently never. Do not provide the `sandbox_permissions` for any reason, commands will be rejected."
-_UNTRUSTED_TEXT = " `approval_policy` is `unless-trusted`: The harness will require user approval before running commands unless an explicit exec policy rule allows them."
+_NEVER_TEXT = (
+    "Approval policy is currently never. "
+    "Do not provide the `sandbox_permissions` for any reason, commands will be rejected."
+)
+_UNTRUSTED_TEXT = (
+    " `approval_policy` is `unless-trusted`: The harness will require user approval before running commands "
+    "unless an explicit exec policy rule allows them."
+)
 _GRANULAR_CATEGORIES = ("sandbox_approval", "rules", "skill_approval", "mcp_elicitations")
 
 
@@ -35,11 +44,18 @@ def _on_request_text() -> str:
 def _granular_text(policy: ApprovalPolicy) -> str:
     allowed = [c for c in _GRANULAR_CATEGORIES if getattr(policy, c)]
     rejected = [c for c in _GRANULAR_CATEGORIES if not getattr(policy, c)]
-    lines = ["# Approval Requests", "", "Approval policy is `granular`. Categories set to `false` are automatically rejected instead of prompting the user."]
+    lines = [
+        "# Approval Requests",
+        "",
+        "Approval policy is `granular`. Categories set to `false` are automatically rejected "
+        "instead of prompting the user.",
+    ]
     if allowed:
-        lines += ["", "These approval categories may still prompt the user when needed:", *[f"- `{c}`" for c in allowed]]
+        lines += ["", "These approval categories may still prompt the user when needed:",
+                  *[f"- `{c}`" for c in allowed]]
     if rejected:
-        lines += ["", "These approval categories are automatically rejected instead of prompting the user:", *[f"- `{c}`" for c in rejected]]
+        lines += ["", "These approval categories are automatically rejected instead of prompting the user:",
+                  *[f"- `{c}`" for c in rejected]]
     return "\n".join(lines)
 
 
@@ -56,7 +72,9 @@ def writable_roots_for_text(policy: Any, cwd: str, env: dict[str, str] | None = 
     return sorted(roots)
 
 
-def permissions_instructions(sandbox_policy: Any, approval: ApprovalPolicy, cwd: str, env: dict[str, str] | None = None) -> str:
+def permissions_instructions(
+    sandbox_policy: Any, approval: ApprovalPolicy, cwd: str, env: dict[str, str] | None = None
+) -> str:
     """The ``<permissions instructions>`` developer message text."""
     mode = mode_of(sandbox_policy)
     network = "enabled" if network_enabled(sandbox_policy) else "restricted"
@@ -102,7 +120,11 @@ def filesystem_xml(policy: Any, cwd: str) -> str:
             entries.append(f'<entry access="write">{_special("tmpdir")}</entry>')
         for name in PROTECTED_METADATA_NAMES:
             entries += [f'<entry access="read"><path>{os.path.join(r, name)}</path></entry>' for r in roots]
-    profile = '<permission_profile type="managed"><file_system type="restricted">' + "".join(entries) + "</file_system></permission_profile>"
+    profile = (
+        '<permission_profile type="managed"><file_system type="restricted">'
+        + "".join(entries)
+        + "</file_system></permission_profile>"
+    )
     return f"<filesystem>{workspace}{profile}</filesystem>"
 
 

@@ -18,7 +18,7 @@ ITEM_DIFF_CONTEXT = 1
 
 def file_update_changes(plan: PatchPlan) -> list[dict[str, Any]]:
     """``FileUpdateChange`` objects (``{path, kind, diff}``) for the item."""
-    out = []
+    out: list[dict[str, Any]] = []
     for change in plan.changes:
         if change.kind == "add":
             kind: dict[str, Any] = {"type": "add"}

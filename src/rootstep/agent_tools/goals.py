@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rootstep.agent_tools.arguments import ArgumentsError, Field, Struct, parse_arguments
@@ -162,7 +162,9 @@ def handle_goal_tool(store: GoalStore, name: str, arguments: str, *, thread_id: 
             if existing is not None and existing.status != "complete":
                 return UNFINISHED, None
             store.clear(thread_id)
-            goal = store.set(thread_id, objective=objective, token_budget=args.get("token_budget"), token_budget_given=True)
+            goal = store.set(
+                thread_id, objective=objective, token_budget=args.get("token_budget"), token_budget_given=True
+            )
             return _response(goal), goal
         if name == "update_goal":
             try:

@@ -40,7 +40,8 @@ from typing import Any
 
 @functools.cache
 def catalog() -> dict[str, dict[str, Any]]:
-    return json.loads(resources.files("rootstep.agent_tools").joinpath("data/model_catalog_0169.json").read_text("utf-8"))
+    data = resources.files("rootstep.agent_tools").joinpath("data/model_catalog_0169.json")
+    return json.loads(data.read_text("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,10 @@ def fallback_warning(slug: str) -> str | None:
     """The ``warning`` notification text 0.169 sends on each turn of an unknown model."""
     if slug in catalog():
         return None
-    return f"Model metadata for `{slug}` not found. Defaulting to fallback metadata; this can degrade performance and cause issues."
+    return (
+        f"Model metadata for `{slug}` not found. "
+        "Defaulting to fallback metadata; this can degrade performance and cause issues."
+    )
 
 
 def agent_tool_names(slug: str, *, update_plan_enabled: bool = False, has_environment: bool = True) -> list[str]:

@@ -26,7 +26,9 @@ def update_plan_tool() -> dict[str, Any]:
     return tool_spec("update_plan")
 
 
-def handle_update_plan(arguments: str, *, thread_id: str, turn_id: str, plan_mode: bool = False) -> tuple[str, dict[str, Any] | None]:
+def handle_update_plan(
+    arguments: str, *, thread_id: str, turn_id: str, plan_mode: bool = False
+) -> tuple[str, dict[str, Any] | None]:
     """(text for the model, ``turn/plan/updated`` params or None when refused)."""
     if plan_mode:
         return NOT_IN_PLAN_MODE, None

@@ -52,8 +52,14 @@ class DocsSettings:
         markers = raw.get("project_root_markers", DEFAULT_ROOT_MARKERS)
         return cls(
             max_bytes=max_bytes if isinstance(max_bytes, int) and max_bytes >= 0 else DEFAULT_MAX_BYTES,
-            fallback_filenames=tuple(f for f in fallback if isinstance(f, str) and f) if isinstance(fallback, list) else (),
-            root_markers=tuple(m for m in markers if isinstance(m, str)) if isinstance(markers, (list, tuple)) else DEFAULT_ROOT_MARKERS,
+            fallback_filenames=(
+                tuple(f for f in fallback if isinstance(f, str) and f) if isinstance(fallback, list) else ()
+            ),
+            root_markers=(
+                tuple(m for m in markers if isinstance(m, str))
+                if isinstance(markers, (list, tuple))
+                else DEFAULT_ROOT_MARKERS
+            ),
         )
 
     def candidates(self) -> list[str]:
@@ -172,7 +178,9 @@ async def _answer(env: Any, steps: Generator[Question, Any, Any]) -> Any:
         return done.value
 
 
-def _both(cwd: str, settings: DocsSettings, budget: list[int]) -> Generator[Question, Any, tuple[str | None, list[str]]]:
+def _both(
+    cwd: str, settings: DocsSettings, budget: list[int]
+) -> Generator[Question, Any, tuple[str | None, list[str]]]:
     root = yield from _git_root(cwd)
     found = yield from _discover(cwd, settings, budget)
     return root, found
@@ -183,7 +191,9 @@ async def git_root(env: Any, cwd: str) -> str | None:
     return await _answer(env, _git_root(cwd))
 
 
-async def project_docs(env: Any, environment_id: str, cwd: str, settings: DocsSettings, budget: list[int]) -> list[ProjectDoc]:
+async def project_docs(
+    env: Any, environment_id: str, cwd: str, settings: DocsSettings, budget: list[int]
+) -> list[ProjectDoc]:
     """The AGENTS.md files of one environment, root first; ``budget`` ([bytes left]) is shared
     by every environment of the turn."""
     found = await _answer(env, _discover(cwd, settings, budget))

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rootstep.agent_tools.model_family import agent_tool_names, model_family
 from rootstep.agent_tools.specs import tool_spec
@@ -71,7 +69,9 @@ def offered_tools(slug: str, *, update_plan: bool, has_environment: bool, enviro
 
 
 @functools.lru_cache(maxsize=64)
-def _offered_tools(slug: str, update_plan: bool, has_environment: bool, environments: int) -> tuple[dict[str, Any], ...]:
+def _offered_tools(
+    slug: str, update_plan: bool, has_environment: bool, environments: int
+) -> tuple[dict[str, Any], ...]:
     from rootstep.agent_tools.apply_patch.tool import apply_patch_tool
     from rootstep.agent_tools.unified_exec.tool_specs import tool_definitions
 

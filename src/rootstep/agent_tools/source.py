@@ -24,7 +24,7 @@ import logging
 import os
 import posixpath
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,7 +47,14 @@ from rootstep.agent_tools.turn_context import (
     local_date_and_timezone,
     update_items,
 )
-from rootstep.agent_tools.wire import GOAL_UPDATED, OUTPUT_DELTA, TERMINAL_INTERACTION, TURN_DIFF_UPDATED, TURN_PLAN_UPDATED, notification
+from rootstep.agent_tools.wire import (
+    GOAL_UPDATED,
+    OUTPUT_DELTA,
+    TERMINAL_INTERACTION,
+    TURN_DIFF_UPDATED,
+    TURN_PLAN_UPDATED,
+    notification,
+)
 from rootstep.sandbox.policy import resolve_permissions
 from rootstep.tools import CallContext, FunctionCall, FunctionOutput, ThreadView
 
@@ -81,7 +88,9 @@ class Environments(Protocol):
 class TaskStarter(Protocol):
     """The server's task group (``Background.start``)."""
 
-    async def start(self, func: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> Any: ...
+    async def start(
+        self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: str | None = None
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -181,7 +190,9 @@ class _Primary:
 class AgentStep:
     """One step's agent tools (a :class:`~rootstep.tools.StepTools`)."""
 
-    def __init__(self, source: AgentTools, tools: list[dict[str, Any]], primary: _Primary | None, turn_id: str | None) -> None:
+    def __init__(
+        self, source: AgentTools, tools: list[dict[str, Any]], primary: _Primary | None, turn_id: str | None
+    ) -> None:
         self._source = source
         self._tools = tools
         self._names = frozenset(t.get("name") for t in tools)
@@ -260,7 +271,9 @@ class AgentTools:
         ready = await self._wiring.environments.capture(ids, wait=self._wait_for_environments())
         out = []
         for selection in selections:
-            environment = self._wiring.environments.get(selection.environment_id) if selection.environment_id in ready else None
+            environment = (
+                self._wiring.environments.get(selection.environment_id) if selection.environment_id in ready else None
+            )
             if environment is not None:
                 out.append((selection, environment))
         return out
@@ -331,7 +344,8 @@ class AgentTools:
             thread_id=ctx.thread_id, turn_id=ctx.turn_id, sandbox_policy=self._policy(),
             approval_policy=approval_policy(self.thread.approval_policy), shell=primary.shell,
             allow_login_shell=allow_login if isinstance(allow_login, bool) else True,
-            env={"CODEX_THREAD_ID": ctx.thread_id}, rules=self._rules or PrefixRules(), codex_home=str(self._wiring.codex_home),
+            env={"CODEX_THREAD_ID": ctx.thread_id}, rules=self._rules or PrefixRules(),
+            codex_home=str(self._wiring.codex_home),
             detect_denials=primary.environment_id == "local",
         )
 
@@ -423,7 +437,9 @@ class AgentTools:
             return
         diff = self._turn_diff.unified_diff()
         if diff is not None:
-            await self._wiring.emit(notification(TURN_DIFF_UPDATED, {"threadId": self.thread.id, "turnId": turn_id, "diff": diff}))
+            await self._wiring.emit(
+                notification(TURN_DIFF_UPDATED, {"threadId": self.thread.id, "turnId": turn_id, "diff": diff})
+            )
 
     # --- the other tools ------------------------------------------------------------------
 

@@ -41,7 +41,9 @@ def unavailable_message(mode: str) -> str | None:
     return f"request_user_input is unavailable in {mode[:1].upper()}{mode[1:]} mode"
 
 
-def prepare_request(arguments: str, *, thread_id: str, turn_id: str, item_id: str) -> tuple[dict[str, Any] | None, str | None]:
+def prepare_request(
+    arguments: str, *, thread_id: str, turn_id: str, item_id: str
+) -> tuple[dict[str, Any] | None, str | None]:
     """(``item/tool/requestUserInput`` params, None) or (None, text for the model)."""
     try:
         args = parse_arguments(arguments, ARGS)
@@ -65,5 +67,9 @@ def answer_text(response: Any) -> str:
     answers = response.get("answers") if isinstance(response, dict) else None
     if not isinstance(answers, dict):
         return CANCELLED
-    clean = {k: {"answers": [str(a) for a in (v or {}).get("answers", [])]} for k, v in answers.items() if isinstance(v, dict)}
+    clean = {
+        k: {"answers": [str(a) for a in (v or {}).get("answers", [])]}
+        for k, v in answers.items()
+        if isinstance(v, dict)
+    }
     return json.dumps({"answers": clean}, separators=(",", ":"), ensure_ascii=False)

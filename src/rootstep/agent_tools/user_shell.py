@@ -48,7 +48,8 @@ def record_text(command: str, result: ShellResult) -> str:
 
 
 def record_item(command: str, result: ShellResult) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": record_text(command, result)}]}
+    text = record_text(command, result)
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
 class _Decoder:
@@ -59,7 +60,7 @@ class _Decoder:
 
     def feed(self, data: bytes) -> str:
         data = self.tail + data
-        for cut in range(0, 4):
+        for cut in range(4):
             end = len(data) - cut
             try:
                 text = data[:end].decode("utf-8")

@@ -66,7 +66,7 @@ def prepare_image(data: bytes) -> PreparedImage:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         fmt = image.format
         if fmt not in ("PNG", "JPEG", "GIF", "WEBP"):
             raise ValueError(UNSUPPORTED)
@@ -124,8 +124,12 @@ async def handle_view_image(env: Environment, cwd: str, arguments: str) -> ViewI
     return ViewImageResult([{"type": "input_image", "image_url": image.data_url, "detail": "high"}], path)
 
 
-def image_view_item(item_id: str, path: str, *, started_at_ms: int, completed_at_ms: int | None = None) -> dict[str, Any]:
-    return {"type": "imageView", "id": item_id, "path": path, "startedAtMs": started_at_ms, "completedAtMs": completed_at_ms}
+def image_view_item(
+    item_id: str, path: str, *, started_at_ms: int, completed_at_ms: int | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "imageView", "id": item_id, "path": path, "startedAtMs": started_at_ms, "completedAtMs": completed_at_ms
+    }
 
 
 def _os_text(exc: OSError) -> str:

@@ -8,7 +8,7 @@ the server runs (services are built first) is queued and started when the group 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -60,7 +60,9 @@ class Background:
         else:
             self._group.start_soon(_guarded, func, *args, name=name)
 
-    async def start(self, func: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> Any:
+    async def start(
+        self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: str | None = None
+    ) -> Any:
         """Start ``func`` and wait until it calls ``task_status.started()``."""
         if self._group is None:
             raise RuntimeError("the app-server is not running")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from rootstep.protocol.notifications import Notification
+from rootstep.protocol.notifications import NotificationModel
 
 if TYPE_CHECKING:
     from rootstep.app_server.connection import Connection
@@ -44,7 +44,7 @@ class Clients:
     def __init__(self) -> None:
         self.connections: list[Connection] = []
 
-    async def emit(self, notification: Notification) -> None:
+    async def emit(self, notification: NotificationModel) -> None:
         """Send a notification model (a pydantic model with a ``METHOD``) to its audience."""
         method = type(notification).METHOD
         for connection in audience(self.connections, getattr(notification, "thread_id", None)):
@@ -58,7 +58,9 @@ class Clients:
             if connection.initialized:
                 await connection.notify(method, params)
 
-    async def ask(self, thread_id: str | None, method: str, params: Any, *, announce_resolved: bool = False) -> Any | None:
+    async def ask(
+        self, thread_id: str | None, method: str, params: Any, *, announce_resolved: bool = False
+    ) -> Any | None:
         """A server→client request to the clients following ``thread_id``; the first answer
         wins. None when nobody answered (no follower, a client that went away or answered an
         error): the caller declines. With ``announce_resolved`` each asked client then hears
@@ -86,5 +88,7 @@ class Clients:
             if announce_resolved:
                 with anyio.CancelScope(shield=True):
                     for connection, request_id in asked:
-                        await connection.notify("serverRequest/resolved", {"threadId": thread_id, "requestId": request_id})
+                        await connection.notify(
+                            "serverRequest/resolved", {"threadId": thread_id, "requestId": request_id}
+                        )
         return answers[0] if answers else None

@@ -21,10 +21,10 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 from pydantic import ValidationError
 
 from rootstep.app_server.context import RequestContext
-from rootstep.core.manager import ThreadError
 from rootstep.app_server.handshake import ClientSession, HandshakeError, initialize_result, parse_initialize
 from rootstep.app_server.methods import describe_validation_error
 from rootstep.app_server.workers import WorkerPool
+from rootstep.core.manager import ThreadError
 from rootstep.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -72,7 +72,7 @@ def max_in_flight(environ: Mapping[str, str] = os.environ) -> int:
 class Connection:
     def __init__(
         self,
-        server: "AppServer",
+        server: AppServer,
         receive: ByteReceiveStream | None,
         send: ByteSendStream,
         *,

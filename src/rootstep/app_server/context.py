@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class RequestContext:
-    server: "AppServer"
-    connection: "Connection"
+    server: AppServer
+    connection: Connection
     request_id: RequestId
     method: str
     responded: bool = field(default=False)

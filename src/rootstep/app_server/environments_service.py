@@ -26,9 +26,9 @@ from rootstep.protocol.thread import EnvironmentSelection
 from rootstep.tools import ThreadView
 
 if TYPE_CHECKING:
-    from rootstep.environments.manager import EnvironmentManager
     from rootstep.app_server.background import Background
     from rootstep.config import Config
+    from rootstep.environments.manager import EnvironmentManager
 
 log = logging.getLogger(__name__)
 

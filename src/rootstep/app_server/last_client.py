@@ -20,11 +20,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def followed(server: "AppServer", thread_id: str) -> bool:
+def followed(server: AppServer, thread_id: str) -> bool:
     return any(thread_id in c.subscriptions for c in server.connections)
 
 
-async def unload_unfollowed(server: "AppServer", thread_id: str) -> None:
+async def unload_unfollowed(server: AppServer, thread_id: str) -> None:
     """Unload ``thread_id`` unless somebody follows it again (or it is gone already)."""
     thread = server.manager.threads.get(thread_id)
     if thread is None or followed(server, thread_id):
@@ -38,7 +38,7 @@ async def unload_unfollowed(server: "AppServer", thread_id: str) -> None:
         await server.emit(ThreadClosed(thread_id=thread_id))
 
 
-async def client_gone(server: "AppServer") -> None:
+async def client_gone(server: AppServer) -> None:
     """A connection has ended (it is no longer in ``server.connections``); call shielded."""
     if server.connections:
         return

@@ -121,7 +121,7 @@ def _socket_addr(text: str, url: str) -> tuple[str, int]:
 class _TextFrames(ByteSendStream):
     """Outgoing lines as websocket text messages (the newline is the stdio framing only)."""
 
-    def __init__(self, ws: "ServerConnection") -> None:
+    def __init__(self, ws: ServerConnection) -> None:
         self._ws = ws
 
     async def send(self, item: bytes) -> None:
@@ -136,7 +136,7 @@ class _TextFrames(ByteSendStream):
         await self._ws.close()
 
 
-async def _messages(ws: "ServerConnection", name: str) -> AsyncIterator[bytes]:
+async def _messages(ws: ServerConnection, name: str) -> AsyncIterator[bytes]:
     """Each text message, whole; ends when the client goes (a close or a broken socket)."""
     from websockets.exceptions import ConnectionClosed
 
@@ -151,8 +151,8 @@ async def _messages(ws: "ServerConnection", name: str) -> AsyncIterator[bytes]:
         log.info("connection %s: websocket closed: %s", name, exc)
 
 
-def _handler(server: "AppServer", prefix: str):  # noqa: ANN202 - websockets' handler type
-    async def handle(ws: "ServerConnection") -> None:
+def _handler(server: AppServer, prefix: str):  # noqa: ANN202 - websockets' handler type
+    async def handle(ws: ServerConnection) -> None:
         peer = ws.remote_address
         name = f"{prefix}:{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else prefix
         log.info("client connected: %s", name)
@@ -163,7 +163,7 @@ def _handler(server: "AppServer", prefix: str):  # noqa: ANN202 - websockets' ha
     return handle
 
 
-def _process_request(conn: "ServerConnection", request: "Request") -> "Response | None":
+def _process_request(conn: ServerConnection, request: Request) -> Response | None:
     """Origin → 403 (codex's middleware), /readyz and /healthz → 200, anything else upgrades."""
     path = request.path.split("?", 1)[0]
     if request.headers.get("Origin") is not None:
@@ -400,7 +400,7 @@ async def _close(ws_server: object) -> None:
         await ws_server.wait_closed()  # type: ignore[attr-defined]
 
 
-async def _serve_ws(server: "AppServer", listen: Listen, stop: "Shutdown") -> None:
+async def _serve_ws(server: AppServer, listen: Listen, stop: Shutdown) -> None:
     from websockets.asyncio.server import serve
 
     ws_server = await serve(
@@ -417,7 +417,7 @@ async def _serve_ws(server: "AppServer", listen: Listen, stop: "Shutdown") -> No
         await _close(ws_server)
 
 
-async def _serve_unix(server: "AppServer", listen: Listen, stop: "Shutdown") -> None:
+async def _serve_unix(server: AppServer, listen: Listen, stop: Shutdown) -> None:
     from websockets.asyncio.server import unix_serve
 
     assert listen.path is not None
@@ -471,7 +471,7 @@ class Shutdown:
                 log.info("received signal %s; shutting down", signum)
                 self.requested.set()
 
-    async def wait(self, server: "AppServer") -> None:
+    async def wait(self, server: AppServer) -> None:
         """Until a signal asked for the stop and the running turns finished (or it was forced)."""
         await self.requested.wait()
         with anyio.CancelScope() as scope:
@@ -491,10 +491,10 @@ class Shutdown:
 
 async def serve_listener(listen: Listen, overrides: list[str]) -> None:
     """Serve ``listen`` (not stdio) until SIGTERM/SIGINT, then stop in order."""
+    import asyncio
+
     from rootstep.app_server.stdio import load_startup_config
     from rootstep.app_server.wiring import build_app_server
-
-    import asyncio
 
     quiet_accept_errors(asyncio.get_running_loop())
     server = build_app_server(load_startup_config(overrides), overrides=overrides)

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 
-
 # An ``initialize`` line is small: past this, the bytes go to the full server, whose framing
 # (``rootstep.jsonrpc.framing.LineReader``) holds every line, the first included, to its limit.
 FIRST_LINE_LIMIT = 1024 * 1024

@@ -109,7 +109,9 @@ class McpService:
             thread,
             self._wiring(),
             config_servers=servers,
-            step_environments=self.environments.for_thread(thread, wait=not config.features.enabled("deferred_executor")),
+            step_environments=self.environments.for_thread(
+                thread, wait=not config.features.enabled("deferred_executor")
+            ),
             roots=context.selected_roots,
             overlays=hosted.overlays,
             catalog_hook=hosted.catalog_hook,
@@ -131,7 +133,7 @@ class McpService:
             emit=self.clients.emit,
             generation=self.environments.generation,
             shared=self.shared,
-            owner=self.background,  # type: ignore[arg-type]
+            owner=self.background,
             requirements=self._requirements(),
         )
 
@@ -153,8 +155,8 @@ class McpService:
             from rootstep.mcp.start_slots import StartSlots
 
             self._start_slots = StartSlots()
-        return DefaultTransports(environments=self.environments.get, default_cwd=cwd, auth=self._auth, elicitation=elicitation,
-                                 start_slots=self._start_slots)
+        return DefaultTransports(environments=self.environments.get, default_cwd=cwd, auth=self._auth,
+                                 elicitation=elicitation, start_slots=self._start_slots)
 
     def router(self, thread: ThreadView) -> ElicitationRouter:
         """The thread's way to ask the client (approvals, servers' elicitations)."""

@@ -28,7 +28,7 @@ class MethodSpec:
     method: str
     handler: Handler
     # None: the method takes no params (anything sent is ignored).
-    params: "type[BaseModel] | None" = None
+    params: type[BaseModel] | None = None
     # Struct params must be present (``missing field `params```) unless this is False.
     params_required: bool = True
     # Requests with the same scope key run one at a time, in arrival order.
@@ -49,7 +49,7 @@ class MethodTable:
         self,
         method: str,
         handler: Handler,
-        params: "type[BaseModel] | None" = None,
+        params: type[BaseModel] | None = None,
         **options: Any,
     ) -> None:
         self.register(MethodSpec(method=method, handler=handler, params=params, **options))
@@ -58,7 +58,9 @@ class MethodTable:
         spec = self.methods.get(method)
         if spec is None:
             expected = ", ".join(f"`{m}`" for m in ["initialize", *sorted(self.methods)])
-            raise JsonRpcError(INVALID_REQUEST, f"Invalid request: unknown variant `{method}`, expected one of {expected}")
+            raise JsonRpcError(
+                INVALID_REQUEST, f"Invalid request: unknown variant `{method}`, expected one of {expected}"
+            )
         return spec
 
 

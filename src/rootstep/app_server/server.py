@@ -20,7 +20,7 @@ from rootstep.app_server import last_client
 from rootstep.app_server.connection import Connection
 from rootstep.app_server.handshake import ClientSession
 from rootstep.app_server.methods import MethodTable
-from rootstep.protocol.notifications import ConfigWarning, Notification
+from rootstep.protocol.notifications import ConfigWarning, NotificationModel
 
 if TYPE_CHECKING:
     from rootstep.app_server.wiring import AppServices
@@ -56,7 +56,7 @@ class AppServer:
     def connections(self) -> list[Connection]:
         return self.services.clients.connections
 
-    async def emit(self, notification: Notification) -> None:
+    async def emit(self, notification: NotificationModel) -> None:
         await self.services.clients.emit(notification)
 
     async def notify(self, method: str, params: Any) -> None:

@@ -113,7 +113,7 @@ def build_app_server(config: Config, *, overrides: Sequence[str] = ()) -> AppSer
     background = Background()
     clients = Clients()
     environments_service = EnvironmentsService(config, background)
-    shared = SharedServers(owner=background)  # type: ignore[arg-type]
+    shared = SharedServers(owner=background)
     mcp_service = McpService(
         config, overrides=tuple(overrides), clients=clients, environments=environments_service, shared=shared,
         background=background,

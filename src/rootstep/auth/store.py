@@ -70,7 +70,8 @@ class AuthState:
 def _chatgpt_state(mode: str, access_token: str, account_id: str | None, plan: str | None,
                    id_token: str | None = None) -> AuthState:
     claims = {**jwt_claims(id_token), **jwt_claims(access_token)}
-    auth = claims.get(_AUTH_CLAIMS) if isinstance(claims.get(_AUTH_CLAIMS), dict) else {}
+    raw_auth = claims.get(_AUTH_CLAIMS)
+    auth: dict[str, Any] = raw_auth if isinstance(raw_auth, dict) else {}
     return AuthState(
         mode=mode,
         access_token=access_token,

@@ -27,16 +27,21 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from rootstep.config.config import (
-        Config,
-        ConfigError,
-        from_document,
-        load_config,
-        merge_repeated_tables,
-        read_document,
+        Config as Config,
+        ConfigError as ConfigError,
+        from_document as from_document,
+        load_config as load_config,
+        merge_repeated_tables as merge_repeated_tables,
+        read_document as read_document,
     )
-    from rootstep.config.home import codex_home
-    from rootstep.config.model_provider import ModelProviderInfo
-    from rootstep.config.overrides import OverrideError, apply_overrides, parse_override, parse_value
+    from rootstep.config.home import codex_home as codex_home
+    from rootstep.config.model_provider import ModelProviderInfo as ModelProviderInfo
+    from rootstep.config.overrides import (
+        OverrideError as OverrideError,
+        apply_overrides as apply_overrides,
+        parse_override as parse_override,
+        parse_value as parse_value,
+    )
 
 
 def __getattr__(name: str) -> object:

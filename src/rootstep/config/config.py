@@ -68,13 +68,13 @@ class Config:
     def archived_sessions_dir(self) -> Path:
         return self.home / "archived_sessions"
 
-    def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> "Config":
+    def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> Config:
         """A new config with extra dotted overrides (e.g. ``thread/start.config``)."""
         if not overrides:
             return self
         return from_document(self.home, apply_overrides(self.raw, overrides))
 
-    def evolve(self, **changes: Any) -> "Config":
+    def evolve(self, **changes: Any) -> Config:
         if "home" in changes and "mcp_oauth" not in changes and self.mcp_oauth is not None:
             changes["mcp_oauth"] = replace(self.mcp_oauth, codex_home=changes["home"])
         return replace(self, **changes)

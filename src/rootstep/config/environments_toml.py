@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 FILE_NAME = "environments.toml"
 LOCAL_ID = "local"
@@ -106,7 +106,7 @@ class _Lines:
         return self._key_line(start + 1, end, key) or start + 1
 
 
-def _validate_id(raw: Any, fail: Any) -> str:
+def _validate_id(raw: Any, fail: Callable[[str | None, str], NoReturn]) -> str:
     if not isinstance(raw, str) or not raw:
         fail("id", "environment id must be a non-empty string")
     if raw != raw.strip():
@@ -151,7 +151,8 @@ def parse_environments_toml(text: str, path: Path | str, codex_home: Path | str)
     for index, raw in enumerate(raw_envs):
 
         def fail(key: str | None, message: str, _i: int = index) -> Any:
-            raise EnvironmentsTomlError(path, lines.env(_i, key), f"environments[{_i}].{key}" if key else f"environments[{_i}]", message)
+            where = f"environments[{_i}].{key}" if key else f"environments[{_i}]"
+            raise EnvironmentsTomlError(path, lines.env(_i, key), where, message)
 
         if not isinstance(raw, dict):
             fail(None, "each environment must be a table")
@@ -177,8 +178,12 @@ def parse_environments_toml(text: str, path: Path | str, codex_home: Path | str)
             spec = EnvironmentSpec(
                 id=env_id,
                 url=url.strip(),
-                connect_timeout_sec=_timeout(raw.get("connect_timeout_sec", DEFAULT_TIMEOUT_S), "connect_timeout_sec", fail),
-                initialize_timeout_sec=_timeout(raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail),
+                connect_timeout_sec=_timeout(
+                    raw.get("connect_timeout_sec", DEFAULT_TIMEOUT_S), "connect_timeout_sec", fail
+                ),
+                initialize_timeout_sec=_timeout(
+                    raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail
+                ),
             )
         else:
             if "connect_timeout_sec" in raw:
@@ -203,7 +208,9 @@ def parse_environments_toml(text: str, path: Path | str, codex_home: Path | str)
                 args=tuple(args),
                 env=tuple(env.items()),
                 cwd=cwd,
-                initialize_timeout_sec=_timeout(raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail),
+                initialize_timeout_sec=_timeout(
+                    raw.get("initialize_timeout_sec", DEFAULT_TIMEOUT_S), "initialize_timeout_sec", fail
+                ),
             )
         specs.append(spec)
 
@@ -230,10 +237,14 @@ def legacy_environments(env: Mapping[str, str] | None = None) -> EnvironmentsCon
         return EnvironmentsConfig()
     if value.lower() == "none":
         return EnvironmentsConfig(include_local=False, default=None)
-    return EnvironmentsConfig(include_local=False, default=REMOTE_ID, environments=(EnvironmentSpec(id=REMOTE_ID, url=value),))
+    return EnvironmentsConfig(
+        include_local=False, default=REMOTE_ID, environments=(EnvironmentSpec(id=REMOTE_ID, url=value),)
+    )
 
 
-def load_environments_toml(codex_home: Path | str, env: Mapping[str, str] | None = None) -> EnvironmentsConfig:
+def load_environments_toml(
+    codex_home: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> EnvironmentsConfig:
     path = Path(codex_home) / FILE_NAME
     try:
         text = path.read_text(encoding="utf-8")
@@ -241,4 +252,4 @@ def load_environments_toml(codex_home: Path | str, env: Mapping[str, str] | None
         return legacy_environments(env)
     except (OSError, UnicodeDecodeError) as exc:
         raise EnvironmentsTomlError(path, None, None, f"cannot read: {exc}") from None
-    return parse_environments_toml(text, path, codex_home)
+    return parse_environments_toml(text, path, Path(codex_home))

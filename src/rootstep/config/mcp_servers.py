@@ -114,7 +114,7 @@ class McpServerConfig(BaseModel):
         return not (self.disabled_tools is not None and tool in self.disabled_tools)
 
     @classmethod
-    def from_toml(cls, raw: Any) -> "McpServerConfig":
+    def from_toml(cls, raw: Any) -> McpServerConfig:
         """Parse the snake_case table of config.toml / ``.mcp.json``. Raises ValueError."""
         return cls.model_validate(_RawServer.model_validate(raw if isinstance(raw, dict) else {}).to_config())
 
@@ -165,9 +165,10 @@ class _RawServer(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_transport(self) -> "_RawServer":
+    def _one_transport(self) -> _RawServer:
         if self.bearer_token is not None:
             raise ValueError("bearer_token is not supported; use bearer_token_env_var")
+        foreign: tuple[str, ...]
         if self.command is not None:
             kind, foreign = "stdio", _HTTP_ONLY
         elif self.url is not None:
@@ -213,7 +214,9 @@ class _RawServer(BaseModel):
             "required": self.required,
             "supports_parallel_tool_calls": self.supports_parallel_tool_calls,
             "startup_timeout_sec": startup,
-            "tool_timeout_sec": self.tool_timeout_sec if self.tool_timeout_sec is not None else DEFAULT_TOOL_TIMEOUT_SEC,
+            "tool_timeout_sec": (
+                self.tool_timeout_sec if self.tool_timeout_sec is not None else DEFAULT_TOOL_TIMEOUT_SEC
+            ),
             "enabled_tools": tuple(self.enabled_tools) if self.enabled_tools is not None else None,
             "disabled_tools": tuple(self.disabled_tools) if self.disabled_tools is not None else None,
             "default_tools_approval_mode": self.default_tools_approval_mode,

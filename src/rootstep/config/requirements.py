@@ -83,7 +83,9 @@ class Requirements:
     def disabled_reason(self) -> str:
         return f"requirements ({self.source})"
 
-    def _gate(self, servers: Mapping[str, McpServerConfig], allow: Mapping[str, McpServerRequirement] | None) -> dict[str, McpServerConfig]:
+    def _gate(
+        self, servers: Mapping[str, McpServerConfig], allow: Mapping[str, McpServerRequirement] | None
+    ) -> dict[str, McpServerConfig]:
         out: dict[str, McpServerConfig] = {}
         for name, server in servers.items():
             requirement = (allow or {}).get(name)
@@ -99,7 +101,9 @@ class Requirements:
             return dict(servers)
         return self._gate(servers, self.mcp_servers)
 
-    def apply_to_plugin_servers(self, plugin_id: str, servers: Mapping[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+    def apply_to_plugin_servers(
+        self, plugin_id: str, servers: Mapping[str, McpServerConfig]
+    ) -> dict[str, McpServerConfig]:
         """Plugin servers (spec §5.5): gated by ``[plugins."<id>".mcp_servers]`` when a plugins table
         exists at all; an *empty* top-level ``[mcp_servers]`` allow-list disables every one."""
         out = dict(servers)
@@ -144,9 +148,15 @@ def _requirement(raw: Any, where: str) -> McpServerRequirement:
     if isinstance(url, str):
         return McpServerRequirement(url=url)
     if isinstance(command, dict):
-        if set(command) != {"executable", "args"} or not isinstance(command["executable"], str) or not isinstance(command["args"], list):
+        if (
+            set(command) != {"executable", "args"}
+            or not isinstance(command["executable"], str)
+            or not isinstance(command["args"], list)
+        ):
             raise RequirementsError(f"{where}: command matcher needs `executable` (string) and `args` (array)")
-        args = tuple(_matcher(a, f"{where}: invalid argument matcher at index {i}") for i, a in enumerate(command["args"]))
+        args = tuple(
+            _matcher(a, f"{where}: invalid argument matcher at index {i}") for i, a in enumerate(command["args"])
+        )
         return McpServerRequirement(executable=command["executable"], args=args)
     return McpServerRequirement(url_matcher=_matcher(url, where))
 
@@ -173,7 +183,9 @@ def parse_requirements(text: str, source: str = "<unspecified>") -> Requirements
         plugins = {}
         for plugin_id, table in doc["plugins"].items():
             servers = table.get("mcp_servers") if isinstance(table, dict) else None
-            plugins[plugin_id] = None if servers is None else _server_table(servers, f"of plugin `{plugin_id}` in {source}")
+            plugins[plugin_id] = (
+                None if servers is None else _server_table(servers, f"of plugin `{plugin_id}` in {source}")
+            )
     return Requirements(mcp_servers=mcp_servers, plugins=plugins, source=source)
 
 

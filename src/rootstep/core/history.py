@@ -139,7 +139,9 @@ def decode_cursor(raw: str, scope: Scope) -> Anchor:
 
 def cursors(scope: Scope, keys: Sequence[Any], page: Page) -> tuple[str | None, str | None]:
     """(nextCursor, backwardsCursor) of a page."""
-    next_cursor = encode_cursor(scope, _jsonable(keys[page.last]), False) if page.more and page.last is not None else None
+    next_cursor = (
+        encode_cursor(scope, _jsonable(keys[page.last]), False) if page.more and page.last is not None else None
+    )
     backwards = encode_cursor(scope, _jsonable(keys[page.first]), True) if page.first is not None else None
     return next_cursor, backwards
 
@@ -201,7 +203,9 @@ class ItemEntry:
     item: Any
 
 
-def item_entries(turns: Sequence[Turn], turn_id: str | None = None) -> tuple[list[ItemEntry], list[tuple[str, str, int]]]:
+def item_entries(
+    turns: Sequence[Turn], turn_id: str | None = None
+) -> tuple[list[ItemEntry], list[tuple[str, str, int]]]:
     """Every item (of one turn, or of the thread) in stored order, with its paging key.
 
     A key is ``(turnId, itemId, n)``: item ids come from the model and need not be unique, so
@@ -258,7 +262,9 @@ def item_anchor(cursor: dict[str, Any], turn_id: str | None, keys: Sequence[tupl
     item_id = cursor.get("itemId")
     key = next((k for k in keys if k[0] == turn_id and k[1] == item_id), None)
     if key is None:
-        raise HistoryError("cursor.itemId does not identify an item in the requested history scope", invalid_params=True)
+        raise HistoryError(
+            "cursor.itemId does not identify an item in the requested history scope", invalid_params=True
+        )
     return Anchor(key=key, include=False)
 
 

@@ -35,12 +35,12 @@ from rootstep.core.rollout import (
     summarize_rollout,
     thread_id_of,
 )
-from rootstep.protocol.capabilities import SelectedCapabilityRoot, roots_from_wire
-from rootstep.tools import ThreadToolsContext, ToolsFactory, no_tools
 from rootstep.core.thread import ActiveTurn, Emit, Thread, ThreadSettings
 from rootstep.core.turn import run_turn
+from rootstep.protocol.capabilities import SelectedCapabilityRoot, roots_from_wire
 from rootstep.protocol.notifications import Notification
 from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn
+from rootstep.tools import ThreadToolsContext, ToolsFactory, no_tools
 
 log = logging.getLogger(__name__)
 

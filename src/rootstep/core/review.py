@@ -115,10 +115,12 @@ def review_request(target: dict[str, Any], cwd: str) -> ReviewRequest:
         if isinstance(title, str) and title:
             return ReviewRequest(
                 f"commit {short}: {title}",
-                f'Review the code changes introduced by commit {sha} ("{title}"). Provide prioritized, actionable findings.',
+                f'Review the code changes introduced by commit {sha} ("{title}"). '
+                "Provide prioritized, actionable findings.",
             )
         return ReviewRequest(
-            f"commit {short}", f"Review the code changes introduced by commit {sha}. Provide prioritized, actionable findings."
+            f"commit {short}",
+            f"Review the code changes introduced by commit {sha}. Provide prioritized, actionable findings.",
         )
     if kind == "custom":
         instructions = str(target.get("instructions") or "")

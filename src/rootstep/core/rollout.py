@@ -24,9 +24,9 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 from rootstep.bounded_read import DEFAULT_READ_LIMIT, FileTooLarge, NotARegularFile, open_regular_file
 from rootstep.config.home import make_private_dirs
@@ -41,11 +41,11 @@ MAX_ROLLOUT_LINE = 64 * 1024 * 1024
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def rollout_path(sessions_dir: Path, created_at: float, thread_id: str) -> Path:
-    ts = datetime.fromtimestamp(created_at, timezone.utc)
+    ts = datetime.fromtimestamp(created_at, UTC)
     return (
         sessions_dir
         / f"{ts:%Y}"
@@ -199,18 +199,22 @@ def read_rollout(path: Path) -> RolloutContents | None:
     """Parse a rollout file; ``None`` when it has no readable ``session_meta``."""
     contents: RolloutContents | None = None
     turns_by_id: dict[str, RolloutTurn] = {}
+    turn: RolloutTurn | None
     for record in iter_records(path):
         kind, payload = record.get("type"), record.get("payload")
         if kind == "session_meta":
             if contents is None and isinstance(payload, dict):
                 contents = RolloutContents(path=path, meta=payload)
             continue
-        if contents is None or not isinstance(payload, dict) and kind != "response_item":
+        if contents is None:
             continue
         if kind == "response_item":
             if isinstance(payload, dict):
                 contents.history.append(payload)
-        elif kind == "turn_started":
+            continue
+        if not isinstance(payload, dict):
+            continue
+        if kind == "turn_started":
             turn = RolloutTurn(id=str(payload.get("turn_id")), started_at=payload.get("started_at"))
             turns_by_id[turn.id] = turn
             contents.turns.append(turn)

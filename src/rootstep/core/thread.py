@@ -21,15 +21,15 @@ from rootstep import CODEX_COMPAT_VERSION
 from rootstep.agent_tools.goals import GoalStore
 from rootstep.config import Config
 from rootstep.core.rollout import RolloutContents, RolloutWriter
-from rootstep.protocol.capabilities import SelectedCapabilityRoot
-from rootstep.tools import ThreadTools
 from rootstep.protocol.base import wire
-from rootstep.protocol.notifications import Notification, ThreadTokenUsage, TokenUsageBreakdown
+from rootstep.protocol.capabilities import SelectedCapabilityRoot
+from rootstep.protocol.notifications import NotificationModel, ThreadTokenUsage, TokenUsageBreakdown
 from rootstep.protocol.thread import EnvironmentSelection, Thread as WireThread, ThreadStatus, Turn, TurnError
+from rootstep.tools import ThreadTools
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[Notification], Awaitable[None]]
+Emit = Callable[[NotificationModel], Awaitable[None]]
 
 DEFAULT_CONTEXT_WINDOW = 272_000
 
@@ -53,7 +53,7 @@ class ThreadSettings:
     # while their modes agree.
     sandbox_policy: dict[str, Any] | None = None
 
-    def evolve(self, **changes: Any) -> "ThreadSettings":
+    def evolve(self, **changes: Any) -> ThreadSettings:
         changes = {k: v for k, v in changes.items() if v is not None}
         return replace(self, **changes) if changes else self
 
@@ -241,7 +241,7 @@ class Thread:
                 id=t.id,
                 items=list(t.items),
                 items_view="full",
-                status=t.status,  # type: ignore[arg-type]
+                status=t.status,
                 error=TurnError.model_validate(t.error) if t.error else None,
                 started_at=t.started_at,
                 completed_at=t.completed_at,
@@ -284,7 +284,7 @@ class Thread:
             model_provider=self.settings.model_provider_id,
             model=self.settings.model,
             reasoning_effort=self.settings.effort,
-            history_mode=self.history_mode,  # type: ignore[arg-type]
+            history_mode=self.history_mode,
             originator=self.originator,
             thread_source=self.thread_source,
             created_at=self.created_at,

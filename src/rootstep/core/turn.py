@@ -20,7 +20,6 @@ import anyio.lowlevel
 from pydantic import BaseModel
 
 from rootstep.core.ids import uuid7
-from rootstep.tools import CallContext, FunctionCall, StepFinished, StepTools, unsupported_call_output
 from rootstep.core.thread import ActiveTurn, Thread
 from rootstep.core.user_input import names_local_files, to_response_items, user_message
 from rootstep.model.events import (
@@ -49,6 +48,7 @@ from rootstep.protocol.notifications import (
     Warning,
 )
 from rootstep.protocol.thread import ThreadStatus, TurnError
+from rootstep.tools import CallContext, FunctionCall, StepFinished, StepTools, unsupported_call_output
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ class TurnRunner:
             finally:
                 with anyio.CancelScope(shield=True):
                     await tools.aclose()
-            for call, output in zip(calls, outputs):
+            for call, output in zip(calls, outputs, strict=True):
                 kind = "custom_tool_call_output" if call.custom else "function_call_output"
                 self._append_history({"type": kind, "call_id": call.call_id, "output": output})
             if self.active.interrupt_after_step:
@@ -405,7 +405,9 @@ class TurnRunner:
                             self.thread.record("token_usage", wire(self.thread.total_usage))
                             await self.thread.emit(
                                 ThreadTokenUsageUpdated(
-                                    thread_id=self.thread.id, turn_id=self.turn_id, token_usage=self.thread.token_usage(last)
+                                    thread_id=self.thread.id,
+                                    turn_id=self.turn_id,
+                                    token_usage=self.thread.token_usage(last),
                                 )
                             )
                             await self.thread.emit(AccountRateLimitsUpdated(rate_limits=RateLimitSnapshot()))

@@ -19,7 +19,6 @@ from rootstep.protocol.items import (
     TextInput,
 )
 
-
 # A client names these files; they are read as regular files only (never a FIFO or a link to
 # /dev/zero), within these bounds. A skill file is held to the limit ``skills/list`` applies.
 MAX_LOCAL_IMAGE_BYTES = 50 * 1024 * 1024

@@ -43,9 +43,30 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from rootstep.environments.base import Environment, FileMetadata, StdioLaunch
-    from rootstep.environments.exec_client import ExecServerClient, ProcessEvent, ProcessSession
-    from rootstep.environments.links import ExecutorStartError, open_stdio_link, open_websocket_link
-    from rootstep.environments.local import LOCAL_ENVIRONMENT_ID, LocalEnvironment
-    from rootstep.environments.manager import EnvironmentManager, EnvironmentStatus
-    from rootstep.environments.remote import EnvironmentUnavailable, RemoteEnvironment
+    from rootstep.environments.base import (
+        Environment as Environment,
+        FileMetadata as FileMetadata,
+        StdioLaunch as StdioLaunch,
+    )
+    from rootstep.environments.exec_client import (
+        ExecServerClient as ExecServerClient,
+        ProcessEvent as ProcessEvent,
+        ProcessSession as ProcessSession,
+    )
+    from rootstep.environments.links import (
+        ExecutorStartError as ExecutorStartError,
+        open_stdio_link as open_stdio_link,
+        open_websocket_link as open_websocket_link,
+    )
+    from rootstep.environments.local import (
+        LOCAL_ENVIRONMENT_ID as LOCAL_ENVIRONMENT_ID,
+        LocalEnvironment as LocalEnvironment,
+    )
+    from rootstep.environments.manager import (
+        EnvironmentManager as EnvironmentManager,
+        EnvironmentStatus as EnvironmentStatus,
+    )
+    from rootstep.environments.remote import (
+        EnvironmentUnavailable as EnvironmentUnavailable,
+        RemoteEnvironment as RemoteEnvironment,
+    )

@@ -115,7 +115,9 @@ def discover_root(root_id: str, root_uri: str, root: str) -> CapabilityRootDisco
     root = os.path.normpath(root)
     warnings = result.warnings
     try:
-        walked = local_fs.walk(root, max_depth=6, max_directories=2000, max_entries=20000, follow_directory_symlinks=True)
+        walked = local_fs.walk(
+            root, max_depth=6, max_directories=2000, max_entries=20000, follow_directory_symlinks=True
+        )
     except OSError as exc:
         result.error = f"failed to scan capability root {root_uri}: {local_fs.os_error_text(exc)}"
         return result
@@ -179,7 +181,11 @@ def discover_root(root_id: str, root_uri: str, root: str) -> CapabilityRootDisco
                 mcp_path = None
             else:
                 # An unusable declaration is warned about, then the default file applies.
-                declared_mcp = _declared_path(root, mcp, "mcpServers", manifest_file.path, warnings) if isinstance(mcp, str) else None
+                declared_mcp = (
+                    _declared_path(root, mcp, "mcpServers", manifest_file.path, warnings)
+                    if isinstance(mcp, str)
+                    else None
+                )
                 mcp_path = declared_mcp or os.path.join(root, ".mcp.json")
                 if not _resolves_within(root, mcp_path):
                     warnings.append(f"ignoring {path_to_uri(mcp_path)}: it resolves outside the root (symlink)")

@@ -16,7 +16,9 @@ from rootstep.protocol.exec_server import ExecEnvPolicy
 CORE_VARS = ("PATH", "SHELL", "TMPDIR", "TEMP", "TMP", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "LOGNAME", "USER")
 DEFAULT_EXCLUDES = ("*KEY*", "*SECRET*", "*TOKEN*")
 # Variables a stdio MCP server receives by default (codex-rs/rmcp-client/src/utils.rs, Unix).
-DEFAULT_ENV_VARS = ("HOME", "LOGNAME", "PATH", "SHELL", "USER", "__CF_USER_TEXT_ENCODING", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ")
+DEFAULT_ENV_VARS = (
+    "HOME", "LOGNAME", "PATH", "SHELL", "USER", "__CF_USER_TEXT_ENCODING", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ"
+)
 # Where argv[0] is looked up when the child's environment has no PATH.
 DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -39,7 +41,9 @@ def matches_any(name: str, patterns: Iterable[str]) -> bool:
     return any(_pattern(p).match(name) for p in patterns)
 
 
-def child_env(policy: ExecEnvPolicy | None, overlay: Mapping[str, str], parent: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(
+    policy: ExecEnvPolicy | None, overlay: Mapping[str, str], parent: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The environment a child gets: policy over ``parent`` (default: this process), then ``overlay``."""
     if policy is None:
         return dict(overlay)
@@ -71,7 +75,9 @@ def mcp_env_policy(remote_env_vars: Iterable[str]) -> ExecEnvPolicy:
     return ExecEnvPolicy(inherit="all", ignore_default_excludes=True, exclude=[], set={}, include_only=include)
 
 
-def host_stdio_env(env_vars: Iterable[str], literal: Mapping[str, str], parent: Mapping[str, str] | None = None) -> dict[str, str]:
+def host_stdio_env(
+    env_vars: Iterable[str], literal: Mapping[str, str], parent: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """A host-launched stdio MCP server's env: default pass-through + named vars + literal table."""
     source = os.environ if parent is None else parent
     env = {k: source[k] for k in DEFAULT_ENV_VARS if k in source}

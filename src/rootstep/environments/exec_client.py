@@ -125,7 +125,9 @@ class ProcessSession:
 
     async def read(self, after_seq: int = 0, *, wait_ms: int = 0, max_bytes: int | None = None) -> p.ProcessReadResult:
         return await self.client.call_surviving_recovery(
-            p.PROCESS_READ, p.ProcessReadParams(process_id=self.id, after_seq=after_seq, max_bytes=max_bytes, wait_ms=wait_ms), p.ProcessReadResult
+            p.PROCESS_READ,
+            p.ProcessReadParams(process_id=self.id, after_seq=after_seq, max_bytes=max_bytes, wait_ms=wait_ms),
+            p.ProcessReadResult,
         )
 
     def _replay(self, result: p.ProcessReadResult) -> None:
@@ -219,14 +221,25 @@ class ExecServerClient:
 
     # --- requests ---------------------------------------------------------------------------
 
-    async def call(self, method: str, params: BaseModel | dict[str, Any] | None, result_model: type[M], *, timeout: float | None = None) -> M:
+    async def call(
+        self,
+        method: str,
+        params: BaseModel | dict[str, Any] | None,
+        result_model: type[M],
+        *,
+        timeout: float | None = None,
+    ) -> M:
         raw = await self.request(method, params, timeout=timeout)
         try:
             return result_model.model_validate(raw)
         except ValidationError as exc:
-            raise JsonRpcError(INTERNAL_ERROR, f"malformed {method} result from {self.name}: {exc.errors()[0]['msg']}") from None
+            raise JsonRpcError(
+                INTERNAL_ERROR, f"malformed {method} result from {self.name}: {exc.errors()[0]['msg']}"
+            ) from None
 
-    async def request(self, method: str, params: BaseModel | dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
+    async def request(
+        self, method: str, params: BaseModel | dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
         """Send on the current connection; while a lost one is being recovered, wait for it."""
         wire_params = p.wire(params) if isinstance(params, BaseModel) else params
         while True:
@@ -287,7 +300,9 @@ class ExecServerClient:
         stream = HttpBodyStream(self, request_id)
         self._http_streams[request_id] = stream
         try:
-            result = await self.call(p.HTTP_REQUEST, params.model_copy(update={"request_id": request_id}), p.HttpRequestResult)
+            result = await self.call(
+                p.HTTP_REQUEST, params.model_copy(update={"request_id": request_id}), p.HttpRequestResult
+            )
         except BaseException:
             self._http_streams.pop(request_id, None)
             raise
@@ -318,7 +333,9 @@ class ExecServerClient:
                     self._route(message)
                 elif isinstance(message, Request):
                     # The server never asks us anything today; tolerate a newer one that does.
-                    await self.peer.respond_error(message.id, JsonRpcError(METHOD_NOT_FOUND, f"client does not implement `{message.method}`"))
+                    await self.peer.respond_error(
+                        message.id, JsonRpcError(METHOD_NOT_FOUND, f"client does not implement `{message.method}`")
+                    )
         except Exception as exc:
             log.info("%s link failed: %r", self.name, exc)
 
@@ -400,7 +417,9 @@ class ExecServerClient:
                 pass
             self._orphans.discard(process_id)
         for session in [s for s in self._processes.values() if s.started and not s.finished]:
-            params = p.ProcessReadParams(process_id=session.id, after_seq=session.last_delivered, max_bytes=None, wait_ms=0)
+            params = p.ProcessReadParams(
+                process_id=session.id, after_seq=session.last_delivered, max_bytes=None, wait_ms=0
+            )
             try:
                 read = p.ProcessReadResult.model_validate(await self.peer.request(p.PROCESS_READ, p.wire(params)))
                 session._replay(read)
@@ -410,7 +429,9 @@ class ExecServerClient:
                 message = exc.message if isinstance(exc, JsonRpcError) else str(exc)
                 log.warning("%s: failed to recover process %s: %s", self.name, session.id, message)
                 try:
-                    await self.peer.request(p.PROCESS_TERMINATE, p.wire(p.ProcessTerminateParams(process_id=session.id)))
+                    await self.peer.request(
+                        p.PROCESS_TERMINATE, p.wire(p.ProcessTerminateParams(process_id=session.id))
+                    )
                 except ConnectionClosed:
                     raise
                 except JsonRpcError:

@@ -131,7 +131,10 @@ async def open_stdio_link(
                 except ExecutorStartError as exc:
                     await _wait_exit(process, 0.2)  # let its last words reach the drain
                     if stderr_tail and process.returncode is not None:
-                        raise ExecutorStartError(f"{exc.reason} (exit status {process.returncode}; stderr: {' | '.join(stderr_tail)})") from None
+                        stderr = " | ".join(stderr_tail)
+                        raise ExecutorStartError(
+                            f"{exc.reason} (exit status {process.returncode}; stderr: {stderr})"
+                        ) from None
                     raise
                 yield client
             except Exception as exc:

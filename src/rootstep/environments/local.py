@@ -109,7 +109,7 @@ class LocalEnvironment:
             )
         )
         return p.FsWalkResult(
-            entries=[p.FsWalkEntry(path=p.path_to_uri(x), kind=k) for x, k in outcome.entries],  # type: ignore[arg-type]
+            entries=[p.FsWalkEntry(path=p.path_to_uri(x), kind=k) for x, k in outcome.entries],
             errors=[p.FsWalkError(path=p.path_to_uri(x), message=m) for x, m in outcome.errors],
             truncated=outcome.truncated,
         )

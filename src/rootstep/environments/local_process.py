@@ -52,7 +52,9 @@ def exit_code_of(returncode: int) -> int:
 
 
 class LocalProcess:
-    def __init__(self, process_id: str, proc: subprocess.Popen[bytes], *, sandboxed: bool, pty_master: int | None) -> None:
+    def __init__(
+        self, process_id: str, proc: subprocess.Popen[bytes], *, sandboxed: bool, pty_master: int | None
+    ) -> None:
         self._id = process_id
         self._proc = proc
         self._sandboxed = sandboxed

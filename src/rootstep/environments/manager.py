@@ -26,7 +26,13 @@ from typing import Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from rootstep.config.environments_toml import LOCAL_ID, EnvironmentsConfig, EnvironmentSpec, default_ids, load_environments_toml
+from rootstep.config.environments_toml import (
+    LOCAL_ID,
+    EnvironmentsConfig,
+    EnvironmentSpec,
+    default_ids,
+    load_environments_toml,
+)
 from rootstep.environments.base import Environment
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import ExecutorStartError, open_stdio_link, open_websocket_link
@@ -70,9 +76,13 @@ class _Instance:
     def _link(self) -> AbstractAsyncContextManager[ExecServerClient]:
         s = self.spec
         if s.program is not None:
-            return open_stdio_link(s.program, s.args, env=dict(s.env), cwd=s.cwd, initialize_timeout=s.initialize_timeout_sec, name=s.id)
+            return open_stdio_link(
+                s.program, s.args, env=dict(s.env), cwd=s.cwd, initialize_timeout=s.initialize_timeout_sec, name=s.id
+            )
         assert s.url is not None
-        return open_websocket_link(s.url, connect_timeout=s.connect_timeout_sec, initialize_timeout=s.initialize_timeout_sec, name=s.id)
+        return open_websocket_link(
+            s.url, connect_timeout=s.connect_timeout_sec, initialize_timeout=s.initialize_timeout_sec, name=s.id
+        )
 
     def can_start(self) -> bool:
         if self.running or self.stop.is_set():
@@ -204,7 +214,9 @@ class EnvironmentManager:
                 instance.start()  # websocket links connect eagerly; stdio ones stay lazy
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> bool | None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
         with anyio.CancelScope(shield=True):
             await self.aclose()
         assert self._tg is not None
@@ -339,13 +351,17 @@ class EnvironmentManager:
 
     # --- environment/add --------------------------------------------------------------------
 
-    def add_websocket(self, env_id: str, url: str, *, connect_timeout: float = 10.0, initialize_timeout: float = 10.0) -> None:
+    def add_websocket(
+        self, env_id: str, url: str, *, connect_timeout: float = 10.0, initialize_timeout: float = 10.0
+    ) -> None:
         """Add or replace ``env_id`` with a new websocket instance and start connecting now."""
         if env_id == LOCAL_ID or env_id.lower() == "none" or not env_id:
             raise ValueError(f"environment id `{env_id}` is reserved")
-        if not (url.startswith("ws://") or url.startswith("wss://")):
+        if not url.startswith(("ws://", "wss://")):
             raise ValueError(f"environment `{env_id}` url must be a ws:// or wss:// URL")
-        spec = EnvironmentSpec(id=env_id, url=url, connect_timeout_sec=connect_timeout, initialize_timeout_sec=initialize_timeout)
+        spec = EnvironmentSpec(
+            id=env_id, url=url, connect_timeout_sec=connect_timeout, initialize_timeout_sec=initialize_timeout
+        )
         old = self._instances.get(env_id)
         instance = _Instance(spec, self)
         self._instances[env_id] = instance

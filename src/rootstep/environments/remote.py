@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-
 from rootstep.environments.base import FileMetadata
 from rootstep.environments.exec_client import ExecServerClient
 from rootstep.environments.links import open_stdio_link, open_websocket_link
@@ -99,7 +98,9 @@ class RemoteEnvironment:
         cwd: str | None = None,
         initialize_timeout: float = 10.0,
     ) -> AsyncIterator[RemoteEnvironment]:
-        async with open_stdio_link(program, args, env=env, cwd=cwd, initialize_timeout=initialize_timeout, name=env_id) as client:
+        async with open_stdio_link(
+            program, args, env=env, cwd=cwd, initialize_timeout=initialize_timeout, name=env_id
+        ) as client:
             yield cls(env_id, _fixed(client))
 
     @classmethod
@@ -107,14 +108,17 @@ class RemoteEnvironment:
     async def connect_websocket(
         cls, env_id: str, url: str, *, connect_timeout: float = 10.0, initialize_timeout: float = 10.0
     ) -> AsyncIterator[RemoteEnvironment]:
-        async with open_websocket_link(url, connect_timeout=connect_timeout, initialize_timeout=initialize_timeout, name=env_id) as client:
+        async with open_websocket_link(
+            url, connect_timeout=connect_timeout, initialize_timeout=initialize_timeout, name=env_id
+        ) as client:
             yield cls(env_id, _fixed(client))
 
     # --- environment facts ------------------------------------------------------------------
 
     async def environment_info(self) -> dict[str, Any]:
         client = await self.client()
-        return await client.request(p.ENVIRONMENT_INFO, None, timeout=30)
+        info: dict[str, Any] = await client.request(p.ENVIRONMENT_INFO, None, timeout=30)
+        return info
 
     async def probe(self) -> bool:
         """``environment/status`` over the live link: a liveness check, never a start."""
@@ -140,7 +144,11 @@ class RemoteEnvironment:
             offset = 0
             while True:
                 try:
-                    block_result = await client.call(p.FS_READ_BLOCK, p.FsReadBlockParams(handle_id=handle, offset=offset, len=block), p.FsReadBlockResult)
+                    block_result = await client.call(
+                        p.FS_READ_BLOCK,
+                        p.FsReadBlockParams(handle_id=handle, offset=offset, len=block),
+                        p.FsReadBlockResult,
+                    )
                 except JsonRpcError as exc:
                     raise _os_error(exc, path) from None
                 data = p.b64decode(block_result.chunk)
@@ -179,15 +187,22 @@ class RemoteEnvironment:
             max_depth=max_depth, max_directories=max_directories, max_entries=max_entries,
             follow_directory_symlinks=follow_directory_symlinks, prune_hidden_directories=prune_hidden_directories,
         )
-        return await self._call(p.FS_WALK, p.FsWalkParams(path=to_uri(path), options=options), p.FsWalkResult, path)
+        walked: p.FsWalkResult = await self._call(
+            p.FS_WALK, p.FsWalkParams(path=to_uri(path), options=options), p.FsWalkResult, path
+        )
+        return walked
 
     # --- filesystem writes ---------------------------------------------------------------------
 
     async def write_file(self, path: str, data: bytes) -> None:
-        await self._request(p.FS_WRITE_FILE, p.FsWriteFileParams(path=to_uri(path), data_base64=p.b64encode(data)), path)
+        await self._request(
+            p.FS_WRITE_FILE, p.FsWriteFileParams(path=to_uri(path), data_base64=p.b64encode(data)), path
+        )
 
     async def create_directory(self, path: str, *, recursive: bool = True) -> None:
-        await self._request(p.FS_CREATE_DIRECTORY, p.FsCreateDirectoryParams(path=to_uri(path), recursive=recursive), path)
+        await self._request(
+            p.FS_CREATE_DIRECTORY, p.FsCreateDirectoryParams(path=to_uri(path), recursive=recursive), path
+        )
 
     async def remove(self, path: str, *, recursive: bool = False, force: bool = False) -> None:
         await self._request(p.FS_REMOVE, p.FsRemoveParams(path=to_uri(path), recursive=recursive, force=force), path)
@@ -227,7 +242,10 @@ class RemoteEnvironment:
         from rootstep.environments.http_egress import EnvironmentHttpTransport
 
         return httpx2.AsyncClient(
-            transport=EnvironmentHttpTransport(self.client), headers=headers, timeout=httpx2.Timeout(timeout), auth=auth,
+            transport=EnvironmentHttpTransport(self.client),
+            headers=headers,
+            timeout=httpx2.Timeout(timeout),
+            auth=auth,
             follow_redirects=True,
         )
 

@@ -129,7 +129,9 @@ class ExecServerConnection:
             p.PROCESS_READ: _Route("exec", p.ProcessReadParams, lambda x: self._procs.read(x)),
             p.PROCESS_WRITE: _Route("exec", p.ProcessWriteParams, lambda x: self._procs.write(x)),
             p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, lambda x: self._procs.interrupt(x.process_id)),
-            p.PROCESS_TERMINATE: _Route("exec", p.ProcessTerminateParams, lambda x: self._procs.terminate(x.process_id)),
+            p.PROCESS_TERMINATE: _Route(
+                "exec", p.ProcessTerminateParams, lambda x: self._procs.terminate(x.process_id)
+            ),
             p.FS_GET_METADATA: _Route("filesystem", p.FsPathParams, fs.get_metadata),
             p.FS_READ_FILE: _Route("filesystem", p.FsPathParams, fs.read_file),
             p.FS_READ_DIRECTORY: _Route("filesystem", p.FsPathParams, fs.read_directory),
@@ -204,7 +206,10 @@ class ExecServerConnection:
         except JsonRpcError as exc:
             await self._peer.respond_error(
                 -1,
-                JsonRpcError(INVALID_REQUEST, f"failed to parse JSON-RPC message from exec-server {self._transport}: {exc.message}"),
+                JsonRpcError(
+                    INVALID_REQUEST,
+                    f"failed to parse JSON-RPC message from exec-server {self._transport}: {exc.message}",
+                ),
             )
             return True
         if isinstance(message, Notification):
@@ -233,7 +238,9 @@ class ExecServerConnection:
         except (ValueError, TypeError) as exc:  # e.g. a file name that is not UTF-8: answered, not fatal
             text = printable(str(exc))
             log.error("cannot serialize the response to %s: %s", message.method, text)
-            await self._peer.respond_error(message.id, JsonRpcError(-32603, f"failed to serialize the response: {text}"))
+            await self._peer.respond_error(
+                message.id, JsonRpcError(-32603, f"failed to serialize the response: {text}")
+            )
             return True
         await self._peer.send_line(line)
         if then is not None:

@@ -23,11 +23,6 @@ from rootstep.protocol.exec_server import (
     FsCloseParams,
     FsCopyParams,
     FsCreateDirectoryParams,
-    FsRenameParams,
-    FsWriteBlockParams,
-    FsRemoveParams,
-    FsWriteFileParams,
-    b64decode,
     FsDirectoryEntry,
     FsMetadataResult,
     FsOpenParams,
@@ -37,10 +32,15 @@ from rootstep.protocol.exec_server import (
     FsReadBlockResult,
     FsReadDirectoryResult,
     FsReadFileResult,
+    FsRemoveParams,
+    FsRenameParams,
     FsWalkEntry,
     FsWalkError,
     FsWalkParams,
     FsWalkResult,
+    FsWriteBlockParams,
+    FsWriteFileParams,
+    b64decode,
     b64encode,
     path_to_uri,
     uri_to_path,
@@ -124,7 +124,7 @@ class FileSystemHandler:
             prune_hidden_directories=o.prune_hidden_directories,
         )
         return FsWalkResult(
-            entries=[FsWalkEntry(path=path_to_uri(path), kind=kind) for path, kind in outcome.entries],  # type: ignore[arg-type]
+            entries=[FsWalkEntry(path=path_to_uri(path), kind=kind) for path, kind in outcome.entries],
             errors=[FsWalkError(path=path_to_uri(path), message=msg) for path, msg in outcome.errors],
             truncated=outcome.truncated,
         )

@@ -60,7 +60,8 @@ async def _read_capped(response: httpx2.Response, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise JsonRpcError(
-                INTERNAL_ERROR, f"http/request response body exceeds {limit} bytes; use streamResponse for larger bodies"
+                INTERNAL_ERROR,
+                f"http/request response body exceeds {limit} bytes; use streamResponse for larger bodies",
             )
         parts.append(chunk)
     return b"".join(parts)
@@ -88,11 +89,15 @@ class HttpHandler:
         except Exception as exc:  # httpx2.InvalidURL and friends
             raise JsonRpcError(INVALID_PARAMS, f"http/request invalid URL: {exc}") from None
         if url.scheme not in ("http", "https"):
-            raise JsonRpcError(INVALID_PARAMS, f"http/request only supports http and https URLs, got {url.scheme or p.url}")
+            raise JsonRpcError(
+                INVALID_PARAMS, f"http/request only supports http and https URLs, got {url.scheme or p.url}"
+            )
         if not url.host:
             raise JsonRpcError(INVALID_PARAMS, f"http/request invalid URL: {p.url}")
         if p.stream_response and p.request_id in self._active:
-            raise JsonRpcError(INVALID_PARAMS, f"http/request streamResponse requestId `{p.request_id}` is already active")
+            raise JsonRpcError(
+                INVALID_PARAMS, f"http/request streamResponse requestId `{p.request_id}` is already active"
+            )
         body = b64decode(p.body_base64) if p.body_base64 else None
         timeout = httpx2.Timeout(p.timeout_ms / 1000) if p.timeout_ms else httpx2.Timeout(None)
         client = self._http()
@@ -112,11 +117,17 @@ class HttpHandler:
                 raise JsonRpcError(INTERNAL_ERROR, f"http/request failed: {exc!r}") from None
             finally:
                 await response.aclose()
-            return HttpRequestResult(status=response.status_code, headers=_headers_of(response), body_base64=b64encode(data))
+            return HttpRequestResult(
+                status=response.status_code, headers=_headers_of(response), body_base64=b64encode(data)
+            )
         self._active.add(p.request_id)
         result = HttpRequestResult(status=response.status_code, headers=_headers_of(response), body_base64="")
-        # The body task starts only once the result line is written: deltas must follow it.
-        return AfterResponse(result, lambda: self._tg.start_soon(self._stream_body, p.request_id, response))
+
+        def stream_body() -> None:
+            # The body task starts only once the result line is written: deltas must follow it.
+            self._tg.start_soon(self._stream_body, p.request_id, response)
+
+        return AfterResponse(result, stream_body)
 
     async def _stream_body(self, request_id: str, response: httpx2.Response) -> None:
         """Owner task of one streamed body: deltas with contiguous seq, then done or error."""
@@ -129,7 +140,9 @@ class HttpHandler:
             seq += 1
             await self._notify(
                 HTTP_BODY_DELTA,
-                HttpBodyDeltaNotification(request_id=request_id, seq=seq, delta_base64=b64encode(delta), done=done, error=error),
+                HttpBodyDeltaNotification(
+                    request_id=request_id, seq=seq, delta_base64=b64encode(delta), done=done, error=error
+                ),
             )
 
         try:

@@ -100,9 +100,9 @@ async def _serve_websocket(
 ) -> None:
     import anyio
     from websockets.asyncio.server import ServerConnection, serve
+    from websockets.http11 import Request, Response
 
     from rootstep.exec_server.connection import ExecServerConnection
-    from websockets.http11 import Request, Response
 
     def process_request(conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
@@ -131,7 +131,9 @@ async def _serve_websocket(
 
         await ExecServerConnection(write_line, transport="websocket", registry=registry).serve(frames())
 
-    async with serve(handler, host, port, process_request=process_request, max_size=MAX_LINE, ping_interval=30) as server:
+    async with serve(
+        handler, host, port, process_request=process_request, max_size=MAX_LINE, ping_interval=30
+    ) as server:
         sock = next(iter(server.sockets))
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host

@@ -24,17 +24,14 @@ import termios
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup
 
 from rootstep.environments.env_policy import child_env, resolve_program
-from rootstep.exec_server import reaper
 from rootstep.environments.local_fs import os_error_text
-from rootstep.sandbox.bwrap import SandboxLaunch, SandboxUnavailable, sandbox_type, wrap
-from rootstep.sandbox.denial import is_likely_sandbox_denied
-from rootstep.sandbox.exec_context import UnenforceableSandbox, permissions_from_context
+from rootstep.exec_server import reaper
 from rootstep.jsonrpc.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.exec_server import (
     PROCESS_CLOSED,
@@ -55,6 +52,9 @@ from rootstep.protocol.exec_server import (
     b64encode,
     uri_to_path,
 )
+from rootstep.sandbox.bwrap import SandboxLaunch, SandboxUnavailable, sandbox_type, wrap
+from rootstep.sandbox.denial import is_likely_sandbox_denied
+from rootstep.sandbox.exec_context import UnenforceableSandbox, permissions_from_context
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +156,22 @@ class ManagedProcess:
             except Exception:  # the connection is gone; events stay recorded
                 log.debug("could not deliver %s for %s", method, self.id)
 
-    async def pump(self, stream: asyncio.StreamReader, name: str) -> None:
+    def _output_notification(
+        self, stream: Literal["stdout", "stderr", "pty"], data: bytes
+    ) -> Callable[[int], ProcessOutputNotification]:
+        """Builds the ``process/output`` notification once :meth:`_emit` has numbered it."""
+
+        def make(seq: int) -> ProcessOutputNotification:
+            return ProcessOutputNotification(process_id=self.id, seq=seq, stream=stream, chunk=b64encode(data))
+
+        return make
+
+    async def pump(self, stream: asyncio.StreamReader, name: Literal["stdout", "stderr"]) -> None:
         while True:
             data = await stream.read(READ_SIZE)
             if not data:
                 return
-            await self._emit(
-                PROCESS_OUTPUT,
-                lambda seq, d=data: ProcessOutputNotification(process_id=self.id, seq=seq, stream=name, chunk=b64encode(d)),
-                (name, data),
-            )
+            await self._emit(PROCESS_OUTPUT, self._output_notification(name, data), (name, data))
 
     async def pump_pty(self, fd: int) -> None:
         """All output of a tty process, from the pty master; EIO means the terminal closed."""
@@ -180,11 +186,7 @@ class ManagedProcess:
                 return
             if not data:
                 return
-            await self._emit(
-                PROCESS_OUTPUT,
-                lambda seq, d=data: ProcessOutputNotification(process_id=self.id, seq=seq, stream="pty", chunk=b64encode(d)),
-                ("pty", data),
-            )
+            await self._emit(PROCESS_OUTPUT, self._output_notification("pty", data), ("pty", data))
 
     async def write_pty(self, data: bytes) -> None:
         assert self.pty_master is not None
@@ -221,7 +223,9 @@ class ManagedProcess:
             self.exit_code = exit_code_of(proc.returncode)
             await self._emit(
                 PROCESS_EXITED,
-                lambda seq: ProcessExitedNotification(process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=self.sandbox_denied()),
+                lambda seq: ProcessExitedNotification(
+                    process_id=self.id, seq=seq, exit_code=self.exit_code, sandbox_denied=self.sandbox_denied()
+                ),
             )
         self.closed = True
         if self.pty_master is not None:
@@ -334,7 +338,9 @@ class ProcessTable:
             stdio = dict(stdin=slave, stdout=slave, stderr=slave, preexec_fn=_take_terminal)
         else:
             stdin = asyncio.subprocess.PIPE if params.pipe_stdin else asyncio.subprocess.DEVNULL
-            stdio = dict(stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            stdio = dict(
+                stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True
+            )
         try:
             if launch.sandboxed:
                 transport, protocol = await loop.subprocess_exec(
@@ -364,8 +370,13 @@ class ProcessTable:
         reaper.track(managed.proc.pid)
         managed.protocol = protocol
         managed.starting = False
-        self._tg.start_soon(managed.supervise, lambda: self._tg.start_soon(self._expire, managed))
-        return ProcessStartResult(process_id=params.process_id, sandbox_type=sandbox_type() if launch.sandboxed else "none")
+        def expire_later() -> None:
+            self._tg.start_soon(self._expire, managed)
+
+        self._tg.start_soon(managed.supervise, expire_later)
+        return ProcessStartResult(
+            process_id=params.process_id, sandbox_type=sandbox_type() if launch.sandboxed else "none"
+        )
 
     async def _expire(self, managed: ManagedProcess) -> None:
         await anyio.sleep(CLOSED_RETENTION_S)

@@ -141,6 +141,7 @@ class SessionRegistry:
     async def attach(self, resume_session_id: str | None, *, new_id: str | None = None) -> Session:
         """A new session (with ``new_id`` when one was already announced), or the detached one
         named by ``resume_session_id`` re-attached."""
+        session: Session | None
         if resume_session_id is None:
             session = Session(new_id or str(uuid.uuid4()))
             await self._tg.start(session.run)

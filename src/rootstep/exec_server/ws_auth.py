@@ -74,7 +74,9 @@ def read_secret(path: str) -> str:
     except (NotARegularFile, FileTooLarge, UnicodeDecodeError) as exc:
         raise WsAuthError(f"failed to read websocket auth secret {path}: {exc}") from None
     except OSError as exc:
-        raise WsAuthError(f"failed to read websocket auth secret {path}: {exc.strerror} (os error {exc.errno})") from None
+        raise WsAuthError(
+            f"failed to read websocket auth secret {path}: {exc.strerror} (os error {exc.errno})"
+        ) from None
     text = text.strip()
     if not text:
         raise WsAuthError(f"websocket auth secret {path} must not be empty")
@@ -117,11 +119,14 @@ def policy_from_args(
             return WsAuthPolicy(mode="capability-token", token_sha256=hashlib.sha256(token.encode()).digest())
         if ws_token_sha256 is not None:
             return WsAuthPolicy(mode="capability-token", token_sha256=_digest_arg("--ws-token-sha256", ws_token_sha256))
-        raise WsAuthError("`--ws-token-file` or `--ws-token-sha256` is required when `--ws-auth capability-token` is set")
+        raise WsAuthError(
+            "`--ws-token-file` or `--ws-token-sha256` is required when `--ws-auth capability-token` is set"
+        )
     if ws_auth == "signed-bearer-token":
         if any(flag is not None for flag in token_flags):
             raise WsAuthError(
-                "`--ws-token-file` and `--ws-token-sha256` require `--ws-auth capability-token`, not `signed-bearer-token`"
+                "`--ws-token-file` and `--ws-token-sha256` require `--ws-auth capability-token`, "
+                "not `signed-bearer-token`"
             )
         if ws_shared_secret_file is None:
             raise WsAuthError("`--ws-shared-secret-file` is required when `--ws-auth signed-bearer-token` is set")

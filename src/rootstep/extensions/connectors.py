@@ -97,7 +97,9 @@ class HostedApps:
         if auth is None:
             return cls()  # codex_apps needs ChatGPT auth
         base = config.raw.get("chatgpt_base_url")
-        headers = {"Authorization": f"Bearer {auth.access_token}", "X-OpenAI-Product-Sku": "codex", "originator": "rootstep"}
+        headers = {
+            "Authorization": f"Bearer {auth.access_token}", "X-OpenAI-Product-Sku": "codex", "originator": "rootstep"
+        }
         if auth.account_id:
             headers["chatgpt-account-id"] = auth.account_id
         url = apps_url(base if isinstance(base, str) and base else DEFAULT_CHATGPT_BASE_URL)
@@ -128,7 +130,8 @@ def attribute_connectors(catalog: ToolCatalog, projection: McpProjection) -> Too
         if info.server != CODEX_APPS or not isinstance(connector_id, str):
             infos.append(info)
             continue
-        connector_name = meta.get("connector_name") if isinstance(meta.get("connector_name"), str) else connector_id
+        raw_name = meta.get("connector_name")
+        connector_name = raw_name if isinstance(raw_name, str) else connector_id
         info = replace(
             info,
             callable_namespace=f"mcp__{CODEX_APPS}__{connector_namespace_name(connector_name)}",

@@ -43,7 +43,12 @@ from rootstep.extensions import skills as skills_ext
 from rootstep.extensions.selected_plugins.cache import EnvironmentLookup
 from rootstep.extensions.selected_plugins.projection import McpProjection, Overlay
 from rootstep.extensions.selected_plugins.reuse import RuntimeDecision, same_ready_roots
-from rootstep.extensions.selected_plugins.root import StepEnvironments, dedupe_candidates, ready_roots, selected_candidates
+from rootstep.extensions.selected_plugins.root import (
+    StepEnvironments,
+    dedupe_candidates,
+    ready_roots,
+    selected_candidates,
+)
 from rootstep.extensions.selected_plugins.thread_state import SelectedPluginsThread
 from rootstep.extensions.selected_plugins.tool_names import StableToolNames
 from rootstep.mcp.catalog import ServerProvenance, ToolCatalog
@@ -129,7 +134,9 @@ class McpWiring:
 class McpStep:
     """One step's MCP tools (``rootstep.tools.StepTools``), with the ready roots' context."""
 
-    def __init__(self, tools: McpStepTools, context: Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    def __init__(
+        self, tools: McpStepTools, context: Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]]
+    ) -> None:
         self.tools = tools
         self._context = context
 
@@ -349,7 +356,11 @@ class ThreadMcp:
             raise ServerGone("the thread's MCP runtime is closed")
         ready = await self.ready_roots()
         async with self._lock:
-            if self._runtime is not None and not self._force and same_ready_roots(self.state.published.ready_roots, ready):
+            if (
+                self._runtime is not None
+                and not self._force
+                and same_ready_roots(self.state.published.ready_roots, ready)
+            ):
                 self.decisions.append(RuntimeDecision.REUSE)
             else:
                 await self._advance(ready)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from anyio import BrokenResourceError, ClosedResourceError, EndOfStream
 from anyio.abc import ByteReceiveStream
-from anyio import EndOfStream, ClosedResourceError, BrokenResourceError
 
 
 class LineTooLong(Exception):
@@ -29,7 +29,7 @@ class LineReader:
         self._eof = False
         self._scanned = 0  # bytes of _buf already known to hold no newline (keeps big lines O(n))
 
-    def __aiter__(self) -> "LineReader":
+    def __aiter__(self) -> LineReader:
         return self
 
     async def __anext__(self) -> bytes:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from rootstep.jsonrpc.errors import INVALID_REQUEST, PARSE_ERROR, JsonRpcError
 
-RequestId = Union[int, str]
+RequestId = int | str
 
 
 class _Msg(BaseModel):
@@ -51,7 +51,7 @@ class ErrorResponse(_Msg):
     error: ErrorObject
 
 
-Message = Union[Request, Notification, Response, ErrorResponse]
+Message = Request | Notification | Response | ErrorResponse
 
 
 def _dump(value: Any) -> Any:

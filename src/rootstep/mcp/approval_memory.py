@@ -152,7 +152,8 @@ def parse_decision(action: str, content: Any, meta: Any, question: str) -> Decis
 
 def normalize(decision: Decision, approval_mode: str) -> Decision:
     """``prompt``/``writes`` tools are asked every time: a remembering accept is a plain accept."""
-    if approval_mode in ("prompt", "writes") and decision in (Decision.ACCEPT_FOR_SESSION, Decision.ACCEPT_AND_REMEMBER):
+    remembering = (Decision.ACCEPT_FOR_SESSION, Decision.ACCEPT_AND_REMEMBER)
+    if approval_mode in ("prompt", "writes") and decision in remembering:
         return Decision.ACCEPT
     return decision
 
@@ -231,13 +232,13 @@ def _approve_in(doc: Any, path: Path, server: str, tool: str) -> None:
     from tomlkit.items import Table
 
     servers = doc.get("mcp_servers")
-    entry = servers.get(server) if isinstance(servers, Mapping) else None
+    entry: Any = servers.get(server) if isinstance(servers, Mapping) else None
     if not isinstance(entry, Mapping):
         raise PersistError(f"MCP server `{server}` is not configured in {path}")
-    tools = entry.get("tools")
+    tools: Any = entry.get("tools")
     if tools is not None and not isinstance(tools, Mapping):
         raise PersistError(f"`mcp_servers.{server}.tools` in {path} is not a table")
-    setting = tools.get(tool) if tools is not None else None
+    setting: Any = tools.get(tool) if tools is not None else None
     if setting is not None and not isinstance(setting, Mapping):
         raise PersistError(f"`mcp_servers.{server}.tools.{tool}` in {path} is not a table")
     trailing: list[Any] = []

@@ -25,9 +25,14 @@ import tomlkit
 from tomlkit.items import Table
 
 from rootstep.config.home import codex_home
+from rootstep.config.mcp_servers import (
+    SERVER_NAME_RE,
+    HttpTransport,
+    McpServerConfig,
+    StdioTransport,
+    parse_mcp_servers,
+)
 from rootstep.config.writer import ConfigDocument, ConfigFileError, locked_config, read_document
-from rootstep.config.mcp_servers import parse_mcp_servers
-from rootstep.config.mcp_servers import SERVER_NAME_RE, HttpTransport, McpServerConfig, StdioTransport
 
 if TYPE_CHECKING:
     from rootstep.mcp.oauth import OAuthSettings
@@ -224,7 +229,7 @@ def _oauth_target(name: str, overrides: Sequence[str]) -> tuple[OAuthSettings, M
         raise CliError(f"No MCP server named '{name}' found.")
     if not isinstance(server.transport, HttpTransport):
         raise CliError("OAuth login is only supported for streamable HTTP servers.")
-    return config.mcp_oauth, server
+    return config.oauth, server
 
 
 def _split_scopes(value: str | None) -> list[str] | None:
@@ -241,8 +246,8 @@ async def _login(name: str, server: McpServerConfig, settings: OAuthSettings, sc
     from rootstep.mcp.oauth import perform_login
 
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=True) as http:
-        login = await perform_login(name, server, http_client=http, settings=settings, scopes=scopes, timeout_secs=timeout,
-                                    client_registration=registration)  # type: ignore[arg-type]
+        login = await perform_login(name, server, http_client=http, settings=settings, scopes=scopes,
+                                    timeout_secs=timeout, client_registration=registration)  # type: ignore[arg-type]
         async with login:
             out.write(f"Authorize `{name}` by opening this URL in your browser:\n{login.authorization_url}\n")
             out.flush()
@@ -309,7 +314,8 @@ def _parser() -> argparse.ArgumentParser:
     p_login.add_argument("--scopes", help="comma-separated OAuth scopes to request")
     p_login.add_argument("--timeout", type=float, default=None, metavar="SECS",
                          help="how long to wait for the browser callback (default 300)")
-    p_login.add_argument("--oauth-client-registration", dest="oauth_client_registration", choices=("auto", "cimd", "dcr"),
+    p_login.add_argument("--oauth-client-registration", dest="oauth_client_registration",
+                         choices=("auto", "cimd", "dcr"),
                          type=str.lower, default=None,
                          help="OAuth client-registration strategy for this login only (as codex 0.169)")
     p_logout = sub.add_parser("logout", help="remove stored OAuth credentials of a server")

@@ -19,7 +19,9 @@ import anyio
 import mcp_types as types
 from mcp import ClientSession
 from mcp.client.session import MCP_NAME_HEADER, _later_revision_fields, encode_header_value
+from mcp.shared.dispatcher import CallOptions
 
+from rootstep.config.mcp_servers import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.startup import (
     describe_error,
@@ -27,7 +29,6 @@ from rootstep.mcp.startup import (
     not_logged_in_text,
     startup_failure_text,
 )
-from rootstep.config.mcp_servers import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.telemetry import quiet_sdk_tracing_once
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.transports.read_wrapper import ReadStreamWrapper
@@ -74,7 +75,7 @@ class _Session(ClientSession):
         later = _later_revision_fields("tools/call", self._negotiated_version or "")
         if kwargs or not later or self._active_claims:
             return await super().call_tool(
-                name, arguments, read_timeout_seconds, progress_callback, meta=meta, **kwargs
+                name, arguments, read_timeout_seconds, progress_callback, meta=meta, **kwargs  # type: ignore[arg-type]
             )
         params: dict[str, Any] = {"name": name}
         if arguments is not None:
@@ -82,7 +83,7 @@ class _Session(ClientSession):
         if meta is not None:
             params["_meta"] = meta
         data: dict[str, Any] = {"method": "tools/call", "params": params}
-        opts: dict[str, Any] = {}
+        opts: CallOptions = {}
         self._stamp(data, opts)  # protocol-version (and any transport) headers, as the SDK sends
         opts.setdefault("headers", {}).setdefault(MCP_NAME_HEADER, encode_header_value(name))
         timeout = read_timeout_seconds if read_timeout_seconds is not None else self._session_read_timeout_seconds
@@ -90,7 +91,7 @@ class _Session(ClientSession):
             opts["timeout"] = timeout
         if progress_callback is not None:
             opts["on_progress"] = progress_callback
-        raw = await self._dispatcher.send_raw_request("tools/call", data["params"], opts)  # type: ignore[arg-type]
+        raw = await self._dispatcher.send_raw_request("tools/call", data["params"], opts)
         if not later.isdisjoint(raw):
             raw = {key: value for key, value in raw.items() if key not in later}
         return types.CallToolResult.model_validate(raw, by_name=False)
@@ -289,8 +290,8 @@ class McpConnection:
             callback = self._elicitation.callback_for(self.name) if self._elicitation is not None else None
             session = await stack.enter_async_context(
                 _Session(
-                    read, streams[1], client_info=CLIENT_INFO,  # type: ignore[arg-type]
-                    elicitation_callback=callback, message_handler=self._on_message,
+                    read, streams[1], client_info=CLIENT_INFO,
+                    elicitation_callback=callback, message_handler=self._on_message,  # type: ignore[arg-type]
                 )
             )
             group = await stack.enter_async_context(anyio.create_task_group())

@@ -274,7 +274,9 @@ class ElicitationRouter:
             try:  # under the config writers' lock, which another process may hold: off the loop
                 await anyio.to_thread.run_sync(persist_tool_approval, self.config_path, server, tool.name)
             except PersistError as exc:
-                log.warning("failed to persist MCP tool approval for %s/%s (this session only): %s", server, tool.name, exc)
+                log.warning(
+                    "failed to persist MCP tool approval for %s/%s (this session only): %s", server, tool.name, exc
+                )
         if decision in (Decision.ACCEPT_FOR_SESSION, Decision.ACCEPT_AND_REMEMBER) and session is not None:
             self.approvals.remember(session)
         return decision_refusal(decision)

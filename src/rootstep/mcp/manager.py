@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 import anyio
@@ -24,10 +24,10 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
-from rootstep.mcp.connection import McpConnection
-from rootstep.mcp.startup import ServerGone, StartupStatus, describe_error
-from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.mcp.connection import McpConnection
+from rootstep.mcp.elicitation import ElicitationRouter
+from rootstep.mcp.startup import ServerGone, StartupStatus, describe_error
 from rootstep.mcp.transports.factory import TransportFactory
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ StatusCallback = Callable[[StartupStatus], Awaitable[None] | None]
 class Owner(Protocol):
     """Where a manager's supervisor runs: a task group (anyio's ``start``)."""
 
-    async def start(self, func: Callable[..., Awaitable[Any]], *args: Any, name: Any = None) -> Any: ...
+    async def start(self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: Any = None) -> Any: ...
 
 
 class ToolCallTimeout(TimeoutError):
@@ -89,7 +89,8 @@ class ConnectionManager:
 
     async def __aenter__(self) -> ConnectionManager:
         if self._owner is None:
-            self._own_group = self._owner = anyio.create_task_group()
+            group = anyio.create_task_group()
+            self._own_group, self._owner = group, group
             await self._own_group.__aenter__()
         await self.start()
         return self
@@ -139,7 +140,7 @@ class ConnectionManager:
         return connection
 
     async def _report(self, connection: McpConnection) -> None:
-        await self._emit(StartupStatus(connection.name, connection.state, connection.error,  # type: ignore[arg-type]
+        await self._emit(StartupStatus(connection.name, connection.state, connection.error,
                                        connection.failure_reason if connection.state == "failed" else None))
 
     async def _emit(self, status: StartupStatus) -> None:
@@ -215,8 +216,8 @@ class ConnectionManager:
             # sends the courtesy cancel when it runs out); no extra cancel scope per call.
             assert connection.session is not None
             try:
-                return await connection.session.call_tool(  # type: ignore[arg-type]
-                    tool, arguments, seconds, progress, meta=meta
+                return await connection.session.call_tool(
+                    tool, arguments, seconds, progress, meta=meta  # type: ignore[arg-type]
                 )
             except MCPError as exc:
                 if exc.error.code == types.REQUEST_TIMEOUT:
@@ -226,8 +227,8 @@ class ConnectionManager:
             with anyio.fail_after(seconds):
                 connection = await self.ensure(server)
                 assert connection.session is not None
-                return await connection.session.call_tool(  # type: ignore[arg-type]
-                    tool, arguments, meta=meta, progress_callback=progress
+                return await connection.session.call_tool(
+                    tool, arguments, meta=meta, progress_callback=progress  # type: ignore[arg-type]
                 )
         except TimeoutError:
             raise ToolCallTimeout(seconds) from None
@@ -266,7 +267,8 @@ class ConnectionManager:
         try:
             cursor: str | None = None
             while True:
-                page = await session.list_resources(params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+                params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+                page = await session.list_resources(params=params)
                 resources.extend(page.resources)
                 if not page.next_cursor or page.next_cursor == cursor:
                     break

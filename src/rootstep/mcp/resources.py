@@ -20,12 +20,12 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from rootstep.jsonrpc import INTERNAL_ERROR
 from rootstep.config.mcp_servers import McpServersConfig
+from rootstep.jsonrpc import INTERNAL_ERROR
 from rootstep.mcp.connection import McpConnection
-from rootstep.mcp.startup import ServerGone, describe_error
 from rootstep.mcp.manager import ConnectionManager, ToolCallTimeout
 from rootstep.mcp.runtime import McpRuntime
+from rootstep.mcp.startup import ServerGone, describe_error
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.wire import BlobResourceContent, McpResourceReadResponse, TextResourceContent
 
@@ -75,9 +75,13 @@ def response_from_result(result: types.ReadResourceResult) -> McpResourceReadRes
     contents: list[TextResourceContent | BlobResourceContent] = []
     for item in result.contents:
         if isinstance(item, types.TextResourceContents):
-            contents.append(TextResourceContent(uri=str(item.uri), mime_type=item.mime_type, text=item.text, meta=item.meta))
+            contents.append(
+                TextResourceContent(uri=str(item.uri), mime_type=item.mime_type, text=item.text, meta=item.meta)
+            )
         else:
-            contents.append(BlobResourceContent(uri=str(item.uri), mime_type=item.mime_type, blob=item.blob, meta=item.meta))
+            contents.append(
+                BlobResourceContent(uri=str(item.uri), mime_type=item.mime_type, blob=item.blob, meta=item.meta)
+            )
     return McpResourceReadResponse(contents=contents)
 
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 
 import anyio
 
-from rootstep.mcp.manager import ConnectionManager
 from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.catalog import ListedServer, ServerProvenance, ToolCatalog, build_catalog
+from rootstep.mcp.manager import ConnectionManager
 
 log = logging.getLogger(__name__)
 

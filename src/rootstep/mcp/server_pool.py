@@ -28,9 +28,9 @@ import mcp_types as types
 
 from rootstep.config.mcp_servers import McpServerConfig
 from rootstep.mcp.connection import McpConnection
-from rootstep.mcp.startup import ServerGone, StartupStatus
 from rootstep.mcp.manager import ConnectionManager, StatusCallback
 from rootstep.mcp.shared_servers import Lease, SharedServers, share_key
+from rootstep.mcp.startup import ServerGone, StartupStatus
 from rootstep.mcp.transports.factory import TransportFactory
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ class ServerPool:
         entry = self._current.get(name)
         if not self._reusable(entry, config) and config.shareable and self.shared is not None:
             generation = self.generation(config.environment_id)
-            lease = await self.shared.lease(share_key(name, config, generation, self.transports), self.transports, self.on_status)
+            key = share_key(name, config, generation, self.transports)
+            lease = await self.shared.lease(key, self.transports, self.on_status)
             entry = _Entry(name, config, generation, lease.manager, lease=lease)
             self._current[name] = entry
         elif not self._reusable(entry, config):
@@ -232,7 +233,9 @@ class PooledManager:
     async def ensure(self, name: str) -> McpConnection:
         return await self._manager(name).ensure(name)
 
-    async def call_tool(self, server: str, tool: str, arguments: dict[str, Any] | None, **kw: Any) -> types.CallToolResult:
+    async def call_tool(
+        self, server: str, tool: str, arguments: dict[str, Any] | None, **kw: Any
+    ) -> types.CallToolResult:
         if server not in self.servers:
             raise ServerGone(f"unknown MCP server '{server}'")
         entry = self._entries.get(server)

@@ -13,13 +13,12 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from rootstep.config.mcp_servers import McpServersConfig
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, McpServersConfig
+from rootstep.mcp.catalog import ServerProvenance
 from rootstep.mcp.connection import McpConnection
 from rootstep.mcp.manager import ConnectionManager
 from rootstep.mcp.output import direct_call_response
 from rootstep.mcp.runtime import McpRuntime
-from rootstep.mcp.catalog import ServerProvenance
-from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
 from rootstep.mcp.tools import tool_json
 from rootstep.mcp.transports.factory import TransportFactory
 from rootstep.mcp.wire import (
@@ -163,10 +162,10 @@ async def list_server_status(
             entry = McpServerStatus(
                 name=name,
                 server_info=_server_info(connection),
-                auth_status="unsupported",  # type: ignore[arg-type]
+                auth_status="unsupported",
                 plugin_id=origin.plugin_id,
                 http_origin=http_origin(config) if config else None,
-                runtime_status=_runtime_status(runtime, name, config),  # type: ignore[arg-type]
+                runtime_status=_runtime_status(runtime, name, config),
             )
             if config is None:
                 entry.tools_error = servers.errors.get(name)
@@ -177,7 +176,9 @@ async def list_server_status(
                 entry.tools = {t.name: tool_json(t, origin.display_names) for t in connection.tools}
                 session = connection.session
                 caps = session.server_capabilities if session is not None else None
-                entry.server_capabilities = caps.model_dump(by_alias=True, mode="json", exclude_none=True) if caps else None
+                entry.server_capabilities = (
+                    caps.model_dump(by_alias=True, mode="json", exclude_none=True) if caps else None
+                )
                 if full:
                     resources, templates = await owner.list_resources(name)
                     entry.resources = [r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in resources]

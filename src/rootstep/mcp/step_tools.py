@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -19,16 +19,16 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from rootstep.tools import CallContext, FunctionCall, ItemSink, unsupported_call_output
 from rootstep.mcp.approval import DECLINED_NO_PROMPT, approval_mode_for, decline_reason
-from rootstep.mcp.startup import describe_error
+from rootstep.mcp.catalog import ToolCatalog
 from rootstep.mcp.elicitation import ElicitationRouter
 from rootstep.mcp.manager import ToolCallTimeout
 from rootstep.mcp.output import FunctionOutput, function_call_output, item_result
 from rootstep.mcp.runtime import McpRuntime
-from rootstep.mcp.catalog import ToolCatalog
+from rootstep.mcp.startup import describe_error
 from rootstep.mcp.wire import McpToolCallProgress
 from rootstep.protocol.items import McpToolCallError, McpToolCallItem, McpToolCallResult
+from rootstep.tools import CallContext, FunctionCall, ItemSink, unsupported_call_output
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def call_error_text(server: str, tool: str, exc: BaseException) -> str:
     elif isinstance(exc, MCPError) and exc.error.code == types.PARSE_ERROR:
         reason = f"MCP server `{server}` sent an unreadable response: {exc.error.message}"
     elif isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
+        first: Mapping[str, Any] = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         reason = f"MCP server `{server}` returned a malformed result for `{tool}`: {where}: {first.get('msg', exc)}"
     elif isinstance(exc, MCPError):
@@ -131,14 +131,19 @@ class McpStepTools:
             arguments = parse_arguments(call.arguments)
         except ValueError as exc:
             # Like the reference: no item, the parse error as the output, no call made.
-            return [{"type": "input_text", "text": "Wall time: 0.0000 seconds\nOutput:"}, {"type": "input_text", "text": f"err: {exc}"}]
+            return [
+                {"type": "input_text", "text": "Wall time: 0.0000 seconds\nOutput:"},
+                {"type": "input_text", "text": f"err: {exc}"},
+            ]
         item = McpToolCallItem(
             id=call.call_id, server=info.server, tool=info.tool.name, arguments=arguments, plugin_id=info.plugin_id
         )
         await sink.started(item)
         started = time.monotonic()
         try:
-            return await self._run_started(call, item, info, arguments, sink, started, thread_id=thread_id, turn_id=turn_id)
+            return await self._run_started(
+                call, item, info, arguments, sink, started, thread_id=thread_id, turn_id=turn_id
+            )
         except anyio.get_cancelled_exc_class():
             # Interrupted turn or unloaded thread mid-call: the client saw item/started, so it
             # gets the item's end too (failed, with why) before the cancellation goes on.
@@ -168,7 +173,11 @@ class McpStepTools:
             if reason is not None:
                 elapsed = time.monotonic() - started
                 done = item.model_copy(
-                    update={"status": "failed", "error": McpToolCallError(message=reason), "duration_ms": int(elapsed * 1000)}
+                    update={
+                        "status": "failed",
+                        "error": McpToolCallError(message=reason),
+                        "duration_ms": int(elapsed * 1000),
+                    }
                 )
                 with anyio.CancelScope(shield=True):
                     await sink.completed(done)
@@ -184,7 +193,9 @@ class McpStepTools:
         async def on_progress(done: float, total: float | None, message: str | None) -> None:
             if emit is not None:
                 text = message or (f"{done:g}/{total:g}" if total else f"{done:g}")
-                await emit(McpToolCallProgress(thread_id=thread_id, turn_id=turn_id, item_id=call.call_id, message=text))
+                await emit(
+                    McpToolCallProgress(thread_id=thread_id, turn_id=turn_id, item_id=call.call_id, message=text)
+                )
 
         progress = on_progress if emit is not None else None
         result, error = await call_for_item(self.runtime, info.server, info.tool.name, arguments, meta, progress)

@@ -46,7 +46,7 @@ def quiet_sdk_tracing(environ: Any = None) -> bool:
         return False
     span = nullcontext(INVALID_SPAN)  # reusable: entering it only returns the non-recording span
     jsonrpc_dispatcher.otel_span = lambda *args, **kwargs: span  # type: ignore[assignment]
-    jsonrpc_dispatcher.inject_trace_context = _inject_nothing  # type: ignore[assignment]
+    jsonrpc_dispatcher.inject_trace_context = _inject_nothing
     return True
 
 

@@ -261,7 +261,7 @@ def namespace_tools(tools: Iterable[ToolInfo]) -> list[dict[str, Any]]:
             description = info.namespace_description.strip()  # type: ignore[union-attr]
         children.append(function_tool(info))
         groups[info.callable_namespace] = (description, children)
-    out = []
+    out: list[dict[str, Any]] = []
     for namespace in sorted(groups):
         description, children = groups[namespace]
         out.append(

@@ -9,7 +9,9 @@ from pydantic import Field
 from rootstep.protocol.base import WireModel
 
 McpAuthStatusValue = Literal["unknown", "unsupported", "notLoggedIn", "bearerToken", "oAuth"]
-McpConnectionStatus = Literal["notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"]
+McpConnectionStatus = Literal[
+    "notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"
+]
 
 
 class McpServerStartupStatusUpdated(WireModel):

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx2
@@ -152,7 +153,7 @@ class ResponsesClient:
 
 def backoff(attempt: int) -> float:
     """Exponential back-off with jitter: ~0.2 s, 0.4 s, 0.8 s, ... at most 5 s."""
-    return min(0.2 * 2**attempt, 5.0) * random.uniform(0.9, 1.1)
+    return min(0.2 * 2.0**attempt, 5.0) * random.uniform(0.9, 1.1)
 
 
 def _retryable(status: int) -> bool:

@@ -74,7 +74,8 @@ def _dump(obj: Any) -> dict[str, Any]:
     if isinstance(obj, dict):
         return obj
     if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json", exclude_none=True)
+        dumped: dict[str, Any] = obj.model_dump(mode="json", exclude_none=True)
+        return dumped
     return dict(obj)
 
 

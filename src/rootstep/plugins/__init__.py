@@ -14,8 +14,8 @@ from rootstep.plugins.mcp_config import (
     ServerParseError,
     parse_executor_plugin_mcp_config,
 )
-from rootstep.protocol.path_uri import PathUri, PathUriError
 from rootstep.plugins.skills import PluginSkill, SkillParseError, parse_skill
+from rootstep.protocol.path_uri import PathUri, PathUriError
 
 __all__ = [
     "LOCAL_ENVIRONMENT_ID",

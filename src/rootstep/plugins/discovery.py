@@ -24,8 +24,8 @@ from typing import Any
 import anyio
 
 from rootstep.bounded_read import FileTooLarge, NotARegularFile
-from rootstep.environments.base import Environment
 from rootstep.config.mcp_servers import McpServerConfig
+from rootstep.environments.base import Environment
 from rootstep.environments.discovery import MAX_BUNDLE_BYTES, MAX_FILE_BYTES
 from rootstep.plugins.app_config import AppConfigError, parse_plugin_app_config
 from rootstep.plugins.manifest import MANIFEST_PATHS, ManifestError, PluginManifest, parse_manifest, skill_directories
@@ -35,8 +35,8 @@ from rootstep.plugins.mcp_config import (
     McpParseOutcome,
     parse_executor_plugin_mcp_config,
 )
-from rootstep.protocol.path_uri import PathUri, PathUriError
 from rootstep.plugins.skills import SKILL_FILE, PluginSkill, SkillParseError, is_skill_file_under, parse_skill
+from rootstep.protocol.path_uri import PathUri, PathUriError
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,12 @@ def _servers_from(
 
 
 def _parse_servers(
-    root: PathUri, contents: str | dict[str, Any], environment_id: str, plugin_id: str, path: PathUri, warnings: list[str]
+    root: PathUri,
+    contents: str | dict[str, Any],
+    environment_id: str,
+    plugin_id: str,
+    path: PathUri,
+    warnings: list[str],
 ) -> tuple[tuple[str, McpServerConfig], ...]:
     try:
         outcome = parse_executor_plugin_mcp_config(root, contents, environment_id)
@@ -219,7 +224,9 @@ async def _find_manifest(env: Environment, root_id: str, root: PathUri) -> PathU
             if not await _resolves_within(env, root, candidate):
                 # A manifest linked from elsewhere would put another file's text in front of the
                 # model: the root is not a plugin.
-                log.warning("selected root `%s`: ignoring plugin manifest %s: it resolves outside the root", root_id, candidate)
+                log.warning(
+                    "selected root `%s`: ignoring plugin manifest %s: it resolves outside the root", root_id, candidate
+                )
                 return None
             return candidate
     return None
@@ -320,17 +327,23 @@ async def discover_plugin(env: Environment, root_id: str, environment_id: str, r
     try:
         manifest_text = await _read_text(env, manifest_path, budget)
     except Exception as err:  # noqa: BLE001
-        raise PluginResolutionError(f"failed to read plugin manifest for `{root_id}` at {manifest_path}: {err}") from err
+        raise PluginResolutionError(
+            f"failed to read plugin manifest for `{root_id}` at {manifest_path}: {err}"
+        ) from err
     try:
         manifest = parse_manifest(root, manifest_text)
     except ManifestError as err:
-        raise PluginResolutionError(f"failed to parse plugin manifest for `{root_id}` at {manifest_path}: {err}") from err
+        raise PluginResolutionError(
+            f"failed to parse plugin manifest for `{root_id}` at {manifest_path}: {err}"
+        ) from err
 
     warnings: list[str] = list(manifest.warnings)
     results: dict[str, Any] = {}
 
     async def servers() -> None:
-        results["servers"] = await _load_servers(env, root_id, environment_id, root, manifest, manifest_path, warnings, budget)
+        results["servers"] = await _load_servers(
+            env, root_id, environment_id, root, manifest, manifest_path, warnings, budget
+        )
 
     async def connectors() -> None:
         results["connectors"] = await _load_connectors(env, root_id, root, manifest, warnings, budget)
@@ -396,7 +409,9 @@ def plugin_from_discovery(root_id: str, environment_id: str, bundle: Mapping[str
     try:
         manifest = parse_manifest(root, manifest_text)
     except ManifestError as err:
-        log.warning("selected root `%s`: failed to parse discovered plugin manifest at %s: %s", root_id, manifest_path, err)
+        log.warning(
+            "selected root `%s`: failed to parse discovered plugin manifest at %s: %s", root_id, manifest_path, err
+        )
         return None
 
     warnings: list[str] = list(manifest.warnings)

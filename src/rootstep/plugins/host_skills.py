@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rootstep.bounded_read import DEFAULT_READ_LIMIT, read_regular_text
-from rootstep.protocol.path_uri import PathUri
 from rootstep.plugins.skills import SKILL_FILE, SkillParseError, parse_skill
 from rootstep.protocol.catalog import (
     SkillDependencies,
@@ -29,6 +28,7 @@ from rootstep.protocol.catalog import (
     SkillScope,
     SkillToolDependency,
 )
+from rootstep.protocol.path_uri import PathUri
 
 log = logging.getLogger(__name__)
 

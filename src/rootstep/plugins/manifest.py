@@ -89,7 +89,9 @@ def resolve_manifest_path(root: PathUri, field_name: str, value: Any, warnings: 
     if ".." in components:
         warnings.append(f"ignoring {field_name}: path must not contain '..'")
         return None
-    if relative.startswith("/") or (windows and (relative.startswith("\\") or (len(relative) > 1 and relative[1] == ":"))):
+    if relative.startswith("/") or (
+        windows and (relative.startswith("\\") or (len(relative) > 1 and relative[1] == ":"))
+    ):
         warnings.append(f"ignoring {field_name}: path must stay within the plugin root")
         return None
     try:
@@ -202,7 +204,8 @@ def parse_manifest(root: PathUri, contents: str | bytes) -> PluginManifest:
 
     skills_raw = raw.get("skills")
     skill_values = [skills_raw] if isinstance(skills_raw, str) else skills_raw if isinstance(skills_raw, list) else []
-    skills = tuple(p for p in (resolve_manifest_path(root, "skills", v, warnings) for v in skill_values) if p is not None)
+    resolved = (resolve_manifest_path(root, "skills", v, warnings) for v in skill_values)
+    skills = tuple(p for p in resolved if p is not None)
 
     manifest = PluginManifest(
         name=name,

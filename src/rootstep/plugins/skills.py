@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-
 from rootstep.protocol.path_uri import PathUri
 
 SKILL_FILE = "SKILL.md"

@@ -56,7 +56,8 @@ class SelectedCapabilityRoot:
 
     def to_wire(self) -> dict[str, Any]:
         """Always the canonical ``file:`` URI spelling."""
-        return {"id": self.id, "location": {"type": "environment", "environmentId": self.environment_id, "path": str(self.path)}}
+        location = {"type": "environment", "environmentId": self.environment_id, "path": str(self.path)}
+        return {"id": self.id, "location": location}
 
 
 def roots_from_wire(raw: Any) -> tuple[SelectedCapabilityRoot, ...]:

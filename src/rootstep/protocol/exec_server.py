@@ -424,7 +424,12 @@ class DiscoverV1Result(WireModel):
 def uri_to_path(uri: str) -> str:
     """Parse a ``file:`` URI into a native path; errors are ``-32602`` as the reference says."""
     scheme, sep, rest = uri.partition(":")
-    if not sep or not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum() or not scheme[0].isalpha():
+    if (
+        not sep
+        or not scheme
+        or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum()
+        or not scheme[0].isalpha()
+    ):
         raise JsonRpcError(INVALID_PARAMS, "invalid URI: relative URL without a base")
     if scheme.lower() != "file":
         raise JsonRpcError(INVALID_PARAMS, f"unsupported path URI scheme `{scheme.lower()}`")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -55,7 +55,7 @@ class MentionInput(WireModel):
 
 
 UserInput = Annotated[
-    Union[TextInput, ImageInput, LocalImageInput, AudioInput, LocalAudioInput, SkillInput, MentionInput],
+    TextInput | ImageInput | LocalImageInput | AudioInput | LocalAudioInput | SkillInput | MentionInput,
     Field(discriminator="type"),
 ]
 
@@ -129,5 +129,5 @@ class ContextCompactionItem(WireModel):
 
 
 ThreadItem = Annotated[
-    Union[UserMessageItem, AgentMessageItem, McpToolCallItem], Field(discriminator="type")
+    UserMessageItem | AgentMessageItem | McpToolCallItem, Field(discriminator="type")
 ]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from rootstep.protocol.base import WireModel
 from rootstep.protocol.thread import Thread, ThreadStatus, Turn, TurnError
+
+
+class NotificationModel(Protocol):
+    """What the server emits: a pydantic model whose class names the method (``METHOD``);
+    :class:`Notification` subclasses and the few params-only models elsewhere all qualify."""
+
+    METHOD: ClassVar[str]
 
 
 class Notification(WireModel):
@@ -87,7 +94,7 @@ class TokenUsageBreakdown(WireModel):
     output_tokens: int = 0
     reasoning_output_tokens: int = 0
 
-    def __add__(self, other: "TokenUsageBreakdown") -> "TokenUsageBreakdown":
+    def __add__(self, other: TokenUsageBreakdown) -> TokenUsageBreakdown:
         return TokenUsageBreakdown(
             total_tokens=self.total_tokens + other.total_tokens,
             input_tokens=self.input_tokens + other.input_tokens,

@@ -20,15 +20,15 @@ class ThreadStatus(WireModel):
     __omit_none__ = frozenset({"active_flags"})
 
     @classmethod
-    def idle(cls) -> "ThreadStatus":
+    def idle(cls) -> ThreadStatus:
         return cls(type="idle")
 
     @classmethod
-    def active(cls) -> "ThreadStatus":
+    def active(cls) -> ThreadStatus:
         return cls(type="active", active_flags=[])
 
     @classmethod
-    def not_loaded(cls) -> "ThreadStatus":
+    def not_loaded(cls) -> ThreadStatus:
         return cls(type="notLoaded")
 
 
@@ -43,7 +43,7 @@ class SandboxPolicy(WireModel):
     __omit_none__ = frozenset({"network_access", "writable_roots", "exclude_tmpdir_env_var", "exclude_slash_tmp"})
 
     @classmethod
-    def from_mode(cls, mode: str) -> "SandboxPolicy":
+    def from_mode(cls, mode: str) -> SandboxPolicy:
         if mode == "danger-full-access":
             return cls(type="dangerFullAccess")
         if mode == "workspace-write":
@@ -78,7 +78,7 @@ class Turn(WireModel):
     duration_ms: int | None = None
 
     @model_validator(mode="after")
-    def _own_root(self) -> "Turn":
+    def _own_root(self) -> Turn:
         if self.root_turn_id is None:
             self.root_turn_id = self.id
         return self

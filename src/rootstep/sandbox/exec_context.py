@@ -80,7 +80,9 @@ def context_from_policy(policy: Any, cwd: str) -> dict[str, Any] | None:
             entries.append({"path": _special("project_roots", name), "access": "read", "missing_path_behavior": "skip"})
     network = "enabled" if policy.network_access else "restricted"
     return {
-        "permissions": {"type": "managed", "file_system": {"type": "restricted", "entries": entries}, "network": network},
+        "permissions": {
+            "type": "managed", "file_system": {"type": "restricted", "entries": entries}, "network": network
+        },
         "cwd": _uri(cwd),
         "workspaceRoots": [_uri(r) for r in roots],
         "windowsSandboxLevel": "disabled",
@@ -101,14 +103,18 @@ def permissions_from_context(context: Any, *, cwd: str, env: dict[str, str]) -> 
     network = perms.get("network", "restricted") == "enabled"
     cwd = _path(context["cwd"]) if isinstance(context.get("cwd"), str) else cwd
     if kind in ("disabled", "external"):
-        return SandboxPermissions(unrestricted=True, network=True if kind == "disabled" else network, workspace_roots=(cwd,))
+        return SandboxPermissions(
+            unrestricted=True, network=True if kind == "disabled" else network, workspace_roots=(cwd,)
+        )
     if kind != "managed":
         raise UnenforceableSandbox(f"unsupported permission profile type {kind!r}")
     fs = perms.get("file_system") or {}
     if fs.get("type") == "unrestricted":
         if network:
             return SandboxPermissions(unrestricted=True, network=True, workspace_roots=(cwd,))
-        return SandboxPermissions(unrestricted=False, writable_roots=(WritableRoot("/"),), network=False, workspace_roots=(cwd,))
+        return SandboxPermissions(
+            unrestricted=False, writable_roots=(WritableRoot("/"),), network=False, workspace_roots=(cwd,)
+        )
     if fs.get("type") != "restricted":
         raise UnenforceableSandbox(f"unsupported file_system type {fs.get('type')!r}")
     workspace = [_path(r) for r in context.get("workspaceRoots") or [] if isinstance(r, str)] or [cwd]
@@ -137,7 +143,9 @@ def permissions_from_context(context: Any, *, cwd: str, env: dict[str, str]) -> 
     for root in dict.fromkeys(os.path.normpath(w) for w in writable):
         subs = tuple(p for p in read_only if p != root and (p + "/").startswith(root.rstrip("/") + "/"))
         roots.append(WritableRoot(root, subs))
-    return SandboxPermissions(unrestricted=False, writable_roots=tuple(roots), network=network, workspace_roots=tuple(workspace))
+    return SandboxPermissions(
+        unrestricted=False, writable_roots=tuple(roots), network=network, workspace_roots=tuple(workspace)
+    )
 
 
 def _entry_paths(path: dict[str, Any], workspace: list[str], env: dict[str, str]) -> list[str] | None:

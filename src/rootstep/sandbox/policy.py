@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
@@ -64,7 +64,7 @@ class ExternalSandboxPolicy(_Wire):
 
 
 SandboxPolicy = Annotated[
-    Union[ReadOnlyPolicy, WorkspaceWritePolicy, DangerFullAccessPolicy, ExternalSandboxPolicy],
+    ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy | ExternalSandboxPolicy,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(SandboxPolicy)
@@ -74,21 +74,28 @@ class SandboxPolicyError(ValueError):
     """A policy or config value that does not describe a sandbox."""
 
 
-def parse_sandbox_policy(raw: Any) -> ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy | ExternalSandboxPolicy:
+def parse_sandbox_policy(
+    raw: Any,
+) -> ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy | ExternalSandboxPolicy:
     """A wire object (or a ``SandboxMode`` string, as ``thread/start.sandbox`` carries it)."""
     if isinstance(raw, str):
         return policy_from_mode(raw)
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(mode="json", by_alias=True, exclude_none=True)
     try:
-        return _ADAPTER.validate_python(raw)
+        policy: ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy | ExternalSandboxPolicy = (
+            _ADAPTER.validate_python(raw)
+        )
+        return policy
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise SandboxPolicyError(f"invalid sandbox policy{f' at `{where}`' if where else ''}: {first['msg']}") from None
 
 
-def policy_from_mode(mode: str, workspace_write: dict[str, Any] | None = None) -> ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy:
+def policy_from_mode(
+    mode: str, workspace_write: dict[str, Any] | None = None
+) -> ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy:
     """``sandbox_mode`` (+ the ``[sandbox_workspace_write]`` table, which only workspace-write reads)."""
     if mode == "read-only":
         return ReadOnlyPolicy()
@@ -101,7 +108,9 @@ def policy_from_mode(mode: str, workspace_write: dict[str, Any] | None = None) -
             raise SandboxPolicyError("`sandbox_workspace_write.writable_roots` must be an array of paths")
         for root in roots:
             if not os.path.isabs(root):
-                raise SandboxPolicyError(f"`sandbox_workspace_write.writable_roots` entry {root!r} is not an absolute path")
+                raise SandboxPolicyError(
+                    f"`sandbox_workspace_write.writable_roots` entry {root!r} is not an absolute path"
+                )
         flags = {}
         for key in ("network_access", "exclude_tmpdir_env_var", "exclude_slash_tmp"):
             value = table.get(key, False)
@@ -112,7 +121,9 @@ def policy_from_mode(mode: str, workspace_write: dict[str, Any] | None = None) -
     raise SandboxPolicyError(f"unknown sandbox_mode {mode!r} (expected one of: {', '.join(SANDBOX_MODES)})")
 
 
-def policy_from_config(doc: dict[str, Any], *, default_mode: str = "read-only") -> ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy:
+def policy_from_config(
+    doc: dict[str, Any], *, default_mode: str = "read-only"
+) -> ReadOnlyPolicy | WorkspaceWritePolicy | DangerFullAccessPolicy:
     """The policy a parsed ``config.toml`` document asks for."""
     mode = doc.get("sandbox_mode", default_mode)
     table = doc.get("sandbox_workspace_write")

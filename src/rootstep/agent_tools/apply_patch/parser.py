@@ -36,7 +36,10 @@ ENVIRONMENT_ID = "*** Environment ID:"
 HEREDOC_OPENERS = ("<<EOF", "<<'EOF'", '<<"EOF"')
 
 # Rust's char::is_whitespace (Python's str.strip() also strips \x1c-\x1f).
-_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_WS = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 _FIRST_LINE = "The first line of the patch must be '*** Begin Patch'"
 _LAST_LINE = "The last line of the patch must be '*** End Patch'"

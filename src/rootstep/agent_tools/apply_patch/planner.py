@@ -94,7 +94,9 @@ def paths_to_read(patch: Patch, cwd: str) -> list[str]:
     return list(seen)
 
 
-def _find_replacements(lines: list[str], path: str, chunks: tuple[UpdateChunk, ...]) -> list[tuple[int, int, list[str]]]:
+def _find_replacements(
+    lines: list[str], path: str, chunks: tuple[UpdateChunk, ...]
+) -> list[tuple[int, int, list[str]]]:
     replacements: list[tuple[int, int, list[str]]] = []
     line_index = 0
     for chunk in chunks:

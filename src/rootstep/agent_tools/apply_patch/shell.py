@@ -20,8 +20,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rootstep.agent_tools.apply_patch.parser import PatchParseError, parse_patch
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Parser, Query
 
 APPLY_PATCH_COMMANDS = ("apply_patch", "applypatch")
 IMPLICIT_INVOCATION = 'patch detected without explicit call to apply_patch. Rerun as ["apply_patch", "<patch>"]'
@@ -65,12 +69,16 @@ class ImplicitPatch:
 
 
 @functools.cache
-def _bash() -> tuple[object, object]:
+def _bash() -> tuple[Parser, Query]:
     import tree_sitter_bash
     from tree_sitter import Language, Parser, Query
 
     language = Language(tree_sitter_bash.language())
     return Parser(language), Query(language, _QUERY)
+
+
+def _node_text(node: Node) -> str:
+    return (node.text or b"").decode()
 
 
 def _shell_kind(program: str) -> str:
@@ -102,17 +110,17 @@ def extract_heredoc(script: str) -> ShellPatch | None:
 
     parser, query = _bash()
     data = script.encode()
-    tree = parser.parse(data)  # type: ignore[attr-defined]
-    for _, captures in QueryCursor(query).matches(tree.root_node):  # type: ignore[arg-type]
+    tree = parser.parse(data)
+    for _, captures in QueryCursor(query).matches(tree.root_node):
         heredoc = captures.get("heredoc")
         if not heredoc:
             continue
-        body = heredoc[0].text.decode().rstrip("\n")
+        body = _node_text(heredoc[0]).rstrip("\n")
         workdir = None
         if captures.get("cd_path"):
-            workdir = captures["cd_path"][0].text.decode()
+            workdir = _node_text(captures["cd_path"][0])
         elif captures.get("cd_raw_string"):
-            raw = captures["cd_raw_string"][0].text.decode()
+            raw = _node_text(captures["cd_raw_string"][0])
             workdir = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == "'" else raw
         return ShellPatch(body, workdir)
     return None
@@ -141,6 +149,8 @@ def detect_apply_patch(argv: Sequence[str]) -> ShellPatch | ImplicitPatch | None
     return extract_heredoc(script)
 
 
-def detect_in_exec_command(cmd: str, shell: str = "/bin/bash", *, login: bool = False) -> ShellPatch | ImplicitPatch | None:
+def detect_in_exec_command(
+    cmd: str, shell: str = "/bin/bash", *, login: bool = False
+) -> ShellPatch | ImplicitPatch | None:
     """``exec_command``'s ``cmd`` runs as ``[shell, -c|-lc, cmd]``: check that argv."""
     return detect_apply_patch([shell, "-lc" if login else "-c", cmd])

@@ -26,7 +26,7 @@ from typing import Any
 from rootstep.agent_tools.apply_patch.applier import PatchWriteError, commit_plan, verify_patch
 from rootstep.agent_tools.apply_patch.parser import PatchParseError
 from rootstep.agent_tools.apply_patch.planner import PatchPlan, PatchVerificationError
-from rootstep.agent_tools.apply_patch.shell import ImplicitPatch, ShellPatch, IMPLICIT_INVOCATION
+from rootstep.agent_tools.apply_patch.shell import IMPLICIT_INVOCATION, ImplicitPatch, ShellPatch
 from rootstep.agent_tools.file_changes import file_change_approval_params, file_change_item
 from rootstep.agent_tools.specs import tool_spec
 from rootstep.agent_tools.turn_diff import TurnDiffTracker
@@ -112,7 +112,8 @@ def assess_patch_safety(plan: PatchPlan, approval_policy: str, writable_roots: S
     if constrained:
         return "auto"
     if approval_policy == "never":
-        return "reject:" + (REJECTED_READ_ONLY if writable_roots is not None and not writable_roots else REJECTED_OUTSIDE_PROJECT)
+        read_only = writable_roots is not None and not writable_roots
+        return "reject:" + (REJECTED_READ_ONLY if read_only else REJECTED_OUTSIDE_PROJECT)
     return "ask"
 
 
@@ -148,7 +149,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def run_apply_patch(ctx: PatchToolContext, call_id: str, patch_text: str, *, cwd: str | None = None) -> PatchCallResult:
+async def run_apply_patch(
+    ctx: PatchToolContext, call_id: str, patch_text: str, *, cwd: str | None = None
+) -> PatchCallResult:
     """Run one ``apply_patch`` call (the item id is the call id)."""
     cwd = cwd or ctx.cwd
     started = time.monotonic()
@@ -162,7 +165,8 @@ async def run_apply_patch(ctx: PatchToolContext, call_id: str, patch_text: str, 
     if decision.startswith("reject:"):
         return PatchCallResult(f"patch rejected: {decision[len('reject:'):]}")
     started_ms = _now_ms()
-    await ctx.notify("item/started", _item_params(ctx, file_change_item(call_id, plan, "inProgress", started_at_ms=started_ms)))
+    in_progress = file_change_item(call_id, plan, "inProgress", started_at_ms=started_ms)
+    await ctx.notify("item/started", _item_params(ctx, in_progress))
     if decision == "ask":
         answer = await ctx.ask("item/fileChange/requestApproval", file_change_approval_params(
             thread_id=ctx.thread_id, turn_id=ctx.turn_id, item_id=call_id, started_at_ms=_now_ms()))

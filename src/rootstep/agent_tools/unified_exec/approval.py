@@ -66,7 +66,8 @@ def parse_approval_policy(raw: Any) -> ApprovalPolicy:
         g = raw["granular"]
         return ApprovalPolicy(
             "granular", sandbox_approval=bool(g.get("sandbox_approval")), rules=bool(g.get("rules")),
-            mcp_elicitations=bool(g.get("mcp_elicitations")), request_permissions=bool(g.get("request_permissions", False)),
+            mcp_elicitations=bool(g.get("mcp_elicitations")),
+            request_permissions=bool(g.get("request_permissions", False)),
             skill_approval=bool(g.get("skill_approval", False)),
         )
     raise ValueError(f"invalid approval policy {raw!r}")
@@ -107,7 +108,9 @@ def _commands(command: list[str]) -> tuple[list[list[str]], bool]:
     return [command], False
 
 
-def _unmatched(cmd: list[str], *, approval: ApprovalPolicy, unrestricted: bool, escalated: bool, complex_script: bool) -> Decision:
+def _unmatched(
+    cmd: list[str], *, approval: ApprovalPolicy, unrestricted: bool, escalated: bool, complex_script: bool
+) -> Decision:
     # 0.169 asks under ``untrusted`` for every command no rule allows, known-safe ones (``ls``,
     # ``echo``) included (probed; older sources allowed those).
     if is_dangerous(cmd):
@@ -138,9 +141,18 @@ def _evaluate(command: list[str], commands: list[list[str]], rules: PrefixRules,
             d = match.decision
             if d == "prompt":
                 rule_prompt = True
-                rule_reason = rule_reason or (f"`{shlex_join(command)}` requires approval: {match.justification}" if match.justification else f"`{shlex_join(command)}` requires approval by policy")
+                rule_reason = rule_reason or (
+                    f"`{shlex_join(command)}` requires approval: {match.justification}"
+                    if match.justification
+                    else f"`{shlex_join(command)}` requires approval by policy"
+                )
             if d == "forbidden":
-                forbidden = forbidden or (f"`{shlex_join(command)}` rejected: {match.justification}" if match.justification else f"`{shlex_join(command)}` rejected: policy forbids commands starting with `{shlex_join(list(match.prefix))}`")
+                forbidden = forbidden or (
+                    f"`{shlex_join(command)}` rejected: {match.justification}"
+                    if match.justification
+                    else f"`{shlex_join(command)}` rejected: policy forbids commands starting with "
+                    f"`{shlex_join(list(match.prefix))}`"
+                )
             if d != "allow":
                 all_allowed = False
         else:
@@ -153,7 +165,9 @@ def _evaluate(command: list[str], commands: list[list[str]], rules: PrefixRules,
                 forbidden = f"`{shlex_join(command)}` rejected: {reason}"
         if _RANK[d] > _RANK[decision]:
             decision = d
-    return _Eval(decision, rule_prompt, rule_reason, forbidden, all_allowed and bool(commands), heuristic_prompt, matched_any)
+    return _Eval(
+        decision, rule_prompt, rule_reason, forbidden, all_allowed and bool(commands), heuristic_prompt, matched_any
+    )
 
 
 def _forced_rm_in(cmd: list[str]) -> bool:
@@ -163,7 +177,13 @@ def _forced_rm_in(cmd: list[str]) -> bool:
     return bool(script) and any(_forced_rm_in(c) for c in (plain_commands(script or "") or []))
 
 
-def _requested_amendment(prefix_rule: tuple[str, ...] | None, commands: list[list[str]], rules: PrefixRules, ev: _Eval, ctx: dict[str, Any]) -> tuple[str, ...] | None:
+def _requested_amendment(
+    prefix_rule: tuple[str, ...] | None,
+    commands: list[list[str]],
+    rules: PrefixRules,
+    ev: _Eval,
+    ctx: dict[str, Any],
+) -> tuple[str, ...] | None:
     if not prefix_rule or tuple(prefix_rule) in BANNED_PREFIX_SUGGESTIONS or ev.matched_rule:
         return None
     with_rule = rules.with_rule(tuple(prefix_rule), "allow")
@@ -190,7 +210,11 @@ def plan_exec(
     unrestricted = isinstance(sandbox_policy, (DangerFullAccessPolicy, ExternalSandboxPolicy))
     if require_escalated and approval.kind != "on-request":
         name = approval.debug_name()
-        return ExecPlan("reject", reason=f"approval policy is {name}; reject command — you cannot ask for escalated permissions if the approval policy is {name}")
+        return ExecPlan(
+            "reject",
+            reason=f"approval policy is {name}; reject command — "
+            f"you cannot ask for escalated permissions if the approval policy is {name}",
+        )
     commands, complex_script = _commands(command)
     ctx = dict(approval=approval, unrestricted=unrestricted, escalated=require_escalated, complex_script=complex_script)
     ev = _evaluate(command, commands, rules, **ctx)
@@ -217,7 +241,9 @@ def plan_exec(
         )
         run_sandboxed = sandboxed and not require_escalated
         if approved_for_session:
-            return ExecPlan("run", sandboxed=run_sandboxed, retry_without_sandbox=retry and sandboxed, retry_needs_approval=False)
+            return ExecPlan(
+                "run", sandboxed=run_sandboxed, retry_without_sandbox=retry and sandboxed, retry_needs_approval=False
+            )
         return ExecPlan("ask", sandboxed=run_sandboxed, reason=ev.rule_reason, proposed_amendment=amendment,
                         retry_without_sandbox=retry and run_sandboxed, retry_needs_approval=False)
     bypass = ev.all_rule_allowed or (require_escalated and approval.kind == "on-request")

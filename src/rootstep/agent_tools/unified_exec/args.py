@@ -64,9 +64,14 @@ def _load(arguments: str, struct: str) -> dict[str, Any]:
     try:
         value = json.loads(arguments)
     except json.JSONDecodeError as exc:
-        raise ArgumentError(f"failed to parse function arguments: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ArgumentError(
+            f"failed to parse function arguments: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     if not isinstance(value, dict):
-        raise ArgumentError(f"failed to parse function arguments: invalid type: {_json_kind(value)}, expected struct {struct} {_position(arguments)}")
+        raise ArgumentError(
+            f"failed to parse function arguments: invalid type: {_json_kind(value)}, "
+            f"expected struct {struct} {_position(arguments)}"
+        )
     return value
 
 
@@ -79,7 +84,10 @@ def _field(args: dict[str, Any], name: str, kind: type | tuple[type, ...], argum
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise ArgumentError(f"failed to parse function arguments: invalid type: {_json_kind(value)}, expected {expected} {_position(arguments)}")
+        raise ArgumentError(
+            f"failed to parse function arguments: invalid type: {_json_kind(value)}, "
+            f"expected {expected} {_position(arguments)}"
+        )
     return value
 
 
@@ -88,7 +96,10 @@ def _number(args: dict[str, Any], name: str, arguments: str) -> int | None:
     if value is None:
         return None
     if value < 0 or (isinstance(value, float) and not value.is_integer()):
-        raise ArgumentError(f"failed to parse function arguments: invalid value: {_json_kind(value)}, expected u64 {_position(arguments)}")
+        raise ArgumentError(
+            f"failed to parse function arguments: invalid value: {_json_kind(value)}, "
+            f"expected u64 {_position(arguments)}"
+        )
     return int(value)
 
 
@@ -105,7 +116,9 @@ def parse_exec_command(arguments: str) -> ExecCommandArgs:
         )
     prefix = _field(args, "prefix_rule", list, arguments, "a sequence")
     if prefix is not None and not all(isinstance(p, str) for p in prefix):
-        raise ArgumentError(f"failed to parse function arguments: invalid type: expected a string {_position(arguments)}")
+        raise ArgumentError(
+            f"failed to parse function arguments: invalid type: expected a string {_position(arguments)}"
+        )
     yield_ms = _number(args, "yield_time_ms", arguments)
     return ExecCommandArgs(
         cmd=cmd,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from itertools import pairwise
 from typing import Any
 
 from rootstep.agent_tools.unified_exec.bash_words import extract_bash_script, plain_commands
@@ -145,7 +146,8 @@ def _awk_data_file(args: list[str]) -> str | None:
         return None
     args = _trim_at_connector(args)
     script_file = any(a in ("-f", "--file") for a in args)
-    non_flags = [a for a in _skip_flag_values(args, ("-F", "-v", "-f", "--field-separator", "--assign", "--file")) if not a.startswith("-")]
+    value_flags: tuple[str, ...] = ("-F", "-v", "-f", "--field-separator", "--assign", "--file")
+    non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
     if script_file:
         return non_flags[0] if non_flags else None
     return non_flags[1] if len(non_flags) >= 2 else None
@@ -199,7 +201,7 @@ def _is_mutating_xargs(tokens: list[str]) -> bool:
     if not sub:
         return False
     head, tail = sub[0], sub[1:]
-    in_place = any(t == "-i" or t.startswith("-i") or t == "-pi" or t.startswith("-pi") for t in tail)
+    in_place = any(t.startswith(("-i", "-pi")) for t in tail)
     if head in ("perl", "ruby"):
         return in_place
     if head == "sed":
@@ -241,7 +243,7 @@ def _grep_like(main: list[str], args: list[str]) -> dict[str, Any]:
 
 
 def _is_pathish(s: str) -> bool:
-    return s in (".", "..") or s.startswith("./") or s.startswith("../") or "/" in s or "\\" in s
+    return s in (".", "..") or s.startswith(("./", "../")) or "/" in s or "\\" in s
 
 
 def _head_tail_read(main: list[str], tail: list[str], allow_plus: bool) -> dict[str, Any]:
@@ -272,8 +274,11 @@ def summarize(main: list[str]) -> dict[str, Any]:
     head, tail = main[0], main[1:]
     cmd = shlex_join(main)
     if head in ("ls", "eza", "exa"):
-        flags = ("-I", "-w", "--block-size", "--format", "--time-style", "--color", "--quoting-style") if head == "ls" else (
-            "-I", "--ignore-glob", "--color", "--sort", "--time-style", "--time")
+        flags: tuple[str, ...]
+        if head == "ls":
+            flags = ("-I", "-w", "--block-size", "--format", "--time-style", "--color", "--quoting-style")
+        else:
+            flags = ("-I", "--ignore-glob", "--color", "--sort", "--time-style", "--time")
         p = _first_operand(tail, flags)
         return _list(cmd, short_display_path(p) if p else None)
     if head == "tree":
@@ -289,7 +294,9 @@ def summarize(main: list[str]) -> dict[str, Any]:
             "-A", "-B", "-C", "--context", "--max-depth")) if not a.startswith("-")]
         if "--files" in args:
             return _list(cmd, short_display_path(non_flags[0]) if non_flags else None)
-        return _search(cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None)
+        return _search(
+            cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None
+        )
     if head == "git":
         if tail and tail[0] == "grep":
             return _grep_like(main, tail[1:])
@@ -299,7 +306,8 @@ def summarize(main: list[str]) -> dict[str, Any]:
         return _unknown(cmd)
     if head == "fd":
         args = _trim_at_connector(tail)
-        non_flags = [a for a in _skip_flag_values(args, ("-t", "--type", "-e", "--extension", "-E", "--exclude", "--search-path")) if not a.startswith("-")]
+        value_flags: tuple[str, ...] = ("-t", "--type", "-e", "--extension", "-E", "--exclude", "--search-path")
+        non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
         query = path = None
         if len(non_flags) == 1:
             if _is_pathish(non_flags[0]):
@@ -322,8 +330,13 @@ def summarize(main: list[str]) -> dict[str, Any]:
         return _grep_like(main, tail)
     if head in ("ag", "ack", "pt"):
         args = _trim_at_connector(tail)
-        non_flags = [a for a in _skip_flag_values(args, ("-G", "-g", "--file-search-regex", "--ignore-dir", "--ignore-file", "--path-to-ignore")) if not a.startswith("-")]
-        return _search(cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None)
+        value_flags = (
+            "-G", "-g", "--file-search-regex", "--ignore-dir", "--ignore-file", "--path-to-ignore"
+        )
+        non_flags = [a for a in _skip_flag_values(args, value_flags) if not a.startswith("-")]
+        return _search(
+            cmd, non_flags[0] if non_flags else None, short_display_path(non_flags[1]) if len(non_flags) > 1 else None
+        )
     single_flags = {
         "cat": (), "more": (),
         "bat": ("--theme", "--language", "--style", "--terminal-width", "--tabs", "--line-range", "--map-syntax"),
@@ -355,7 +368,8 @@ def _python_walks(args: list[str]) -> bool:
     for i, a in enumerate(args):
         if a == "-c" and i + 1 < len(args):
             script = args[i + 1]
-            return any(k in script for k in ("os.walk", "os.listdir", "os.scandir", "glob.glob", "glob.iglob", "pathlib.Path", ".rglob("))
+            walkers = ("os.walk", "os.listdir", "os.scandir", "glob.glob", "glob.iglob", "pathlib.Path", ".rglob(")
+            return any(k in script for k in walkers)
     return False
 
 
@@ -436,7 +450,7 @@ def _parse_script(script: str) -> list[dict[str, Any]]:
         if a["type"] == "read":
             if connectors:
                 has_pipe = "|" in script_tokens
-                has_sed_n = any(x == "sed" and y == "-n" for x, y in zip(script_tokens, script_tokens[1:]))
+                has_sed_n = any(x == "sed" and y == "-n" for x, y in pairwise(script_tokens))
                 if has_pipe and has_sed_n:
                     a = {**a, "command": script}
             else:

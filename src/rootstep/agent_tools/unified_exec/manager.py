@@ -149,7 +149,9 @@ class _Call:
 
 
 class _Session:
-    def __init__(self, session_id: int, handle: ProcessHandle, *, item: dict[str, Any], ctx: ExecContext, started: float) -> None:
+    def __init__(
+        self, session_id: int, handle: ProcessHandle, *, item: dict[str, Any], ctx: ExecContext, started: float
+    ) -> None:
         self.id = session_id
         self.handle = handle
         self.item = item
@@ -186,7 +188,9 @@ class _Session:
 
 
 class UnifiedExecManager:
-    def __init__(self, *, max_sessions: int = MAX_SESSIONS, max_background_yield_ms: int = MAX_BACKGROUND_YIELD_MS) -> None:
+    def __init__(
+        self, *, max_sessions: int = MAX_SESSIONS, max_background_yield_ms: int = MAX_BACKGROUND_YIELD_MS
+    ) -> None:
         self.max_sessions = max_sessions
         self.max_background_yield_ms = max_background_yield_ms
         self._sessions: dict[int, _Session] = {}
@@ -319,7 +323,9 @@ class UnifiedExecManager:
 
     @staticmethod
     async def _declined(events: ExecEvents, call: _Call) -> None:
-        done = {**call.item(process_id=None, source="agent"), "status": "declined", "completedAtMs": int(time.time() * 1000)}
+        done = {
+            **call.item(process_id=None, source="agent"), "status": "declined", "completedAtMs": int(time.time() * 1000)
+        }
         await events.item_completed(done)
 
     async def _spawn(self, ctx: ExecContext, call: _Call, *, sandboxed: bool) -> _Session | str:
@@ -346,7 +352,8 @@ class UnifiedExecManager:
         await self._collect(session, time.monotonic() + self.early_exit_grace_s)
         if session.closed and handle.sandboxed and ctx.detect_denials:
             text = session.transcript.to_bytes().decode("utf-8", "replace")
-            session.denied = is_likely_sandbox_denied(sandboxed=True, exit_code=session.exit_code if session.exit_code is not None else -1, output=text)
+            exit_code = session.exit_code if session.exit_code is not None else -1
+            session.denied = is_likely_sandbox_denied(sandboxed=True, exit_code=exit_code, output=text)
         return session
 
     async def _discard(self, session: _Session) -> None:
@@ -464,14 +471,19 @@ class UnifiedExecManager:
                     if args.chars == INTERRUPT:
                         await session.handle.interrupt()
                     else:
-                        return "write_stdin failed: stdin is closed for this session; rerun exec_command with tty=true to keep stdin open"
+                        return (
+                            "write_stdin failed: stdin is closed for this session; "
+                            "rerun exec_command with tty=true to keep stdin open"
+                        )
                 else:
                     try:
                         await session.handle.write(args.chars.encode())
                         await anyio.sleep(WRITE_SETTLE_S)
                     except StdinClosed:
                         pass
-            yield_ms = clamp_write_yield(args.yield_time_ms, empty=not args.chars, max_background_ms=self.max_background_yield_ms)
+            yield_ms = clamp_write_yield(
+                args.yield_time_ms, empty=not args.chars, max_background_ms=self.max_background_yield_ms
+            )
             start = time.monotonic()
             await self._collect(session, start + yield_ms / 1000)
             output = self._snapshot(session, time.monotonic() - start)
@@ -496,7 +508,7 @@ def output_with(output: ExecOutput, max_output_tokens: int | None, ctx: ExecCont
 
 def _decode_prefix(data: bytes) -> tuple[str, bytes]:
     """Decode what is complete UTF-8; keep a cut-off trailing sequence for the next chunk."""
-    for cut in range(0, 4):
+    for cut in range(4):
         end = len(data) - cut
         try:
             return data[:end].decode("utf-8"), data[end:]

@@ -15,7 +15,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 Decision = Literal["allow", "prompt", "forbidden"]
 _CALL = re.compile(r"prefix_rule\s*\(", re.MULTILINE)
@@ -98,7 +98,7 @@ def parse_rules(text: str, source: str = "<rules>") -> PrefixRules:
         if decision not in ("allow", "prompt", "forbidden") or not isinstance(pattern, list) or not pattern:
             raise RulesError(f"{source}: invalid prefix_rule")
         alts = tuple(tuple(p) if isinstance(p, list) else (p,) for p in pattern)
-        rules.append(PrefixRule(alts, decision, justification))
+        rules.append(PrefixRule(alts, cast(Decision, decision), justification))
     return PrefixRules(tuple(rules))
 
 

@@ -12,12 +12,21 @@ _SAFE = frozenset({
     "seq", "stat", "tail", "tr", "true", "uname", "uniq", "wc", "which", "whoami", "numfmt", "tac",
 })
 _UNSAFE_FIND = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fls", "-fprint", "-fprint0", "-fprintf"})
-_GIT_GLOBAL_WITH_VALUE = frozenset({"-C", "-c", "--config-env", "--exec-path", "--git-dir", "--namespace", "--super-prefix", "--work-tree"})
-_UNSAFE_GIT_GLOBAL_EXACT = frozenset({"-C", "-c", "-p", "--config-env", "--exec-path", "--git-dir", "--namespace", "--paginate", "--super-prefix", "--work-tree"})
-_UNSAFE_GIT_GLOBAL_PREFIX = ("--config-env=", "--exec-path=", "--git-dir=", "--namespace=", "--super-prefix=", "--work-tree=")
+_GIT_GLOBAL_WITH_VALUE = frozenset(
+    {"-C", "-c", "--config-env", "--exec-path", "--git-dir", "--namespace", "--super-prefix", "--work-tree"}
+)
+_UNSAFE_GIT_GLOBAL_EXACT = frozenset(
+    {"-C", "-c", "-p", "--config-env", "--exec-path", "--git-dir", "--namespace", "--paginate", "--super-prefix",
+     "--work-tree"}
+)
+_UNSAFE_GIT_GLOBAL_PREFIX = (
+    "--config-env=", "--exec-path=", "--git-dir=", "--namespace=", "--super-prefix=", "--work-tree="
+)
 _UNSAFE_GIT_SUB_EXACT = frozenset({"--output", "--ext-diff", "--textconv", "--exec"})
 _UNSAFE_GIT_SUB_PREFIX = ("--output=", "--exec=")
-_GIT_BRANCH_READ_FLAGS = frozenset({"--list", "-l", "--show-current", "-a", "--all", "-r", "--remotes", "-v", "-vv", "--verbose"})
+_GIT_BRANCH_READ_FLAGS = frozenset(
+    {"--list", "-l", "--show-current", "-a", "--all", "-r", "--remotes", "-v", "-vv", "--verbose"}
+)
 
 
 def _name(word: str) -> str:
@@ -30,7 +39,7 @@ def _git_subcommand(command: list[str], wanted: tuple[str, ...]) -> int | None:
         if skip:
             skip = False
             continue
-        if any(arg.startswith(p) for p in _UNSAFE_GIT_GLOBAL_PREFIX) or ((arg.startswith("-C") or arg.startswith("-c")) and len(arg) > 2):
+        if any(arg.startswith(p) for p in _UNSAFE_GIT_GLOBAL_PREFIX) or (arg.startswith(("-C", "-c")) and len(arg) > 2):
             continue
         if arg in _GIT_GLOBAL_WITH_VALUE:
             skip = True
@@ -74,11 +83,17 @@ def _safe_exec(command: list[str]) -> bool:
     if name in _SAFE:
         return True
     if name == "base64":
-        return not any(a in ("-o", "--output") or a.startswith("--output=") or (a.startswith("-o") and a != "-o") for a in command[1:])
+        return not any(
+            a in ("-o", "--output") or a.startswith("--output=") or (a.startswith("-o") and a != "-o")
+            for a in command[1:]
+        )
     if name == "find":
         return not any(a in _UNSAFE_FIND for a in command)
     if name == "rg":
-        return not any(a in ("--search-zip", "-z") or a in ("--pre", "--hostname-bin") or a.startswith(("--pre=", "--hostname-bin=")) for a in command)
+        return not any(
+            a in ("--search-zip", "-z", "--pre", "--hostname-bin") or a.startswith(("--pre=", "--hostname-bin="))
+            for a in command
+        )
     if name == "git":
         return _safe_git(command)
     if name == "sed":
@@ -91,8 +106,9 @@ def is_known_safe(command: list[str]) -> bool:
     command = ["bash" if w == "zsh" else w for w in command]
     if _safe_exec(command):
         return True
-    commands = plain_commands(extract_bash_script(command) or "") if extract_bash_script(command) is not None else None
-    return bool(commands) and all(_safe_exec(c) for c in commands)
+    script = extract_bash_script(command)
+    commands = plain_commands(script or "") if script is not None else None
+    return bool(commands) and all(_safe_exec(c) for c in commands or ())
 
 
 def _rm_forced(args: list[str]) -> bool:

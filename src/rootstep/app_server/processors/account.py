@@ -36,7 +36,7 @@ EXTERNAL_AUTH_ACTIVE = (
 )
 
 
-def auth_store(server: "AppServer") -> AuthStore:
+def auth_store(server: AppServer) -> AuthStore:
     return server.services.auth
 
 
@@ -104,7 +104,7 @@ async def bedrock_gov_cloud(ctx: RequestContext, p: object) -> BedrockGovCloudRe
     return BedrockGovCloudResponse()
 
 
-def register(table: "MethodTable", services: "AppServices") -> None:
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("account/read", account_read, GetAccountParams, params_required=False)
     table.add("account/login/start", login_start, LoginAccountParams, scope=global_scope("account"))
     table.add("account/login/cancel", login_cancel, CancelLoginAccountParams)

@@ -38,8 +38,8 @@ from rootstep.protocol.catalog import (
 
 if TYPE_CHECKING:
     from rootstep.app_server.methods import MethodTable
-    from rootstep.app_server.wiring import AppServices
     from rootstep.app_server.server import AppServer
+    from rootstep.app_server.wiring import AppServices
     from rootstep.plugins.host_skills import SkillsCatalog
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class HostSkills:
         return await skills_list(ctx, p, self.catalog())
 
 
-def _latest_config(server: "AppServer") -> Config:
+def _latest_config(server: AppServer) -> Config:
     """config.toml as it is now (the reference reloads it per request)."""
     from rootstep.config.config import ConfigError, load_config
     from rootstep.config.overrides import OverrideError

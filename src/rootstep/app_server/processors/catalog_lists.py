@@ -16,7 +16,6 @@ from rootstep.protocol.base import Params, WireModel
 
 if TYPE_CHECKING:
     from rootstep.app_server.methods import MethodTable
-    from rootstep.app_server.server import AppServer
     from rootstep.app_server.wiring import AppServices
 
 
@@ -122,7 +121,7 @@ async def plugin_installed(ctx: RequestContext, p: PluginInstalledParams) -> Plu
     return PluginInstalledResponse(marketplaces=[], marketplace_load_errors=[])
 
 
-def register(table: "MethodTable", services: "AppServices") -> None:
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("hooks/list", hooks_list, HooksListParams, params_required=False)
     table.add("collaborationMode/list", collaboration_mode_list, None, experimental=True)
     table.add("experimentalFeature/list", experimental_feature_list, PagedParams, params_required=False)

@@ -201,7 +201,8 @@ async def command_exec(ctx: RequestContext, p: CommandExecParams, execs: Command
     env_policy = INHERIT_ALL.model_copy(update={"exclude": unset}) if unset else INHERIT_ALL
     spec = ProcessSpec(
         argv=p.command, cwd=cwd, env={k: v for k, v in (p.env or {}).items() if v is not None}, env_policy=env_policy,
-        tty=p.tty, pipe_stdin=p.stream_stdin and not p.tty, sandbox=policy if policy.type in ("readOnly", "workspaceWrite") else None,
+        tty=p.tty, pipe_stdin=p.stream_stdin and not p.tty,
+        sandbox=policy if policy.type in ("readOnly", "workspaceWrite") else None,
         sandbox_cwd=server_cwd, size=(p.size.rows, p.size.cols) if p.size is not None else (24, 80),
     )
     running = execs.of(ctx.connection)
@@ -224,7 +225,9 @@ async def command_exec(ctx: RequestContext, p: CommandExecParams, execs: Command
 
 async def _run(connection: Connection, p: CommandExecParams, handle: Any) -> dict[str, Any]:
     stream = p.stream_stdout_stderr or p.tty
-    cap = None if p.disable_output_cap else (p.output_bytes_cap if p.output_bytes_cap is not None else DEFAULT_OUTPUT_BYTES_CAP)
+    cap = None if p.disable_output_cap else (
+        p.output_bytes_cap if p.output_bytes_cap is not None else DEFAULT_OUTPUT_BYTES_CAP
+    )
     buffers = {"stdout": bytearray(), "stderr": bytearray()}
     seen = {"stdout": 0, "stderr": 0}
     timed_out = False
@@ -304,7 +307,9 @@ async def command_exec_resize(ctx: RequestContext, p: CommandExecResizeParams, e
     return {}
 
 
-async def command_exec_terminate(ctx: RequestContext, p: CommandExecTerminateParams, execs: CommandExecs) -> dict[str, Any]:
+async def command_exec_terminate(
+    ctx: RequestContext, p: CommandExecTerminateParams, execs: CommandExecs
+) -> dict[str, Any]:
     running = execs.get(ctx.connection, p.process_id)
     await running.handle.terminate()
     return {}

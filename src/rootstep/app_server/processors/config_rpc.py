@@ -51,7 +51,7 @@ def leaf_paths(doc: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def user_config_path(server: "AppServer") -> Path:
+def user_config_path(server: AppServer) -> Path:
     return Path(server.config.home) / "config.toml"
 
 
@@ -73,7 +73,7 @@ async def config_read(ctx: RequestContext, p: ConfigReadParams) -> ConfigReadRes
         flag_meta = {"name": {"type": "sessionFlags"}, "version": layer_version(flags)}
         origins.update({key: flag_meta for key in leaf_paths(flags)})
         layers.insert(0, ConfigLayer(name=flag_meta["name"], version=flag_meta["version"], config=flags))
-    config = {key: None for key in _NULL_KEYS}
+    config: dict[str, Any] = {key: None for key in _NULL_KEYS}
     config.update(server.config.raw)
     config.setdefault("mcp_servers", {})
     config.setdefault("features", {})
@@ -84,14 +84,14 @@ async def config_requirements_read(ctx: RequestContext, p: object) -> ConfigRequ
     return ConfigRequirementsReadResponse()
 
 
-def _target(server: "AppServer", file_path: str | None) -> Path:
+def _target(server: AppServer, file_path: str | None) -> Path:
     path = user_config_path(server)
     if file_path is not None and Path(file_path).expanduser().resolve() != path.resolve():
         raise JsonRpcError(INVALID_REQUEST, f"Only writes to the user config are allowed: {file_path}")
     return path
 
 
-def reload_config(server: "AppServer") -> None:
+def reload_config(server: AppServer) -> None:
     """New threads (and config/read) see the file as written; running threads keep theirs."""
     from rootstep.config import load_config
 
@@ -121,7 +121,7 @@ async def config_batch_write(ctx: RequestContext, p: ConfigBatchWriteParams) -> 
     return _write(ctx, edits, p.file_path, p.expected_version)
 
 
-def register(table: "MethodTable", services: "AppServices") -> None:
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("config/read", config_read, ConfigReadParams, params_required=False)
     table.add("configRequirements/read", config_requirements_read, None)
     table.add("config/value/write", config_value_write, ConfigValueWriteParams, scope=global_scope("config-file"))

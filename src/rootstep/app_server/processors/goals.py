@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rootstep.agent_tools.goals import GoalError
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
-from rootstep.agent_tools.goals import GoalError
 from rootstep.core.ids import is_uuid
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
 from rootstep.protocol.goals import (
-    ThreadGoalClearResponse,
     ThreadGoalCleared,
+    ThreadGoalClearResponse,
     ThreadGoalIdParams,
     ThreadGoalResponse,
     ThreadGoalSetParams,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from rootstep.core.thread import Thread
 
 
-def goal_thread(ctx: RequestContext, thread_id: str) -> "Thread":
+def goal_thread(ctx: RequestContext, thread_id: str) -> Thread:
     if not is_uuid(thread_id):
         raise JsonRpcError(INVALID_REQUEST, f"invalid thread id: {thread_id}")
     thread = ctx.server.manager.threads.get(thread_id)
@@ -41,7 +41,7 @@ def goal_thread(ctx: RequestContext, thread_id: str) -> "Thread":
     return thread
 
 
-def _wire(thread: "Thread") -> dict[str, Any] | None:
+def _wire(thread: Thread) -> dict[str, Any] | None:
     goal = thread.goals.get(thread.id)
     return goal.wire() if goal is not None else None
 
@@ -70,7 +70,7 @@ async def goal_clear(ctx: RequestContext, p: ThreadGoalIdParams) -> None:
         await ctx.server.notify(ThreadGoalCleared.METHOD, ThreadGoalCleared(thread_id=thread.id))
 
 
-async def announce_goal(server: "AppServer", thread: "Thread") -> None:
+async def announce_goal(server: AppServer, thread: Thread) -> None:
     """After a resume, codex tells the client the thread's goal (or that it has none)."""
     if thread.ephemeral:
         return
@@ -81,7 +81,7 @@ async def announce_goal(server: "AppServer", thread: "Thread") -> None:
         await server.notify(ThreadGoalCleared.METHOD, ThreadGoalCleared(thread_id=thread.id))
 
 
-def register(table: "MethodTable", services: "AppServices") -> None:
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("thread/goal/get", goal_get, ThreadGoalIdParams)
     table.add("thread/goal/set", goal_set, ThreadGoalSetParams, scope=thread_scope("goal"))
     table.add("thread/goal/clear", goal_clear, ThreadGoalIdParams, scope=thread_scope("goal"))

@@ -38,8 +38,8 @@ from rootstep.protocol.thread import Turn
 
 if TYPE_CHECKING:
     from rootstep.app_server.methods import MethodTable
-    from rootstep.app_server.wiring import AppServices
     from rootstep.app_server.server import AppServer
+    from rootstep.app_server.wiring import AppServices
 
 
 def _invalid(message: str) -> JsonRpcError:
@@ -50,7 +50,7 @@ def _error(exc: HistoryError) -> JsonRpcError:
     return JsonRpcError(INVALID_PARAMS if exc.invalid_params else INVALID_REQUEST, str(exc))
 
 
-def thread_turns(server: "AppServer", thread_id: str, method: str, *, missing: str) -> list[Turn]:
+def thread_turns(server: AppServer, thread_id: str, method: str, *, missing: str) -> list[Turn]:
     """The turns of a loaded thread, else of its rollout; ``missing`` is the unknown-thread text."""
     manager = server.manager
     loaded = manager.threads.get(thread_id)
@@ -78,7 +78,9 @@ async def thread_turns_list(ctx: RequestContext, p: ThreadTurnsListParams) -> Th
         )
     except HistoryError as exc:
         raise _error(exc) from None
-    return ThreadTurnsListResponse(data=page.turns, next_cursor=page.next_cursor, backwards_cursor=page.backwards_cursor)
+    return ThreadTurnsListResponse(
+        data=page.turns, next_cursor=page.next_cursor, backwards_cursor=page.backwards_cursor
+    )
 
 
 async def thread_items_list(ctx: RequestContext, p: ThreadItemsListParams) -> ThreadItemsListResponse:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-
 from rootstep import preload
 from rootstep.app_server.context import RequestContext, loaded_thread
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError

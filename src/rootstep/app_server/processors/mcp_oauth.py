@@ -119,7 +119,9 @@ async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpS
         if success:
             service.after_login(p.name)
         await server.emit(
-            McpServerOauthLoginCompleted(name=p.name, thread_id=p.thread_id, success=success, error=error, login_id=login_id)
+            McpServerOauthLoginCompleted(
+                name=p.name, thread_id=p.thread_id, success=success, error=error, login_id=login_id
+            )
         )
 
     ctx.server.services.background.start_soon(finish, name=f"oauth-login:{p.name}")

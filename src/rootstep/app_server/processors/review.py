@@ -20,7 +20,6 @@ from rootstep.protocol.base import Params, WireModel, wire
 
 if TYPE_CHECKING:
     from rootstep.app_server.methods import MethodTable
-    from rootstep.app_server.server import AppServer
     from rootstep.app_server.wiring import AppServices
 
 
@@ -63,5 +62,5 @@ async def review_start(ctx: RequestContext, p: ReviewStartParams) -> None:
     manager.launch(thread, [])
 
 
-def register(table: "MethodTable", services: "AppServices") -> None:
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("review/start", review_start, ReviewStartParams, scope=thread_scope())

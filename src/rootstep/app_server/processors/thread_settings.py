@@ -20,8 +20,8 @@ from rootstep.protocol.thread_settings import (
     ThreadReadStateChanged,
     ThreadReadStateResponse,
     ThreadReadStateUpdateParams,
-    ThreadSettingsUpdateParams,
     ThreadSettingsUpdated,
+    ThreadSettingsUpdateParams,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ SANDBOX_OF_PROFILE = {
 }
 
 
-def sandbox_wire(thread: "Thread") -> SandboxPolicy:
+def sandbox_wire(thread: Thread) -> SandboxPolicy:
     """The sandbox in force, as responses echo it (``[sandbox_workspace_write]`` included)."""
     from rootstep.agent_tools.settings import sandbox_policy
 
@@ -51,7 +51,7 @@ def sandbox_wire(thread: "Thread") -> SandboxPolicy:
     return SandboxPolicy.model_validate(sandbox_policy(s.sandbox_mode, s.sandbox_policy, thread.config.raw).wire())
 
 
-def settings_wire(thread: "Thread") -> dict[str, Any]:
+def settings_wire(thread: Thread) -> dict[str, Any]:
     """The wire ``ThreadSettings`` of a thread."""
     s = thread.settings
     mode = thread.collaboration
@@ -91,15 +91,16 @@ def sandbox_mode_of(sandbox_policy: dict[str, Any] | None, permissions: Any) -> 
     return None
 
 
-async def emit_settings(server: "AppServer", thread: "Thread") -> None:
+async def emit_settings(server: AppServer, thread: Thread) -> None:
     await server.emit(ThreadSettingsUpdated(thread_id=thread.id, thread_settings=settings_wire(thread)))
 
 
-def apply_collaboration_mode(thread: "Thread", mode: dict[str, Any] | None) -> dict[str, Any]:
+def apply_collaboration_mode(thread: Thread, mode: dict[str, Any] | None) -> dict[str, Any]:
     """Store a collaborationMode; returns its model/effort settings (fallbacks for the caller)."""
     if not isinstance(mode, dict):
         return {}
-    settings = mode.get("settings") if isinstance(mode.get("settings"), dict) else {}
+    raw_settings = mode.get("settings")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     chosen = {"mode": str(mode.get("mode") or "default"),
               "developer_instructions": settings.get("developer_instructions")}
     if chosen != thread.collaboration:
@@ -160,19 +161,19 @@ async def read_state_update(ctx: RequestContext, p: ThreadReadStateUpdateParams)
     await ctx.respond(ThreadReadStateResponse(read_state=new))
 
 
-def stored_read_state(server: "AppServer", thread_id: str, path: str | None = None) -> dict[str, Any] | None:
+def stored_read_state(server: AppServer, thread_id: str, path: str | None = None) -> dict[str, Any] | None:
     """The read state persisted in a thread's rollout (found by id unless ``path`` is known)."""
     from pathlib import Path
 
     from rootstep.core.read_state import restored
     from rootstep.core.rollout import find_rollout, summarize_rollout
 
-    path = Path(path) if path else find_rollout(thread_id, server.config.sessions_dir)
-    contents = summarize_rollout(path) if path is not None else None
+    rollout = Path(path) if path else find_rollout(thread_id, server.config.sessions_dir)
+    contents = summarize_rollout(rollout) if rollout is not None else None
     return restored(contents.meta) if contents is not None else None
 
 
-def persist_read_state(server: "AppServer", thread_id: str, state: dict[str, Any]) -> None:
+def persist_read_state(server: AppServer, thread_id: str, state: dict[str, Any]) -> None:
     from rootstep.core.rollout import RolloutWriter, find_rollout
 
     path = find_rollout(thread_id, server.config.sessions_dir)
@@ -185,7 +186,7 @@ def persist_read_state(server: "AppServer", thread_id: str, state: dict[str, Any
         writer.close()
 
 
-def register(table: "MethodTable", services: "AppServices") -> None:
+def register(table: MethodTable, services: AppServices) -> None:
     table.add("thread/settings/update", settings_update, ThreadSettingsUpdateParams, scope=thread_scope("settings"))
     table.add("thread/readState/update", read_state_update, ThreadReadStateUpdateParams,
               scope=thread_scope("read-state"))

@@ -13,8 +13,8 @@ from rootstep.app_server.processors.thread_settings import sandbox_wire, setting
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
-from rootstep.protocol.capabilities import InvalidRootError, SelectedCapabilityRoot
 from rootstep.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, JsonRpcError
+from rootstep.protocol.capabilities import InvalidRootError, SelectedCapabilityRoot
 from rootstep.protocol.notifications import (
     ThreadArchived,
     ThreadClosed,
@@ -38,10 +38,10 @@ from rootstep.protocol.thread import (
     ThreadResumeParams,
     ThreadResumeResponse,
     ThreadSessionResponse,
-    TurnsPageWire,
     ThreadSetNameParams,
     ThreadStartParams,
     ThreadUnsubscribeResponse,
+    TurnsPageWire,
 )
 
 if TYPE_CHECKING:
@@ -324,7 +324,9 @@ async def thread_loaded_list(ctx: RequestContext, p: ThreadLoadedListParams) -> 
             raise _invalid(f"invalid cursor: {p.cursor}") from None
     limit = p.limit if p.limit else len(ids)
     more = offset + limit < len(ids)
-    return ThreadLoadedListResponse(data=ids[offset : offset + limit], next_cursor=str(offset + limit) if more else None)
+    return ThreadLoadedListResponse(
+        data=ids[offset : offset + limit], next_cursor=str(offset + limit) if more else None
+    )
 
 
 def register(table: MethodTable, services: AppServices) -> None:

@@ -37,13 +37,16 @@ _SANDBOX_TYPES = {
 
 def _moved(selections: list[EnvironmentSelection], old: str, new: str) -> list[EnvironmentSelection]:
     return [
-        e.model_copy(update={"cwd": new, "runtime_workspace_roots": [new if r == old else r for r in e.runtime_workspace_roots or []]})
+        e.model_copy(update={
+            "cwd": new,
+            "runtime_workspace_roots": [new if r == old else r for r in e.runtime_workspace_roots or []],
+        })
         if e.cwd == old else e
         for e in selections
     ]
 
 
-def _loaded(ctx: RequestContext, thread_id: str) -> "Thread":
+def _loaded(ctx: RequestContext, thread_id: str) -> Thread:
     try:
         return ctx.server.manager.loaded(thread_id)
     except ThreadError as exc:

@@ -53,7 +53,9 @@ class SelectedPluginsState:
             return True, self._entries[root]
         return False, None
 
-    async def metadata_for_root(self, root: SelectedCapabilityRoot, environments: EnvironmentLookup) -> PluginPackage | None:
+    async def metadata_for_root(
+        self, root: SelectedCapabilityRoot, environments: EnvironmentLookup
+    ) -> PluginPackage | None:
         hit, value = self.cached(root)
         if hit:
             return value

@@ -102,10 +102,14 @@ class McpCatalogBuilder:
     actions: list[_Action] = field(default_factory=list)
     disabled_names: set[str] = field(default_factory=set)
 
-    def _push(self, name: str, source: McpServerSource, precedence: tuple[int, int], config: McpServerConfig | None) -> None:
+    def _push(
+        self, name: str, source: McpServerSource, precedence: tuple[int, int], config: McpServerConfig | None
+    ) -> None:
         self.actions.append(_Action(name, source, precedence, config))
 
-    def register_plugin(self, name: str, plugin_id: str, display_name: str, plugin_order: int, config: McpServerConfig) -> None:
+    def register_plugin(
+        self, name: str, plugin_id: str, display_name: str, plugin_order: int, config: McpServerConfig
+    ) -> None:
         self._push(name, McpServerSource.plugin(plugin_id, display_name), (0, -plugin_order), config)
 
     def register_selected_plugin(
@@ -193,7 +197,9 @@ class ResolvedMcpCatalog:
     def with_materialized_servers(self, servers: Mapping[str, McpServerConfig]) -> ResolvedMcpCatalog:
         """Replace the server set, keeping each known name's source; unknown names are config."""
         builder = McpCatalogBuilder()
-        tier_default = {"plugin": (0, 0), "selected_plugin": (1, 0), "config": (2, 0), "compatibility": (3, 0), "extension": (4, 0)}
+        tier_default = {
+            "plugin": (0, 0), "selected_plugin": (1, 0), "config": (2, 0), "compatibility": (3, 0), "extension": (4, 0)
+        }
         for name, config in servers.items():
             known = self.servers.get(name)
             source = known.source if known else McpServerSource.config()

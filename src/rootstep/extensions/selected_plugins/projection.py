@@ -145,7 +145,9 @@ def build_projection(
             plugins_available = True
             if contribution.connector_ids:
                 connector_sources.append(
-                    ConnectorSource(contribution.plugin_id, contribution.plugin_display_name, contribution.connector_ids)
+                    ConnectorSource(
+                        contribution.plugin_id, contribution.plugin_display_name, contribution.connector_ids
+                    )
                 )
     items = config_servers.items() if isinstance(config_servers, Mapping) else config_servers
     for name, config in items:

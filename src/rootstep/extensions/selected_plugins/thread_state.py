@@ -63,5 +63,6 @@ class SelectedPluginsThread:
     ) -> McpProjection:
         """The projection for ``ready_roots`` (plugin files read only on cache misses)."""
         return await project_step(
-            ready_roots, self.cache, environments, config_servers=config_servers, overlays=overlays, requirements=requirements
+            ready_roots, self.cache, environments,
+            config_servers=config_servers, overlays=overlays, requirements=requirements,
         )

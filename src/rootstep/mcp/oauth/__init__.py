@@ -19,6 +19,7 @@ Public surface::
     await delete_credentials(settings, name, url); tokens.forget(name, url)   # logout
 """
 
+from rootstep.config.mcp_oauth import CredentialsStoreMode, OAuthSettings
 from rootstep.mcp.oauth.callback import CallbackListener, classify_callback
 from rootstep.mcp.oauth.credential_names import (
     credential_name,
@@ -37,7 +38,6 @@ from rootstep.mcp.oauth.errors import (
 from rootstep.mcp.oauth.login import LoginResult, OAuthLogin, perform_login
 from rootstep.mcp.oauth.registration import ClientRegistration, client_metadata_url
 from rootstep.mcp.oauth.sdk import SdkTokenStorage
-from rootstep.config.mcp_oauth import CredentialsStoreMode, OAuthSettings
 from rootstep.mcp.oauth.status import McpAuthStatus, auth_status
 from rootstep.mcp.oauth.store import (
     CredentialStore,

@@ -175,7 +175,8 @@ def discovery_flow(
     bases: list[str] = list(_authorization_servers(resource_doc) or []) if resource_doc else []
     # b. authorization-server metadata: the advertised servers, then the MCP server's origin
     bases.append(server_url)
-    prm_scopes = normalize_scopes(resource_doc.get("scopes_supported")) if resource_doc and isinstance(resource_doc.get("scopes_supported"), list) else None
+    scopes_supported = resource_doc.get("scopes_supported") if resource_doc else None
+    prm_scopes = normalize_scopes(scopes_supported) if isinstance(scopes_supported, list) else None
     seen: set[str] = set()
     for base in bases:
         for url, expected_issuer in authorization_server_candidates(base):

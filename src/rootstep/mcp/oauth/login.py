@@ -34,6 +34,7 @@ from mcp.client.auth.utils import (
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import BaseModel, ValidationError
 
+from rootstep.config.mcp_oauth import DEFAULT_LOGIN_TIMEOUT_SECS, InvalidCallbackPort, OAuthSettings
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
 from rootstep.mcp.oauth.callback import (
     SUCCESS_TEXT,
@@ -43,12 +44,11 @@ from rootstep.mcp.oauth.callback import (
     CallbackProviderError,
     CallbackReply,
 )
-from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
 from rootstep.mcp.oauth.credential_names import credential_name, is_executor_owned
+from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
 from rootstep.mcp.oauth.errors import OAuthError, OAuthLoginError, OAuthUnsupportedServerError
 from rootstep.mcp.oauth.registration import ClientRegistration, choose_client
 from rootstep.mcp.oauth.response_limit import send_limited
-from rootstep.config.mcp_oauth import DEFAULT_LOGIN_TIMEOUT_SECS, InvalidCallbackPort, OAuthSettings
 from rootstep.mcp.oauth.store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from rootstep.mcp.oauth.urls import authorization_url, redirect_uri, select_scopes
 
@@ -102,7 +102,9 @@ def _token_error(response: httpx2.Response) -> str:
     return f"token endpoint returned HTTP {response.status_code}{detail}"
 
 
-def apply_client_auth(form: dict[str, str], headers: dict[str, str], client_secret: str | None, method: str | None) -> None:
+def apply_client_auth(
+    form: dict[str, str], headers: dict[str, str], client_secret: str | None, method: str | None
+) -> None:
     """Public clients send nothing more; a client with a secret uses basic or post as registered."""
     if not client_secret:
         return
@@ -375,7 +377,9 @@ async def perform_login(
     try:
         listener = await CallbackListener.bind(port)
     except OSError as exc:
-        raise OAuthLoginError(f"failed to bind the OAuth callback listener on 127.0.0.1:{port}: {exc.strerror}") from None
+        raise OAuthLoginError(
+            f"failed to bind the OAuth callback listener on 127.0.0.1:{port}: {exc.strerror}"
+        ) from None
     try:
         try:
             redirect = redirect_uri(settings.callback_url, listener.port, server_url)
@@ -400,14 +404,20 @@ async def perform_login(
         logger.debug("OAuth scopes for `%s` from %s", server_name, source)
         configured_id = transport.oauth.client_id if transport.oauth is not None else None
         choice = choose_client(
-            client_registration, configured_client_id=configured_id, metadata=metadata, redirect=redirect, server_url=server_url
+            client_registration,
+            configured_client_id=configured_id,
+            metadata=metadata,
+            redirect=redirect,
+            server_url=server_url,
         )
         logger.debug("OAuth client for `%s` from %s", server_name, choice.source)
         if choice.client_id is not None:
             client = _Client(choice.client_id)
         else:
             try:
-                client = await _register(http_client, discovery, redirect=redirect, scopes=chosen, client_name=client_name)
+                client = await _register(
+                    http_client, discovery, redirect=redirect, scopes=chosen, client_name=client_name
+                )
             except httpx2.HTTPError as exc:
                 raise OAuthLoginError(f"client registration failed: {type(exc).__name__}: {exc}") from None
         pkce = PKCEParameters.generate()

@@ -67,7 +67,9 @@ async def read_limited(response: httpx2.Response, limit: int = MAX_OAUTH_RESPONS
     return body
 
 
-async def send_limited(client: httpx2.AsyncClient, request: httpx2.Request, limit: int = MAX_OAUTH_RESPONSE_BYTES) -> httpx2.Response:
+async def send_limited(
+    client: httpx2.AsyncClient, request: httpx2.Request, limit: int = MAX_OAUTH_RESPONSE_BYTES
+) -> httpx2.Response:
     """Send ``request`` without auth or redirects and return the response with its body read
     under the cap (closed). Raises :class:`OAuthResponseTooLarge`."""
     for name, value in IDENTITY.items():

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.errors import CredentialStoreError
 from rootstep.mcp.oauth.locks import locked, store_lock_path
-from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.urls import store_key
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,9 @@ class FileCredentialStore(_ThreadedStore):
         try:
             return StoredCredentials.model_validate(raw)
         except ValidationError as exc:
-            raise CredentialStoreError(f"credentials for `{server_name}` in {self.path} are malformed: {exc.error_count()} error(s)") from None
+            raise CredentialStoreError(
+                f"credentials for `{server_name}` in {self.path} are malformed: {exc.error_count()} error(s)"
+            ) from None
 
     def save_sync(self, credentials: StoredCredentials) -> None:
         with locked(self._lock_path):
@@ -179,7 +181,9 @@ class FileCredentialStore(_ThreadedStore):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise CredentialStoreError(f"failed to parse credentials file at {self.path}: {exc.msg} (line {exc.lineno})") from None
+            raise CredentialStoreError(
+                f"failed to parse credentials file at {self.path}: {exc.msg} (line {exc.lineno})"
+            ) from None
         if not isinstance(data, dict):
             raise CredentialStoreError(f"failed to parse credentials file at {self.path}: not a JSON object")
         return data
@@ -231,7 +235,9 @@ class KeyringCredentialStore(_ThreadedStore):
         from keyring.errors import KeyringError
 
         try:
-            keyring.set_password(self.service, credentials.key, json.dumps(credentials.to_json(), separators=(",", ":")))
+            keyring.set_password(
+                self.service, credentials.key, json.dumps(credentials.to_json(), separators=(",", ":"))
+            )
         except KeyringError as exc:
             raise CredentialStoreError(f"failed to save MCP credentials to the OS keyring: {exc}") from None
 

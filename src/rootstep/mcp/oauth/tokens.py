@@ -36,6 +36,7 @@ import httpx2
 from mcp.shared.auth import OAuthToken
 from pydantic import ValidationError
 
+from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.config.mcp_servers import HttpTransport
 from rootstep.mcp.oauth.credential_names import display_name
 from rootstep.mcp.oauth.discovery import configured_headers, discovery_flow, read_metadata_response
@@ -43,7 +44,6 @@ from rootstep.mcp.oauth.errors import CredentialStoreError, OAuthError, OAuthLog
 from rootstep.mcp.oauth.locks import locked_async, refresh_lock_path
 from rootstep.mcp.oauth.login import apply_client_auth, credentials_from_token
 from rootstep.mcp.oauth.response_limit import IDENTITY, OAuthResponseTooLarge, read_limited
-from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.mcp.oauth.status import has_configured_bearer
 from rootstep.mcp.oauth.store import CredentialStore, StoredCredentials, now_ms, open_credential_store
 from rootstep.mcp.oauth.urls import store_key
@@ -97,7 +97,9 @@ class TokenManager:
             st = self._servers[key] = ServerTokenState(server_name, server_url, key)
         return st
 
-    def auth(self, server_name: str, server_url: str, *, discovery_headers: Mapping[str, str] | None = None) -> OAuthBearerAuth:
+    def auth(
+        self, server_name: str, server_url: str, *, discovery_headers: Mapping[str, str] | None = None
+    ) -> OAuthBearerAuth:
         """An ``httpx2.Auth`` adding this server's bearer token (and refreshing it)."""
         return OAuthBearerAuth(self, self.state(server_name, server_url), discovery_headers=discovery_headers)
 
@@ -180,10 +182,10 @@ class TokenManager:
             yield self._settle(st, credentials)
             return
         if not credentials.can_refresh():
-            reason = "the access token expired and there is no refresh token"
+            why = "the access token expired and there is no refresh token"
             if rejected_token is not None:
-                reason = "the server rejected the access token and there is no refresh token"
-            yield self._settle(st, None if rejected_token is not None else credentials, reason)
+                why = "the server rejected the access token and there is no refresh token"
+            yield self._settle(st, None if rejected_token is not None else credentials, why)
             return
 
         outcome: StoredCredentials | None = credentials
@@ -263,10 +265,13 @@ class TokenManager:
             return renewed, None
         if 400 <= status < 500 and status != 429:
             # Rejected: never spend this refresh token again, here or in another process.
-            marked = fresh.model_copy(update={"refresh_token": None, "expires_at": min(fresh.expires_at or now_ms(), now_ms())})
+            expires_at = min(fresh.expires_at or now_ms(), now_ms())
+            marked = fresh.model_copy(update={"refresh_token": None, "expires_at": expires_at})
             await self.store.save(marked)
             st.cached = marked
-            logger.warning("OAuth refresh for MCP server `%s` was rejected (HTTP %d); login required", st.server_name, status)
+            logger.warning(
+                "OAuth refresh for MCP server `%s` was rejected (HTTP %d); login required", st.server_name, status
+            )
             return None, f"the refresh token was rejected (HTTP {status}); log in again"
         st.last_error = f"token refresh failed: HTTP {status}"
         logger.warning("OAuth refresh for MCP server `%s` failed: HTTP %d", st.server_name, status)
@@ -298,7 +303,9 @@ class OAuthBearerAuth(httpx2.Auth):
     requires_request_body = True  # the request may be sent twice (retry after a 401 refresh)
     requires_response_body = False  # never buffer an MCP event stream
 
-    def __init__(self, manager: TokenManager, state: ServerTokenState, *, discovery_headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, manager: TokenManager, state: ServerTokenState, *, discovery_headers: Mapping[str, str] | None = None
+    ) -> None:
         self.manager = manager
         self.state = state
         self._discovery_headers = dict(discovery_headers or {})
@@ -309,7 +316,9 @@ class OAuthBearerAuth(httpx2.Auth):
     def _after(self, response: httpx2.Response) -> None:
         st = self.state
         if response.status_code == 401 and st.login_required is not None:
-            self.login_error = OAuthLoginRequiredError(display_name(st.server_name), st.login_required, reauthentication=st.cached is not None)
+            self.login_error = OAuthLoginRequiredError(
+                display_name(st.server_name), st.login_required, reauthentication=st.cached is not None
+            )
         elif response.status_code != 401:
             self.login_error = None
 
@@ -324,7 +333,9 @@ class OAuthBearerAuth(httpx2.Auth):
         last: httpx2.Response | None = None
         for attempt in range(2):
             rejected = credentials.access_token if attempt == 1 and credentials is not None else None
-            transaction = self.manager.transaction(self.state, rejected_token=rejected, discovery_headers=self._discovery_headers)
+            transaction = self.manager.transaction(
+                self.state, rejected_token=rejected, discovery_headers=self._discovery_headers
+            )
             side_requests = 0
             try:
                 item = await transaction.__anext__()
@@ -335,7 +346,9 @@ class OAuthBearerAuth(httpx2.Auth):
             finally:
                 await transaction.aclose()
             previous, credentials = credentials, item.credentials
-            if attempt == 1 and (credentials is None or previous is None or credentials.access_token == previous.access_token):
+            if attempt == 1 and (
+                credentials is None or previous is None or credentials.access_token == previous.access_token
+            ):
                 if side_requests:
                     # The caller gets the last response of the flow: answer with the server's
                     # own verdict, not the token endpoint's refusal.

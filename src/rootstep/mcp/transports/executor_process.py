@@ -172,7 +172,7 @@ async def executor_process_transport(
     client = await acquire()
     session = await client.start_process(start_params(launch, process_id or next_process_id()))
     try:
-        yield _OutputReader(session), _InputWriter(session)  # type: ignore[misc]
+        yield _OutputReader(session), _InputWriter(session)
     finally:
         with anyio.CancelScope(shield=True):
             await _terminate(session)

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import httpx2
 from mcp.client._transport import TransportStreams
 
+from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
 from rootstep.environments.base import Environment, StdioLaunch
 from rootstep.environments.env_policy import host_stdio_env
 from rootstep.environments.local import LocalEnvironment
 from rootstep.environments.remote import RemoteEnvironment
 from rootstep.mcp.oauth.credential_names import credential_name
 from rootstep.mcp.start_slots import StartSlots
-from rootstep.config.mcp_servers import HttpTransport, McpServerConfig, StdioTransport
 from rootstep.mcp.transports.executor_process import executor_process_transport
 from rootstep.mcp.transports.http import http_transport, local_client
 from rootstep.mcp.transports.local_stdio import local_stdio_transport
@@ -78,7 +78,9 @@ def stdio_transport(
         if launch.remote_env_vars:
             raise TransportError("`remote` env_vars are only valid for servers that run in an executor")
         env = host_stdio_env((), dict(launch.env))
-        return local_stdio_transport(launch.command, launch.args, env=env, cwd=launch.cwd or environment.default_cwd, label=label)
+        return local_stdio_transport(
+            launch.command, launch.args, env=env, cwd=launch.cwd or environment.default_cwd, label=label
+        )
     raise TransportError(f"environment `{environment.id}` cannot run a stdio MCP server")
 
 
@@ -102,7 +104,11 @@ class DefaultTransports:
     def __call__(self, name: str, config: McpServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
         transport = config.transport
         # OAuth tokens of a server in an executor environment are stored under an executor-namespaced name.
-        auth = self.auth(credential_name(name, config.environment_id), transport) if self.auth and isinstance(transport, HttpTransport) else None
+        auth = (
+            self.auth(credential_name(name, config.environment_id), transport)
+            if self.auth and isinstance(transport, HttpTransport)
+            else None
+        )
         if config.environment_id == LOCAL:
             if isinstance(transport, StdioTransport):
                 remote = [v.name for v in transport.env_vars if v.source == "remote"]
@@ -110,7 +116,8 @@ class DefaultTransports:
                     raise TransportError(f"env_vars {remote} have source `remote` but the server runs locally")
                 env = host_stdio_env([v.name for v in transport.env_vars], dict(transport.env), self.environ)
                 return local_stdio_transport(
-                    transport.command, transport.args, env=env, cwd=transport.cwd or self.default_cwd, label=f"mcp[{name}]"
+                    transport.command, transport.args, env=env, cwd=transport.cwd or self.default_cwd,
+                    label=f"mcp[{name}]",
                 )
             return http_transport(transport, client_factory=local_client, auth=auth, environ=self.environ)
         environment = self.environments(config.environment_id) if self.environments else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-
 from typing import Any
 
 import httpx2
@@ -47,7 +46,8 @@ def request_headers(transport: HttpTransport, environ: Mapping[str, str] | None 
         token = source.get(transport.bearer_token_env_var)
         if not token:
             raise MissingBearerToken(
-                f"Environment variable {transport.bearer_token_env_var} for MCP server bearer token is not set or is empty"
+                f"Environment variable {transport.bearer_token_env_var} for MCP server bearer token "
+                "is not set or is empty"
             )
         headers["Authorization"] = f"Bearer {token}"
     return headers

@@ -18,8 +18,8 @@ import logging
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Iterable, Mapping
 from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -54,7 +54,9 @@ def parse_line(line: bytes) -> SessionMessage | Exception:
             error = types.JSONRPCError(
                 jsonrpc="2.0",
                 id=request_id,
-                error=types.ErrorData(code=types.PARSE_ERROR, message=f"MCP server sent a response that is not valid UTF-8: {exc}"),
+                error=types.ErrorData(
+                    code=types.PARSE_ERROR, message=f"MCP server sent a response that is not valid UTF-8: {exc}"
+                ),
             )
             return SessionMessage(error)
         return ValueError(f"MCP server wrote a line that is not valid UTF-8: {exc}")
