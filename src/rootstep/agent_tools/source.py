@@ -359,8 +359,8 @@ class AgentTools:
                 return await manager.exec_command(exec_ctx, call.call_id, call.arguments, events)
             return await manager.write_stdin(exec_ctx, call.call_id, call.arguments, events)
         except TurnCancelled:
-            ctx.interrupt()
-            return "rejected by user"
+            ctx.interrupt()  # the turn ends now: the model is told the call was aborted
+            return "aborted by user"
         finally:
             self._rules = exec_ctx.rules  # an approved amendment holds for the thread's later calls
 
