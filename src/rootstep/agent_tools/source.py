@@ -482,7 +482,7 @@ class AgentTools:
         from rootstep.agent_tools.unified_exec.rules import load_rules
 
         home = self._wiring.codex_home
-        return load_rules([str(home / "rules")]), user_doc(home)
+        return load_rules([str(home)]), user_doc(home)
 
     @staticmethod
     async def _safely(work: Awaitable[Any], default: Any) -> Any:
