@@ -265,7 +265,8 @@ class UnifiedExecManager:
         command = [shell, "-lc" if login else "-c", args.cmd]
         cwd = os.path.normpath(os.path.join(ctx.cwd, args.workdir)) if args.workdir else ctx.cwd
         call = _Call(call_id=call_id, command=command, display=shlex_join(command), cwd=cwd,
-                     actions=resolved_in(command_actions(command), cwd), tty=args.tty, started_ms=int(time.time() * 1000))
+                     actions=resolved_in(command_actions(command), cwd), tty=args.tty,
+                     started_ms=int(time.time() * 1000))
         plan = plan_exec(
             command, approval=ctx.approval_policy, sandbox_policy=ctx.sandbox_policy,
             require_escalated=args.require_escalated, prefix_rule=args.prefix_rule, rules=ctx.rules,
