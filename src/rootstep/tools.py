@@ -76,7 +76,8 @@ class CallContext:
     turn_id: str
     items: ItemSink
     notify: Notify
-    # Ends the turn as interrupted once the step is over (a client's ``cancel`` answer).
+    # Ends the turn as interrupted at once (a client's ``cancel`` answer): the step's calls get
+    # the aborted output, whatever they return.
     interrupt: Callable[[], None]
 
 

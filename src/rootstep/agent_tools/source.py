@@ -373,8 +373,8 @@ class AgentTools:
                 return await manager.exec_command(exec_ctx, call.call_id, call.arguments, events)
             return await manager.write_stdin(exec_ctx, call.call_id, call.arguments, events)
         except TurnCancelled:
-            ctx.interrupt()
-            return "rejected by user"
+            ctx.interrupt()  # the turn ends now: the model is told the call was aborted
+            return "aborted by user"
         finally:
             self._rules = exec_ctx.rules  # an approved amendment holds for the thread's later calls
 
@@ -498,7 +498,7 @@ class AgentTools:
         from rootstep.agent_tools.unified_exec.rules import load_rules
 
         home = self._wiring.codex_home
-        return load_rules([str(home / "rules")]), user_doc(home)
+        return load_rules([str(home)]), user_doc(home)
 
     @staticmethod
     async def _safely(work: Awaitable[Any], default: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from rootstep.agent_tools.unified_exec.command_actions import command_actions
+from rootstep.agent_tools.unified_exec.command_actions import command_actions, resolved_in
 from rootstep.agent_tools.unified_exec.items import command_execution_item, output_delta_params
 from rootstep.agent_tools.unified_exec.output import formatted_truncate
 from rootstep.agent_tools.unified_exec.shell_words import join as shlex_join
@@ -81,7 +81,7 @@ async def run_user_shell(
     display = shlex_join(argv)
     item = command_execution_item(
         item_id=str(uuid.uuid4()), command=display, cwd=cwd, process_id=None, source="userShell", status="inProgress",
-        command_actions=command_actions(argv), started_at_ms=int(time.time() * 1000),
+        command_actions=resolved_in(command_actions(argv), cwd), started_at_ms=int(time.time() * 1000),
     )
     await items.started(item)  # type: ignore[arg-type]
     started = time.monotonic()

@@ -93,8 +93,6 @@ class ActiveTurn:
     # The in-flight model request while a steer may still preempt it (see turn.TurnRunner._step).
     sample_scope: anyio.CancelScope | None = None
     interrupt_requested: bool = False
-    # A call asked to end the turn (a client's `cancel`): it ends once the step is over.
-    interrupt_after_step: bool = False
     # Called (in order) after the turn stopped and before turn/completed is emitted.
     before_completed: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     done: anyio.Event = field(default_factory=anyio.Event)

@@ -150,7 +150,8 @@ TURN_ABORTED = (
 
 def aborted_output(call: FunctionCall, seconds: float) -> str:
     """The output of a call the interrupt cut short, as 0.169 words it (its command tools say
-    how long they ran in their own format)."""
+    how long they ran in their own format; never less than 0.1 s)."""
+    seconds = max(seconds, 0.1)
     if call.namespace is None and call.name in ("exec_command", "shell_command"):
         return f"Wall time: {seconds:.1f} seconds\naborted by user"
     return f"aborted by user after {seconds:.1f}s"
@@ -321,6 +322,9 @@ class TurnRunner:
                 await self._step(tools, calls)
                 started = time.monotonic()
                 outputs = await self._execute(tools, calls)
+                # A call's prompt answered `cancel` (or turn/interrupt) while the calls were
+                # returning: the outputs they returned give way to the aborted ones below.
+                await anyio.lowlevel.checkpoint_if_cancelled()
                 if isinstance(tools, StepFinished):
                     await tools.step_finished()
             except anyio.get_cancelled_exc_class():
@@ -336,11 +340,6 @@ class TurnRunner:
             for call, output in zip(calls, outputs, strict=True):
                 kind = "custom_tool_call_output" if call.custom else "function_call_output"
                 self._append_history({"type": kind, "call_id": call.call_id, "output": output})
-            if self.active.interrupt_after_step:
-                # A client answered `cancel` to a call's prompt: the turn ends here, interrupted.
-                self.active.interrupt_requested = True
-                self.active.scope.cancel()
-                await anyio.lowlevel.checkpoint()
             steered = False
             while self.active.steer_queue:
                 await self._emit_user_message(self.active.steer_queue.pop(0))
@@ -425,14 +424,17 @@ class TurnRunner:
                     )
         return calls
 
-    def _interrupt_after_step(self) -> None:
-        self.active.interrupt_after_step = True
+    def _interrupt_now(self) -> None:
+        """A client answered ``cancel`` to a call's prompt: like 0.169, the turn is aborted at
+        once, and every call of the step gets the aborted output (see :func:`aborted_output`)."""
+        self.active.interrupt_requested = True
+        self.active.scope.cancel()
 
     async def _execute(self, tools: StepTools, calls: list[FunctionCall]) -> list[Any]:
         outputs: list[Any] = [None] * len(calls)
         ctx = CallContext(
             thread_id=self.thread.id, turn_id=self.turn_id, items=self.sink, notify=self.thread.emit,
-            interrupt=self._interrupt_after_step,
+            interrupt=self._interrupt_now,
         )
 
         async def run_one(index: int, call: FunctionCall) -> None:

@@ -179,6 +179,7 @@ async def run_apply_patch(
             return PatchCallResult(REJECTED_BY_USER, plan=plan)
         if choice == "acceptForSession":
             ctx.session_approved_paths.update(c.path for c in plan.changes)
+        started = time.monotonic()  # 0.169's wall time is the write's, not the user's pause
     try:
         await commit_plan(ctx.environment, plan)
     except PatchWriteError as exc:

@@ -97,20 +97,16 @@ class _Eval:
     matched_rule: bool = False
 
 
-def _commands(command: list[str]) -> tuple[list[list[str]], bool]:
-    """The sub-commands rules and lists judge, and whether the script was too complex to split."""
+def _commands(command: list[str]) -> list[list[str]]:
+    """The sub-commands rules and lists judge. A script that is not plain words is judged whole
+    (as 0.169 does, here-documents included): its ``[bash, -c, script]`` is also the amendment a
+    prompt proposes."""
     script = extract_bash_script(command)
-    if script is not None:
-        commands = plain_commands(script)
-        if commands:
-            return commands, False
-        return [command], True
-    return [command], False
+    commands = plain_commands(script) if script is not None else None
+    return commands or [command]
 
 
-def _unmatched(
-    cmd: list[str], *, approval: ApprovalPolicy, unrestricted: bool, escalated: bool, complex_script: bool
-) -> Decision:
+def _unmatched(cmd: list[str], *, approval: ApprovalPolicy, unrestricted: bool, escalated: bool) -> Decision:
     # 0.169 asks under ``untrusted`` for every command no rule allows, known-safe ones (``ls``,
     # ``echo``) included (probed; older sources allowed those).
     if is_dangerous(cmd):
@@ -215,8 +211,8 @@ def plan_exec(
             reason=f"approval policy is {name}; reject command — "
             f"you cannot ask for escalated permissions if the approval policy is {name}",
         )
-    commands, complex_script = _commands(command)
-    ctx = dict(approval=approval, unrestricted=unrestricted, escalated=require_escalated, complex_script=complex_script)
+    commands = _commands(command)
+    ctx = dict(approval=approval, unrestricted=unrestricted, escalated=require_escalated)
     ev = _evaluate(command, commands, rules, **ctx)
     retry = approval.kind == "untrusted" or (approval.kind == "granular" and approval.sandbox_approval)
     sandboxed = not unrestricted
@@ -235,10 +231,8 @@ def plan_exec(
             if not ev.rule_prompt and any(_forced_rm_in(c) for c in commands):
                 rejection = FORCED_RM_REASON
             return ExecPlan("reject", reason=rejection)
-        amendment = None if complex_script else (
-            _requested_amendment(prefix_rule, commands, rules, ev, ctx)
-            or (None if ev.rule_prompt else ev.heuristic_prompt)
-        )
+        amendment = _requested_amendment(prefix_rule, commands, rules, ev, ctx) or (
+            None if ev.rule_prompt else ev.heuristic_prompt)
         run_sandboxed = sandboxed and not require_escalated
         if approved_for_session:
             return ExecPlan(

@@ -496,3 +496,9 @@ def command_actions(command: list[str] | tuple[str, ...]) -> list[dict[str, Any]
         script = extract_bash_script(command)
         return [_unknown(script if script is not None else shlex_join(command))]
     return deduped
+
+
+def resolved_in(actions: list[dict[str, Any]], cwd: str) -> list[dict[str, Any]]:
+    """Pure: ``actions`` as a client sees them, a ``read`` path joined to the command's folder
+    (0.169 sends it absolute, in items and approval prompts alike)."""
+    return [{**a, "path": os.path.join(cwd, a["path"])} if a["type"] == "read" else a for a in actions]

@@ -27,7 +27,7 @@ from rootstep.agent_tools.unified_exec.approval import (
 )
 from rootstep.agent_tools.unified_exec.args import ArgumentError, parse_exec_command, parse_write_stdin
 from rootstep.agent_tools.unified_exec.buffer import HeadTailBuffer
-from rootstep.agent_tools.unified_exec.command_actions import command_actions
+from rootstep.agent_tools.unified_exec.command_actions import command_actions, resolved_in
 from rootstep.agent_tools.unified_exec.items import command_execution_item, create_process_failure, output_delta_params
 from rootstep.agent_tools.unified_exec.output import (
     DEFAULT_TRUNCATION_BYTES,
@@ -269,7 +269,8 @@ class UnifiedExecManager:
         command = [shell, "-lc" if login else "-c", args.cmd]
         cwd = os.path.normpath(os.path.join(ctx.cwd, args.workdir)) if args.workdir else ctx.cwd
         call = _Call(call_id=call_id, command=command, display=shlex_join(command), cwd=cwd,
-                     actions=command_actions(command), tty=args.tty, started_ms=int(time.time() * 1000))
+                     actions=resolved_in(command_actions(command), cwd), tty=args.tty,
+                     started_ms=int(time.time() * 1000))
         plan = plan_exec(
             command, approval=ctx.approval_policy, sandbox_policy=ctx.sandbox_policy,
             require_escalated=args.require_escalated, prefix_rule=args.prefix_rule, rules=ctx.rules,
@@ -318,6 +319,8 @@ class UnifiedExecManager:
             append_allow_rule(ctx.codex_home, outcome.amendment)
             ctx.rules = ctx.rules.with_rule(outcome.amendment, "allow")
         if outcome.interrupt_turn:
+            # 0.169 completes the item (declined) before the turn ends interrupted.
+            await self._declined(events, call)
             raise TurnCancelled()
         return outcome.approved
 
