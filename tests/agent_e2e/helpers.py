@@ -97,8 +97,8 @@ def server(home: Path, command: list[str] | None = None, cwd: Path | None = None
     must not charge one side with the checking)."""
     reference = command is not None and is_reference(command)
     env = reference_env() if reference else dict(PATIENT) if patient else {}
-    return AppServerProcess(home, command=command, cwd=cwd, env=env, validate=not reference if validate is None else validate,
-                            **kw)
+    checked = not reference if validate is None else validate
+    return AppServerProcess(home, command=command, cwd=cwd, env=env, validate=checked, **kw)
 
 
 def exec_call(call_id: str, cmd: str, **args: Any) -> MockResponse:
