@@ -54,8 +54,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 
+# Two workers (one per core of the build machines), whole files per worker: most tests wait on
+# subprocesses, so two at a time take about half the time. The slowest tests are listed at the end.
 test: $(STAMP) bytecode reference sandbox lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 bench: $(STAMP) bytecode reference sandbox
 	$(PY) -m bench

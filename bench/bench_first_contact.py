@@ -4,7 +4,7 @@ Every figure is taken from outside a fresh process, rootstep and the reference a
 ``BENCH_FIRST_RUNS`` times. Each app-server runs its own project's executor (``rootstep
 exec-server`` under rootstep, ``codex exec-server`` under the reference), declared in
 ``environments.toml`` as a stdio executor; the thread selects one plugin root there whose stdio
-MCP server is the stdlib stub (``bench/mcp_stub_server.py``).
+MCP server is the stdlib stub (``tests/fixtures/mcp_stub_server.py``).
 
 * first ``thread/start`` of a process, selecting the executor root (request → response);
 * ``thread/start`` sent → the root's server listed by ``mcpServerStatus/list``;

@@ -130,7 +130,7 @@ async def manager_call_ms() -> float:
         return median(samples)
 
 
-STUB = str(ROOT / "bench" / "mcp_stub_server.py")
+STUB = str(ROOT / "tests" / "fixtures" / "mcp_stub_server.py")
 STUB_DELAY_S = "0.5"
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from bench.common import ROOT, Row, Section, process_tree
 
 THREADS = int(os.environ.get("BENCH_SHARING_THREADS", "50"))
-STUB = str(ROOT / "bench" / "mcp_stub_server.py")
+STUB = str(ROOT / "tests" / "fixtures" / "mcp_stub_server.py")
 
 
 def write_plugin(base: Path, shareable: bool) -> Path:

@@ -43,7 +43,7 @@ DIRECT_CALLS = 20
 STATUS_LISTS = 10
 SERVERS = 50
 THREAD_LEVELS = (1, 10, 50)
-STUB = str(ROOT / "bench" / "mcp_stub_server.py")
+STUB = str(ROOT / "tests" / "fixtures" / "mcp_stub_server.py")
 
 
 def app_command(kind: str, reference: Path | None) -> list[str] | None:
@@ -318,7 +318,7 @@ def run() -> Section:
     section.notes.append(
         "Executor: each app-server runs its own project's exec-server (`rootstep exec-server` under rootstep, "
         "`codex exec-server` under the reference), declared in environments.toml as a stdio executor; the MCP "
-        "servers are `bench/mcp_stub_server.py` (stdlib only) so interpreter start-up does not dominate.")
+        "servers are `tests/fixtures/mcp_stub_server.py` (stdlib only) so interpreter start-up does not dominate.")
     if reference is None:
         section.notes.append("reference codex not installed (`make reference`): reference column empty")
     for name, error in sorted(failed.items()):

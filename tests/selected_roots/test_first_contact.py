@@ -11,6 +11,7 @@ plugin is there the first time. Which environments a step waits for is checked a
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -201,15 +202,28 @@ def _deferred_scenario(plugin: Path) -> Any:
     return scenario
 
 
-def test_which_environments_a_step_waits_for_matches_the_reference(tmp_path: Path, reference_codex: Path) -> None:
+STUB_SERVER = Path(__file__).resolve().parent.parent / "fixtures" / "mcp_stub_server.py"
+
+
+def _quick_plugin(tmp_path: Path) -> Path:
+    """The plugin, its server the stdlib-only stub. 0.169 gives a step's servers that are still
+    starting about one second (probed), and an `mcp` SDK server's imports take about that long: on
+    a loaded machine the reference's answers would depend on the load, not on the rule under test."""
     plugin = write_plugin(tmp_path / "plugin", pid_file=tmp_path / "pids.txt", skill=False)
+    (plugin / ".mcp.json").write_text(json.dumps({"mcpServers": {
+        "executor_demo": {"command": sys.executable, "args": [str(STUB_SERVER)]}}}))
+    return plugin
+
+
+def test_which_environments_a_step_waits_for_matches_the_reference(tmp_path: Path, reference_codex: Path) -> None:
+    plugin = _quick_plugin(tmp_path)
     reference, ours = run_both(reference_codex, tmp_path, _selection_scenario(plugin))
     assert reference["default: first step"] is True  # what the rule is about: checked on 0.169 too
     assert_same_keys(reference, ours)
 
 
 def test_deferred_executors_and_no_default_match_the_reference(tmp_path: Path, reference_codex: Path) -> None:
-    plugin = write_plugin(tmp_path / "plugin", pid_file=tmp_path / "pids.txt", skill=False)
+    plugin = _quick_plugin(tmp_path)
     reference, ours = run_both(reference_codex, tmp_path, _deferred_scenario(plugin))
     assert reference["deferred: first step"] is False and reference["deferred: a later step"] is True
     assert_same_keys(reference, ours)
