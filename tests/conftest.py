@@ -55,3 +55,20 @@ def model() -> Iterator[MockModel]:
     """A mock Responses API on loopback (``tests/fixtures/mock_model.py``) for the test's app-server."""
     with MockModel() as server:
         yield server
+
+
+# The longest files go first: `make test` runs on two workers a file at a time, and one of these
+# started last would be the only thing running at the end.
+SLOW_FILES = (
+    "tests/sdk_suite/test_upstream_sdk_suite.py",
+    "tests/reliability/test_load.py",
+    "tests/reliability/test_leaks.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        return SLOW_FILES.index(path) if path in SLOW_FILES else len(SLOW_FILES)
+
+    items.sort(key=rank)  # stable: the rest keep their order
