@@ -55,9 +55,10 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Two workers (one per core of the build machines), whole files per worker: most tests wait on
-# subprocesses, so two at a time take about half the time. The slowest tests are listed at the end.
+# subprocesses, so two at a time take about half the time. Files go out in collection order (the
+# longest first, see tests/conftest.py); the slowest tests are listed at the end.
 test: $(STAMP) bytecode reference sandbox lint
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: $(STAMP) bytecode reference sandbox
 	$(PY) -m bench
