@@ -175,8 +175,9 @@ def test_tui_session_over_websocket(reference_codex: Path, tmp_path: Path, model
         # codex resume shows the conversation.
         with TuiSession(reference_codex, ["resume", "--last", "--remote", server.url], home=tui_home,
                         cwd=workspace) as tui:
-            screen = tui.wait_for("Answered by the new model")
-            assert "Which model?" in screen and "One small gap." in screen, screen
+            # The history is drawn in order: the review's outcome is its last part.
+            screen = tui.wait_for("One small gap.")
+            assert "Which model?" in screen and "Answered by the new model" in screen, screen
             no_error(tui.wait_for(READY))
             tui.command("/quit")
             assert tui.wait_exit() == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 PREFIX = "failed to parse function arguments: "
 
@@ -182,7 +182,7 @@ def parse_arguments(text: str, struct: Struct) -> dict[str, Any]:
         raise ArgumentsError(f"{PREFIX}{_syntax_message(text, exc)}") from None
     pos = _Pos(text)
     _check_struct(pos, struct)
-    return value
+    return cast(dict[str, Any], value)  # _check_struct accepted an object
 
 
 def _syntax_message(text: str, exc: json.JSONDecodeError) -> str:

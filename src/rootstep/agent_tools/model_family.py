@@ -35,13 +35,13 @@ import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 
 @functools.cache
 def catalog() -> dict[str, dict[str, Any]]:
     data = resources.files("rootstep.agent_tools").joinpath("data/model_catalog_0169.json")
-    return json.loads(data.read_text("utf-8"))
+    return cast(dict[str, dict[str, Any]], json.loads(data.read_text("utf-8")))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import posixpath
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -188,7 +188,7 @@ def _both(
 
 async def git_root(env: Any, cwd: str) -> str | None:
     """The nearest ancestor of ``cwd`` holding ``.git`` (the turn diff's display root)."""
-    return await _answer(env, _git_root(cwd))
+    return cast("str | None", await _answer(env, _git_root(cwd)))
 
 
 async def project_docs(

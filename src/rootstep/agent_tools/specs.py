@@ -7,12 +7,13 @@ import copy
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 
 @functools.cache
 def _specs() -> dict[str, dict[str, Any]]:
-    return json.loads(resources.files("rootstep.agent_tools").joinpath("data/tool_specs.json").read_text("utf-8"))
+    text = resources.files("rootstep.agent_tools").joinpath("data/tool_specs.json").read_text("utf-8")
+    return cast(dict[str, dict[str, Any]], json.loads(text))
 
 
 def tool_spec(name: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ import signal
 import socket
 import stat
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -151,7 +151,7 @@ async def _messages(ws: ServerConnection, name: str) -> AsyncIterator[bytes]:
         log.info("connection %s: websocket closed: %s", name, exc)
 
 
-def _handler(server: AppServer, prefix: str):  # noqa: ANN202 - websockets' handler type
+def _handler(server: AppServer, prefix: str) -> Callable[[ServerConnection], Coroutine[Any, Any, None]]:
     async def handle(ws: ServerConnection) -> None:
         peer = ws.remote_address
         name = f"{prefix}:{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else prefix

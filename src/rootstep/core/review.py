@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 NO_OUTPUT = "Reviewer failed to output a response."
 
@@ -174,7 +174,7 @@ def _parse(text: str) -> dict[str, Any] | None:
         except ValueError:
             continue
         if _valid_output(data):
-            return data
+            return cast(dict[str, Any], data)
     return None
 
 

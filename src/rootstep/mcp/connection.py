@@ -18,8 +18,9 @@ from typing import Any, Literal
 import anyio
 import mcp_types as types
 from mcp import ClientSession
-from mcp.client.session import MCP_NAME_HEADER, _later_revision_fields, encode_header_value
+from mcp.client.session import _later_revision_fields
 from mcp.shared.dispatcher import CallOptions
+from mcp.shared.inbound import MCP_NAME_HEADER, encode_header_value
 
 from rootstep.config.mcp_servers import SERVER_NAME_RE, McpServerConfig
 from rootstep.mcp.elicitation import ElicitationRouter

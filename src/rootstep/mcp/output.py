@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import mcp_types as types
 
@@ -39,7 +39,7 @@ def error_result(message: str) -> types.CallToolResult:
 
 def _block_json(block: Any) -> dict[str, Any]:
     if hasattr(block, "model_dump"):
-        return block.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return cast(dict[str, Any], block.model_dump(by_alias=True, mode="json", exclude_none=True))
     return block if isinstance(block, dict) else {"value": block}
 
 

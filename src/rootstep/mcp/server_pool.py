@@ -241,7 +241,8 @@ class PooledManager:
         entry = self._entries.get(server)
         if entry is not None and entry.lease is not None:
             router = getattr(self.pool.transports, "elicitation", None)
-            return await entry.lease.call_tool(server, tool, arguments, router=router, **kw)
+            result: types.CallToolResult = await entry.lease.call_tool(server, tool, arguments, router=router, **kw)
+            return result
         return await self._manager(server).call_tool(server, tool, arguments, **kw)
 
     async def list_resources(self, server: str) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:

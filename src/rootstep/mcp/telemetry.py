@@ -45,8 +45,8 @@ def quiet_sdk_tracing(environ: Any = None) -> bool:
         log.debug("mcp SDK without the expected tracing helpers; left as is")
         return False
     span = nullcontext(INVALID_SPAN)  # reusable: entering it only returns the non-recording span
-    jsonrpc_dispatcher.otel_span = lambda *args, **kwargs: span  # type: ignore[assignment]
-    jsonrpc_dispatcher.inject_trace_context = _inject_nothing
+    setattr(jsonrpc_dispatcher, "otel_span", lambda *args, **kwargs: span)  # noqa: B010 - not exported
+    setattr(jsonrpc_dispatcher, "inject_trace_context", _inject_nothing)  # noqa: B010
     return True
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import mcp_types as types
@@ -235,7 +235,7 @@ def parameters_for_model(input_schema: Mapping[str, Any] | None) -> dict[str, An
     result = sanitize_schema(schema)
     if not result:
         result = {"type": "object", "properties": {}}
-    return result
+    return cast(dict[str, Any], result)
 
 
 # --- Responses `tools` array ---------------------------------------------------------------

@@ -20,6 +20,7 @@ Errors are :class:`PatchParseError` whose ``str()`` is the reference's text
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rootstep.agent_tools.apply_patch.model import AddFile, DeleteFile, Hunk, Patch, UpdateChunk, UpdateFile
 
@@ -110,7 +111,7 @@ class _Update:
     path: str
     header_line: int
     move_path: str | None = None
-    chunks: list[dict] = field(default_factory=list)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Parser:
@@ -255,7 +256,7 @@ class _Parser:
         return Patch(tuple(hunks), self.environment_id)
 
 
-def _chunk(context: str | None) -> dict:
+def _chunk(context: str | None) -> dict[str, Any]:
     return {"context": context, "old": [], "new": [], "eof": False}
 
 

@@ -39,7 +39,8 @@ def extract_bash_script(command: list[str] | tuple[str, ...]) -> str | None:
 
 
 def _text(node: Any) -> str:
-    return node.text.decode("utf-8", "replace")
+    text: bytes = node.text
+    return text.decode("utf-8", "replace")
 
 
 def _double_quoted(node: Any) -> str | None:

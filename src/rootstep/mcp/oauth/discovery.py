@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import httpx2
 from mcp.client.auth.utils import extract_field_from_www_auth
@@ -88,7 +89,7 @@ def _get(url: str, headers: Mapping[str, str] | None) -> httpx2.Request:
     return httpx2.Request("GET", url, headers=merged)
 
 
-def _json_object(body: bytes | None) -> dict | None:
+def _json_object(body: bytes | None) -> dict[str, Any] | None:
     if not body:
         return None
     try:
@@ -98,7 +99,7 @@ def _json_object(body: bytes | None) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _authorization_servers(doc: dict) -> list[str] | None:
+def _authorization_servers(doc: dict[str, Any]) -> list[str] | None:
     """``authorization_servers`` (RFC 9728), or a single ``authorization_server``; None if absent."""
     servers = doc.get("authorization_servers")
     if servers is None and isinstance(doc.get("authorization_server"), str):
@@ -154,7 +155,7 @@ def discovery_flow(
     if not probe_server_url:
         queue = queue[1:]
     tried: set[str] = set()
-    resource_doc: dict | None = None
+    resource_doc: dict[str, Any] | None = None
     resource_url: str | None = None
     while queue:
         url = queue.pop(0)
@@ -246,4 +247,4 @@ async def discover(
         try:
             request = flow.send(answer)
         except StopIteration as stop:
-            return stop.value
+            return cast("OAuthDiscovery | None", stop.value)

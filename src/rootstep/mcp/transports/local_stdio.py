@@ -157,11 +157,13 @@ class _StdoutReader(MessageStream):
         """The next chunk of stdout; None at its end (or after :meth:`abort`)."""
         try:
             if getattr(self._stdout, "_stream", None) is not None:
-                return await self._stdout.receive()
+                data: bytes | None = await self._stdout.receive()
+                return data
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 try:
-                    return await self._stdout.receive()
+                    received: bytes | None = await self._stdout.receive()
+                    return received
                 finally:
                     self._scope = None
             return None
