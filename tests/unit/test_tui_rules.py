@@ -92,7 +92,7 @@ def test_read_state_rules() -> None:
     assert apply_operation(read, "unread", read["revision"])["firstUnread"] == {"type": "threadStart"}
 
 
-def test_config_edits_keep_comments_mode_and_check_versions(tmp_path: Path) -> None:
+def test_config_edits_keep_comments_stay_private_and_check_versions(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('# top\nmodel = "a"  # why\n\n[mcp_servers.echo]\ncommand = "x"\nenabled = false\n')
     path.chmod(0o640)
@@ -101,7 +101,7 @@ def test_config_edits_keep_comments_mode_and_check_versions(tmp_path: Path) -> N
                                   Edit("features.gone", None)], expected_version=version)
     text = path.read_text()
     assert '# top' in text and 'model = "b"  # why' in text and 'command = "x"' in text and "enabled = true" in text
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # as every config.toml writer: never wider than 0600
     assert new == layer_version({"model": "b", "mcp_servers": {"echo": {"command": "x", "enabled": True}}})
     with pytest.raises(ConfigEditError, match=VERSION_CONFLICT.split(".")[0]):
         edit_config_file(path, [Edit("model", "c")], expected_version=version)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rootstep.config.writer import write_private
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +142,5 @@ class AuthStore:
         return had
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".auth.", suffix=".json", dir=self.home)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        """``auth.json`` replaced atomically, private (as every secret file: :func:`write_private`)."""
+        write_private(self.path, json.dumps(data, indent=2))

@@ -1,7 +1,8 @@
 """Edits of ``config.toml`` from the app-server (``config/value/write``, ``config/batchWrite``).
 
 Edits go through tomlkit, so comments, ordering and formatting of everything else stay; the file
-is replaced atomically and keeps its mode. A layer's *version* is what codex 0.169 reports:
+is rewritten as every ``config.toml`` writer does (:mod:`rootstep.config.writer`: under the
+writers' lock, atomically, at most 0600). A layer's *version* is what codex 0.169 reports:
 ``sha256:`` + the SHA-256 of the layer's content as compact JSON with sorted keys, so a client
 can send it back as ``expectedVersion`` to detect a concurrent edit.
 """
@@ -10,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomlkit
+
+from rootstep.config.writer import write_private, writers_lock
 
 
 class ConfigEditError(ValueError):
@@ -130,29 +130,14 @@ def apply_edit(doc: tomlkit.TOMLDocument, edit: Edit) -> None:
         node[leaf] = _to_toml(edit.value)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step, keeping the file's mode (0600 for a new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o600
-    fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def edit_config_file(path: Path, edits: list[Edit], expected_version: str | None = None) -> str:
-    """Apply ``edits`` to the file at ``path`` (all or nothing); returns the new version."""
+    """Apply ``edits`` to the file at ``path`` (all or nothing); returns the new version. Blocks
+    (a lock another process may hold): async callers run it in a worker thread."""
+    with writers_lock(path):
+        return _edit_locked(path, edits, expected_version)
+
+
+def _edit_locked(path: Path, edits: list[Edit], expected_version: str | None) -> str:
     if expected_version is not None and expected_version != layer_version(read_plain(path)):
         raise ConfigEditError(VERSION_CONFLICT)
     try:
@@ -171,5 +156,5 @@ def edit_config_file(path: Path, edits: list[Edit], expected_version: str | None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigEditError(f"Invalid configuration: {exc}") from None
     check_types(result)
-    write_atomically(path, out)
+    write_private(path, out)
     return layer_version(result)

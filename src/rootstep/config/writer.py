@@ -1,13 +1,13 @@
 """Writing ``config.toml``: every writer edits it the same way, one at a time, privately.
 
 ``config.toml`` can hold bearer tokens and HTTP headers, and several writers change it:
-``rootstep mcp add|remove`` (any number of processes at once) and the "always" answer to an
-approval prompt (inside a running app-server). So every edit is a read-modify-write of the
-whole document under one exclusive ``fcntl`` lock (``config.toml.lock`` beside it), and the new
-text is written to a ``mkstemp`` file in the same folder, given the old file's mode (never
-more than 0600; 0600 for a new file), flushed with ``fsync`` and moved into place with
-``os.replace``: a reader sees the old file or the new one, never a mix, never a wider mode, and
-no edit is lost to another.
+``rootstep mcp add|remove`` (any number of processes at once), the "always" answer to an
+approval prompt and ``config/value/write`` / ``config/batchWrite`` (inside a running
+app-server). So every edit is a read-modify-write of the whole document under one exclusive
+``fcntl`` lock (``config.toml.lock`` beside it), and the new text is written to a ``mkstemp``
+file in the same folder, given the old file's mode (never more than 0600; 0600 for a new file),
+flushed with ``fsync`` and moved into place with ``os.replace``: a reader sees the old file or
+the new one, never a mix, never a wider mode, and no edit is lost to another.
 
 Usage::
 
@@ -84,8 +84,9 @@ def lock_path(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """Hold the writers' lock of ``path`` (blocking: call from a worker thread when async)."""
+def writers_lock(path: Path) -> Iterator[None]:
+    """Hold the writers' lock of ``path`` for a read-modify-write (blocking: call from a worker
+    thread when async)."""
     target = lock_path(path)
     make_private_dirs(target.parent)
     fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_MODE)
@@ -111,5 +112,5 @@ class ConfigDocument:
 def locked_config(path: Path) -> Iterator[ConfigDocument]:
     """Read ``path`` under the writers' lock for an edit; the lock is held until the block ends,
     so the edit is made to the latest file and no other writer's edit is lost."""
-    with _exclusive(path):
+    with writers_lock(path):
         yield ConfigDocument(path, read_document(path))

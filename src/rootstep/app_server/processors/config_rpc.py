@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import global_scope
 from rootstep.config.edit import ConfigEditError, Edit, edit_config_file, layer_version, read_plain
@@ -102,10 +104,12 @@ def reload_config(server: AppServer) -> None:
     server.manager.config = config
 
 
-def _write(ctx: RequestContext, edits: list[Edit], file_path: str | None, expected: str | None) -> ConfigWriteResponse:
+async def _write(
+    ctx: RequestContext, edits: list[Edit], file_path: str | None, expected: str | None
+) -> ConfigWriteResponse:
     path = _target(ctx.server, file_path)
     try:
-        version = edit_config_file(path, edits, expected)
+        version = await anyio.to_thread.run_sync(edit_config_file, path, edits, expected)
     except ConfigEditError as exc:
         raise JsonRpcError(INVALID_REQUEST, str(exc)) from None
     reload_config(ctx.server)
@@ -113,12 +117,12 @@ def _write(ctx: RequestContext, edits: list[Edit], file_path: str | None, expect
 
 
 async def config_value_write(ctx: RequestContext, p: ConfigValueWriteParams) -> ConfigWriteResponse:
-    return _write(ctx, [Edit(p.key_path, p.value, p.merge_strategy)], p.file_path, p.expected_version)
+    return await _write(ctx, [Edit(p.key_path, p.value, p.merge_strategy)], p.file_path, p.expected_version)
 
 
 async def config_batch_write(ctx: RequestContext, p: ConfigBatchWriteParams) -> ConfigWriteResponse:
     edits = [Edit(e.key_path, e.value, e.merge_strategy) for e in p.edits]
-    return _write(ctx, edits, p.file_path, p.expected_version)
+    return await _write(ctx, edits, p.file_path, p.expected_version)
 
 
 def register(table: MethodTable, services: AppServices) -> None:
