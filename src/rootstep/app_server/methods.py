@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
+from rootstep.jsonrpc.serde_words import unexpected
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -101,25 +102,7 @@ def describe_validation_error(exc: Exception) -> str:
         "model_attributes_type": "a struct",
     }.get(kind)
     if expected is not None:
-        return f"Invalid request: invalid type: {_describe(value)}, expected {expected} at `{loc}`"
+        return f"Invalid request: invalid type: {unexpected(value)}, expected {expected} at `{loc}`"
     if kind in ("literal_error", "union_tag_invalid", "enum"):
-        return f"Invalid request: unknown variant {_describe(value)} at `{loc}`: {first.get('msg')}"
+        return f"Invalid request: unknown variant {unexpected(value)} at `{loc}`: {first.get('msg')}"
     return f"Invalid request: {first.get('msg', exc)} at `{loc}`"
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f'string "{value}"'
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return repr(value)

@@ -19,6 +19,7 @@ from typing import Any
 import tomlkit
 
 from rootstep.config.writer import write_private, writers_lock
+from rootstep.jsonrpc.serde_words import unexpected
 
 
 class ConfigEditError(ValueError):
@@ -50,25 +51,11 @@ def read_plain(path: Path) -> dict[str, Any]:
         raise ConfigEditError(f"Invalid configuration: {exc}") from None
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return f"`{value}`"
-
-
 def check_types(doc: dict[str, Any]) -> None:
     for key in _STRING_KEYS:
         if key in doc and not isinstance(doc[key], str):
             raise ConfigEditError(
-                f"Invalid configuration: invalid type: {_describe(doc[key])}, expected a string\nin `{key}`\n"
+                f"Invalid configuration: invalid type: {unexpected(doc[key])}, expected a string\nin `{key}`\n"
             )
 
 

@@ -1,0 +1,25 @@
+"""How Rust's serde names a value it did not expect: 0.169's errors quote these words
+(``invalid type: integer `3`, expected a string``), for request params and for config.toml alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def unexpected(value: Any) -> str:
+    """serde's ``Unexpected`` text for a JSON or TOML value. Pure."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f'string "{value}"'
+    if isinstance(value, list):
+        return "sequence"
+    if isinstance(value, dict):
+        return "map"
+    return f"`{value}`"  # a TOML date or time
