@@ -13,7 +13,6 @@ titles) are answered by a route so they never take a scripted answer.
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from tests.fixtures.mock_model import (
     held_text,
     write_config,
 )
-from tests.fixtures.tui import READY, ListeningAppServer, TuiSession, rootstep_server_command
+from tests.fixtures.tui import READY, ListeningAppServer, TuiSession, git_workspace, rootstep_server_command
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -61,13 +60,7 @@ def no_error(screen: str) -> str:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A git repository with one uncommitted change (what /review looks at)."""
-    work = tmp_path / "work"
-    work.mkdir()
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run(["git", "init", "-q", str(work)], check=True)
-    (work / "notes.txt").write_text("one\n")
-    subprocess.run(git + ["add", "."], check=True)
-    subprocess.run(git + ["commit", "-qm", "first"], check=True)
+    work = git_workspace(tmp_path)
     (work / "notes.txt").write_text("one\ntwo\n")
     return work
 

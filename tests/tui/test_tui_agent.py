@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from rootstep.sandbox.bwrap import probe
 from tests.agent_e2e.helpers import custom_call, exec_call, tune_config
 from tests.conftest import descendants
 from tests.fixtures.mock_model import MockModel, MockResponse, assistant_text, write_config
-from tests.fixtures.tui import READY, ListeningAppServer, TuiSession, rootstep_server_command
+from tests.fixtures.tui import READY, ListeningAppServer, TuiSession, git_workspace, rootstep_server_command
 from tests.tui.test_tui import main_requests, no_error, title_route
 
 pytestmark = [
@@ -40,14 +39,7 @@ PATCH = "*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n+two\n*** End Pa
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A git repository with one committed file."""
-    work = tmp_path / "work"
-    work.mkdir()
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run(["git", "init", "-q", str(work)], check=True)
-    (work / "notes.txt").write_text("one\n")
-    subprocess.run(git + ["add", "."], check=True)
-    subprocess.run(git + ["commit", "-qm", "first"], check=True)
-    return work
+    return git_workspace(tmp_path)
 
 
 @pytest.fixture
