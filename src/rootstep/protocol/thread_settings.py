@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from rootstep.protocol.base import Params, WireModel
 from rootstep.protocol.notifications import Notification
-from rootstep.protocol.thread import ApprovalPolicy, EnvironmentSelection
+from rootstep.protocol.thread import ApprovalPolicy, EnvironmentSelection, SandboxPolicy
 
 
 class ThreadSettingsUpdateParams(Params):
@@ -26,10 +28,43 @@ class ThreadSettingsUpdateParams(Params):
     personality: Any = None
 
 
+class CollaborationModeSettings(WireModel):
+    """Its keys are snake_case on the wire, as 0.169 sends them."""
+
+    model: str | None = None
+    reasoning_effort: str | None = Field(default=None, alias="reasoning_effort")
+    developer_instructions: str | None = Field(default=None, alias="developer_instructions")
+
+
+class CollaborationMode(WireModel):
+    mode: str
+    settings: CollaborationModeSettings
+
+
+class ThreadSettings(WireModel):
+    """What a thread's next turn runs with (``thread/settings/updated``)."""
+
+    disabled_plugin_ids: list[str] = []
+    cwd: str
+    environments: list[EnvironmentSelection]
+    approval_policy: ApprovalPolicy
+    approvals_reviewer: str
+    sandbox_policy: SandboxPolicy
+    active_permission_profile: dict[str, Any] | None
+    model: str
+    model_provider: str
+    service_tier: str | None
+    effort: str | None
+    summary: str | None
+    collaboration_mode: CollaborationMode
+    multi_agent_mode: str = "explicitRequestOnly"
+    personality: Any = None
+
+
 class ThreadSettingsUpdated(Notification):
     METHOD = "thread/settings/updated"
     thread_id: str
-    thread_settings: dict[str, Any]
+    thread_settings: ThreadSettings
 
 
 class ReadStateOperation(Params):

@@ -14,12 +14,14 @@ from rootstep.app_server.methods import thread_scope
 from rootstep.core.manager import ThreadError
 from rootstep.core.read_state import ReadStateError, apply_operation
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
-from rootstep.protocol.base import wire
 from rootstep.protocol.thread import EmptyResponse, SandboxPolicy
 from rootstep.protocol.thread_settings import (
+    CollaborationMode,
+    CollaborationModeSettings,
     ThreadReadStateChanged,
     ThreadReadStateResponse,
     ThreadReadStateUpdateParams,
+    ThreadSettings,
     ThreadSettingsUpdated,
     ThreadSettingsUpdateParams,
 )
@@ -51,31 +53,29 @@ def sandbox_wire(thread: Thread) -> SandboxPolicy:
     return SandboxPolicy.model_validate(sandbox_policy(s.sandbox_mode, s.sandbox_policy, thread.config.raw).wire())
 
 
-def settings_wire(thread: Thread) -> dict[str, Any]:
-    """The wire ``ThreadSettings`` of a thread."""
+def thread_settings(thread: Thread) -> ThreadSettings:
+    """The thread's settings as the wire shows them."""
     s = thread.settings
     mode = thread.collaboration
-    return {
-        "disabledPluginIds": [],
-        "cwd": s.cwd,
-        "environments": [wire(e) for e in thread.environments or []],
-        "approvalPolicy": s.approval_policy,
-        "approvalsReviewer": s.approvals_reviewer,
-        "sandboxPolicy": wire(sandbox_wire(thread)),
-        "activePermissionProfile": thread.permission_profile,
-        "model": s.model,
-        "modelProvider": s.model_provider_id,
-        "serviceTier": s.service_tier,
-        "effort": s.effort,
-        "summary": s.summary,
-        "collaborationMode": {
-            "mode": mode.get("mode", "default"),
-            "settings": {"model": s.model, "reasoning_effort": s.effort,
-                         "developer_instructions": mode.get("developer_instructions")},
-        },
-        "multiAgentMode": "explicitRequestOnly",
-        "personality": None,
-    }
+    return ThreadSettings(
+        cwd=s.cwd,
+        environments=list(thread.environments or []),
+        approval_policy=s.approval_policy,
+        approvals_reviewer=s.approvals_reviewer,
+        sandbox_policy=sandbox_wire(thread),
+        active_permission_profile=thread.permission_profile,
+        model=s.model,
+        model_provider=s.model_provider_id,
+        service_tier=s.service_tier,
+        effort=s.effort,
+        summary=s.summary,
+        collaboration_mode=CollaborationMode(
+            mode=mode.get("mode", "default"),
+            settings=CollaborationModeSettings(
+                model=s.model, reasoning_effort=s.effort, developer_instructions=mode.get("developer_instructions")
+            ),
+        ),
+    )
 
 
 def sandbox_mode_of(sandbox_policy: dict[str, Any] | None, permissions: Any) -> str | None:
@@ -92,7 +92,7 @@ def sandbox_mode_of(sandbox_policy: dict[str, Any] | None, permissions: Any) -> 
 
 
 async def emit_settings(server: AppServer, thread: Thread) -> None:
-    await server.emit(ThreadSettingsUpdated(thread_id=thread.id, thread_settings=settings_wire(thread)))
+    await server.emit(ThreadSettingsUpdated(thread_id=thread.id, thread_settings=thread_settings(thread)))
 
 
 def apply_collaboration_mode(thread: Thread, mode: dict[str, Any] | None) -> dict[str, Any]:

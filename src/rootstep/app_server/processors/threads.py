@@ -9,7 +9,7 @@ import anyio
 from rootstep.app_server.clients import subscribed_elsewhere
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.methods import thread_scope
-from rootstep.app_server.processors.thread_settings import sandbox_wire, settings_wire
+from rootstep.app_server.processors.thread_settings import sandbox_wire, thread_settings
 from rootstep.core.ids import is_uuid
 from rootstep.core.manager import SettingsOverrides, ThreadError
 from rootstep.core.thread import Thread
@@ -178,7 +178,7 @@ def resume_response(thread: Thread, p: ThreadResumeParams) -> ThreadResumeRespon
             items_cursor = encode_cursor(Scope(thread.id, "items"), list(keys[-1]), True)
     return session_response(  # type: ignore[return-value]
         thread, include_turns=not p.exclude_turns, response_type=ThreadResumeResponse,
-        collaboration_mode=settings_wire(thread)["collaborationMode"], initial_turns_page=page,
+        collaboration_mode=thread_settings(thread).collaboration_mode, initial_turns_page=page,
         turns_backwards_cursor=turns_cursor, items_backwards_cursor=items_cursor,
     )
 
