@@ -2,9 +2,11 @@
 
 A server spends most of its first request importing (pydantic models, the ``mcp`` SDK, httpx2);
 the client, meanwhile, is busy with its own start-up or its user. :func:`start` imports a list of
-modules in a daemon thread; code that needs one of them calls :func:`wait` first, so a module is
-never imported by two threads at once (concurrent imports of modules that import each other
-could deadlock). Only speed depends on this: a module nobody preloaded is imported as usual.
+modules in a daemon thread (one such thread at a time, in request order). Code that needs one of
+them waits for it first, so a module is never imported by two threads at once (concurrent imports
+of modules that import each other could deadlock): :func:`ready` from the event loop, which keeps
+serving meanwhile (an executor's handshake, other requests), :func:`wait` from plain code. Only
+speed depends on this: a module nobody preloaded is imported as usual.
 Standard library only: the start-up fast paths use it before anything else is loaded.
 """
 
@@ -34,8 +36,11 @@ MODEL_MODULES = ("rootstep.model.client",)
 class _Preloader:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._requested: dict[str, threading.Thread] = {}
+        self._last: threading.Thread | None = None
+        self._importing = threading.local()  # set in the preloading threads themselves
+        # Each requested module, and whether its import has finished (or failed).
+        self._done: dict[str, threading.Event] = {}
+        self._later: list[str] = []  # to start once the request being answered is
 
     def start(self, modules: Iterable[str]) -> threading.Thread | None:
         """Import ``modules`` (in order) in a background thread, after the ones requested before;
@@ -43,38 +48,83 @@ class _Preloader:
         if os.environ.get("ROOTSTEP_PRELOAD") == "0":  # measurements without it
             return None
         with self._lock:
-            names = [m for m in modules if m not in self._requested]
+            names = [m for m in modules if m not in self._done]
             if not names:
                 return None
-            previous = list(self._threads)
+            previous = self._last
             thread = threading.Thread(target=self._run, args=(names, previous), name="rootstep-preload", daemon=True)
-            self._threads.append(thread)
-            self._requested.update(dict.fromkeys(names, thread))
+            self._last = thread
+            for name in names:
+                self._done[name] = threading.Event()
         thread.start()
         return thread
 
-    @staticmethod
-    def _run(names: list[str], previous: list[threading.Thread]) -> None:
-        for earlier in previous:  # one importing thread at a time
-            earlier.join()
+    def start_later(self, modules: Iterable[str]) -> None:
+        """:meth:`start` ``modules`` once the request being handled now is answered
+        (:meth:`release`), or as soon as something waits for one of them: imports in the
+        background share the interpreter with the request's own work, and would slow its answer
+        down by as much as they take; after it, they use the time the client takes to send more."""
+        with self._lock:
+            self._later.extend(m for m in modules if m not in self._done and m not in self._later)
+
+    def release(self) -> None:
+        """A response went out: start what :meth:`start_later` kept back."""
+        if not self._later:
+            return
+        with self._lock:
+            names, self._later = self._later, []
+        self.start(names)
+
+    def _run(self, names: list[str], previous: threading.Thread | None) -> None:
+        self._importing.active = True
+        if previous is not None:  # one importing thread at a time
+            previous.join()
         for name in names:
             try:
                 importlib.import_module(name)
             except BaseException:  # noqa: BLE001 - the caller imports it again and sees the error
                 log.debug("preloading %s failed", name, exc_info=True)
+            finally:
+                self._done[name].set()
+
+    def _pending(self, modules: tuple[str, ...]) -> list[threading.Event]:
+        """What to wait for: ``modules`` once each was requested, else every requested module
+        (importing one nobody requested while the preloader imports is what must not happen)."""
+        if self._later and (not modules or any(m in self._later for m in modules)):
+            self.release()  # needed now: no reason to keep it back any longer
+        with self._lock:
+            if modules and all(m in self._done for m in modules):
+                events = [self._done[m] for m in modules]
+            else:
+                events = list(self._done.values())
+        return [event for event in events if not event.is_set()]
 
     def wait(self, *modules: str) -> None:
-        """Return once ``modules`` are imported (each thread imports after the ones before it);
-        without names, or when one was never requested, once every requested module is."""
-        with self._lock:
-            owners = [self._requested.get(m) for m in modules]
-            threads = list(self._threads) if not modules or None in owners else [t for t in owners if t is not None]
-        current = threading.current_thread()
-        for thread in threads:
-            if thread is not current:
-                thread.join()
+        """Return once ``modules`` are imported; without names, or when one was never requested,
+        once every requested module is. Blocks the calling thread."""
+        if getattr(self._importing, "active", False):  # a preloaded module's own import
+            return
+        for event in self._pending(modules):
+            event.wait()
+
+    async def ready(self, *modules: str) -> None:
+        """:meth:`wait` for async code: the event loop goes on serving while the imports finish.
+        Costs nothing once they have."""
+        pending = self._pending(modules)
+        if not pending:
+            return
+        import anyio.to_thread
+
+        def wait_all() -> None:
+            for event in pending:
+                event.wait()
+
+        await anyio.to_thread.run_sync(wait_all)
 
 
 _PRELOADER = _Preloader()
 start = _PRELOADER.start
+start_later = _PRELOADER.start_later
+release = _PRELOADER.release
 wait = _PRELOADER.wait
+ready = _PRELOADER.ready

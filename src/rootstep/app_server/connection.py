@@ -20,6 +20,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 from pydantic import ValidationError
 
+from rootstep import preload
 from rootstep.app_server.context import RequestContext
 from rootstep.app_server.handshake import ClientSession, HandshakeError, initialize_result, parse_initialize
 from rootstep.app_server.methods import describe_validation_error
@@ -117,6 +118,7 @@ class Connection:
             await self.send_error(request_id, INTERNAL_ERROR, f"failed to serialize the response: {message}")
             return
         await self._safe(self.peer.send_line(line))
+        preload.release()  # imports kept back while this was being answered
 
     async def send_error(self, request_id: Any, code: int, message: str, data: Any = None) -> None:
         await self._safe(self.peer.respond_error(request_id, JsonRpcError(code, message, data)))

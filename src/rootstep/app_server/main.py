@@ -105,6 +105,10 @@ def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
         if not sep or not key.strip() or any(not part.strip() for part in key.split(".")):
             print(f"rootstep app-server: invalid override {item!r}: expected key=value", file=sys.stderr)
             return 2
+    # The MCP SDK's client, when it is needed, loads without the SDK's server side.
+    from rootstep.mcp.sdk_packages import defer_package_inits
+
+    defer_package_inits()
     if listen not in ("stdio://", "stdio", "stdio:"):
         _setup_logging()
         from rootstep.app_server.listeners import run as run_listener
@@ -121,8 +125,9 @@ def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
     _setup_logging()
     if server_modules is not None:
         server_modules.join()
-    # What a first turn needs next: the model client, and the MCP SDK when servers are likely.
-    preload.start(preload.MODEL_MODULES + (preload.MCP_MODULES if _mcp_likely() else ()))
+    # What a first turn needs next: the model client, and the MCP SDK when servers are likely
+    # (once the first request is answered: the imports would slow its answer down).
+    preload.start_later(preload.MODEL_MODULES + (preload.MCP_MODULES if _mcp_likely() else ()))
     import anyio
 
     from rootstep.app_server.stdio import serve_stdio

@@ -191,7 +191,7 @@ class McpService:
 
     async def _oauth_status(self, name: str, config: Any) -> str:
         """Bearer, stored OAuth tokens, or OAuth discovery decide it."""
-        preload.wait()
+        await preload.ready()
         if not config.enabled or config.is_stdio:
             from rootstep.mcp.status import default_auth_status
 

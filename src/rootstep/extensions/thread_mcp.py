@@ -223,11 +223,12 @@ class ThreadMcp:
         self._scanned: int | None = None
         self.decisions: list[RuntimeDecision] = []  # what each resolve did (tests, bench)
         # The roots' executors start now, in the background: thread/start answers at once and
-        # the first step waits only for what is left of their start-up; so does the MCP SDK.
+        # the first step waits only for what is left of their start-up; so does the MCP SDK,
+        # whose import starts once thread/start is answered.
         candidates = self.candidate_roots()
         step_environments.start(dict.fromkeys(r.environment_id for r in candidates))
         if candidates or self._config.servers:
-            preload.start(preload.MCP_MODULES)
+            preload.start_later(preload.MCP_MODULES)
 
     @property
     def thread_id(self) -> str:
@@ -328,7 +329,7 @@ class ThreadMcp:
         )
 
     async def _publish(self, ready: Sequence[SelectedCapabilityRoot], projection: McpProjection) -> None:
-        preload.wait()
+        await preload.ready()
         from rootstep.mcp.runtime import McpRuntime
 
         servers = projection.catalog.configured_servers()
@@ -398,7 +399,7 @@ class ThreadMcp:
         """A ``required`` config.toml server that cannot start fails ``thread/start``."""
         required = self._config.required()
         if required:
-            preload.wait()
+            await preload.ready()
             from rootstep.mcp.step_tools import check_required_servers
 
             await self.prestart()
@@ -428,7 +429,7 @@ class ThreadMcp:
     async def capture(self) -> McpStep | NoStepTools:
         if self._serverless():
             return NoStepTools()
-        preload.wait()
+        await preload.ready()
         from rootstep.mcp.step_tools import McpStepTools
 
         runtime = await self.resolve()

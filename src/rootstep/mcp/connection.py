@@ -17,8 +17,7 @@ from typing import Any, Literal
 
 import anyio
 import mcp_types as types
-from mcp import ClientSession
-from mcp.client.session import _later_revision_fields
+from mcp.client.session import ClientSession, _later_revision_fields
 from mcp.shared.dispatcher import CallOptions
 from mcp.shared.inbound import MCP_NAME_HEADER, encode_header_value
 

@@ -44,7 +44,7 @@ def thread_mcp(ctx: RequestContext, thread_id: str) -> ThreadMcp | None:
 
 
 async def list_status(ctx: RequestContext, params: ListMcpServerStatusParams) -> Any:
-    preload.wait()
+    await preload.ready()
     from rootstep.mcp.status import McpRequestError, list_server_status
 
     service = _service(ctx)
@@ -71,7 +71,7 @@ async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any
     mcp = thread_mcp(ctx, params.thread_id)
     if mcp is None:
         raise JsonRpcError(INTERNAL_ERROR, f"unknown MCP server '{params.server}'")
-    preload.wait()
+    await preload.ready()
     from rootstep.mcp.status import McpRequestError, call_server_tool
 
     runtime = await mcp.resolve()
@@ -85,7 +85,7 @@ async def call_tool(ctx: RequestContext, params: McpServerToolCallParams) -> Any
 
 async def read_resource(ctx: RequestContext, params: McpResourceReadParams) -> Any:
     """With ``threadId``: the thread's current servers; without: the latest config.toml ones."""
-    preload.wait()
+    await preload.ready()
     from rootstep.mcp.resources import (
         ResourceReadError,
         read_resource_without_thread,

@@ -76,7 +76,7 @@ def _http_client(ctx: RequestContext, config: McpServerConfig) -> Any:
 
 
 async def oauth_login(ctx: RequestContext, p: McpServerOauthLoginParams) -> McpServerOauthLoginResponse:
-    preload.wait()
+    await preload.ready()
     from rootstep.mcp.oauth import (
         OAuthLoginError,
         OAuthUnsupportedServerError,
