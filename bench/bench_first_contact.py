@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -64,12 +65,14 @@ def status_run(kind: str, reference: Path | None, out: dict[str, list[float]]) -
         write_config(home, model)
         write_executor(home, executor_command(kind, reference))
         plugin = write_plugin(Path(tmp))
-        with AppServerProcess(home, command=command, validate=False) as app:
+        spawn = time.perf_counter()
+        with AppServerProcess(home, command=command, validate=False) as app:  # spawns it
             _initialize(app)
             t0 = time.perf_counter()
             thread = app.call("thread/start", {"model": "mock-model", "selectedCapabilityRoots": selected_root(plugin)},
                               timeout=120)["thread"]["id"]
             out["thread_start"].append(ms_since(t0))
+            out["spawn_thread_start"].append(ms_since(spawn))
             wait_until(lambda: _listed(app, thread), 120, "the root's server in mcpServerStatus/list", interval=0.01)
             out["listed"].append(ms_since(t0))
             model.queue(assistant_text("up"))  # a turn: the thread's server is up now
@@ -125,10 +128,8 @@ def plain_run(kind: str, reference: Path | None, out: dict[str, list[float]]) ->
     with tempfile.TemporaryDirectory(prefix="bench-first-") as tmp, MockModel(default=assistant_text("ok")) as model:
         home = Path(tmp) / "home"
         write_config(home, model)
-        app = AppServerProcess(home, command=command, validate=False)
-        with app:
-            t0 = time.perf_counter()
-            app.start()
+        t0 = time.perf_counter()
+        with AppServerProcess(home, command=command, validate=False) as app:  # spawns it
             _initialize(app)
             thread = app.call("thread/start", {"model": "mock-model"}, timeout=60)["thread"]["id"]
             app.run_turn(thread, "hello")
@@ -153,8 +154,24 @@ def executor_spawn(kind: str, reference: Path | None, out: dict[str, list[float]
         proc.wait()
 
 
+def import_floor(module: str, out: list[float]) -> None:
+    """One fresh interpreter's import of ``module`` (its own clock: no interpreter start-up)."""
+    code = f"import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    out.append(float(done.stdout.strip()))
+
+
+# What no change in rootstep's own code removes: importing the server's modules (pydantic models
+# and dataclasses at class creation) and the SDK's types, which its ClientSession imports.
+FLOORS = (
+    ("pydantic", "floor: `import pydantic`"),
+    ("rootstep.app_server.stdio", "floor: `import rootstep.app_server.stdio` (the server's modules)"),
+    ("mcp_types.methods", "floor: `import mcp_types.methods` (the SDK's types; its `ClientSession` imports them)"),
+)
+
 ROWS = (
     ("thread_start", "first `thread/start` of a process, selected executor root", "≤ 1.0×"),
+    ("spawn_thread_start", "spawn → that first `thread/start` answered (initialize included)", ""),
     ("listed", "`thread/start` → the root's server listed by `mcpServerStatus/list`", "≤ 1.0×"),
     ("first_turn", "first turn with one executor-hosted MCP call", "≤ 1.0×"),
     ("executor", "exec-server spawn → `initialize` answered", "≤ 1.0×"),
@@ -167,7 +184,10 @@ def run() -> Section:
     reference = reference_codex()
     kinds = [k for k in KINDS if k == "rootstep" or reference is not None]
     samples: dict[str, dict[str, list[float]]] = {k: {key: [] for key, _, _ in ROWS} for k in kinds}
+    floors: dict[str, list[float]] = {module: [] for module, _ in FLOORS}
     for _ in range(RUNS):
+        for module, _label in FLOORS:
+            import_floor(module, floors[module])
         for kind in kinds:
             executor_spawn(kind, reference, samples[kind])
             plain_run(kind, reference, samples[kind])
@@ -181,6 +201,8 @@ def run() -> Section:
             metric, median(ours), reference=median(theirs) if theirs else None, target=target,
             samples=ours, ref_samples=theirs,
         ))
+    for module, label in FLOORS:
+        section.rows.append(Row(label, median(floors[module]), samples=floors[module]))
     section.notes.append(
         f"{RUNS} alternating runs per figure, each in a fresh process; cells: median (min–max, n=samples). "
         "Each app-server uses its own project's exec-server as the stdio executor; the plugin's MCP "
