@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class _Preloader:
         # Each requested module, and whether its import has finished (or failed).
         self._done: dict[str, threading.Event] = {}
         self._later: list[str] = []  # to start once the request being answered is
+        self._watching: Any = None  # anyio.Event: set when the worker thread in ready() returns
 
     def start(self, modules: Iterable[str]) -> threading.Thread | None:
         """Import ``modules`` (in order) in a background thread, after the ones requested before;
@@ -109,17 +111,27 @@ class _Preloader:
 
     async def ready(self, *modules: str) -> None:
         """:meth:`wait` for async code: the event loop goes on serving while the imports finish.
-        Costs nothing once they have."""
-        pending = self._pending(modules)
-        if not pending:
-            return
-        import anyio.to_thread
+        One worker thread waits for everyone (a burst of requests must not start a thread each);
+        nothing is started once the imports are done."""
+        while pending := self._pending(modules):
+            watching = self._watching
+            if watching is not None:  # another request's worker thread waits already
+                await watching.wait()
+                continue
+            import anyio
+            import anyio.to_thread
 
-        def wait_all() -> None:
-            for event in pending:
-                event.wait()
+            watching = self._watching = anyio.Event()
+            try:
+                await anyio.to_thread.run_sync(_wait_all, pending)
+            finally:
+                self._watching = None
+                watching.set()
 
-        await anyio.to_thread.run_sync(wait_all)
+
+def _wait_all(events: list[threading.Event]) -> None:
+    for event in events:
+        event.wait()
 
 
 _PRELOADER = _Preloader()

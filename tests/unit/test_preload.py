@@ -85,3 +85,27 @@ def test_ready_costs_nothing_once_imported(slow_modules: list[str], monkeypatch:
     monkeypatch.setattr(anyio.to_thread, "run_sync", no_thread_hop)
     anyio.run(preloader.ready, slow_modules[0])
     anyio.run(preloader.ready)
+
+
+def test_a_burst_of_waiters_shares_one_worker_thread(slow_modules: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of requests during the imports must not start a thread each (a server under a
+    memory ceiling could not start them)."""
+    preloader = _Preloader()
+    hops: list[int] = []
+    real = anyio.to_thread.run_sync
+
+    async def counting(*args: object, **kwargs: object) -> object:
+        hops.append(1)
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+
+    async def main() -> None:
+        preloader.start(slow_modules)
+        async with anyio.create_task_group() as tg:
+            for _ in range(50):
+                tg.start_soon(preloader.ready)
+
+    anyio.run(main)
+    assert all(name in sys.modules for name in slow_modules)
+    assert 1 <= len(hops) <= 2  # the first waiter's thread; at most one more after it returns

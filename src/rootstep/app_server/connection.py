@@ -122,6 +122,7 @@ class Connection:
 
     async def send_error(self, request_id: Any, code: int, message: str, data: Any = None) -> None:
         await self._safe(self.peer.respond_error(request_id, JsonRpcError(code, message, data)))
+        preload.release()
 
     async def notify(self, method: str, params: Any) -> None:
         """Send a notification unless the client is not initialized or opted out of it."""
