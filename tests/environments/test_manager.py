@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import psutil
@@ -167,6 +169,40 @@ async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) ->
         assert await env.read_file("/etc/hostname")
         assert (await env.client()).session_id != first and manager.is_ready("devbox")
         assert manager.generation("devbox") == 2  # first link, then the reconnect
+
+
+async def test_a_use_while_the_dead_link_is_being_reaped_reconnects(
+    ws_servers: WsServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link is seen down (status "disconnected") while its owner still closes it: a use at
+    that moment waits for the owner and dials again, instead of failing with the old error."""
+    import rootstep.environments.manager as manager_module
+
+    real = manager_module.open_websocket_link
+
+    @asynccontextmanager
+    async def slow_to_close(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with real(*args, **kwargs) as client:
+            try:
+                yield client
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.sleep(0.5)  # a loaded machine's slow teardown
+
+    monkeypatch.setattr(manager_module, "open_websocket_link", slow_to_close)
+    url = await ws_servers.start()
+    config = parse_environments_toml(f'[[environments]]\nid = "devbox"\nurl = "{url}"\n', "environments.toml", "/tmp")
+    async with EnvironmentManager(config) as manager:
+        env = manager.get("devbox")
+        assert isinstance(env, RemoteEnvironment)
+        first = (await env.client()).session_id
+        proc = ws_servers.procs[0]
+        proc.kill()
+        await proc.wait()
+        await ws_servers.start(int(url.rsplit(":", 1)[1]))
+        await until(lambda: manager.status("devbox").status == "disconnected")
+        assert await env.read_file("/etc/hostname")
+        assert (await env.client()).session_id != first
 
 
 async def test_from_home_reads_environments_toml(tmp_path: Path) -> None:

@@ -66,6 +66,7 @@ class _Instance:
         self.startup_failed = False
         self.attempt_done = anyio.Event()
         self.running = False  # an owner task is alive
+        self.owner_done = anyio.Event()  # that task has ended (its link reaped)
         self.stop = anyio.Event()
         self.environment = RemoteEnvironment(spec.id, self.acquire)
 
@@ -117,6 +118,7 @@ class _Instance:
             self.ever_started = True
             self.running = True
             self.attempt_done = anyio.Event()
+            self.owner_done = anyio.Event()
             self.manager._task_group().start_soon(self._own)
 
     async def _own(self) -> None:
@@ -153,6 +155,7 @@ class _Instance:
             self.startup_finished = True
             self.running = False
             self.attempt_done.set()
+            self.owner_done.set()
 
     async def acquire(self) -> ExecServerClient:
         """A live client, starting the executor if this is its first use."""
@@ -161,6 +164,10 @@ class _Instance:
             return client
         if self.stop.is_set():
             raise EnvironmentUnavailable(f"environment `{self.spec.id}` is shut down")
+        if self.running and self.attempt_done.is_set():
+            # A link that just died is still being reaped by its owner; a new attempt (where
+            # one is allowed) starts after it, not instead of it.
+            await self.owner_done.wait()
         self.start()
         if self.running:
             await self.attempt_done.wait()
