@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from rootstep.mcp.credential_names import split_credential_name
 from rootstep.mcp.oauth import (
     FileCredentialStore,
     KeyringCredentialStore,
@@ -24,7 +25,6 @@ from rootstep.mcp.oauth import (
     perform_login,
     store_key,
 )
-from rootstep.mcp.oauth.credential_names import split_credential_name
 from rootstep.mcp.oauth.status import auth_status_before_discovery
 from tests.fixtures.oauth_server import OAuthTestServer
 from tests.oauth.helpers import complete, http_config, settings

@@ -6,7 +6,7 @@ environment's HTTP client); without, in the latest config.toml servers. The resp
 authorization URL at once; ``mcpServer/oauthLogin/completed`` is broadcast when the flow ends.
 ``clientRegistration`` (0.169) picks CIMD / dynamic registration for this login only
 (:mod:`rootstep.mcp.oauth.registration`); a server in an executor environment gets its tokens
-under the executor-namespaced credential name (:mod:`rootstep.mcp.oauth.credential_names`).
+under the executor-namespaced credential name (:mod:`rootstep.mcp.credential_names`).
 """
 
 from __future__ import annotations

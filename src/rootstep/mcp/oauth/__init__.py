@@ -20,12 +20,12 @@ Public surface::
 """
 
 from rootstep.config.mcp_oauth import CredentialsStoreMode, OAuthSettings
-from rootstep.mcp.oauth.callback import CallbackListener, classify_callback
-from rootstep.mcp.oauth.credential_names import (
+from rootstep.mcp.credential_names import (
     credential_name,
     display_name,
     is_executor_owned,
 )
+from rootstep.mcp.oauth.callback import CallbackListener, classify_callback
 from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
 from rootstep.mcp.oauth.errors import (
     CredentialStoreError,

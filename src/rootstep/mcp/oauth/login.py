@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 
 from rootstep.config.mcp_oauth import DEFAULT_LOGIN_TIMEOUT_SECS, InvalidCallbackPort, OAuthSettings
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
+from rootstep.mcp.credential_names import credential_name, is_executor_owned
 from rootstep.mcp.oauth.callback import (
     SUCCESS_TEXT,
     CallbackCode,
@@ -44,7 +45,6 @@ from rootstep.mcp.oauth.callback import (
     CallbackProviderError,
     CallbackReply,
 )
-from rootstep.mcp.oauth.credential_names import credential_name, is_executor_owned
 from rootstep.mcp.oauth.discovery import OAuthDiscovery, configured_headers, discover
 from rootstep.mcp.oauth.errors import OAuthError, OAuthLoginError, OAuthUnsupportedServerError
 from rootstep.mcp.oauth.registration import ClientRegistration, choose_client
@@ -363,7 +363,7 @@ async def perform_login(
     ``http_client`` (the server's environment's client, without MCP auth) is used again by
     ``wait()`` for the code exchange, so it must stay open until ``wait()`` returns.
     ``client_registration`` picks the client strategy (:mod:`.registration`); the tokens are
-    stored under :func:`~.credential_names.credential_name` of the server's environment.
+    stored under :func:`~rootstep.mcp.credential_names.credential_name` of the server's environment.
     """
     transport = config.transport
     if not isinstance(transport, HttpTransport):

@@ -16,7 +16,7 @@ import anyio
 import httpx2
 
 from rootstep.config.mcp_servers import HttpTransport, McpServerConfig
-from rootstep.mcp.oauth.credential_names import credential_name
+from rootstep.mcp.credential_names import credential_name
 from rootstep.mcp.oauth.discovery import configured_headers, discover
 from rootstep.mcp.oauth.errors import OAuthError
 from rootstep.mcp.oauth.store import CredentialStore

@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from rootstep.config.mcp_oauth import OAuthSettings
 from rootstep.config.mcp_servers import HttpTransport
-from rootstep.mcp.oauth.credential_names import display_name
+from rootstep.mcp.credential_names import display_name
 from rootstep.mcp.oauth.discovery import configured_headers, discovery_flow, read_metadata_response
 from rootstep.mcp.oauth.errors import CredentialStoreError, OAuthError, OAuthLoginRequiredError
 from rootstep.mcp.oauth.locks import locked_async, refresh_lock_path
@@ -108,7 +108,7 @@ class TokenManager:
         configured bearer (``bearer_token_env_var`` or an ``Authorization`` header), else None.
 
         ``server_name`` is the credential name (the factory namespaces an executor's server, see
-        :mod:`.credential_names`), so its tokens are the ones its login stored."""
+        :mod:`rootstep.mcp.credential_names`), so its tokens are the ones its login stored."""
         if transport.auth != "oauth" or has_configured_bearer(transport):
             return None
         return self.auth(server_name, transport.url, discovery_headers=configured_headers(transport))

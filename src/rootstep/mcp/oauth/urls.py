@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from mcp.client.auth.utils import issuers_match
 
-from rootstep.mcp.oauth.credential_names import is_executor_owned
+from rootstep.mcp.credential_names import is_executor_owned
 
 CALLBACK_PATH = "/callback"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -57,7 +57,7 @@ def callback_id(server_url: str) -> str:
 def store_key(server_name: str, server_url: str) -> str:
     """The credential key the reference uses: ``<name>|<16 hex of sha256(canonical JSON)>``.
 
-    For an executor-namespaced name (:mod:`.credential_names`) 0.169 joins with ``:`` instead:
+    For an executor-namespaced name (:mod:`rootstep.mcp.credential_names`) 0.169 joins with ``:`` instead:
     ``executor:<b64 env>:<b64 name>:<16 hex>`` (observed in a file the 0.169 app-server wrote).
     """
     payload = json.dumps({"type": "http", "url": server_url, "headers": {}}, separators=(",", ":"), ensure_ascii=False)

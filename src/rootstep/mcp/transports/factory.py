@@ -23,7 +23,7 @@ from rootstep.environments.base import Environment, StdioLaunch
 from rootstep.environments.env_policy import host_stdio_env
 from rootstep.environments.local import LocalEnvironment
 from rootstep.environments.remote import RemoteEnvironment
-from rootstep.mcp.oauth.credential_names import credential_name
+from rootstep.mcp.credential_names import credential_name
 from rootstep.mcp.start_slots import StartSlots
 from rootstep.mcp.transports.executor_process import executor_process_transport
 from rootstep.mcp.transports.http import http_transport, local_client
