@@ -137,7 +137,7 @@ def plain_run(kind: str, reference: Path | None, out: dict[str, list[float]]) ->
 
 
 def executor_spawn(kind: str, reference: Path | None, out: dict[str, list[float]]) -> None:
-    """Executor spawn → its initialize response."""
+    """Executor spawn → its initialize response, and → its first real answer (``fs/getMetadata``)."""
     argv = executor_command(kind, reference)
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -148,6 +148,12 @@ def executor_spawn(kind: str, reference: Path | None, out: dict[str, list[float]
         line = proc.stdout.readline()
         out["executor"].append(ms_since(t0))
         if b'"result"' not in line:
+            raise RuntimeError(f"{kind} exec-server: {line!r}")
+        proc.stdin.write(b'{"method":"initialized"}\n{"id":2,"method":"fs/getMetadata","params":{"path":"file:///tmp"}}\n')
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        out["executor_first"].append(ms_since(t0))
+        if b'"isDirectory":true' not in line:
             raise RuntimeError(f"{kind} exec-server: {line!r}")
     finally:
         proc.kill()
@@ -175,6 +181,7 @@ ROWS = (
     ("listed", "`thread/start` → the root's server listed by `mcpServerStatus/list`", "≤ 1.0×"),
     ("first_turn", "first turn with one executor-hosted MCP call", "≤ 1.0×"),
     ("executor", "exec-server spawn → `initialize` answered", "≤ 1.0×"),
+    ("executor_first", "exec-server spawn → its first `fs/getMetadata` answered (handlers loaded)", ""),
     ("plain", "spawn → first turn completed (plain turn, no tools)", "≤ 1.0×"),
     ("status", "`mcpServerStatus/list` on a thread with one plugin (after a turn: server up)", "≤ 0.2×"),
 )
