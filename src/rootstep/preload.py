@@ -42,6 +42,7 @@ class _Preloader:
         # Each requested module, and whether its import has finished (or failed).
         self._done: dict[str, threading.Event] = {}
         self._later: list[str] = []  # to start once the request being answered is
+        self._unfinished = 0  # requested imports not finished yet (0: every wait returns at once)
         self._watching: Any = None  # anyio.Event: set when the worker thread in ready() returns
 
     def start(self, modules: Iterable[str]) -> threading.Thread | None:
@@ -58,6 +59,7 @@ class _Preloader:
             self._last = thread
             for name in names:
                 self._done[name] = threading.Event()
+            self._unfinished += len(names)
         thread.start()
         return thread
 
@@ -87,11 +89,15 @@ class _Preloader:
             except BaseException:  # noqa: BLE001 - the caller imports it again and sees the error
                 log.debug("preloading %s failed", name, exc_info=True)
             finally:
+                with self._lock:
+                    self._unfinished -= 1
                 self._done[name].set()
 
     def _pending(self, modules: tuple[str, ...]) -> list[threading.Event]:
         """What to wait for: ``modules`` once each was requested, else every requested module
         (importing one nobody requested while the preloader imports is what must not happen)."""
+        if not self._unfinished and not self._later:  # the warm path: nothing to look up
+            return []
         if self._later and (not modules or any(m in self._later for m in modules)):
             self.release()  # needed now: no reason to keep it back any longer
         with self._lock:
