@@ -83,44 +83,77 @@ class Instructions:
     text: str
 
 
-# Discovery is a generator of filesystem questions — ``("meta", path)`` → ``FileMetadata | None``,
-# ``("read", path)`` → bytes — so one algorithm serves an executor (each question a request) and
-# this machine (every question answered in one worker thread).
+# Discovery is a generator of batches of filesystem questions — ``("meta", path)`` →
+# ``FileMetadata | None``, ``("read", path)`` → bytes — answered as a list in the same order, so
+# one algorithm serves an executor (a batch's requests in flight together: three round trips
+# whatever the depth of the cwd) and this machine (every batch answered in one worker thread).
 Question = tuple[str, str]
+Steps = Generator[list[Question], list[Any] | None, Any]
 
 
-def _discover(cwd: str, settings: DocsSettings, budget: list[int]) -> Generator[Question, Any, list[str]]:
-    """The contents of the AGENTS.md files for ``cwd``, root first."""
-    if settings.max_bytes == 0:
-        return []
-    root = None
-    if settings.root_markers:
-        folder = posixpath.normpath(cwd)
-        while root is None:
-            for marker in settings.root_markers:
-                if (yield ("meta", posixpath.join(folder, marker))) is not None:
-                    root = folder
-                    break
-            parent = posixpath.dirname(folder)
-            if root is None and parent == folder:
+def _ancestors(cwd: str) -> list[str]:
+    """The cwd and each folder above it, nearest first."""
+    out = [posixpath.normpath(cwd)]
+    while (parent := posixpath.dirname(out[-1])) != out[-1]:
+        out.append(parent)
+    return out
+
+
+def _nearest_holding(cwd: str, names: Sequence[str]) -> Generator[list[Question], list[Any], dict[str, str | None]]:
+    """For each of ``names``: the nearest ancestor of ``cwd`` holding it (one batch)."""
+    paths = [(folder, name) for folder in _ancestors(cwd) for name in names]
+    found = yield [("meta", posixpath.join(folder, name)) for folder, name in paths]
+    nearest: dict[str, str | None] = dict.fromkeys(names)
+    for (folder, name), meta in zip(paths, found, strict=True):
+        if meta is not None and nearest[name] is None:
+            nearest[name] = folder
+    return nearest
+
+
+def _root_of(holders: dict[str, str | None], markers: Sequence[str]) -> str | None:
+    """The nearest ancestor holding any of ``markers`` (the longest path among their holders)."""
+    folders = [folder for m in markers if (folder := holders.get(m)) is not None]
+    return max(folders, key=len) if folders else None
+
+
+def _docs_under(
+    root: str | None, cwd: str, settings: DocsSettings, budget: list[int]
+) -> Generator[list[Question], list[Any], list[str]]:
+    """Each folder's first AGENTS.md candidate, root first, read under the shared budget."""
+    folders = _folders(root, cwd)
+    names = settings.candidates()
+    metas = yield [("meta", posixpath.join(folder, name)) for folder in folders for name in names]
+    chosen: list[str] = []
+    for index, folder in enumerate(folders):
+        for offset, name in enumerate(names):
+            meta = metas[index * len(names) + offset]
+            if meta is not None and meta.is_file:
+                chosen.append(posixpath.join(folder, name))
                 break
-            folder = parent
+    if not chosen:
+        return []
+    contents = yield [("read", path) for path in chosen]
     found: list[str] = []
-    for folder in _folders(root, cwd):
+    for whole in contents:
         if budget[0] <= 0:
             break
-        for name in settings.candidates():
-            path = posixpath.join(folder, name)
-            meta = yield ("meta", path)
-            if meta is None or not meta.is_file:
-                continue
-            data = (yield ("read", path))[: budget[0]]
-            text = data.decode("utf-8", "replace")
-            if text.strip():
-                found.append(text)
-                budget[0] -= len(data)
-            break
+        data = whole[: budget[0]]
+        text = data.decode("utf-8", "replace")
+        if text.strip():
+            found.append(text)
+            budget[0] -= len(data)
     return found
+
+
+def _both(cwd: str, settings: DocsSettings, budget: list[int]) -> Steps:
+    """The git root (for the turn diff) and the AGENTS.md contents, root first."""
+    markers = list(settings.root_markers)
+    holders = yield from _nearest_holding(cwd, list(dict.fromkeys([".git", *markers])))
+    git = holders[".git"]
+    if settings.max_bytes == 0:
+        return git, []
+    found = yield from _docs_under(_root_of(holders, markers), cwd, settings, budget)
+    return git, found
 
 
 def _folders(root: str | None, cwd: str) -> list[str]:
@@ -137,58 +170,54 @@ def _folders(root: str | None, cwd: str) -> list[str]:
     return out[::-1]
 
 
-def _git_root(cwd: str) -> Generator[Question, Any, str | None]:
-    folder = posixpath.normpath(cwd)
-    while True:
-        if (yield ("meta", posixpath.join(folder, ".git"))) is not None:
-            return folder
-        parent = posixpath.dirname(folder)
-        if parent == folder:
+def _answer_one(question: Question) -> Any:
+    kind, path = question
+    if kind == "meta":
+        try:
+            return metadata(path).to_file_metadata()
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        folder = parent
+    return read_file(path)
 
 
-def _answer_locally(steps: Generator[Question, Any, Any]) -> Any:
+def _answer_locally(steps: Steps) -> Any:
     """Run a discovery against this machine's filesystem (blocking: call in a worker thread)."""
-    answer: Any = None
+    answers: list[Any] | None = None  # a generator starts with None
     try:
         while True:
-            kind, path = steps.send(answer)
-            if kind == "meta":
-                try:
-                    answer = metadata(path).to_file_metadata()
-                except (FileNotFoundError, NotADirectoryError):
-                    answer = None
-            else:
-                answer = read_file(path)
+            answers = [_answer_one(question) for question in steps.send(answers)]
     except StopIteration as done:
         return done.value
 
 
-async def _answer(env: Any, steps: Generator[Question, Any, Any]) -> Any:
+async def _answer_remotely(env: Any, batch: list[Question]) -> list[Any]:
+    answers: list[Any] = [None] * len(batch)
+
+    async def one(index: int, kind: str, path: str) -> None:
+        answers[index] = await (env.get_metadata(path) if kind == "meta" else env.read_file(path))
+
+    async with anyio.create_task_group() as tg:
+        for index, (kind, path) in enumerate(batch):
+            tg.start_soon(one, index, kind, path)
+    return answers
+
+
+async def _answer(env: Any, steps: Steps) -> Any:
     """Run a discovery through an environment (a local one in a single worker thread)."""
     if isinstance(env, LocalEnvironment):
         return await anyio.to_thread.run_sync(_answer_locally, steps)
-    answer: Any = None
+    answers: list[Any] | None = None
     try:
         while True:
-            kind, path = steps.send(answer)
-            answer = await (env.get_metadata(path) if kind == "meta" else env.read_file(path))
+            answers = await _answer_remotely(env, steps.send(answers))
     except StopIteration as done:
         return done.value
-
-
-def _both(
-    cwd: str, settings: DocsSettings, budget: list[int]
-) -> Generator[Question, Any, tuple[str | None, list[str]]]:
-    root = yield from _git_root(cwd)
-    found = yield from _discover(cwd, settings, budget)
-    return root, found
 
 
 async def git_root(env: Any, cwd: str) -> str | None:
     """The nearest ancestor of ``cwd`` holding ``.git`` (the turn diff's display root)."""
-    return cast("str | None", await _answer(env, _git_root(cwd)))
+    root, _ = await _answer(env, _both(cwd, DocsSettings(max_bytes=0), [0]))
+    return cast("str | None", root)
 
 
 async def project_docs(
@@ -196,7 +225,7 @@ async def project_docs(
 ) -> list[ProjectDoc]:
     """The AGENTS.md files of one environment, root first; ``budget`` ([bytes left]) is shared
     by every environment of the turn."""
-    found = await _answer(env, _discover(cwd, settings, budget))
+    _, found = await _answer(env, _both(cwd, settings, budget))
     return [ProjectDoc(environment_id, cwd, text) for text in found]
 
 
