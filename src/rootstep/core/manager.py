@@ -601,4 +601,11 @@ class ThreadManager:
         active = thread.active
         if active is None or self._group is None:
             raise ThreadError("no turn to launch")
-        self._group.start_soon(run_turn, thread, active, inputs, self.model_client(thread))
+        self._group.start_soon(self._run_turn, thread, active, inputs)
+
+    async def _run_turn(self, thread: Thread, active: ActiveTurn, inputs: list[Any]) -> None:
+        # A process's first turn may come while the model client still loads in the background:
+        # wait for it without holding up the event loop (an interrupt meanwhile is seen at once,
+        # by the turn's cancelled scope).
+        await preload.ready(*preload.MODEL_MODULES)
+        await run_turn(thread, active, inputs, self.model_client(thread))
