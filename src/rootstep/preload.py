@@ -32,6 +32,10 @@ MCP_MODULES = (
     "rootstep.mcp.status",
 )
 MODEL_MODULES = ("rootstep.model.client",)
+# What every server loads before its first answer besides its own modules: anyio's asyncio
+# backend (imported by ``anyio.run`` itself, with asyncio) and pydantic's plugin loader (imported,
+# with importlib.metadata, when the first model is built).
+RUNTIME_MODULES = ("anyio._backends._asyncio", "pydantic.plugin._loader")
 
 
 class _Preloader:

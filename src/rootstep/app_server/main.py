@@ -118,7 +118,7 @@ def run(listen: str = "stdio://", overrides: list[str] | None = None) -> int:
 
     # The server loads while the client sends (and waits for) `initialize`: the answer comes from
     # the fast path below, the server's modules from a background thread.
-    server_modules = preload.start(["rootstep.app_server.stdio"])
+    server_modules = preload.start([*preload.RUNTIME_MODULES, "rootstep.app_server.stdio"])
     session, replay, eof = _fast_handshake()
     if eof:
         return 0

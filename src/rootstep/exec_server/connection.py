@@ -13,22 +13,25 @@ import enum
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import BaseModel, ValidationError
 
+from rootstep import preload
 from rootstep.environments.discovery import MAX_ROOTS, discover_root
 from rootstep.environments.host_info import host_environment_info
 from rootstep.exec_server.filesystem import FileSystemHandler
 from rootstep.exec_server.http import AfterResponse, HttpHandler
-from rootstep.exec_server.processes import ProcessTable
 from rootstep.exec_server.sessions import Session, SessionRegistry
 from rootstep.jsonrpc.errors import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
 from rootstep.jsonrpc.framing import LineTooLong
 from rootstep.jsonrpc.messages import Notification, Request, encode_response, parse_message, printable
 from rootstep.jsonrpc.peer import Peer
 from rootstep.protocol import exec_server as p
+
+if TYPE_CHECKING:
+    from rootstep.exec_server.processes import ProcessTable
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +94,9 @@ class ExecServerConnection:
     def session_id(self) -> str | None:
         return None if self._session is None else self._session.id
 
-    @property
-    def _procs(self) -> ProcessTable:
+    async def _procs(self) -> ProcessTable:
         assert self._session is not None, "routes are served only after initialize"
-        return self._session.processes
+        return await self._session.processes()
 
     async def _notify(self, method: str, params: Any) -> None:
         await self._peer.notify(method, p.wire(params) if isinstance(params, BaseModel) else params)
@@ -122,16 +124,30 @@ class ExecServerConnection:
                 out.append(await anyio.to_thread.run_sync(discover_root, root.id, root.path, native))
             return p.DiscoverV1Result(roots=out)
 
+        # process/*: the session's process table is made (its module loaded) at the first one.
+        async def start(x: p.ProcessStartParams) -> Any:
+            return await (await self._procs()).start(x)
+
+        async def read(x: p.ProcessReadParams) -> Any:
+            return await (await self._procs()).read(x)
+
+        async def write(x: p.ProcessWriteParams) -> Any:
+            return await (await self._procs()).write(x)
+
+        async def interrupt(x: p.ProcessSignalParams) -> Any:
+            return await (await self._procs()).interrupt(x.process_id)
+
+        async def terminate(x: p.ProcessTerminateParams) -> Any:
+            return await (await self._procs()).terminate(x.process_id)
+
         return {
             p.ENVIRONMENT_INFO: _Route("environment info", None, info),
             p.ENVIRONMENT_STATUS: _Route("environment status", None, status),
-            p.PROCESS_START: _Route("exec", p.ProcessStartParams, lambda x: self._procs.start(x)),
-            p.PROCESS_READ: _Route("exec", p.ProcessReadParams, lambda x: self._procs.read(x)),
-            p.PROCESS_WRITE: _Route("exec", p.ProcessWriteParams, lambda x: self._procs.write(x)),
-            p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, lambda x: self._procs.interrupt(x.process_id)),
-            p.PROCESS_TERMINATE: _Route(
-                "exec", p.ProcessTerminateParams, lambda x: self._procs.terminate(x.process_id)
-            ),
+            p.PROCESS_START: _Route("exec", p.ProcessStartParams, start),
+            p.PROCESS_READ: _Route("exec", p.ProcessReadParams, read),
+            p.PROCESS_WRITE: _Route("exec", p.ProcessWriteParams, write),
+            p.PROCESS_SIGNAL: _Route("exec", p.ProcessSignalParams, interrupt),
+            p.PROCESS_TERMINATE: _Route("exec", p.ProcessTerminateParams, terminate),
             p.FS_GET_METADATA: _Route("filesystem", p.FsPathParams, fs.get_metadata),
             p.FS_READ_FILE: _Route("filesystem", p.FsPathParams, fs.read_file),
             p.FS_READ_DIRECTORY: _Route("filesystem", p.FsPathParams, fs.read_directory),
@@ -243,6 +259,7 @@ class ExecServerConnection:
             )
             return True
         await self._peer.send_line(line)
+        preload.release()  # imports kept back while this was being answered
         if then is not None:
             then()
         return True

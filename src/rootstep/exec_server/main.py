@@ -165,12 +165,16 @@ def run(listen: str = "ws://127.0.0.1:0", auth_args: dict[str, Any] | None = Non
         from rootstep.exec_server.fast_start import handshake as fast_handshake
 
         # The handlers load in the background while the first exchange is answered.
-        handlers = preload.start(["rootstep.exec_server.connection"])
+        handlers = preload.start([*preload.RUNTIME_MODULES, "rootstep.exec_server.connection"])
         handshake = fast_handshake()
         if handshake.eof and handshake.session_id is None and not handshake.replay.strip():
             return 0
         if handlers is not None:
             handlers.join()
+        from rootstep.exec_server.sessions import PROCESSES_MODULE  # loaded with the handlers
+
+        # Processes (with the sandbox) load once the first request after initialize is answered.
+        preload.start_later([PROCESSES_MODULE])
     import anyio
 
     from rootstep.exec_server import reaper

@@ -21,15 +21,22 @@ import signal
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from rootstep.exec_server.processes import Notify, ProcessTable
+from rootstep import preload
 from rootstep.jsonrpc.errors import INVALID_REQUEST, SESSION_ALREADY_ATTACHED, JsonRpcError
 
+if TYPE_CHECKING:
+    from rootstep.exec_server.processes import Notify, ProcessTable
+
 log = logging.getLogger(__name__)
+
+# Loaded at a session's first process request (an executor that serves only files never needs
+# it; main.py loads it in the background once the first answer is out).
+PROCESSES_MODULE = "rootstep.exec_server.processes"
 
 DETACHED_SESSION_TTL_S = 30.0
 SHUTDOWN_GRACE_S = 2.0
@@ -50,15 +57,22 @@ class Session:
         self.id = session_id
         self._sink: Notify | None = None
         self._processes: ProcessTable | None = None
+        self._tg: TaskGroup | None = None
         self._done = anyio.Event()
         self._closed = False
         # Bumped on every attach/detach: a TTL timer only fires for the detach that started it.
         self.generation = 0
         self.attached = False
 
-    @property
-    def processes(self) -> ProcessTable:
-        assert self._processes is not None, "session not started"
+    async def processes(self) -> ProcessTable:
+        """The session's process table, made at its first use."""
+        if self._processes is None:
+            await preload.ready(PROCESSES_MODULE)
+            from rootstep.exec_server.processes import ProcessTable
+
+            if self._processes is None:
+                assert self._tg is not None, "session not started"
+                self._processes = ProcessTable(self._tg, self._notify)
         return self._processes
 
     @property
@@ -68,7 +82,7 @@ class Session:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The session's owner task: hosts its processes until ``shutdown``."""
         async with anyio.create_task_group() as tg:
-            self._processes = ProcessTable(tg, self._notify)
+            self._tg = tg
             task_status.started()
             await self._done.wait()
             tg.cancel_scope.cancel()
