@@ -71,6 +71,8 @@ class Session:
             from rootstep.exec_server.processes import ProcessTable
 
             if self._processes is None:
+                if self._closed:
+                    raise JsonRpcError(INVALID_REQUEST, f"session {self.id} is shut down")
                 assert self._tg is not None, "session not started"
                 self._processes = ProcessTable(self._tg, self._notify)
         return self._processes
