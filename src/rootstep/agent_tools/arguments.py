@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from rootstep.jsonrpc.serde_words import unexpected
+
 PREFIX = "failed to parse function arguments: "
 
 
@@ -77,29 +79,13 @@ def _expected(names: list[str]) -> str:
     return "expected one of " + ", ".join(f"`{n}`" for n in names)
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f"string {json.dumps(value)}"
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "sequence"
-    return "map"
-
-
 _EXPECTING = {"string": "a string", "integer": "i64", "boolean": "a boolean", "array": "a sequence", "object": "a map"}
 
 
 def _check_value(pos: _Pos, spec: Field, value: Any, end: int, start: int) -> None:
     if spec.kind == "enum":
         if not isinstance(value, str):
-            raise _fail(pos, end, f"invalid type: {_type_name(value)}, expected {_expected_variants(spec.variants)}")
+            raise _fail(pos, end, f"invalid type: {unexpected(value)}, expected {_expected_variants(spec.variants)}")
         if value not in spec.variants:
             raise _fail(pos, end, f"unknown variant `{value}`, {_expected_variants(spec.variants)}")
         return
@@ -113,7 +99,7 @@ def _check_value(pos: _Pos, spec: Field, value: Any, end: int, start: int) -> No
     if not ok:
         if value is None and not spec.required:
             return
-        raise _fail(pos, end, f"invalid type: {_type_name(value)}, expected {_EXPECTING[spec.kind]}")
+        raise _fail(pos, end, f"invalid type: {unexpected(value)}, expected {_EXPECTING[spec.kind]}")
     if spec.item is not None and spec.kind == "array":
         saved = pos.i
         pos.i = start + 1
@@ -140,7 +126,7 @@ def _check_struct(pos: _Pos, struct: Struct) -> None:
     value_end = _value_end(pos)
     value = json.loads(pos.text[start:value_end])
     if not isinstance(value, dict):
-        raise _fail(pos, value_end, f"invalid type: {_type_name(value)}, expected struct")
+        raise _fail(pos, value_end, f"invalid type: {unexpected(value)}, expected struct")
     pos.i = start + 1
     seen: set[str] = set()
     while True:

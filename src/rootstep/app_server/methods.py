@@ -8,12 +8,14 @@ must follow the response on the wire (``thread/started`` after ``thread/start``)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rootstep.jsonrpc import INVALID_REQUEST, JsonRpcError
 from rootstep.jsonrpc.serde_words import unexpected
+from rootstep.protocol.approval_policy import SERDE_ERROR
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -80,7 +82,8 @@ def global_scope(name: str) -> ScopeFn:
 
 
 def describe_validation_error(exc: Exception) -> str:
-    """A pydantic ValidationError → the ``Invalid request: ...`` text clients see."""
+    """A pydantic ValidationError → the ``Invalid request: ...`` text clients see, in serde's
+    words, as 0.169 answers (it names no field for a wrong type or variant)."""
     errors = getattr(exc, "errors", None)
     if not callable(errors):
         return f"Invalid request: {exc}"
@@ -90,6 +93,8 @@ def describe_validation_error(exc: Exception) -> str:
     value = first.get("input")
     if kind == "missing":
         return f"Invalid request: missing field `{loc.rsplit('.', 1)[-1]}`"
+    if kind == SERDE_ERROR:
+        return f"Invalid request: {first.get('msg')}"
     expected = {
         "string_type": "a string",
         "int_type": "an integer",
@@ -102,7 +107,12 @@ def describe_validation_error(exc: Exception) -> str:
         "model_attributes_type": "a struct",
     }.get(kind)
     if expected is not None:
-        return f"Invalid request: invalid type: {unexpected(value)}, expected {expected} at `{loc}`"
+        return f"Invalid request: invalid type: {unexpected(value)}, expected {expected}"
+    if kind == "literal_error" and isinstance(value, str):
+        names = re.findall(r"'((?:[^'\\]|\\.)*)'", str((first.get("ctx") or {}).get("expected", "")))
+        if names:
+            listed = ", ".join(f"`{name}`" for name in names)
+            return f"Invalid request: unknown variant `{value}`, expected one of {listed}"
     if kind in ("literal_error", "union_tag_invalid", "enum"):
-        return f"Invalid request: unknown variant {unexpected(value)} at `{loc}`: {first.get('msg')}"
+        return f"Invalid request: unknown variant {unexpected(value)}: {first.get('msg')}"
     return f"Invalid request: {first.get('msg', exc)} at `{loc}`"

@@ -5,6 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
+_ESCAPES = {"\t": "\\t", "\r": "\\r", "\n": "\\n", "\\": "\\\\", '"': '\\"', "\0": "\\0"}
+
+
+def rust_debug(text: str) -> str:
+    """A string as Rust's ``{:?}`` shows it (how serde quotes one): in double quotes, with
+    ``\\t \\r \\n \\\\ \\" \\0`` escaped and any other character that does not print as
+    ``\\u{hex}``. Pure."""
+    out = ['"']
+    for ch in text:
+        escaped = _ESCAPES.get(ch)
+        if escaped is not None:
+            out.append(escaped)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(f"\\u{{{ord(ch):x}}}")
+    out.append('"')
+    return "".join(out)
+
 
 def unexpected(value: Any) -> str:
     """serde's ``Unexpected`` text for a JSON or TOML value. Pure."""
@@ -17,7 +36,7 @@ def unexpected(value: Any) -> str:
     if isinstance(value, float):
         return f"floating point `{value}`"
     if isinstance(value, str):
-        return f'string "{value}"'
+        return f"string {rust_debug(value)}"
     if isinstance(value, list):
         return "sequence"
     if isinstance(value, dict):

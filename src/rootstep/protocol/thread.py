@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from rootstep.protocol.approval_policy import ApprovalPolicyParam
 from rootstep.protocol.base import Params, WireModel
 from rootstep.protocol.items import UserInput
 
@@ -133,7 +134,7 @@ class _ThreadSettingsParams(Params):
     model: str | None = None
     model_provider: str | None = None
     cwd: str | None = None
-    approval_policy: ApprovalPolicy = None
+    approval_policy: ApprovalPolicyParam = None
     approvals_reviewer: str | None = None
     sandbox: SandboxMode | None = None
     permissions: str | None = None
@@ -221,7 +222,7 @@ class TurnStartParams(Params):
     thread_id: str
     input: list[UserInput]
     cwd: str | None = None
-    approval_policy: ApprovalPolicy = None
+    approval_policy: ApprovalPolicyParam = None
     sandbox_policy: dict[str, Any] | None = None
     model: str | None = None
     effort: str | None = None

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from rootstep.protocol.approval_policy import ApprovalPolicyParam
 from rootstep.protocol.base import Params, WireModel
 from rootstep.protocol.notifications import Notification
 from rootstep.protocol.thread import ApprovalPolicy, EnvironmentSelection, SandboxPolicy
@@ -15,7 +16,7 @@ class ThreadSettingsUpdateParams(Params):
     thread_id: str
     cwd: str | None = None
     environments: list[EnvironmentSelection] | None = None
-    approval_policy: ApprovalPolicy = None
+    approval_policy: ApprovalPolicyParam = None
     approvals_reviewer: str | None = None
     sandbox_policy: dict[str, Any] | None = None
     permissions: Any = None

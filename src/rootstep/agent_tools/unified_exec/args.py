@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rootstep.jsonrpc.serde_words import unexpected
+
 DEFAULT_EXEC_YIELD_MS = 10_000
 DEFAULT_WRITE_YIELD_MS = 250
 
@@ -46,20 +48,6 @@ def _position(text: str) -> str:
     return f"at line {len(lines)} column {len(lines[-1])}"
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, str):
-        return f'string "{value}"'
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if value is None:
-        return "null"
-    return "sequence"
-
-
 def _load(arguments: str, struct: str) -> dict[str, Any]:
     try:
         value = json.loads(arguments)
@@ -69,7 +57,7 @@ def _load(arguments: str, struct: str) -> dict[str, Any]:
         ) from None
     if not isinstance(value, dict):
         raise ArgumentError(
-            f"failed to parse function arguments: invalid type: {_json_kind(value)}, "
+            f"failed to parse function arguments: invalid type: {unexpected(value)}, "
             f"expected struct {struct} {_position(arguments)}"
         )
     return value
@@ -85,7 +73,7 @@ def _field(args: dict[str, Any], name: str, kind: type | tuple[type, ...], argum
         ok = isinstance(value, kind)
     if not ok:
         raise ArgumentError(
-            f"failed to parse function arguments: invalid type: {_json_kind(value)}, "
+            f"failed to parse function arguments: invalid type: {unexpected(value)}, "
             f"expected {expected} {_position(arguments)}"
         )
     return value
@@ -97,7 +85,7 @@ def _number(args: dict[str, Any], name: str, arguments: str) -> int | None:
         return None
     if value < 0 or (isinstance(value, float) and not value.is_integer()):
         raise ArgumentError(
-            f"failed to parse function arguments: invalid value: {_json_kind(value)}, "
+            f"failed to parse function arguments: invalid value: {unexpected(value)}, "
             f"expected u64 {_position(arguments)}"
         )
     return int(value)
