@@ -1,5 +1,6 @@
 """Bad request params are refused in serde's words, as 0.169 refuses them: the same code and
-text for each case (differential), and a bad ``approvalPolicy`` is refused rather than kept."""
+text for each case (differential), a bad ``approvalPolicy`` is refused rather than kept, and
+nothing is coerced ("yes" is not a boolean)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("thread/start", {"approvalPolicy": {"never": {}}}),
     ("thread/start", {"sandbox": "none"}),
     ("thread/start", {"model": 5}),
+    ("thread/start", {"ephemeral": "yes"}),  # strict, as serde: no "yes" → true
+    ("thread/start", {"ephemeral": 1}),
     ("skills/list", {"cwds": 'a"b\té\u00a0\x1b'}),
     ("turn/start", {"threadId": "x", "input": "nope"}),
     ("turn/start", {"threadId": "x", "input": [], "approvalPolicy": "bad"}),

@@ -245,7 +245,8 @@ class Connection:
                 if raw.get(name) is not None:
                     raise JsonRpcError(INVALID_REQUEST, f"{spec.method}.{name} requires experimentalApi capability")
         try:
-            return spec.params.model_validate(raw)
+            # Strict, from JSON, as serde reads it: "yes" is not a boolean, "3" not an integer.
+            return spec.params.model_validate_json(json.dumps(raw), strict=True)
         except ValidationError as exc:
             raise JsonRpcError(INVALID_REQUEST, describe_validation_error(exc)) from None
         except RecursionError:
