@@ -141,20 +141,20 @@ def executor_spawn(kind: str, reference: Path | None, out: dict[str, list[float]
     argv = executor_command(kind, reference)
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
+
+    def exchange(lines: bytes, expect: bytes, key: str) -> None:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(b'{"id":1,"method":"initialize","params":{"clientName":"bench"}}\n')
+        proc.stdin.write(lines)
         proc.stdin.flush()
         line = proc.stdout.readline()
-        out["executor"].append(ms_since(t0))
-        if b'"result"' not in line:
+        out[key].append(ms_since(t0))
+        if expect not in line:
             raise RuntimeError(f"{kind} exec-server: {line!r}")
-        proc.stdin.write(b'{"method":"initialized"}\n{"id":2,"method":"fs/getMetadata","params":{"path":"file:///tmp"}}\n')
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        out["executor_first"].append(ms_since(t0))
-        if b'"isDirectory":true' not in line:
-            raise RuntimeError(f"{kind} exec-server: {line!r}")
+
+    try:
+        exchange(b'{"id":1,"method":"initialize","params":{"clientName":"bench"}}\n', b'"result"', "executor")
+        exchange(b'{"method":"initialized"}\n{"id":2,"method":"fs/getMetadata","params":{"path":"file:///tmp"}}\n',
+                 b'"isDirectory":true', "executor_first")
     finally:
         proc.kill()
         proc.wait()

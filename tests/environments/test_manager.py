@@ -146,6 +146,16 @@ async def ws_servers() -> AsyncIterator[WsServers]:
                 await proc.aclose()
 
 
+async def _server_restarts_on_its_port(ws_servers: WsServers, manager: EnvironmentManager, url: str) -> None:
+    """The first websocket server dies and a new one listens on the same port; returns once
+    the environment is seen disconnected."""
+    proc = ws_servers.procs[0]
+    proc.kill()
+    await proc.wait()
+    await ws_servers.start(int(url.rsplit(":", 1)[1]))
+    await until(lambda: manager.status("devbox").status == "disconnected")
+
+
 async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) -> None:
     url = await ws_servers.start()
     toml = '[[environments]]\nid = "devbox"\nurl = "ws://127.0.0.1:9"\nconnect_timeout_sec = 0.2\n'
@@ -161,11 +171,7 @@ async def test_websocket_environment_add_and_reconnect(ws_servers: WsServers) ->
         # The server goes away and comes back on the same port: the link tries to resume its
         # session there, the new server does not know it (-32600), the link fails for good
         # and the next use reconnects with a fresh session.
-        proc = ws_servers.procs[0]
-        proc.kill()
-        await proc.wait()
-        await ws_servers.start(int(url.rsplit(":", 1)[1]))
-        await until(lambda: manager.status("devbox").status == "disconnected")
+        await _server_restarts_on_its_port(ws_servers, manager, url)
         assert await env.read_file("/etc/hostname")
         assert (await env.client()).session_id != first and manager.is_ready("devbox")
         assert manager.generation("devbox") == 2  # first link, then the reconnect
@@ -196,11 +202,7 @@ async def test_a_use_while_the_dead_link_is_being_reaped_reconnects(
         env = manager.get("devbox")
         assert isinstance(env, RemoteEnvironment)
         first = (await env.client()).session_id
-        proc = ws_servers.procs[0]
-        proc.kill()
-        await proc.wait()
-        await ws_servers.start(int(url.rsplit(":", 1)[1]))
-        await until(lambda: manager.status("devbox").status == "disconnected")
+        await _server_restarts_on_its_port(ws_servers, manager, url)
         assert await env.read_file("/etc/hostname")
         assert (await env.client()).session_id != first
 
