@@ -157,17 +157,9 @@ def _both(cwd: str, settings: DocsSettings, budget: list[int]) -> Steps:
 
 
 def _folders(root: str | None, cwd: str) -> list[str]:
-    """From the root down to the cwd (just the cwd without a root)."""
-    cwd = posixpath.normpath(cwd)
-    if root is None:
-        return [cwd]
-    out = [cwd]
-    while out[-1] != root:
-        parent = posixpath.dirname(out[-1])
-        if parent == out[-1]:
-            break
-        out.append(parent)
-    return out[::-1]
+    """From the root (one of the cwd's ancestors) down to the cwd; just the cwd without a root."""
+    chain = _ancestors(cwd)
+    return chain[: chain.index(root) + 1][::-1] if root is not None else chain[:1]
 
 
 def _answer_one(question: Question) -> Any:

@@ -22,7 +22,7 @@ UNIT_VARIANTS = ("untrusted", "on-request", "never")
 VARIANTS = ("untrusted", "on-request", "granular", "never")
 # Required, in the order serde reports the first one missing.
 GRANULAR_REQUIRED = ("sandbox_approval", "rules", "mcp_elicitations")
-GRANULAR_OPTIONAL = ("request_permissions", "skill_approval")
+# Every field, in the order 0.169 writes them (the others default to false).
 GRANULAR_FIELDS = ("sandbox_approval", "rules", "skill_approval", "request_permissions", "mcp_elicitations")
 
 # The error type describe_validation_error passes through word for word.
@@ -60,7 +60,7 @@ def check_approval_policy(value: Any) -> Any:
     for field in GRANULAR_REQUIRED:
         if field not in body:
             raise _refuse(f"missing field `{field}`")
-    for field in GRANULAR_REQUIRED + GRANULAR_OPTIONAL:
+    for field in GRANULAR_FIELDS:
         if field in body and not isinstance(body[field], bool):
             raise _refuse(f"invalid type: {unexpected(body[field])}, expected a boolean")
     # As 0.169 keeps it: its fields in its order, the optional ones defaulted, others dropped.
